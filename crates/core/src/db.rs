@@ -1,0 +1,433 @@
+//! One connection type over PostgreSQL and SQLite, chosen from the URL scheme, and an async pool.
+//!
+//! Diesel is synchronous: every query runs on tokio's blocking pool through [`Db::run`], so no
+//! request handler ever blocks an actix worker or holds a connection across network I/O.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use deadpool::Runtime;
+use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
+use deadpool_sync::SyncWrapper;
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, ConnectionError};
+
+/// The database connection: PostgreSQL in production, SQLite embedded by default.
+///
+/// Queries written once against [`MultiBackend`] run on either; code that must differ per
+/// backend matches on the variant.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+impl DbConn {
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbConn::Postgresql(_) => Backend::Postgres,
+            DbConn::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+impl fmt::Debug for DbConn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DbConn({:?})", self.backend())
+    }
+}
+
+/// Which database engine a URL or connection speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        })
+    }
+}
+
+/// The URL forms we accept, quoted in every refusal.
+pub const ACCEPTED_URL_FORMS: &str =
+    "postgres://USER:PASSWORD@HOST:PORT/DB, postgresql://… or sqlite://PATH (e.g. sqlite://./data/alga.db)";
+
+/// A parsed, validated database URL. Its `Display` hides the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    raw: String,
+    backend: Backend,
+}
+
+impl DatabaseUrl {
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The driver-facing string, with the password. Never log it: log `self` instead.
+    pub fn expose(&self) -> &str {
+        &self.raw
+    }
+
+    /// The SQLite file path, for `sqlite://` URLs.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        match self.backend {
+            Backend::Sqlite => self.raw.strip_prefix("sqlite://").map(PathBuf::from),
+            Backend::Postgres => None,
+        }
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = DbError;
+
+    fn from_str(s: &str) -> Result<Self, DbError> {
+        let s = s.trim();
+        let Some((scheme, rest)) = s.split_once("://") else {
+            return Err(DbError::InvalidUrl(format!(
+                "`{}` is not a database URL; accepted forms: {ACCEPTED_URL_FORMS}",
+                redact(s)
+            )));
+        };
+        let backend = match scheme.to_ascii_lowercase().as_str() {
+            "postgres" | "postgresql" => Backend::Postgres,
+            "sqlite" => Backend::Sqlite,
+            other => {
+                return Err(DbError::InvalidUrl(format!(
+                    "unsupported database URL scheme `{other}://`; accepted forms: {ACCEPTED_URL_FORMS}"
+                )));
+            }
+        };
+        if rest.is_empty() {
+            return Err(DbError::InvalidUrl(format!(
+                "the database URL `{scheme}://` names no database; accepted forms: {ACCEPTED_URL_FORMS}"
+            )));
+        }
+        let raw = match backend {
+            // Normalise the scheme so that sqlite_path() can strip it.
+            Backend::Sqlite => format!("sqlite://{rest}"),
+            Backend::Postgres => s.to_owned(),
+        };
+        Ok(DatabaseUrl { raw, backend })
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact(&self.raw))
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host…` with `***`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// Database failures. Callers map them to HTTP answers; the messages name the cause for operators.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("{0}")]
+    InvalidUrl(String),
+    #[error("cannot create the folder {path} for the SQLite database: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot connect to {url}: {source}")]
+    Connect {
+        url: String,
+        source: ConnectionError,
+    },
+    #[error("cannot configure the SQLite connection: {0}")]
+    Pragma(diesel::result::Error),
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+}
+
+impl DbError {
+    /// Whether the failure is the database being out of reach (as opposed to a bad query).
+    pub fn is_unavailable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            DbError::Connect { .. } | DbError::Unavailable(_) => true,
+            DbError::Query(Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            )) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Per-connection SQLite settings. `busy_timeout` must come first so that the others wait for a lock.
+const SQLITE_PRAGMAS: [&str; 4] = [
+    "PRAGMA busy_timeout = 5000;",
+    "PRAGMA journal_mode = WAL;",
+    "PRAGMA synchronous = NORMAL;",
+    "PRAGMA foreign_keys = ON;",
+];
+
+/// Opens one connection, reporting the driver's own error (diesel's `MultiConnection::establish`
+/// would swallow it).
+pub fn establish(url: &DatabaseUrl) -> Result<DbConn, DbError> {
+    match url.backend() {
+        Backend::Postgres => PgConnection::establish(url.expose())
+            .map(DbConn::Postgresql)
+            .map_err(|source| DbError::Connect { url: url.to_string(), source }),
+        Backend::Sqlite => {
+            let path = url.sqlite_path().unwrap_or_default();
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|source| DbError::CreateDir { path: dir.to_path_buf(), source })?;
+            }
+            let mut conn = SqliteConnection::establish(&path.to_string_lossy())
+                .map_err(|source| DbError::Connect { url: url.to_string(), source })?;
+            for pragma in SQLITE_PRAGMAS {
+                conn.batch_execute(pragma).map_err(DbError::Pragma)?;
+            }
+            Ok(DbConn::Sqlite(conn))
+        }
+    }
+}
+
+/// deadpool manager that establishes connections through [`establish`].
+#[derive(Debug)]
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl managed::Manager for Manager {
+    type Type = SyncWrapper<DbConn>;
+    type Error = DbError;
+
+    async fn create(&self) -> Result<Self::Type, DbError> {
+        let url = self.url.clone();
+        SyncWrapper::new(Runtime::Tokio1, move || establish(&url)).await
+    }
+
+    async fn recycle(&self, conn: &mut Self::Type, _: &Metrics) -> RecycleResult<DbError> {
+        if conn.is_mutex_poisoned() {
+            return Err(RecycleError::message("a query panicked while holding this connection"));
+        }
+        Ok(())
+    }
+}
+
+/// Pool sizing and time bounds.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolOptions {
+    pub max_size: usize,
+    /// How long a caller waits for a free connection, and for a new one to open.
+    pub timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions { max_size: 16, timeout: Duration::from_secs(5) }
+    }
+}
+
+/// The application's handle on the database: cheap to clone, safe to share.
+#[derive(Clone)]
+pub struct Db {
+    pool: managed::Pool<Manager>,
+    url: DatabaseUrl,
+}
+
+impl fmt::Debug for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Db").field("url", &self.url).field("status", &self.pool.status()).finish()
+    }
+}
+
+impl Db {
+    /// Builds the pool and opens one connection, so that a wrong URL, password or host fails here
+    /// with the driver's message rather than on the first request.
+    pub async fn connect(url: DatabaseUrl, options: PoolOptions) -> Result<Db, DbError> {
+        let pool = managed::Pool::builder(Manager { url: url.clone() })
+            .max_size(options.max_size.max(1))
+            .wait_timeout(Some(options.timeout))
+            .create_timeout(Some(options.timeout))
+            .recycle_timeout(Some(options.timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| DbError::Unavailable(e.to_string()))?;
+        let db = Db { pool, url };
+        drop(db.pool.get().await.map_err(pool_error)?);
+        Ok(db)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.url.backend()
+    }
+
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool.
+    ///
+    /// A connection whose link to the server broke during `f` is dropped from the pool instead of
+    /// being handed to the next caller, so the pool heals by itself after a database restart.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let conn = self.pool.get().await.map_err(|e| E::from(pool_error(e)))?;
+        let outcome = conn
+            .interact(move |c| {
+                let result = f(c);
+                let broken = result.is_err() && !is_alive(c);
+                (result, broken)
+            })
+            .await;
+        match outcome {
+            Ok((result, broken)) => {
+                if broken {
+                    tracing::warn!("dropping a database connection that lost its server");
+                    drop(managed::Object::take(conn));
+                }
+                result
+            }
+            Err(e) => {
+                drop(managed::Object::take(conn));
+                Err(E::from(DbError::Unavailable(format!("the query task failed: {e}"))))
+            }
+        }
+    }
+
+    /// Answers whether the database responds to a trivial query within the pool's time bounds.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        self.run(|c| if is_alive(c) { Ok(()) } else { Err(DbError::Unavailable("no answer to SELECT 1".into())) })
+            .await
+    }
+
+    /// Closes connections idle for longer than `max_idle`; returns how many were closed.
+    pub fn close_idle(&self, max_idle: Duration) -> usize {
+        let before = self.pool.status().size;
+        self.pool.retain(|_, metrics| metrics.last_used() < max_idle);
+        before.saturating_sub(self.pool.status().size)
+    }
+
+    /// Closes the pool: waiting callers fail and idle connections are dropped.
+    pub fn close(&self) {
+        self.pool.close();
+    }
+}
+
+fn is_alive(conn: &mut DbConn) -> bool {
+    conn.batch_execute("SELECT 1").is_ok()
+}
+
+fn pool_error(e: managed::PoolError<DbError>) -> DbError {
+    match e {
+        managed::PoolError::Backend(e) => e,
+        managed::PoolError::Timeout(kind) => {
+            DbError::Unavailable(format!("timed out waiting for a database connection ({kind:?})"))
+        }
+        managed::PoolError::Closed => DbError::Unavailable("the connection pool is closed".into()),
+        other => DbError::Unavailable(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheme_picks_the_backend() {
+        for (url, backend) in [
+            ("postgres://u:p@localhost/db", Backend::Postgres),
+            ("postgresql://localhost/db", Backend::Postgres),
+            ("sqlite://./data/alga.db", Backend::Sqlite),
+            ("SQLITE:///tmp/x.db", Backend::Sqlite),
+        ] {
+            assert_eq!(url.parse::<DatabaseUrl>().map(|u| u.backend()).ok(), Some(backend), "{url}");
+        }
+    }
+
+    #[test]
+    fn other_schemes_are_refused_with_the_accepted_forms() {
+        for url in ["mysql://x", "x.db", "sqlite://", "file:x.db"] {
+            let err = url.parse::<DatabaseUrl>().err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("postgres://") && err.contains("sqlite://"), "{url}: {err}");
+        }
+        let err = "mysql://x".parse::<DatabaseUrl>().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("`mysql://`"), "{err}");
+    }
+
+    #[test]
+    fn display_hides_the_password() {
+        let url: DatabaseUrl = "postgres://alice:s3cret@db:5432/alga?sslmode=require".parse().unwrap();
+        assert_eq!(url.to_string(), "postgres://alice:***@db:5432/alga?sslmode=require");
+        assert!(url.expose().contains("s3cret"));
+        let url: DatabaseUrl = "postgres://db/alga".parse().unwrap();
+        assert_eq!(url.to_string(), "postgres://db/alga");
+    }
+
+    #[test]
+    fn sqlite_path_strips_the_scheme() {
+        let url: DatabaseUrl = "sqlite://./data/alga.db".parse().unwrap();
+        assert_eq!(url.sqlite_path(), Some(PathBuf::from("./data/alga.db")));
+        let url: DatabaseUrl = "sqlite:///var/lib/alga.db".parse().unwrap();
+        assert_eq!(url.sqlite_path(), Some(PathBuf::from("/var/lib/alga.db")));
+    }
+
+    #[test]
+    fn sqlite_connections_get_their_pragmas_and_folder() {
+        use diesel::RunQueryDsl;
+        use diesel::sql_types::BigInt;
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = BigInt)]
+            v: i64,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let url: DatabaseUrl = format!("sqlite://{}/nested/a.db", dir.path().display()).parse().unwrap();
+        let DbConn::Sqlite(mut conn) = establish(&url).unwrap() else { panic!("not sqlite") };
+        let get = |c: &mut SqliteConnection, pragma: &str| -> i64 {
+            diesel::sql_query(format!("SELECT (SELECT * FROM pragma_{pragma}) AS v")).get_result::<Row>(c).unwrap().v
+        };
+        assert_eq!(get(&mut conn, "busy_timeout"), 5000);
+        assert_eq!(get(&mut conn, "foreign_keys"), 1);
+        assert_eq!(get(&mut conn, "synchronous"), 1, "NORMAL is 1");
+        #[derive(diesel::QueryableByName)]
+        struct Mode {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            journal_mode: String,
+        }
+        let mode = diesel::sql_query("PRAGMA journal_mode").get_result::<Mode>(&mut conn).unwrap();
+        assert_eq!(mode.journal_mode, "wal");
+        assert!(dir.path().join("nested/a.db").exists());
+    }
+}

@@ -1,0 +1,114 @@
+//! The edition seam. Everything the server obtains from an edition (its migration sets, its HTTP
+//! routes, its background tasks) comes through [`McpGovernance`]. This crate ships the community
+//! implementation, [`Community`], which answers every governance route with the 404
+//! `enterprise_feature` envelope; the enterprise implementation lives in `ee/mcp` and only the
+//! server binary, under its `enterprise` feature, links it.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{HttpResponse, web};
+use tokio_util::sync::CancellationToken;
+
+use crate::context::AppContext;
+use crate::error::ApiError;
+use crate::migrations::{self, MigrationSet};
+
+/// Which edition a binary is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Edition {
+    Community,
+    Enterprise,
+}
+
+impl fmt::Display for Edition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Edition::Community => "community",
+            Edition::Enterprise => "enterprise",
+        })
+    }
+}
+
+/// A long-running task owned by an edition. It must return soon after `stop` is cancelled.
+pub struct BackgroundTask {
+    pub name: &'static str,
+    pub run: Box<dyn FnOnce(CancellationToken) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>,
+}
+
+impl fmt::Debug for BackgroundTask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BackgroundTask").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+/// What an edition contributes to the server.
+pub trait McpGovernance: Send + Sync + 'static {
+    fn edition(&self) -> Edition;
+
+    /// The migration sets this edition applies, merged in version order as one run.
+    fn migration_sets(&self) -> Vec<&'static MigrationSet>;
+
+    /// Registers the edition's routes. Called once per HTTP worker, before any other route, so
+    /// that governance paths under `/api/v1/mcp/` win over the generic `/api/v1` scope.
+    fn configure(&self, cfg: &mut web::ServiceConfig);
+
+    /// Tasks to run beside the HTTP server; they are stopped in reverse order at shutdown.
+    fn background_tasks(&self, ctx: &AppContext) -> Vec<BackgroundTask>;
+}
+
+/// The paths that belong to governance, as actix route patterns.
+pub const GOVERNANCE_PATHS: [&str; 8] = [
+    "/api/mcp",
+    "/t/{tenant}/api/mcp",
+    "/api/v1/mcp",
+    "/api/v1/mcp/{tail:.*}",
+    "/.well-known/oauth-protected-resource",
+    "/.well-known/oauth-protected-resource/{tail:.*}",
+    "/admin/mcp",
+    "/admin/mcp/{tail:.*}",
+];
+
+/// The community edition: community migrations only, and a 404 stub on every governance path.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Community;
+
+impl McpGovernance for Community {
+    fn edition(&self) -> Edition {
+        Edition::Community
+    }
+
+    fn migration_sets(&self) -> Vec<&'static MigrationSet> {
+        vec![&migrations::COMMUNITY]
+    }
+
+    fn configure(&self, cfg: &mut web::ServiceConfig) {
+        for path in GOVERNANCE_PATHS {
+            if path.starts_with("/admin/") {
+                cfg.route(path, web::to(enterprise_feature_page));
+            } else {
+                cfg.route(path, web::to(enterprise_feature));
+            }
+        }
+    }
+
+    fn background_tasks(&self, _ctx: &AppContext) -> Vec<BackgroundTask> {
+        Vec::new()
+    }
+}
+
+async fn enterprise_feature() -> ApiError {
+    ApiError::enterprise_feature()
+}
+
+/// The admin page's 404, for people in a browser.
+async fn enterprise_feature_page() -> HttpResponse {
+    HttpResponse::NotFound().content_type("text/html; charset=utf-8").body(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>MCP server: Enterprise feature</title></head>\
+         <body><main><h1>The MCP server is an Enterprise feature.</h1>\
+         <p>This is the community edition of Alga. Identity providers, agents and the audit trail \
+         come with the enterprise edition (<code>--features enterprise</code>).</p></main></body></html>\n",
+    )
+}

@@ -1,0 +1,17 @@
+//! The community core: database access over PostgreSQL and SQLite, embedded migrations, the JSON
+//! error envelope, and the edition seam ([`governance::McpGovernance`]).
+//!
+//! Architecture invariant: this crate depends on no other crate of ours.
+
+pub mod context;
+pub mod db;
+pub mod error;
+pub mod governance;
+pub mod migrations;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use context::AppContext;
+pub use db::{Backend, DatabaseUrl, Db, DbConn, DbError, PoolOptions};
+pub use error::ApiError;
+pub use governance::{BackgroundTask, Community, Edition, McpGovernance};

@@ -1,0 +1,132 @@
+//! The command line. Every flag can also come from the environment variable named in `--help`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "alga-server",
+    version,
+    about = "Alga PSA server: the /api/v1 REST API, agent tooling and MCP governance.",
+    long_about = "Alga PSA server: the /api/v1 REST API, agent tooling and MCP governance.\n\n\
+                  With no subcommand it runs `serve`. Every flag can also be set through the \
+                  environment variable shown beside it.",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Database to use: sqlite://PATH (the file and its folder are created on first start),
+    /// or postgres://USER:PASSWORD@HOST:PORT/DB.
+    #[arg(long, env = "ALGA_DATABASE_URL", default_value = "sqlite://./data/alga.db", global = true)]
+    pub database_url: String,
+
+    /// Log line format: `text` for people, `json` for log pipelines. Filter with RUST_LOG
+    /// (for example RUST_LOG=info,alga_core=debug).
+    #[arg(long, env = "ALGA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations, then serve HTTP until SIGTERM or Ctrl-C (the default).
+    Serve(ServeArgs),
+    /// Apply pending migrations, show their status, or revert the newest ones.
+    Migrate(MigrateArgs),
+    /// Print the version and the edition (community or enterprise).
+    Version,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "ALGA_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// The URL clients use to reach this server, e.g. https://psa.example.com behind a TLS proxy.
+    /// MCP metadata and token audiences derive from it. Default: http://<bind address>.
+    #[arg(long, env = "ALGA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// HTTP worker threads. Default: one per CPU core.
+    #[arg(long, env = "ALGA_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Most database connections held open at once.
+    #[arg(long, env = "ALGA_DATABASE_POOL_SIZE", default_value_t = 16)]
+    pub database_pool_size: usize,
+
+    /// Seconds to wait for a database connection (and for a new one to open) before answering 503.
+    #[arg(long, env = "ALGA_DATABASE_TIMEOUT", default_value_t = 5)]
+    pub database_timeout: u64,
+
+    /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
+    #[arg(long, env = "ALGA_SHUTDOWN_TIMEOUT", default_value_t = 30)]
+    pub shutdown_timeout: u64,
+
+    /// Write the bound address to this file once listening (for scripts and tests that bind port 0).
+    #[arg(long, env = "ALGA_ADDRESS_FILE")]
+    pub address_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Show applied and pending migrations per set instead of applying them.
+    #[arg(long, conflicts_with = "revert")]
+    pub status: bool,
+
+    /// Revert the newest N applied migrations of this edition, newest first.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub revert: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_subcommand_means_serve_with_its_flags() {
+        let cli = Cli::try_parse_from(["alga-server", "--bind", "127.0.0.1:9"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.bind.port(), 9);
+    }
+
+    #[test]
+    fn global_flags_work_after_a_subcommand() {
+        let cli = Cli::try_parse_from(["alga-server", "migrate", "--status", "--database-url", "sqlite://x.db"])
+            .unwrap();
+        assert_eq!(cli.global.database_url, "sqlite://x.db");
+        assert!(matches!(cli.command, Some(Command::Migrate(MigrateArgs { status: true, revert: None }))));
+    }
+
+    #[test]
+    fn revert_needs_a_positive_count() {
+        assert!(Cli::try_parse_from(["alga-server", "migrate", "--revert", "0"]).is_err());
+        assert!(Cli::try_parse_from(["alga-server", "migrate", "--revert", "2", "--status"]).is_err());
+    }
+}

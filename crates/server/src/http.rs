@@ -1,0 +1,127 @@
+//! The HTTP application: shared middleware, health routes, and the edition's routes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpResponse, web};
+use alga_core::error::{self, ApiError};
+use alga_core::migrations::Migrator;
+use alga_core::{AppContext, McpGovernance};
+use serde_json::json;
+use tracing::Instrument;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Everything the app factory needs; cloned into each worker.
+#[derive(Clone)]
+pub struct Shared {
+    pub ctx: AppContext,
+    pub governance: Arc<dyn McpGovernance>,
+    pub migrator: Arc<Migrator>,
+}
+
+/// Builds the application for one worker.
+pub fn app(
+    shared: Shared,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let governance = shared.governance.clone();
+    App::new()
+        .app_data(web::Data::new(shared.ctx.clone()))
+        .app_data(web::Data::new(shared.migrator.clone()))
+        .app_data(error::json_config())
+        .app_data(error::path_config())
+        .app_data(error::query_config())
+        .wrap(error::json_error_pages())
+        .wrap(from_fn(request_span))
+        // Governance first: its paths under /api/v1/mcp/ must win over the generic /api/v1 scope.
+        .configure(|cfg| governance.configure(cfg))
+        .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .default_service(web::to(error::no_route))
+}
+
+/// Accepts a caller's request id when it is short and plain; otherwise makes a new one.
+fn request_id_of(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64)
+        .filter(|v| v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
+}
+
+/// One span per request carrying its id, a log line when it ends, and `x-request-id` on the answer.
+async fn request_span(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let id = request_id_of(&req);
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
+    let http_req = req.request().clone();
+    let started = Instant::now();
+    let mut res = match next.call(req).instrument(span.clone()).await {
+        Ok(res) => res.map_into_boxed_body(),
+        Err(e) => ServiceResponse::from_err(e, http_req),
+    };
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(REQUEST_ID, value);
+    }
+    let status = res.status().as_u16();
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    span.in_scope(|| tracing::info!(status, elapsed_us = micros, "request finished"));
+    Ok(res)
+}
+
+/// The process is up.
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+/// Why the readiness probe failed, for the log only.
+#[derive(Debug)]
+struct ReadyError(String);
+
+impl std::fmt::Display for ReadyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<alga_core::DbError> for ReadyError {
+    fn from(e: alga_core::DbError) -> Self {
+        ReadyError(e.to_string())
+    }
+}
+
+/// How long readiness waits for the database before answering 503.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The database answers and holds every migration this binary needs.
+async fn readyz(ctx: web::Data<AppContext>, migrator: web::Data<Arc<Migrator>>) -> Result<HttpResponse, ApiError> {
+    let migrator = migrator.get_ref().clone();
+    let check = ctx.db.run(move |conn| migrator.pending_count(conn).map_err(|e| ReadyError(e.to_string())));
+    match tokio::time::timeout(READY_TIMEOUT, check).await {
+        Ok(Ok(0)) => Ok(HttpResponse::Ok().json(json!({ "status": "ready" }))),
+        Ok(Ok(pending)) => {
+            Err(ApiError::unavailable(format!("{pending} database migrations are pending; run `alga-server migrate`.")))
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "not ready");
+            Err(ApiError::unavailable("The database is not reachable."))
+        }
+        Err(_) => Err(ApiError::unavailable("The database did not answer in time.")),
+    }
+}

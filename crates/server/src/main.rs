@@ -1,0 +1,54 @@
+//! `alga-server`: the PSA server binary. See `--help`.
+
+mod cli;
+mod edition;
+mod http;
+mod migrate;
+mod serve;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command, LogFormat};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.global.log_format);
+    let result = match cli.command {
+        None => run_serve(&cli.global, cli.serve),
+        Some(Command::Serve(args)) => run_serve(&cli.global, args),
+        Some(Command::Migrate(args)) => migrate::run(&cli.global, &args),
+        Some(Command::Version) => version(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "alga-server failed");
+            eprintln!("alga-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_serve(global: &cli::GlobalArgs, args: cli::ServeArgs) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(serve::serve(global, args))
+}
+
+fn version() -> anyhow::Result<()> {
+    let edition = edition::governance().edition();
+    writeln!(std::io::stdout(), "alga-server {} ({edition})", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
+
+/// Logs go to stderr (stdout carries command output), filtered by RUST_LOG (default `info`).
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).init(),
+    }
+}
