@@ -1,1 +1,82 @@
-fn main() {}
+//! `cargo xtask`: the project's build system.
+//!
+//! - `cargo xtask ci`: everything CI checks, stopping at the first failure.
+//! - `cargo xtask migrate`: merge and run the migration sets (through `alga-server migrate`).
+//! - `cargo xtask pg`: a throwaway PostgreSQL for manual work.
+
+#![allow(clippy::print_stdout)] // a command-line tool: stdout is its interface
+
+mod ci;
+mod pg;
+mod prereq;
+mod run;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "Build, test and run tasks for the alga workspace")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Run every CI check: fmt, clippy (both editions), the edition guard, and the tests of both
+    /// editions on SQLite and on a throwaway PostgreSQL.
+    Ci,
+    /// Apply, inspect or revert migrations with the same code the server runs.
+    Migrate {
+        /// Database URL (sqlite://PATH or postgres://…).
+        #[arg(long, env = "ALGA_DATABASE_URL", default_value = "sqlite://./data/alga.db")]
+        database_url: String,
+        /// Which sets to run: community (migrations-ce) or enterprise (both, merged).
+        #[arg(long, value_enum, default_value_t = Edition::Enterprise)]
+        edition: Edition,
+        /// Show applied and pending migrations per set.
+        #[arg(long, conflicts_with = "revert")]
+        status: bool,
+        /// Revert the newest N applied migrations.
+        #[arg(long, value_name = "N")]
+        revert: Option<u32>,
+    },
+    /// Start a throwaway PostgreSQL on a free loopback port, print its URL, and remove it when
+    /// you press Enter.
+    Pg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Edition {
+    Community,
+    Enterprise,
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Task::Ci => ci::run(),
+        Task::Migrate { database_url, edition, status, revert } => {
+            let mut cmd = run::cargo(["run", "--quiet", "--locked", "-p", "alga-server"]);
+            if edition == Edition::Enterprise {
+                cmd.args(["--features", "enterprise"]);
+            }
+            cmd.args(["--", "migrate", "--database-url", &database_url]);
+            if status {
+                cmd.arg("--status");
+            }
+            if let Some(n) = revert {
+                cmd.args(["--revert", &n.to_string()]);
+            }
+            run::status(&mut cmd)
+        }
+        Task::Pg => {
+            prereq::ensure_postgres_server()?;
+            let pg = pg::TempPostgres::start()?;
+            println!("{}", pg.url());
+            eprintln!("PostgreSQL is running in {}. Press Enter to stop it and delete it.", pg.dir().display());
+            let mut line = String::new();
+            let _ = std::io::stdin().read_line(&mut line);
+            Ok(())
+        }
+    }
+}

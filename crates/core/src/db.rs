@@ -155,15 +155,9 @@ pub enum DbError {
     #[error("{0}")]
     InvalidUrl(String),
     #[error("cannot create the folder {path} for the SQLite database: {source}")]
-    CreateDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    CreateDir { path: PathBuf, source: std::io::Error },
     #[error("cannot connect to {url}: {source}")]
-    Connect {
-        url: String,
-        source: ConnectionError,
-    },
+    Connect { url: String, source: ConnectionError },
     #[error("cannot configure the SQLite connection: {0}")]
     Pragma(diesel::result::Error),
     #[error("the database is unavailable: {0}")]
@@ -176,24 +170,49 @@ impl DbError {
     /// Whether the failure is the database being out of reach (as opposed to a bad query).
     pub fn is_unavailable(&self) -> bool {
         use diesel::result::{DatabaseErrorKind, Error};
-        match self {
-            DbError::Connect { .. } | DbError::Unavailable(_) => true,
-            DbError::Query(Error::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-                _,
-            )) => true,
-            _ => false,
-        }
+        matches!(
+            self,
+            DbError::Connect { .. }
+                | DbError::Unavailable(_)
+                | DbError::Query(Error::DatabaseError(
+                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                    _,
+                ))
+        )
     }
 }
 
-/// Per-connection SQLite settings. `busy_timeout` must come first so that the others wait for a lock.
-const SQLITE_PRAGMAS: [&str; 4] = [
-    "PRAGMA busy_timeout = 5000;",
-    "PRAGMA journal_mode = WAL;",
-    "PRAGMA synchronous = NORMAL;",
-    "PRAGMA foreign_keys = ON;",
-];
+/// How long a SQLite connection waits for a lock held by another connection.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Per-connection SQLite settings (WAL is set apart: it persists in the file).
+const SQLITE_PRAGMAS: [&str; 3] =
+    ["PRAGMA busy_timeout = 5000;", "PRAGMA synchronous = NORMAL;", "PRAGMA foreign_keys = ON;"];
+
+/// Puts the file in WAL mode unless it already is. Switching needs an exclusive lock for which
+/// SQLite does not apply busy_timeout, so two processes opening a new file at once retry here.
+fn ensure_wal(conn: &mut SqliteConnection) -> Result<(), diesel::result::Error> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Mode {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        journal_mode: String,
+    }
+    let deadline = std::time::Instant::now() + SQLITE_BUSY_TIMEOUT;
+    loop {
+        let current = diesel::sql_query("PRAGMA journal_mode").get_result::<Mode>(conn)?;
+        if current.journal_mode.eq_ignore_ascii_case("wal") {
+            return Ok(());
+        }
+        match conn.batch_execute("PRAGMA journal_mode = WAL;") {
+            Ok(()) => return Ok(()),
+            Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("locked") => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
 
 /// Opens one connection, reporting the driver's own error (diesel's `MultiConnection::establish`
 /// would swallow it).
@@ -213,6 +232,7 @@ pub fn establish(url: &DatabaseUrl) -> Result<DbConn, DbError> {
             for pragma in SQLITE_PRAGMAS {
                 conn.batch_execute(pragma).map_err(DbError::Pragma)?;
             }
+            ensure_wal(&mut conn).map_err(DbError::Pragma)?;
             Ok(DbConn::Sqlite(conn))
         }
     }
@@ -328,8 +348,7 @@ impl Db {
 
     /// Answers whether the database responds to a trivial query within the pool's time bounds.
     pub async fn ping(&self) -> Result<(), DbError> {
-        self.run(|c| if is_alive(c) { Ok(()) } else { Err(DbError::Unavailable("no answer to SELECT 1".into())) })
-            .await
+        self.run(|c| if is_alive(c) { Ok(()) } else { Err(DbError::Unavailable("no answer to SELECT 1".into())) }).await
     }
 
     /// Closes connections idle for longer than `max_idle`; returns how many were closed.

@@ -218,7 +218,10 @@ mod tests {
     #[test]
     fn envelope_shape() {
         let e = ApiError::bad_request("nope").with_details(json!({"field": "title"}));
-        assert_eq!(e.body(), json!({"error": {"code": "bad_request", "message": "nope", "details": {"field": "title"}}}));
+        assert_eq!(
+            e.body(),
+            json!({"error": {"code": "bad_request", "message": "nope", "details": {"field": "title"}}})
+        );
         assert_eq!(
             ApiError::enterprise_feature().body(),
             json!({"error": {"code": "enterprise_feature", "message": "The MCP server is an Enterprise feature."}})

@@ -31,10 +31,13 @@ impl fmt::Display for Edition {
     }
 }
 
-/// A long-running task owned by an edition. It must return soon after `stop` is cancelled.
+/// A background task's body: given its stop token, the future to run.
+pub type TaskBody = Box<dyn FnOnce(CancellationToken) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// A long-running task owned by an edition. It must return soon after its stop token is cancelled.
 pub struct BackgroundTask {
     pub name: &'static str,
-    pub run: Box<dyn FnOnce(CancellationToken) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>,
+    pub run: TaskBody,
 }
 
 impl fmt::Debug for BackgroundTask {

@@ -13,11 +13,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use diesel::Connection;
 use diesel::connection::BoxableConnection;
+use diesel::migration::{Migration, MigrationMetadata, MigrationName, MigrationVersion};
 use diesel::pg::{Pg, PgConnection};
 use diesel::sqlite::{Sqlite, SqliteConnection};
-use diesel::Connection;
-use diesel::migration::{Migration, MigrationMetadata, MigrationName, MigrationVersion};
 use diesel::{QueryableByName, RunQueryDsl};
 use diesel_migrations::MigrationHarness;
 use include_dir::{Dir, include_dir};
@@ -61,10 +61,8 @@ impl MigrationSet {
         let mut out = Vec::new();
         for entry in self.dir.entries() {
             let name = entry.path().to_string_lossy().into_owned();
-            let malformed = |problem: String| MigrationError::Malformed {
-                location: format!("{}/{name}", self.folder),
-                problem,
-            };
+            let malformed =
+                |problem: String| MigrationError::Malformed { location: format!("{}/{name}", self.folder), problem };
             let Some(dir) = entry.as_dir() else {
                 if name.eq_ignore_ascii_case("README.md") || name == ".keep" {
                     continue;
@@ -90,9 +88,7 @@ impl MigrationSet {
                 let sqlite = files.get(&format!("{step}.sqlite.sql")).copied().or(generic);
                 match (postgres, sqlite) {
                     (Some(postgres), Some(sqlite)) => Ok(BackendSql { postgres, sqlite }),
-                    _ => Err(malformed(format!(
-                        "needs {step}.sql, or both {step}.postgres.sql and {step}.sqlite.sql"
-                    ))),
+                    _ => Err(malformed(format!("needs {step}.sql, or both {step}.postgres.sql and {step}.sqlite.sql"))),
                 }
             };
             out.push(SqlMigration {
@@ -112,9 +108,8 @@ const KNOWN_FILES: [&str; 6] =
 
 /// `2026-11-24-000001_tenants` → `20261124000001`, as diesel derives it.
 fn parse_version(folder_name: &str) -> Result<String, String> {
-    let (stamp, label) = folder_name
-        .split_once('_')
-        .ok_or_else(|| "a migration folder is named YYYY-MM-DD-HHMMSS_name".to_owned())?;
+    let (stamp, label) =
+        folder_name.split_once('_').ok_or_else(|| "a migration folder is named YYYY-MM-DD-HHMMSS_name".to_owned())?;
     let version: String = stamp.chars().filter(|c| *c != '-').collect();
     if version.len() != 14 || !version.chars().all(|c| c.is_ascii_digit()) || label.is_empty() {
         return Err("a migration folder is named YYYY-MM-DD-HHMMSS_name".into());
@@ -482,8 +477,8 @@ fn with_advisory_lock(
         .get_result::<Locked>(conn)
         .map_err(|e| MigrationError::Bookkeeping(e.to_string()))?;
     let progress = f(conn);
-    let unlocked =
-        diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY}) AS locked")).get_result::<Locked>(conn);
+    let unlocked = diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY}) AS locked"))
+        .get_result::<Locked>(conn);
     if let Err(e) = unlocked {
         tracing::warn!(error = %e, "could not release the migration lock; it ends with the connection");
     }

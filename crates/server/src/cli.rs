@@ -118,8 +118,8 @@ mod tests {
 
     #[test]
     fn global_flags_work_after_a_subcommand() {
-        let cli = Cli::try_parse_from(["alga-server", "migrate", "--status", "--database-url", "sqlite://x.db"])
-            .unwrap();
+        let cli =
+            Cli::try_parse_from(["alga-server", "migrate", "--status", "--database-url", "sqlite://x.db"]).unwrap();
         assert_eq!(cli.global.database_url, "sqlite://x.db");
         assert!(matches!(cli.command, Some(Command::Migrate(MigrateArgs { status: true, revert: None }))));
     }

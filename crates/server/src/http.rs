@@ -36,17 +36,17 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let governance = shared.governance.clone();
+    let Shared { ctx, governance, migrator } = shared;
     App::new()
-        .app_data(web::Data::new(shared.ctx.clone()))
-        .app_data(web::Data::new(shared.migrator.clone()))
+        .app_data(web::Data::new(ctx))
+        .app_data(web::Data::new(migrator))
         .app_data(error::json_config())
         .app_data(error::path_config())
         .app_data(error::query_config())
         .wrap(error::json_error_pages())
         .wrap(from_fn(request_span))
         // Governance first: its paths under /api/v1/mcp/ must win over the generic /api/v1 scope.
-        .configure(|cfg| governance.configure(cfg))
+        .configure(move |cfg| governance.configure(cfg))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .default_service(web::to(error::no_route))
@@ -70,12 +70,9 @@ async fn request_span(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let id = request_id_of(&req);
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
-    let http_req = req.request().clone();
     let started = Instant::now();
-    let mut res = match next.call(req).instrument(span.clone()).await {
-        Ok(res) => res.map_into_boxed_body(),
-        Err(e) => ServiceResponse::from_err(e, http_req),
-    };
+    // Handler errors arrive here as responses already; an Err is a failure of the stack itself.
+    let mut res = next.call(req).instrument(span.clone()).await?.map_into_boxed_body();
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, value);
     }

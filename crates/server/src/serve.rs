@@ -28,10 +28,8 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     let governance = edition::governance();
     let migrator = Arc::new(Migrator::new(&governance.migration_sets())?);
 
-    let options = PoolOptions {
-        max_size: args.database_pool_size,
-        timeout: Duration::from_secs(args.database_timeout.max(1)),
-    };
+    let options =
+        PoolOptions { max_size: args.database_pool_size, timeout: Duration::from_secs(args.database_timeout.max(1)) };
     let db = Db::connect(url, options).await.context("cannot open the database")?;
     let run = migrator.clone();
     let applied = db
@@ -74,8 +72,9 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         result = &mut server => result.context("the HTTP server failed")?,
         signal = shutdown_signal() => {
             tracing::info!(signal, grace_s = args.shutdown_timeout, "stopping: no new connections, finishing in-flight requests");
-            handle.stop(true).await;
-            server.await.context("the HTTP server failed while stopping")?;
+            // The server future must keep running for the stop command to be processed.
+            let (_, result) = tokio::join!(handle.stop(true), &mut server);
+            result.context("the HTTP server failed while stopping")?;
         }
     }
     tasks.stop().await;

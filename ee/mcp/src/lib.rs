@@ -6,9 +6,9 @@
 //! crate; nothing under `crates/` does.
 
 use actix_web::web;
+use alga_core::AppContext;
 use alga_core::governance::{BackgroundTask, Edition, McpGovernance};
 use alga_core::migrations::{self, MigrationSet};
-use alga_core::AppContext;
 use include_dir::{Dir, include_dir};
 
 static ENTERPRISE_DIR: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../migrations-ee");
@@ -56,17 +56,14 @@ mod tests {
     /// table.
     #[test]
     fn community_migrations_never_reference_enterprise_tables() {
-        let ee_tables: Vec<String> =
-            ENTERPRISE.sql_files().iter().flat_map(|(_, sql)| created_tables(sql)).collect();
+        let ee_tables: Vec<String> = ENTERPRISE.sql_files().iter().flat_map(|(_, sql)| created_tables(sql)).collect();
         assert!(ee_tables.contains(&"agent_idp_providers".to_owned()), "{ee_tables:?}");
         let community = migrations::COMMUNITY.sql_files();
         assert!(!community.is_empty());
         for (path, sql) in &community {
             let sql = sql.to_lowercase();
             for table in &ee_tables {
-                let mentions = sql
-                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                    .any(|word| word == table);
+                let mentions = sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).any(|word| word == table);
                 assert!(!mentions, "migrations-ce/{path} references the enterprise table {table}");
             }
         }

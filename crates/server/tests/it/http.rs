@@ -1,0 +1,75 @@
+use serde_json::json;
+
+use crate::support::{Server, enterprise};
+
+#[test]
+fn health_and_readiness_answer_with_request_ids() {
+    let server = Server::start();
+    let health = server.get("/healthz");
+    assert_eq!((health.status, health.json()), (200, json!({"status": "ok"})));
+    let ready = server.get("/readyz");
+    assert_eq!((ready.status, ready.json()), (200, json!({"status": "ready"})));
+
+    let generated = ready.header("x-request-id").expect("a generated request id");
+    assert_eq!(generated.len(), 36, "a UUID: {generated}");
+    let echoed = server.request("GET", "/healthz", &[("x-request-id", "trace-42.a_b:c")], None);
+    assert_eq!(echoed.header("x-request-id"), Some("trace-42.a_b:c"));
+    let hostile = server.request("GET", "/healthz", &[("x-request-id", "a b<script>")], None);
+    assert_ne!(hostile.header("x-request-id"), Some("a b<script>"), "unsafe ids are replaced");
+    assert!(server.log().contains("trace-42.a_b:c"), "the request id is in the log:\n{}", server.log());
+}
+
+#[test]
+fn unknown_paths_answer_the_json_envelope() {
+    let server = Server::start();
+    let res = server.get("/nope");
+    assert_eq!(res.status, 404);
+    assert_eq!(res.json()["error"]["code"], "not_found");
+    assert!(res.header("x-request-id").is_some());
+    let res = server.request("POST", "/healthz", &[("content-type", "application/json")], Some(b"{}"));
+    assert_eq!(res.status, 404);
+    assert_eq!(res.json()["error"]["code"], "not_found");
+}
+
+const GOVERNANCE_PATHS: [&str; 9] = [
+    "/api/mcp",
+    "/t/acme/api/mcp",
+    "/api/v1/mcp",
+    "/api/v1/mcp/agents",
+    "/api/v1/mcp/idp-providers/123",
+    "/.well-known/oauth-protected-resource",
+    "/.well-known/oauth-protected-resource/api/mcp",
+    "/.well-known/oauth-protected-resource/t/acme/api/mcp",
+    "/admin/mcp",
+];
+
+#[test]
+fn governance_paths_answer_the_edition_stub_only_in_the_community_build() {
+    let server = Server::start();
+    for path in GOVERNANCE_PATHS {
+        for method in ["GET", "POST", "DELETE"] {
+            let res = server.request(method, path, &[("content-type", "application/json")], Some(b"{}"));
+            assert_eq!(res.status, 404, "{method} {path}");
+            let is_stub = if path.starts_with("/admin/") {
+                let html = res.header("content-type").unwrap_or_default().starts_with("text/html");
+                html && res.text().contains("The MCP server is an Enterprise feature.")
+            } else {
+                res.json()
+                    == json!({"error": {"code": "enterprise_feature", "message": "The MCP server is an Enterprise feature."}})
+            };
+            assert_eq!(is_stub, !enterprise(), "{method} {path}: {}", res.text());
+        }
+    }
+}
+
+#[test]
+fn json_logs_carry_the_request_id() {
+    let db = alga_core::testing::TestDb::new();
+    let server = Server::start_with(&["--database-url", db.url().expose(), "--log-format", "json"], None);
+    server.request("GET", "/healthz", &[("x-request-id", "json-log-check")], None);
+    let log = server.log();
+    let line = log.lines().find(|l| l.contains("json-log-check")).expect("a log line for the request");
+    let value: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
+    assert_eq!(value["span"]["request_id"], "json-log-check", "{line}");
+    assert_eq!(value["fields"]["status"], 200, "{line}");
+}

@@ -1,0 +1,5 @@
+//! alga-ee-mcp's integration tests, on SQLite or (ALGA_TEST_DATABASE_URL) PostgreSQL.
+
+#![allow(clippy::unwrap_used)]
+
+mod editions;
