@@ -45,3 +45,57 @@ pub fn output(cmd: &mut Command) -> Result<Output> {
     }
     Ok(out)
 }
+
+/// Totals of `cargo test` result lines.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TestCounts {
+    pub passed: u64,
+    pub failed: u64,
+}
+
+/// Runs `cargo test …`, echoing its output, and adds up its `test result:` lines.
+pub fn tests(cmd: &mut Command) -> Result<TestCounts> {
+    use std::io::{BufRead, BufReader};
+    let line = describe(cmd);
+    eprintln!("$ {line}");
+    let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().with_context(|| format!("cannot run `{line}`"))?;
+    let mut counts = TestCounts::default();
+    if let Some(stdout) = child.stdout.take() {
+        for text in BufReader::new(stdout).lines() {
+            let text = text?;
+            println!("{text}");
+            if let Some(rest) = text.strip_prefix("test result: ") {
+                counts.passed += count_before(rest, " passed");
+                counts.failed += count_before(rest, " failed");
+            }
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("`{line}` failed ({status})");
+    }
+    Ok(counts)
+}
+
+/// `ok. 9 passed; 0 failed; …` → the number before `label`.
+fn count_before(text: &str, label: &str) -> u64 {
+    text.split(';')
+        .find_map(|part| {
+            part.trim().trim_start_matches("ok. ").trim_start_matches("FAILED. ").strip_suffix(label.trim_start())
+        })
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_lines_are_counted() {
+        let line = "ok. 9 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.05s";
+        assert_eq!(count_before(line, " passed"), 9);
+        assert_eq!(count_before(line, " failed"), 2);
+        assert_eq!(count_before("FAILED. 14 passed; 1 failed; 0 ignored", " failed"), 1);
+    }
+}
