@@ -1,8 +1,11 @@
 //! What request handlers and background tasks share: built once at start, cloned per worker.
 
+use std::sync::Arc;
+
 use url::Url;
 
 use crate::db::Db;
+use crate::identity::Authenticator;
 
 #[derive(Clone, Debug)]
 pub struct AppContext {
@@ -10,4 +13,12 @@ pub struct AppContext {
     /// The URL clients reach this server at (behind a proxy, the proxy's). MCP metadata and token
     /// audiences derive from it.
     pub public_url: Url,
+    pub auth: Arc<Authenticator>,
+}
+
+impl AppContext {
+    pub fn new(db: Db, public_url: Url) -> AppContext {
+        let auth = Arc::new(Authenticator::new(db.clone()));
+        AppContext { db, public_url, auth }
+    }
 }

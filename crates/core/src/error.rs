@@ -38,6 +38,33 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 
+    /// A 400 naming the field at fault, with the same in `details.fields` for programs.
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self::new(StatusCode::BAD_REQUEST, "validation_error", format!("{field}: {message}"))
+            .with_details(json!({ "fields": [{ "field": field, "message": message }] }))
+    }
+
+    /// 409 with `conflict`'s message when `e` is a unique-key violation; otherwise as any
+    /// database error.
+    pub fn from_unique(e: diesel::result::Error, conflict: impl FnOnce() -> String) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => Self::conflict(conflict()),
+            other => Self::from(other),
+        }
+    }
+
+    /// 409 with `in_use`'s message when `e` is a foreign-key violation (deleting something still
+    /// referenced); otherwise as any database error.
+    pub fn from_in_use(e: diesel::result::Error, in_use: impl FnOnce() -> String) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => Self::conflict(in_use()),
+            other => Self::from(other),
+        }
+    }
+
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }

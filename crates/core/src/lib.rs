@@ -7,7 +7,10 @@ pub mod context;
 pub mod db;
 pub mod error;
 pub mod governance;
+pub mod identity;
 pub mod migrations;
+pub mod rbac;
+pub mod schema;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
@@ -15,3 +18,5 @@ pub use context::AppContext;
 pub use db::{Backend, DatabaseUrl, Db, DbConn, DbError, PoolOptions};
 pub use error::ApiError;
 pub use governance::{BackgroundTask, Community, Edition, McpGovernance};
+pub use identity::Principal;
+pub use rbac::{Action, Permission, Resource};

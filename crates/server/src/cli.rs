@@ -53,6 +53,73 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Print the version and the edition (community or enterprise).
     Version,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant with its built-in roles and a first admin; prints the admin's API key once.
+    Create {
+        /// Short unique name: lowercase letters, digits and dashes.
+        slug: String,
+        /// Display name (default: the slug).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user in a tenant.
+    Create {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        /// Display name (default: the part of the email before @).
+        #[arg(long)]
+        name: Option<String>,
+        /// A role by name (Admin, Technician, Read-only, or a custom one); repeat for several.
+        #[arg(long, required = true)]
+        role: Vec<String>,
+        /// Read a password (at least 12 characters) from standard input; without it the user has
+        /// no password and works through API keys only.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key for a user; prints it once.
+    Create {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// The owner's email.
+        #[arg(long)]
+        user: String,
+        /// Lifetime such as 30d, 12h or 90m (default: no expiry).
+        #[arg(long)]
+        expires_in: Option<String>,
+        /// What the key is for.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Revoke an API key by id; it stops working at once.
+    Revoke {
+        /// The key's id.
+        id: String,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

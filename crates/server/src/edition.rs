@@ -13,3 +13,8 @@ pub fn governance() -> Arc<dyn McpGovernance> {
 pub fn governance() -> Arc<dyn McpGovernance> {
     Arc::new(alga_core::Community)
 }
+
+/// This edition's migration sets, merged.
+pub fn migrator() -> Result<alga_core::migrations::Migrator, alga_core::migrations::MigrationError> {
+    alga_core::migrations::Migrator::new(&governance().migration_sets())
+}

@@ -37,9 +37,11 @@ pub fn app(
     >,
 > {
     let Shared { ctx, governance, migrator } = shared;
+    let catalog = alga_api::catalog();
     App::new()
         .app_data(web::Data::new(ctx))
         .app_data(web::Data::new(migrator))
+        .app_data(web::PayloadConfig::new(error::MAX_JSON_BODY))
         .app_data(error::json_config())
         .app_data(error::path_config())
         .app_data(error::query_config())
@@ -47,6 +49,7 @@ pub fn app(
         .wrap(from_fn(request_span))
         // Governance first: its paths under /api/v1/mcp/ must win over the generic /api/v1 scope.
         .configure(move |cfg| governance.configure(cfg))
+        .configure(|cfg| alga_api::http::configure(cfg, &catalog))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .default_service(web::to(error::no_route))

@@ -1,5 +1,6 @@
 //! `alga-server`: the PSA server binary. See `--help`.
 
+mod admin;
 mod cli;
 mod edition;
 mod http;
@@ -16,18 +17,25 @@ use crate::cli::{Cli, Command, LogFormat};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.global.log_format);
+    let log_format = cli.global.log_format;
+    init_tracing(log_format);
     let result = match cli.command {
         None => run_serve(&cli.global, cli.serve),
         Some(Command::Serve(args)) => run_serve(&cli.global, args),
         Some(Command::Migrate(args)) => migrate::run(&cli.global, &args),
         Some(Command::Version) => version(),
+        Some(Command::Tenant(command)) => admin::tenant(&cli.global, &command),
+        Some(Command::User(command)) => admin::user(&cli.global, &command),
+        Some(Command::ApiKey(command)) => admin::api_key(&cli.global, &command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "alga-server failed");
-            eprintln!("alga-server: {e:#}");
+            // Log pipelines get a JSON record; people get one plain line.
+            match log_format {
+                LogFormat::Json => tracing::error!(error = format!("{e:#}"), "alga-server failed"),
+                LogFormat::Text => eprintln!("alga-server: {e:#}"),
+            }
             ExitCode::FAILURE
         }
     }

@@ -4,7 +4,6 @@
 use std::io::Write;
 
 use alga_core::DatabaseUrl;
-use alga_core::migrations::Migrator;
 use anyhow::Context;
 
 use crate::cli::{GlobalArgs, MigrateArgs};
@@ -13,7 +12,7 @@ use crate::edition;
 pub fn run(global: &GlobalArgs, args: &MigrateArgs) -> anyhow::Result<()> {
     let url: DatabaseUrl = global.database_url.parse()?;
     let governance = edition::governance();
-    let migrator = Migrator::new(&governance.migration_sets())?;
+    let migrator = edition::migrator()?;
     let mut conn = alga_core::db::establish(&url)?;
     let mut out = std::io::stdout().lock();
     if args.status {

@@ -37,6 +37,9 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("cannot migrate the database")?;
     tracing::info!(applied = applied.len(), edition = %governance.edition(), database = %db.url(), "database ready");
+    if let Some((key, password)) = db.run(crate::admin::bootstrap).await.context("cannot create the first tenant")? {
+        announce_bootstrap(&key, &password)?;
+    }
 
     // Bind before building the app: with port 0 the public URL derives from the real port.
     let listener = TcpListener::bind(args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
@@ -45,7 +48,7 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         Some(url) => url,
         None => parse_public_url(&default_public_url(bound))?,
     };
-    let ctx = AppContext { db: db.clone(), public_url };
+    let ctx = AppContext::new(db.clone(), public_url);
     let shared = Shared { ctx: ctx.clone(), governance: governance.clone(), migrator };
 
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
@@ -80,6 +83,20 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     tasks.stop().await;
     db.close();
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Shows the bootstrap secrets once, on stdout (logs go to stderr and never carry them).
+fn announce_bootstrap(key: &str, password: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "\nFirst start: created tenant `default` and its administrator admin@localhost.\n\
+         These secrets are shown once and never again; store them now.\n\
+         \n  admin API key:      {key}\n  one-time password:  {password}\n"
+    )?;
+    out.flush()?;
     Ok(())
 }
 

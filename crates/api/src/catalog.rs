@@ -1,0 +1,389 @@
+//! The operation catalog: every `/api/v1` operation declared once.
+//!
+//! An [`Operation`] carries its id, method, path, documentation, access rule, the JSON Schemas of
+//! its path parameters, query, body and response (derived from the very Rust types its handler
+//! takes and returns), and the handler itself behind a transport-independent signature:
+//! [`RawRequest`] in, [`Reply`] out. The HTTP routes, the OpenAPI document and in-process dispatch
+//! (MCP) are all generated from these values, so they cannot drift apart.
+
+use std::any::TypeId;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use alga_core::rbac::{self, Permission};
+use alga_core::{ApiError, AppContext, DbConn, Principal};
+use schemars::JsonSchema;
+use schemars::generate::SchemaSettings;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+/// HTTP methods the API uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Method> {
+        match text.to_ascii_uppercase().as_str() {
+            "GET" => Some(Method::Get),
+            "POST" => Some(Method::Post),
+            "PUT" => Some(Method::Put),
+            "DELETE" => Some(Method::Delete),
+            _ => None,
+        }
+    }
+
+    /// Whether a request with this method carries a JSON body.
+    pub fn has_body(self) -> bool {
+        matches!(self, Method::Post | Method::Put)
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who may call an operation. Business operations need exactly one permission; a few meta
+/// operations only need a valid credential, or none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// No credential: the OpenAPI document.
+    Public,
+    /// Any valid credential: the caller's own identity.
+    Authenticated,
+    /// A valid credential whose roles grant this permission.
+    Permission(Permission),
+}
+
+impl Access {
+    pub const fn needs(resource: alga_core::Resource, action: alga_core::Action) -> Access {
+        Access::Permission(Permission::new(resource, action))
+    }
+
+    /// The single authorization decision for REST calls, tool calls and listings.
+    pub fn check(self, principal: Option<&Principal>) -> Result<(), ApiError> {
+        match (self, principal) {
+            (Access::Public, _) => Ok(()),
+            (_, None) => Err(ApiError::unauthorized("An API key is required (x-api-key or Authorization: Bearer).")),
+            (Access::Authenticated, Some(_)) => Ok(()),
+            (Access::Permission(p), Some(who)) => rbac::authorize(who.permissions, p),
+        }
+    }
+
+    pub fn permission(self) -> Option<Permission> {
+        match self {
+            Access::Permission(p) => Some(p),
+            Access::Public | Access::Authenticated => None,
+        }
+    }
+}
+
+/// The declaration of an operation, apart from its types and handler.
+#[derive(Clone, Copy, Debug)]
+pub struct Meta {
+    /// Stable id such as `tickets.create`.
+    pub id: &'static str,
+    pub method: Method,
+    /// Path template with `{name}` parameters, such as `/api/v1/tickets/{id}`.
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub description: &'static str,
+    pub tags: &'static [&'static str],
+    pub access: Access,
+    /// The success status: 200, 201 or 204.
+    pub status: u16,
+    /// An example request body, as JSON text.
+    pub example: Option<&'static str>,
+}
+
+/// One documented parameter (path or query).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Param {
+    pub name: String,
+    pub required: bool,
+    pub description: String,
+    pub schema: Value,
+}
+
+/// What a transport hands an operation: already routed, not yet parsed.
+#[derive(Clone, Debug, Default)]
+pub struct RawRequest {
+    /// Path parameters by name, percent-decoded.
+    pub path: Vec<(String, String)>,
+    /// The raw query string, without `?`.
+    pub query: String,
+    /// The raw body, for methods that carry one.
+    pub body: Option<Vec<u8>>,
+}
+
+/// What an operation answers: a status and a JSON body (none for 204).
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Option<Vec<u8>>,
+}
+
+/// What a handler gets besides its parsed input.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    pub app: AppContext,
+    pub principal: Arc<Principal>,
+}
+
+impl Ctx {
+    pub fn tenant(&self) -> &str {
+        &self.principal.tenant_id
+    }
+
+    /// Runs diesel code on a pooled connection, off the async threads.
+    pub async fn db<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.app.db.run(f).await
+    }
+
+    pub fn can(&self, p: Permission) -> bool {
+        self.principal.can(p)
+    }
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+type Handler = Arc<dyn Fn(Ctx, RawRequest) -> BoxFuture<Result<Reply, ApiError>> + Send + Sync>;
+
+/// A declared operation, ready to be routed, documented and dispatched.
+#[derive(Clone)]
+pub struct Operation {
+    pub meta: Meta,
+    pub path_params: Vec<Param>,
+    pub query_params: Vec<Param>,
+    /// JSON Schema of the request body, with every `$ref` inlined.
+    pub request_schema: Option<Value>,
+    /// JSON Schema of the success body (absent for 204).
+    pub response_schema: Option<Value>,
+    handler: Handler,
+}
+
+impl fmt::Debug for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Operation").field("id", &self.meta.id).finish_non_exhaustive()
+    }
+}
+
+/// Declares an operation from its meta and a typed handler `f(ctx, path, query, body)`.
+///
+/// `P`, `Q` and `B` are deserialized from the path parameters, the query string and the JSON body
+/// (`()` where the operation takes none); `R` is the success body. Their JSON Schemas document the
+/// operation, so documentation and behaviour come from the same types.
+pub fn op<P, Q, B, R, F, Fut>(meta: Meta, f: F) -> Operation
+where
+    P: DeserializeOwned + JsonSchema + Send + 'static,
+    Q: DeserializeOwned + JsonSchema + Send + 'static,
+    B: DeserializeOwned + JsonSchema + Send + 'static,
+    R: Serialize + JsonSchema + 'static,
+    F: Fn(Ctx, P, Q, B) -> Fut + Send + Sync + Copy + 'static,
+    Fut: Future<Output = Result<R, ApiError>> + Send + 'static,
+{
+    let status = meta.status;
+    let handler: Handler = Arc::new(move |ctx: Ctx, raw: RawRequest| {
+        Box::pin(async move {
+            let path = parse_pairs::<P>(&raw.path, "path parameter")?;
+            let query = parse_query::<Q>(&raw.query)?;
+            let body = parse_body::<B>(raw.body.as_deref())?;
+            let out = f(ctx, path, query, body).await?;
+            let body =
+                if status == 204 { None } else { Some(serde_json::to_vec(&out).map_err(|e| ApiError::internal(&e))?) };
+            Ok(Reply { status, body })
+        })
+    });
+    Operation {
+        meta,
+        path_params: params_of::<P>(),
+        query_params: params_of::<Q>(),
+        request_schema: (!is_none::<B>()).then(schema_of::<B>),
+        response_schema: (status != 204).then(schema_of::<R>),
+        handler,
+    }
+}
+
+impl Operation {
+    /// Runs the operation for a caller: the access check, then input parsing and the handler.
+    /// Every transport goes through here, so every caller gets the same checks.
+    pub async fn call(
+        &self,
+        app: AppContext,
+        principal: Option<Arc<Principal>>,
+        raw: RawRequest,
+    ) -> Result<Reply, ApiError> {
+        self.meta.access.check(principal.as_deref())?;
+        let principal = match principal {
+            Some(p) => p,
+            // Public operations never read the principal; give them an empty one.
+            None => Arc::new(anonymous()),
+        };
+        (self.handler)(Ctx { app, principal }, raw).await
+    }
+}
+
+fn anonymous() -> Principal {
+    Principal {
+        tenant_id: String::new(),
+        tenant_slug: String::new(),
+        user_id: String::new(),
+        email: String::new(),
+        display_name: String::new(),
+        api_key_id: None,
+        roles: Vec::new(),
+        permissions: Default::default(),
+    }
+}
+
+fn is_none<T: 'static>() -> bool {
+    TypeId::of::<T>() == TypeId::of::<()>()
+}
+
+/// JSON Schema 2020-12 of `T`, every subschema inlined (many MCP clients reject `$ref`).
+pub fn schema_of<T: JsonSchema>() -> Value {
+    let generator = SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.inline_subschemas = true;
+            s.meta_schema = None;
+        })
+        .into_generator();
+    let mut schema = generator.into_root_schema_for::<T>().to_value();
+    if let Some(obj) = schema.as_object_mut() {
+        obj.remove("title");
+        obj.remove("$defs");
+    }
+    schema
+}
+
+/// The properties of an object schema as parameters.
+fn params_of<T: JsonSchema + 'static>() -> Vec<Param> {
+    if is_none::<T>() {
+        return Vec::new();
+    }
+    let schema = schema_of::<T>();
+    let required: Vec<&str> =
+        schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    properties
+        .iter()
+        .map(|(name, prop)| {
+            let mut prop = prop.clone();
+            let description = prop
+                .as_object_mut()
+                .and_then(|o| o.remove("description"))
+                .and_then(|d| d.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            Param { name: name.clone(), required: required.contains(&name.as_str()), description, schema: prop }
+        })
+        .collect()
+}
+
+fn parse_pairs<T: DeserializeOwned + 'static>(pairs: &[(String, String)], what: &str) -> Result<T, ApiError> {
+    if is_none::<T>() {
+        return serde_json::from_value(Value::Null).map_err(|e| ApiError::internal(&e));
+    }
+    let map: Map<String, Value> = pairs.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    serde_path_to_error::deserialize(Value::Object(map)).map_err(|e| {
+        let field = e.path().to_string();
+        ApiError::validation(&field, format!("invalid {what}: {}", e.inner()))
+    })
+}
+
+fn parse_query<T: DeserializeOwned + 'static>(query: &str) -> Result<T, ApiError> {
+    if is_none::<T>() {
+        return serde_json::from_value(Value::Null).map_err(|e| ApiError::internal(&e));
+    }
+    let de = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        ApiError::validation(&field, format!("invalid query parameter: {}", e.inner()))
+    })
+}
+
+fn parse_body<T: DeserializeOwned + 'static>(body: Option<&[u8]>) -> Result<T, ApiError> {
+    if is_none::<T>() {
+        return serde_json::from_value(Value::Null).map_err(|e| ApiError::internal(&e));
+    }
+    let bytes = match body {
+        Some(b) if !b.iter().all(u8::is_ascii_whitespace) => b,
+        _ => return Err(ApiError::validation("body", "a JSON object is required")),
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { "body".to_owned() } else { path };
+        ApiError::validation(&field, e.inner().to_string())
+    })?;
+    de.end().map_err(|e| ApiError::validation("body", e.to_string()))?;
+    Ok(value)
+}
+
+/// Every operation of the API.
+#[derive(Debug)]
+pub struct Catalog {
+    operations: Vec<Operation>,
+}
+
+impl Catalog {
+    pub fn new(operations: Vec<Operation>) -> Catalog {
+        Catalog { operations }
+    }
+
+    pub fn operations(&self) -> &[Operation] {
+        &self.operations
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Operation> {
+        self.operations.iter().find(|op| op.meta.id == id)
+    }
+
+    /// The operation answering `method path`, with its path parameters (percent-decoded).
+    pub fn route(&self, method: Method, path: &str) -> Option<(&Operation, Vec<(String, String)>)> {
+        let segments: Vec<&str> = path.split('/').collect();
+        self.operations.iter().filter(|op| op.meta.method == method).find_map(|op| {
+            let template: Vec<&str> = op.meta.path.split('/').collect();
+            if template.len() != segments.len() {
+                return None;
+            }
+            let mut params = Vec::new();
+            for (t, s) in template.iter().zip(&segments) {
+                match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+                    Some(name) if !s.is_empty() => {
+                        let value = url::form_urlencoded::parse(format!("v={}", s.replace('+', "%2B")).as_bytes())
+                            .next()
+                            .map(|(_, v)| v.into_owned())?;
+                        params.push((name.to_owned(), value));
+                    }
+                    Some(_) => return None,
+                    None if t == s => {}
+                    None => return None,
+                }
+            }
+            Some((op, params))
+        })
+    }
+}

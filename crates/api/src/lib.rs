@@ -1,0 +1,28 @@
+//! The `/api/v1` operation catalog and its HTTP adapter.
+//!
+//! Architecture invariant: every `/api/v1` operation is declared once, in `resources/*`, as an
+//! [`catalog::Operation`]; routes ([`http::configure`]), the OpenAPI document ([`openapi`]) and
+//! in-process dispatch ([`catalog::Operation::call`]) are generated from those declarations.
+
+pub mod catalog;
+pub mod http;
+pub mod model;
+pub mod openapi;
+pub mod resources;
+
+use std::sync::{Arc, OnceLock};
+
+pub use catalog::{Catalog, Operation};
+
+/// The catalog of every operation, built once per process.
+pub fn catalog() -> Arc<Catalog> {
+    static CATALOG: OnceLock<Arc<Catalog>> = OnceLock::new();
+    CATALOG
+        .get_or_init(|| {
+            let mut operations = Vec::new();
+            operations.extend(resources::meta::operations());
+            operations.extend(resources::clients::operations());
+            Arc::new(Catalog::new(operations))
+        })
+        .clone()
+}

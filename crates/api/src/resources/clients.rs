@@ -1,0 +1,290 @@
+//! Clients: the companies the MSP works for.
+
+use alga_core::schema::clients;
+use alga_core::{Action, ApiError, Resource};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{Access, Ctx, Meta, Method, Operation, op};
+use crate::model::{
+    Data, IdPath, NoContent, Page, PageRequest, data, like_pattern, lower, nullable, optional_text, required_text, utc,
+};
+
+const TAGS: &[&str] = &["Clients"];
+
+pub fn operations() -> Vec<Operation> {
+    vec![
+        op(
+            Meta {
+                id: "clients.list",
+                method: Method::Get,
+                path: "/api/v1/clients",
+                summary: "List clients",
+                description: "Clients (customer companies) of the tenant, by name. Filter by a part of the name or by \
+                              whether they are inactive.",
+                tags: TAGS,
+                access: Access::needs(Resource::Client, Action::Read),
+                status: 200,
+                example: None,
+            },
+            list,
+        ),
+        op(
+            Meta {
+                id: "clients.create",
+                method: Method::Post,
+                path: "/api/v1/clients",
+                summary: "Create a client",
+                description: "Adds a client (customer company). Names are unique within the tenant.",
+                tags: TAGS,
+                access: Access::needs(Resource::Client, Action::Create),
+                status: 201,
+                example: Some(r#"{"name":"Acme Corp","email":"it@acme.example","phone":"+1 555 0100"}"#),
+            },
+            create,
+        ),
+        op(
+            Meta {
+                id: "clients.get",
+                method: Method::Get,
+                path: "/api/v1/clients/{id}",
+                summary: "Get a client",
+                description: "One client by id.",
+                tags: TAGS,
+                access: Access::needs(Resource::Client, Action::Read),
+                status: 200,
+                example: None,
+            },
+            get,
+        ),
+        op(
+            Meta {
+                id: "clients.update",
+                method: Method::Put,
+                path: "/api/v1/clients/{id}",
+                summary: "Update a client",
+                description: "Changes the given fields of a client; omitted fields keep their value, `null` clears \
+                              an optional one.",
+                tags: TAGS,
+                access: Access::needs(Resource::Client, Action::Update),
+                status: 200,
+                example: Some(r#"{"is_inactive":true}"#),
+            },
+            update,
+        ),
+        op(
+            Meta {
+                id: "clients.delete",
+                method: Method::Delete,
+                path: "/api/v1/clients/{id}",
+                summary: "Delete a client",
+                description: "Deletes a client that nothing refers to; a client with contacts, tickets or projects \
+                              answers 409 (mark it inactive instead).",
+                tags: TAGS,
+                access: Access::needs(Resource::Client, Action::Delete),
+                status: 204,
+                example: None,
+            },
+            delete,
+        ),
+    ]
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, JsonSchema)]
+#[diesel(table_name = clients)]
+pub struct Client {
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub website: Option<String>,
+    pub notes: String,
+    pub is_inactive: bool,
+    #[serde(serialize_with = "utc")]
+    #[schemars(with = "DateTime<Utc>")]
+    pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "utc")]
+    #[schemars(with = "DateTime<Utc>")]
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+struct ListClients {
+    /// Only clients whose name contains this text (case-insensitive).
+    name: Option<String>,
+    /// Only inactive (`true`) or active (`false`) clients.
+    is_inactive: Option<bool>,
+    /// Page number, from 1.
+    page: Option<u32>,
+    /// Page size, 1 to 100 (default 25).
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateClient {
+    /// Unique within the tenant.
+    name: String,
+    email: Option<String>,
+    phone: Option<String>,
+    website: Option<String>,
+    #[serde(default)]
+    notes: String,
+    #[serde(default)]
+    is_inactive: bool,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateClient {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    website: Option<Option<String>>,
+    notes: Option<String>,
+    is_inactive: Option<bool>,
+}
+
+fn duplicate(name: &str) -> String {
+    format!("A client named `{name}` already exists.")
+}
+
+pub fn load(conn: &mut alga_core::DbConn, tenant: &str, id: &str) -> Result<Client, ApiError> {
+    clients::table
+        .filter(clients::tenant_id.eq(tenant).and(clients::id.eq(id)))
+        .select(Client::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("No client with this id."))
+}
+
+async fn list(ctx: Ctx, _: (), q: ListClients, _: ()) -> Result<Page<Client>, ApiError> {
+    let page = PageRequest::new(q.page, q.limit)?;
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| {
+        let filtered = || {
+            let mut query = clients::table.filter(clients::tenant_id.eq(&tenant)).into_boxed();
+            if let Some(name) = q.name.as_deref().filter(|n| !n.trim().is_empty()) {
+                query = query.filter(lower(clients::name).like(like_pattern(name.trim())).escape('\\'));
+            }
+            if let Some(inactive) = q.is_inactive {
+                query = query.filter(clients::is_inactive.eq(inactive));
+            }
+            query
+        };
+        let total: i64 = filtered().count().get_result(conn)?;
+        let rows = filtered()
+            .order((clients::name, clients::id))
+            .limit(page.limit())
+            .offset(page.offset())
+            .select(Client::as_select())
+            .load(conn)?;
+        Ok(page.page(rows, total))
+    })
+    .await
+}
+
+async fn create(ctx: Ctx, _: (), _: (), b: CreateClient) -> Result<Data<Client>, ApiError> {
+    let now = alga_core::identity::now();
+    let client = Client {
+        id: alga_core::identity::new_id(),
+        name: required_text("name", &b.name, 200)?,
+        email: optional_text("email", b.email.as_deref(), 254)?,
+        phone: optional_text("phone", b.phone.as_deref(), 50)?,
+        website: optional_text("website", b.website.as_deref(), 500)?,
+        notes: b.notes.trim().to_owned(),
+        is_inactive: b.is_inactive,
+        created_at: now,
+        updated_at: now,
+    };
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| {
+        diesel::insert_into(clients::table)
+            .values((
+                clients::tenant_id.eq(&tenant),
+                clients::id.eq(&client.id),
+                clients::name.eq(&client.name),
+                clients::email.eq(&client.email),
+                clients::phone.eq(&client.phone),
+                clients::website.eq(&client.website),
+                clients::notes.eq(&client.notes),
+                clients::is_inactive.eq(client.is_inactive),
+                clients::created_at.eq(client.created_at),
+                clients::updated_at.eq(client.updated_at),
+            ))
+            .execute(conn)
+            .map_err(|e| ApiError::from_unique(e, || duplicate(&client.name)))?;
+        Ok(data(client))
+    })
+    .await
+}
+
+async fn get(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<Client>, ApiError> {
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| load(conn, &tenant, &p.id).map(data)).await
+}
+
+async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateClient) -> Result<Data<Client>, ApiError> {
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| {
+        conn.transaction(|conn| {
+            let mut c = load(conn, &tenant, &p.id)?;
+            if let Some(name) = &b.name {
+                c.name = required_text("name", name, 200)?;
+            }
+            if let Some(email) = &b.email {
+                c.email = optional_text("email", email.as_deref(), 254)?;
+            }
+            if let Some(phone) = &b.phone {
+                c.phone = optional_text("phone", phone.as_deref(), 50)?;
+            }
+            if let Some(website) = &b.website {
+                c.website = optional_text("website", website.as_deref(), 500)?;
+            }
+            if let Some(notes) = &b.notes {
+                c.notes = notes.trim().to_owned();
+            }
+            if let Some(inactive) = b.is_inactive {
+                c.is_inactive = inactive;
+            }
+            c.updated_at = alga_core::identity::now();
+            diesel::update(clients::table.filter(clients::tenant_id.eq(&tenant).and(clients::id.eq(&c.id))))
+                .set((
+                    clients::name.eq(&c.name),
+                    clients::email.eq(&c.email),
+                    clients::phone.eq(&c.phone),
+                    clients::website.eq(&c.website),
+                    clients::notes.eq(&c.notes),
+                    clients::is_inactive.eq(c.is_inactive),
+                    clients::updated_at.eq(c.updated_at),
+                ))
+                .execute(conn)
+                .map_err(|e| ApiError::from_unique(e, || duplicate(&c.name)))?;
+            Ok(data(c))
+        })
+    })
+    .await
+}
+
+async fn delete(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError> {
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| {
+        let deleted = diesel::delete(clients::table.filter(clients::tenant_id.eq(&tenant).and(clients::id.eq(&p.id))))
+            .execute(conn)
+            .map_err(|e| {
+                ApiError::from_in_use(e, || {
+                    "This client still has contacts, tickets or projects; mark it inactive instead.".to_owned()
+                })
+            })?;
+        if deleted == 0 {
+            return Err(ApiError::not_found("No client with this id."));
+        }
+        Ok(NoContent {})
+    })
+    .await
+}

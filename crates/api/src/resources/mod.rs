@@ -1,0 +1,4 @@
+//! The /api/v1 resources, each declaring its operations.
+
+pub mod clients;
+pub mod meta;

@@ -1,0 +1,8 @@
+//! alga-api's integration tests: every operation through the catalog's dispatcher (the path MCP
+//! uses too), on SQLite or, with ALGA_TEST_DATABASE_URL, PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod catalog;
+mod clients;
+mod support;

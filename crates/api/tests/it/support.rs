@@ -1,0 +1,119 @@
+//! Two tenants, each with an Admin, a Technician and a Read-only user, and a way to call any
+//! operation as any of them.
+
+use std::sync::Arc;
+
+use alga_api::catalog::{Method, RawRequest};
+use alga_core::identity::{self, NewUser};
+use alga_core::migrations::{COMMUNITY, Migrator};
+use alga_core::rbac::BuiltInRole;
+use alga_core::testing::TestDb;
+use alga_core::{AppContext, Db, PoolOptions, Principal};
+use serde_json::Value;
+
+pub struct Tenant {
+    pub id: String,
+    pub admin: Arc<Principal>,
+    pub tech: Arc<Principal>,
+    pub readonly: Arc<Principal>,
+    pub admin_key: String,
+}
+
+pub struct Fixture {
+    _db: TestDb,
+    pub ctx: AppContext,
+    pub a: Tenant,
+    pub b: Tenant,
+}
+
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+
+    pub fn id(&self) -> String {
+        self.body["data"]["id"].as_str().unwrap_or_else(|| panic!("no data.id in {}", self.body)).to_owned()
+    }
+
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Answer {
+        assert_eq!(self.status, status, "{}", self.body);
+        self
+    }
+}
+
+impl Fixture {
+    pub async fn new() -> Fixture {
+        let db = TestDb::new();
+        let mut conn = db.conn();
+        Migrator::new(&[&COMMUNITY]).unwrap().run_pending(&mut conn).unwrap();
+        let pool = Db::connect(db.url().clone(), PoolOptions { max_size: 4, ..PoolOptions::default() }).await.unwrap();
+        let ctx = AppContext::new(pool, "http://alga.test".parse().unwrap());
+        let a = tenant(&ctx, &mut conn, "tenant-a").await;
+        let b = tenant(&ctx, &mut conn, "tenant-b").await;
+        Fixture { _db: db, ctx, a, b }
+    }
+
+    /// Calls `method path?query` as `who`, as the HTTP adapter and MCP do.
+    pub async fn call(&self, who: &Arc<Principal>, method: &str, target: &str, body: Option<Value>) -> Answer {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let method = Method::parse(method).unwrap();
+        let catalog = alga_api::catalog();
+        let Some((op, params)) = catalog.route(method, path) else {
+            panic!("no operation for {method} {path}");
+        };
+        let raw =
+            RawRequest { path: params, query: query.to_owned(), body: body.map(|b| serde_json::to_vec(&b).unwrap()) };
+        match op.call(self.ctx.clone(), Some(who.clone()), raw).await {
+            Ok(reply) => Answer {
+                status: reply.status,
+                body: reply.body.map(|b| serde_json::from_slice(&b).unwrap()).unwrap_or(Value::Null),
+            },
+            Err(e) => Answer { status: e.status().as_u16(), body: e.body() },
+        }
+    }
+}
+
+async fn tenant(ctx: &AppContext, conn: &mut alga_core::DbConn, slug: &str) -> Tenant {
+    let tenant = identity::create_tenant(conn, slug, slug).unwrap();
+    let mut principals = Vec::new();
+    let mut admin_key = String::new();
+    for role in BuiltInRole::ALL {
+        let roles = identity::role_ids_by_name(conn, &tenant.id, &[role.name().to_owned()]).unwrap();
+        let email = format!("{}@{slug}.test", role.name().to_lowercase());
+        let user = identity::create_user(
+            conn,
+            &NewUser {
+                tenant_id: &tenant.id,
+                email: &email,
+                display_name: role.name(),
+                password: None,
+                role_ids: &roles,
+            },
+        )
+        .unwrap();
+        let key = identity::create_api_key(conn, &tenant.id, &user, "test", None).unwrap();
+        if role == BuiltInRole::Admin {
+            admin_key = key.plaintext.clone();
+        }
+        principals.push(ctx.auth.authenticate(&key.plaintext).await.unwrap());
+    }
+    let mut principals = principals.into_iter();
+    Tenant {
+        id: tenant.id,
+        admin: principals.next().unwrap(),
+        tech: principals.next().unwrap(),
+        readonly: principals.next().unwrap(),
+        admin_key,
+    }
+}

@@ -1,0 +1,159 @@
+//! Administrative commands: tenants, users, API keys, and the first-start bootstrap.
+
+use std::io::{Read, Write};
+
+use alga_core::identity::{self, NewUser};
+use alga_core::rbac::BuiltInRole;
+use alga_core::schema::tenants;
+use alga_core::{ApiError, DatabaseUrl, DbConn};
+use anyhow::{Context, bail};
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::cli::{ApiKeyCommand, GlobalArgs, TenantCommand, UserCommand};
+
+fn connect(global: &GlobalArgs) -> anyhow::Result<DbConn> {
+    let url: DatabaseUrl = global.database_url.parse()?;
+    let mut conn = alga_core::db::establish(&url)?;
+    let migrator = crate::edition::migrator()?;
+    let pending = migrator.pending_count(&mut conn)?;
+    if pending > 0 {
+        bail!("the database lacks {pending} migrations: run `alga-server migrate` first");
+    }
+    Ok(conn)
+}
+
+fn out() -> std::io::StdoutLock<'static> {
+    std::io::stdout().lock()
+}
+
+pub fn tenant(global: &GlobalArgs, command: &TenantCommand) -> anyhow::Result<()> {
+    let mut conn = connect(global)?;
+    match command {
+        TenantCommand::Create { slug, name } => {
+            let name = name.clone().unwrap_or_else(|| slug.clone());
+            let admin_email = format!("admin@{slug}.localhost");
+            let (tenant, key) = conn.transaction(|conn| {
+                let tenant = identity::create_tenant(conn, slug, &name)?;
+                let admin = first_admin(conn, &tenant.id, &admin_email, None)?;
+                let key = identity::create_api_key(conn, &tenant.id, &admin, "first admin key", None)?;
+                Ok::<_, ApiError>((tenant, key))
+            })?;
+            writeln!(
+                out(),
+                "created tenant {} ({})\nadmin user: {admin_email}\nadmin API key (shown once, store it now): {}",
+                tenant.slug,
+                tenant.id,
+                key.plaintext
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn first_admin(conn: &mut DbConn, tenant_id: &str, email: &str, password: Option<&str>) -> Result<String, ApiError> {
+    let roles = identity::role_ids_by_name(conn, tenant_id, &[BuiltInRole::Admin.name().to_owned()])?;
+    identity::create_user(
+        conn,
+        &NewUser { tenant_id, email, display_name: "Administrator", password, role_ids: &roles },
+    )
+}
+
+pub fn user(global: &GlobalArgs, command: &UserCommand) -> anyhow::Result<()> {
+    let mut conn = connect(global)?;
+    match command {
+        UserCommand::Create { tenant, email, name, role, password_stdin } => {
+            let password = if *password_stdin {
+                let mut text = String::new();
+                std::io::stdin().read_to_string(&mut text).context("cannot read the password from stdin")?;
+                Some(text.trim_end_matches(['\r', '\n']).to_owned())
+            } else {
+                None
+            };
+            let tenant = identity::tenant_by_slug(&mut conn, tenant)?;
+            let roles = identity::role_ids_by_name(&mut conn, &tenant.id, role)?;
+            let display_name = name.clone().unwrap_or_else(|| email.split('@').next().unwrap_or(email).to_owned());
+            let id = identity::create_user(
+                &mut conn,
+                &NewUser {
+                    tenant_id: &tenant.id,
+                    email,
+                    display_name: &display_name,
+                    password: password.as_deref(),
+                    role_ids: &roles,
+                },
+            )?;
+            writeln!(out(), "created user {email} ({id}) in tenant {}", tenant.slug)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn api_key(global: &GlobalArgs, command: &ApiKeyCommand) -> anyhow::Result<()> {
+    let mut conn = connect(global)?;
+    match command {
+        ApiKeyCommand::Create { tenant, user, expires_in, description } => {
+            let tenant = identity::tenant_by_slug(&mut conn, tenant)?;
+            let user_id = identity::user_id_by_email(&mut conn, &tenant.id, user)?;
+            let expires_at = expires_in.as_deref().map(parse_expiry).transpose()?;
+            let key = identity::create_api_key(&mut conn, &tenant.id, &user_id, description, expires_at)?;
+            writeln!(out(), "API key {} for {user} (shown once, store it now):\n{}", key.key.id, key.plaintext)?;
+        }
+        ApiKeyCommand::Revoke { id } => {
+            identity::revoke_api_key(&mut conn, None, id)?;
+            writeln!(out(), "revoked API key {id}")?;
+        }
+    }
+    Ok(())
+}
+
+/// `30d`, `12h`, `90m` from now.
+fn parse_expiry(text: &str) -> anyhow::Result<NaiveDateTime> {
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: i64 =
+        number.parse().with_context(|| format!("--expires-in `{text}`: use a number and d, h or m, e.g. 30d"))?;
+    let span = match unit {
+        "d" => Duration::days(n),
+        "h" => Duration::hours(n),
+        "m" => Duration::minutes(n),
+        _ => bail!("--expires-in `{text}`: use a number and d, h or m, e.g. 30d"),
+    };
+    if n <= 0 || span > Duration::days(3650) {
+        bail!("--expires-in `{text}`: must be in the future and at most ten years");
+    }
+    Ok(identity::now() + span)
+}
+
+/// On an empty database: tenant `default`, user `admin@localhost` (Admin) with a one-time
+/// password, and an admin API key. Returns the secrets to show once; `None` when the database
+/// already has a tenant.
+pub fn bootstrap(conn: &mut DbConn) -> Result<Option<(String, String)>, ApiError> {
+    conn.transaction(|conn| {
+        let tenants: i64 = tenants::table.count().get_result(conn)?;
+        if tenants > 0 {
+            return Ok(None);
+        }
+        let mut secret = [0u8; 12];
+        getrandom::fill(&mut secret).map_err(|e| ApiError::internal(&format!("no randomness: {e}")))?;
+        let password = hex::encode(secret);
+        let tenant = identity::create_tenant(conn, "default", "Default")?;
+        let admin = first_admin(conn, &tenant.id, "admin@localhost", Some(&password))?;
+        let key = identity::create_api_key(conn, &tenant.id, &admin, "bootstrap admin key", None)?;
+        Ok(Some((key.plaintext, password)))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_spans() {
+        let now = identity::now();
+        let in_30d = parse_expiry("30d").unwrap();
+        assert!((in_30d - now - Duration::days(30)).num_seconds().abs() < 5);
+        for bad in ["", "30", "d", "-1d", "0h", "5y", "99999d"] {
+            assert!(parse_expiry(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,11 @@
+DROP TABLE time_entries;
+DROP TABLE project_tasks;
+DROP TABLE projects;
+DROP TABLE ticket_comments;
+DROP TABLE tickets;
+DROP TABLE ticket_sequences;
+DROP TABLE priorities;
+DROP TABLE statuses;
+DROP TABLE boards;
+DROP TABLE contacts;
+DROP TABLE clients;
