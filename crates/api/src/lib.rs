@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod http;
 pub mod model;
 pub mod openapi;
+pub mod refs;
 pub mod resources;
 
 use std::sync::{Arc, OnceLock};
@@ -22,6 +23,9 @@ pub fn catalog() -> Arc<Catalog> {
             let mut operations = Vec::new();
             operations.extend(resources::meta::operations());
             operations.extend(resources::clients::operations());
+            operations.extend(resources::contacts::operations());
+            operations.extend(resources::boards::operations());
+            operations.extend(resources::tickets::operations());
             Arc::new(Catalog::new(operations))
         })
         .clone()

@@ -1,4 +1,7 @@
 //! The /api/v1 resources, each declaring its operations.
 
+pub mod boards;
 pub mod clients;
+pub mod contacts;
 pub mod meta;
+pub mod tickets;

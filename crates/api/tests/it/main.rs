@@ -6,3 +6,4 @@
 mod catalog;
 mod clients;
 mod support;
+mod tickets;

@@ -117,3 +117,51 @@ async fn tenant(ctx: &AppContext, conn: &mut alga_core::DbConn, slug: &str) -> T
         admin_key,
     }
 }
+
+/// Ids of a ready-to-use ticketing setup in one tenant.
+pub struct Setup {
+    pub board: String,
+    pub open: String,
+    pub closed: String,
+    pub priority: String,
+    pub client: String,
+    pub contact: String,
+}
+
+impl Fixture {
+    pub async fn setup(&self, who: &Arc<Principal>) -> Setup {
+        use serde_json::json;
+        let board =
+            self.call(who, "POST", "/api/v1/boards", Some(json!({"name": "Service Desk"}))).await.expect(201).id();
+        let open = self
+            .call(who, "POST", "/api/v1/statuses", Some(json!({"board_id": board, "name": "New", "position": 1})))
+            .await
+            .expect(201)
+            .id();
+        let closed = self
+            .call(
+                who,
+                "POST",
+                "/api/v1/statuses",
+                Some(json!({"board_id": board, "name": "Resolved", "is_closed": true, "position": 9})),
+            )
+            .await
+            .expect(201)
+            .id();
+        let priority =
+            self.call(who, "POST", "/api/v1/priorities", Some(json!({"name": "High"}))).await.expect(201).id();
+        let client = self.call(who, "POST", "/api/v1/clients", Some(json!({"name": "Acme"}))).await.expect(201).id();
+        let contact = self
+            .call(who, "POST", "/api/v1/contacts", Some(json!({"full_name": "Dana", "client_id": client})))
+            .await
+            .expect(201)
+            .id();
+        Setup { board, open, closed, priority, client, contact }
+    }
+
+    pub async fn ticket(&self, who: &Arc<Principal>, s: &Setup, title: &str) -> String {
+        let body =
+            serde_json::json!({"title": title, "board_id": s.board, "client_id": s.client, "priority_id": s.priority});
+        self.call(who, "POST", "/api/v1/tickets", Some(body)).await.expect(201).id()
+    }
+}

@@ -1,0 +1,71 @@
+//! Checks that ids named in a request body exist in the caller's tenant. A missing reference is
+//! a 400 naming the field (the request is wrong), unlike a missing path id (404).
+
+use alga_core::schema::{boards, clients, contacts, priorities, project_tasks, projects, statuses, tickets, users};
+use alga_core::{ApiError, DbConn};
+use diesel::prelude::*;
+
+macro_rules! ensure_exists {
+    ($(#[$doc:meta])* $name:ident, $table:ident, $what:literal) => {
+        $(#[$doc])*
+        pub fn $name(conn: &mut DbConn, tenant: &str, field: &str, id: &str) -> Result<(), ApiError> {
+            let found: i64 =
+                $table::table.filter($table::tenant_id.eq(tenant).and($table::id.eq(id))).count().get_result(conn)?;
+            if found == 0 {
+                return Err(ApiError::validation(field, concat!("no ", $what, " with this id")));
+            }
+            Ok(())
+        }
+    };
+}
+
+ensure_exists!(client, clients, "client");
+ensure_exists!(board, boards, "board");
+ensure_exists!(priority, priorities, "priority");
+ensure_exists!(ticket, tickets, "ticket");
+ensure_exists!(project, projects, "project");
+ensure_exists!(project_task, project_tasks, "project task");
+
+/// An active user of the tenant.
+pub fn active_user(conn: &mut DbConn, tenant: &str, field: &str, id: &str) -> Result<(), ApiError> {
+    let active: Option<bool> = users::table
+        .filter(users::tenant_id.eq(tenant).and(users::id.eq(id)))
+        .select(users::active)
+        .first(conn)
+        .optional()?;
+    match active {
+        Some(true) => Ok(()),
+        Some(false) => Err(ApiError::validation(field, "this user is deactivated")),
+        None => Err(ApiError::validation(field, "no user with this id")),
+    }
+}
+
+/// A contact of the tenant; when `client` is given, the contact must not belong to another client.
+pub fn contact(conn: &mut DbConn, tenant: &str, field: &str, id: &str, client: Option<&str>) -> Result<(), ApiError> {
+    let owner: Option<Option<String>> = contacts::table
+        .filter(contacts::tenant_id.eq(tenant).and(contacts::id.eq(id)))
+        .select(contacts::client_id)
+        .first(conn)
+        .optional()?;
+    match (owner, client) {
+        (None, _) => Err(ApiError::validation(field, "no contact with this id")),
+        (Some(Some(owner)), Some(client)) if owner != client => {
+            Err(ApiError::validation(field, "this contact belongs to another client"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A status of the given board; returns whether it is a closed status.
+pub fn status_on_board(conn: &mut DbConn, tenant: &str, field: &str, id: &str, board: &str) -> Result<bool, ApiError> {
+    let found: Option<(String, bool)> = statuses::table
+        .filter(statuses::tenant_id.eq(tenant).and(statuses::id.eq(id)))
+        .select((statuses::board_id, statuses::is_closed))
+        .first(conn)
+        .optional()?;
+    match found {
+        None => Err(ApiError::validation(field, "no status with this id")),
+        Some((on, _)) if on != board => Err(ApiError::validation(field, "this status belongs to another board")),
+        Some((_, closed)) => Ok(closed),
+    }
+}

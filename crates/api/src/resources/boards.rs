@@ -1,0 +1,700 @@
+//! Boards (ticket queues), their statuses, and ticket priorities.
+
+use alga_core::schema::{boards, priorities, statuses, tickets};
+use alga_core::{Action, ApiError, DbConn, Resource};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{Access, Ctx, Meta, Method, Operation, op};
+use crate::model::{Data, IdPath, NoContent, Page, PageRequest, data, required_text, utc};
+use crate::refs;
+
+pub fn operations() -> Vec<Operation> {
+    #[allow(clippy::too_many_arguments)]
+    fn meta(
+        id: &'static str,
+        method: Method,
+        path: &'static str,
+        summary: &'static str,
+        description: &'static str,
+        resource: Resource,
+        action: Action,
+        status: u16,
+        example: Option<&'static str>,
+    ) -> Meta {
+        let tags: &'static [&'static str] = match resource {
+            Resource::Board => &["Boards"],
+            Resource::Status => &["Statuses"],
+            _ => &["Priorities"],
+        };
+        Meta { id, method, path, summary, description, tags, access: Access::needs(resource, action), status, example }
+    }
+    use Action::{Create, Delete, Read, Update};
+    use Resource::{Board, Priority, Status};
+    vec![
+        op(
+            meta(
+                "boards.list",
+                Method::Get,
+                "/api/v1/boards",
+                "List boards",
+                "Ticket boards (queues such as Service Desk or Projects), by name.",
+                Board,
+                Read,
+                200,
+                None,
+            ),
+            list_boards,
+        ),
+        op(
+            meta(
+                "boards.create",
+                Method::Post,
+                "/api/v1/boards",
+                "Create a board",
+                "Adds a ticket board; give it statuses next.",
+                Board,
+                Create,
+                201,
+                Some(r#"{"name":"Service Desk","description":"Break/fix requests"}"#),
+            ),
+            create_board,
+        ),
+        op(
+            meta(
+                "boards.get",
+                Method::Get,
+                "/api/v1/boards/{id}",
+                "Get a board",
+                "One board by id.",
+                Board,
+                Read,
+                200,
+                None,
+            ),
+            get_board,
+        ),
+        op(
+            meta(
+                "boards.update",
+                Method::Put,
+                "/api/v1/boards/{id}",
+                "Update a board",
+                "Renames or re-describes a board.",
+                Board,
+                Update,
+                200,
+                Some(r#"{"description":"Everything reported by email"}"#),
+            ),
+            update_board,
+        ),
+        op(
+            meta(
+                "boards.delete",
+                Method::Delete,
+                "/api/v1/boards/{id}",
+                "Delete a board",
+                "Deletes a board without tickets, with its statuses; a board with tickets answers 409.",
+                Board,
+                Delete,
+                204,
+                None,
+            ),
+            delete_board,
+        ),
+        op(
+            meta(
+                "statuses.list",
+                Method::Get,
+                "/api/v1/statuses",
+                "List statuses",
+                "Ticket statuses, in board order. Each belongs to one board; `is_closed` marks the ones that close a ticket.",
+                Status,
+                Read,
+                200,
+                None,
+            ),
+            list_statuses,
+        ),
+        op(
+            meta(
+                "statuses.create",
+                Method::Post,
+                "/api/v1/statuses",
+                "Create a status",
+                "Adds a status to a board.",
+                Status,
+                Create,
+                201,
+                Some(r#"{"board_id":"<board id>","name":"Waiting on customer","is_closed":false,"position":30}"#),
+            ),
+            create_status,
+        ),
+        op(
+            meta(
+                "statuses.get",
+                Method::Get,
+                "/api/v1/statuses/{id}",
+                "Get a status",
+                "One status by id.",
+                Status,
+                Read,
+                200,
+                None,
+            ),
+            get_status,
+        ),
+        op(
+            meta(
+                "statuses.update",
+                Method::Put,
+                "/api/v1/statuses/{id}",
+                "Update a status",
+                "Renames a status, moves it, or changes whether it closes tickets.",
+                Status,
+                Update,
+                200,
+                Some(r#"{"is_closed":true}"#),
+            ),
+            update_status,
+        ),
+        op(
+            meta(
+                "statuses.delete",
+                Method::Delete,
+                "/api/v1/statuses/{id}",
+                "Delete a status",
+                "Deletes a status no ticket is in; otherwise 409.",
+                Status,
+                Delete,
+                204,
+                None,
+            ),
+            delete_status,
+        ),
+        op(
+            meta(
+                "priorities.list",
+                Method::Get,
+                "/api/v1/priorities",
+                "List priorities",
+                "Ticket priorities, in order (position).",
+                Priority,
+                Read,
+                200,
+                None,
+            ),
+            list_priorities,
+        ),
+        op(
+            meta(
+                "priorities.create",
+                Method::Post,
+                "/api/v1/priorities",
+                "Create a priority",
+                "Adds a ticket priority.",
+                Priority,
+                Create,
+                201,
+                Some(r##"{"name":"Urgent","color":"#d32f2f","position":10}"##),
+            ),
+            create_priority,
+        ),
+        op(
+            meta(
+                "priorities.get",
+                Method::Get,
+                "/api/v1/priorities/{id}",
+                "Get a priority",
+                "One priority by id.",
+                Priority,
+                Read,
+                200,
+                None,
+            ),
+            get_priority,
+        ),
+        op(
+            meta(
+                "priorities.update",
+                Method::Put,
+                "/api/v1/priorities/{id}",
+                "Update a priority",
+                "Renames, recolours or reorders a priority.",
+                Priority,
+                Update,
+                200,
+                Some(r#"{"position":5}"#),
+            ),
+            update_priority,
+        ),
+        op(
+            meta(
+                "priorities.delete",
+                Method::Delete,
+                "/api/v1/priorities/{id}",
+                "Delete a priority",
+                "Deletes a priority no ticket uses; otherwise 409.",
+                Priority,
+                Delete,
+                204,
+                None,
+            ),
+            delete_priority,
+        ),
+    ]
+}
+
+// ---- boards ----
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, JsonSchema)]
+#[diesel(table_name = boards)]
+pub struct Board {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    #[serde(serialize_with = "utc")]
+    #[schemars(with = "DateTime<Utc>")]
+    pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "utc")]
+    #[schemars(with = "DateTime<Utc>")]
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+struct PageQuery {
+    /// Page number, from 1.
+    page: Option<u32>,
+    /// Page size, 1 to 100 (default 25).
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateBoard {
+    /// Unique within the tenant.
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateBoard {
+    name: Option<String>,
+    description: Option<String>,
+}
+
+fn load_board(conn: &mut DbConn, tenant: &str, id: &str) -> Result<Board, ApiError> {
+    boards::table
+        .filter(boards::tenant_id.eq(tenant).and(boards::id.eq(id)))
+        .select(Board::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("No board with this id."))
+}
+
+async fn list_boards(ctx: Ctx, _: (), q: PageQuery, _: ()) -> Result<Page<Board>, ApiError> {
+    let page = PageRequest::new(q.page, q.limit)?;
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| {
+        let total: i64 = boards::table.filter(boards::tenant_id.eq(&tenant)).count().get_result(conn)?;
+        let rows = boards::table
+            .filter(boards::tenant_id.eq(&tenant))
+            .order((boards::name, boards::id))
+            .limit(page.limit())
+            .offset(page.offset())
+            .select(Board::as_select())
+            .load(conn)?;
+        Ok(page.page(rows, total))
+    })
+    .await
+}
+
+async fn create_board(ctx: Ctx, _: (), _: (), b: CreateBoard) -> Result<Data<Board>, ApiError> {
+    let now = alga_core::identity::now();
+    let board = Board {
+        id: alga_core::identity::new_id(),
+        name: required_text("name", &b.name, 100)?,
+        description: b.description.trim().to_owned(),
+        created_at: now,
+        updated_at: now,
+    };
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| {
+        diesel::insert_into(boards::table)
+            .values((
+                boards::tenant_id.eq(&tenant),
+                boards::id.eq(&board.id),
+                boards::name.eq(&board.name),
+                boards::description.eq(&board.description),
+                boards::created_at.eq(board.created_at),
+                boards::updated_at.eq(board.updated_at),
+            ))
+            .execute(conn)
+            .map_err(|e| ApiError::from_unique(e, || format!("A board named `{}` already exists.", board.name)))?;
+        Ok(data(board))
+    })
+    .await
+}
+
+async fn get_board(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<Board>, ApiError> {
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| load_board(conn, &tenant, &p.id).map(data)).await
+}
+
+async fn update_board(ctx: Ctx, p: IdPath, _: (), b: UpdateBoard) -> Result<Data<Board>, ApiError> {
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| {
+        let mut board = load_board(conn, &tenant, &p.id)?;
+        if let Some(name) = &b.name {
+            board.name = required_text("name", name, 100)?;
+        }
+        if let Some(description) = &b.description {
+            board.description = description.trim().to_owned();
+        }
+        board.updated_at = alga_core::identity::now();
+        diesel::update(boards::table.filter(boards::tenant_id.eq(&tenant).and(boards::id.eq(&board.id))))
+            .set((
+                boards::name.eq(&board.name),
+                boards::description.eq(&board.description),
+                boards::updated_at.eq(board.updated_at),
+            ))
+            .execute(conn)
+            .map_err(|e| ApiError::from_unique(e, || format!("A board named `{}` already exists.", board.name)))?;
+        Ok(data(board))
+    })
+    .await
+}
+
+async fn delete_board(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError> {
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| {
+        conn.transaction(|conn| {
+            load_board(conn, &tenant, &p.id)?;
+            let used: i64 = tickets::table
+                .filter(tickets::tenant_id.eq(&tenant).and(tickets::board_id.eq(&p.id)))
+                .count()
+                .get_result(conn)?;
+            if used > 0 {
+                return Err(ApiError::conflict(format!("{used} tickets are on this board; move them first.")));
+            }
+            diesel::delete(statuses::table.filter(statuses::tenant_id.eq(&tenant).and(statuses::board_id.eq(&p.id))))
+                .execute(conn)?;
+            diesel::delete(boards::table.filter(boards::tenant_id.eq(&tenant).and(boards::id.eq(&p.id))))
+                .execute(conn)?;
+            Ok(NoContent {})
+        })
+    })
+    .await
+}
+
+// ---- statuses ----
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, JsonSchema)]
+#[diesel(table_name = statuses)]
+pub struct Status {
+    pub id: String,
+    pub board_id: String,
+    pub name: String,
+    /// Tickets in a closed status count as closed (resolved).
+    pub is_closed: bool,
+    /// Order within the board, ascending.
+    pub position: i32,
+    #[serde(serialize_with = "utc")]
+    #[schemars(with = "DateTime<Utc>")]
+    pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "utc")]
+    #[schemars(with = "DateTime<Utc>")]
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+struct ListStatuses {
+    /// Only the statuses of this board.
+    board_id: Option<String>,
+    /// Page number, from 1.
+    page: Option<u32>,
+    /// Page size, 1 to 100 (default 25).
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateStatus {
+    board_id: String,
+    /// Unique within the board.
+    name: String,
+    #[serde(default)]
+    is_closed: bool,
+    #[serde(default)]
+    position: i32,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateStatus {
+    name: Option<String>,
+    is_closed: Option<bool>,
+    position: Option<i32>,
+}
+
+fn load_status(conn: &mut DbConn, tenant: &str, id: &str) -> Result<Status, ApiError> {
+    statuses::table
+        .filter(statuses::tenant_id.eq(tenant).and(statuses::id.eq(id)))
+        .select(Status::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("No status with this id."))
+}
+
+async fn list_statuses(ctx: Ctx, _: (), q: ListStatuses, _: ()) -> Result<Page<Status>, ApiError> {
+    let page = PageRequest::new(q.page, q.limit)?;
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| {
+        let filtered = || {
+            let mut query = statuses::table.filter(statuses::tenant_id.eq(&tenant)).into_boxed();
+            if let Some(board) = &q.board_id {
+                query = query.filter(statuses::board_id.eq(board));
+            }
+            query
+        };
+        let total: i64 = filtered().count().get_result(conn)?;
+        let rows = filtered()
+            .order((statuses::board_id, statuses::position, statuses::name))
+            .limit(page.limit())
+            .offset(page.offset())
+            .select(Status::as_select())
+            .load(conn)?;
+        Ok(page.page(rows, total))
+    })
+    .await
+}
+
+async fn create_status(ctx: Ctx, _: (), _: (), b: CreateStatus) -> Result<Data<Status>, ApiError> {
+    let now = alga_core::identity::now();
+    let status = Status {
+        id: alga_core::identity::new_id(),
+        board_id: b.board_id,
+        name: required_text("name", &b.name, 100)?,
+        is_closed: b.is_closed,
+        position: b.position,
+        created_at: now,
+        updated_at: now,
+    };
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| {
+        refs::board(conn, &tenant, "board_id", &status.board_id)?;
+        diesel::insert_into(statuses::table)
+            .values((
+                statuses::tenant_id.eq(&tenant),
+                statuses::id.eq(&status.id),
+                statuses::board_id.eq(&status.board_id),
+                statuses::name.eq(&status.name),
+                statuses::is_closed.eq(status.is_closed),
+                statuses::position.eq(status.position),
+                statuses::created_at.eq(status.created_at),
+                statuses::updated_at.eq(status.updated_at),
+            ))
+            .execute(conn)
+            .map_err(|e| ApiError::from_unique(e, || format!("This board already has a status `{}`.", status.name)))?;
+        Ok(data(status))
+    })
+    .await
+}
+
+async fn get_status(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<Status>, ApiError> {
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| load_status(conn, &tenant, &p.id).map(data)).await
+}
+
+async fn update_status(ctx: Ctx, p: IdPath, _: (), b: UpdateStatus) -> Result<Data<Status>, ApiError> {
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| {
+        let mut s = load_status(conn, &tenant, &p.id)?;
+        if let Some(name) = &b.name {
+            s.name = required_text("name", name, 100)?;
+        }
+        if let Some(closed) = b.is_closed {
+            s.is_closed = closed;
+        }
+        if let Some(position) = b.position {
+            s.position = position;
+        }
+        s.updated_at = alga_core::identity::now();
+        diesel::update(statuses::table.filter(statuses::tenant_id.eq(&tenant).and(statuses::id.eq(&s.id))))
+            .set((
+                statuses::name.eq(&s.name),
+                statuses::is_closed.eq(s.is_closed),
+                statuses::position.eq(s.position),
+                statuses::updated_at.eq(s.updated_at),
+            ))
+            .execute(conn)
+            .map_err(|e| ApiError::from_unique(e, || format!("This board already has a status `{}`.", s.name)))?;
+        Ok(data(s))
+    })
+    .await
+}
+
+async fn delete_status(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError> {
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| {
+        load_status(conn, &tenant, &p.id)?;
+        diesel::delete(statuses::table.filter(statuses::tenant_id.eq(&tenant).and(statuses::id.eq(&p.id))))
+            .execute(conn)
+            .map_err(|e| ApiError::from_in_use(e, || "Tickets are in this status; move them first.".to_owned()))?;
+        Ok(NoContent {})
+    })
+    .await
+}
+
+// ---- priorities ----
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, JsonSchema)]
+#[diesel(table_name = priorities)]
+pub struct Priority {
+    pub id: String,
+    pub name: String,
+    /// A CSS colour such as `#d32f2f`.
+    pub color: String,
+    /// Order, ascending: lower is more urgent by convention.
+    pub position: i32,
+    #[serde(serialize_with = "utc")]
+    #[schemars(with = "DateTime<Utc>")]
+    pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "utc")]
+    #[schemars(with = "DateTime<Utc>")]
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct CreatePriority {
+    /// Unique within the tenant.
+    name: String,
+    color: Option<String>,
+    #[serde(default)]
+    position: i32,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdatePriority {
+    name: Option<String>,
+    color: Option<String>,
+    position: Option<i32>,
+}
+
+fn color(value: Option<&str>) -> Result<String, ApiError> {
+    let c = value.map(str::trim).unwrap_or("#808080");
+    let hex = c.strip_prefix('#').unwrap_or("");
+    if (hex.len() == 6 || hex.len() == 3) && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(c.to_lowercase())
+    } else {
+        Err(ApiError::validation("color", "must be a hex colour such as #d32f2f"))
+    }
+}
+
+fn load_priority(conn: &mut DbConn, tenant: &str, id: &str) -> Result<Priority, ApiError> {
+    priorities::table
+        .filter(priorities::tenant_id.eq(tenant).and(priorities::id.eq(id)))
+        .select(Priority::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("No priority with this id."))
+}
+
+async fn list_priorities(ctx: Ctx, _: (), q: PageQuery, _: ()) -> Result<Page<Priority>, ApiError> {
+    let page = PageRequest::new(q.page, q.limit)?;
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| {
+        let total: i64 = priorities::table.filter(priorities::tenant_id.eq(&tenant)).count().get_result(conn)?;
+        let rows = priorities::table
+            .filter(priorities::tenant_id.eq(&tenant))
+            .order((priorities::position, priorities::name))
+            .limit(page.limit())
+            .offset(page.offset())
+            .select(Priority::as_select())
+            .load(conn)?;
+        Ok(page.page(rows, total))
+    })
+    .await
+}
+
+async fn create_priority(ctx: Ctx, _: (), _: (), b: CreatePriority) -> Result<Data<Priority>, ApiError> {
+    let now = alga_core::identity::now();
+    let priority = Priority {
+        id: alga_core::identity::new_id(),
+        name: required_text("name", &b.name, 100)?,
+        color: color(b.color.as_deref())?,
+        position: b.position,
+        created_at: now,
+        updated_at: now,
+    };
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| {
+        diesel::insert_into(priorities::table)
+            .values((
+                priorities::tenant_id.eq(&tenant),
+                priorities::id.eq(&priority.id),
+                priorities::name.eq(&priority.name),
+                priorities::color.eq(&priority.color),
+                priorities::position.eq(priority.position),
+                priorities::created_at.eq(priority.created_at),
+                priorities::updated_at.eq(priority.updated_at),
+            ))
+            .execute(conn)
+            .map_err(|e| {
+                ApiError::from_unique(e, || format!("A priority named `{}` already exists.", priority.name))
+            })?;
+        Ok(data(priority))
+    })
+    .await
+}
+
+async fn get_priority(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<Priority>, ApiError> {
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| load_priority(conn, &tenant, &p.id).map(data)).await
+}
+
+async fn update_priority(ctx: Ctx, p: IdPath, _: (), b: UpdatePriority) -> Result<Data<Priority>, ApiError> {
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| {
+        let mut pr = load_priority(conn, &tenant, &p.id)?;
+        if let Some(name) = &b.name {
+            pr.name = required_text("name", name, 100)?;
+        }
+        if b.color.is_some() {
+            pr.color = color(b.color.as_deref())?;
+        }
+        if let Some(position) = b.position {
+            pr.position = position;
+        }
+        pr.updated_at = alga_core::identity::now();
+        diesel::update(priorities::table.filter(priorities::tenant_id.eq(&tenant).and(priorities::id.eq(&pr.id))))
+            .set((
+                priorities::name.eq(&pr.name),
+                priorities::color.eq(&pr.color),
+                priorities::position.eq(pr.position),
+                priorities::updated_at.eq(pr.updated_at),
+            ))
+            .execute(conn)
+            .map_err(|e| ApiError::from_unique(e, || format!("A priority named `{}` already exists.", pr.name)))?;
+        Ok(data(pr))
+    })
+    .await
+}
+
+async fn delete_priority(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError> {
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| {
+        load_priority(conn, &tenant, &p.id)?;
+        diesel::delete(priorities::table.filter(priorities::tenant_id.eq(&tenant).and(priorities::id.eq(&p.id))))
+            .execute(conn)
+            .map_err(|e| ApiError::from_in_use(e, || "Tickets use this priority; change them first.".to_owned()))?;
+        Ok(NoContent {})
+    })
+    .await
+}

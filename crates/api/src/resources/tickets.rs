@@ -1,0 +1,721 @@
+//! Tickets and their comments.
+
+use alga_core::schema::{
+    boards, clients, priorities, statuses, ticket_comments, ticket_sequences, tickets, time_entries,
+};
+use alga_core::{Action, ApiError, DbConn, Resource};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{Access, Ctx, Meta, Method, Operation, op};
+use crate::model::{
+    Data, IdPath, NoContent, Page, PageRequest, data, like_pattern, lower, nullable, required_text, to_naive, utc,
+    utc_opt,
+};
+use crate::refs;
+
+pub fn operations() -> Vec<Operation> {
+    #[allow(clippy::too_many_arguments)]
+    fn meta(
+        id: &'static str,
+        method: Method,
+        path: &'static str,
+        summary: &'static str,
+        description: &'static str,
+        resource: Resource,
+        action: Action,
+        status: u16,
+        example: Option<&'static str>,
+    ) -> Meta {
+        let tags: &'static [&'static str] = &["Tickets"];
+        Meta { id, method, path, summary, description, tags, access: Access::needs(resource, action), status, example }
+    }
+    use Action::{Create, Delete, Read, Update};
+    use Resource::{Ticket, TicketComment};
+    vec![
+        op(
+            meta(
+                "tickets.list",
+                Method::Get,
+                "/api/v1/tickets",
+                "List tickets",
+                "Tickets, newest first by default. Filter by board, status, priority, client, contact, assignee, \
+                 open/closed, creation time, or text in the number, title and description.",
+                Ticket,
+                Read,
+                200,
+                None,
+            ),
+            list,
+        ),
+        op(
+            meta(
+                "tickets.create",
+                Method::Post,
+                "/api/v1/tickets",
+                "Create a ticket",
+                "Opens a ticket on a board for a client. It gets the next ticket number of the tenant (T-000123). \
+                 Without `status_id` it starts in the board's first status.",
+                Ticket,
+                Create,
+                201,
+                Some(
+                    r#"{"title":"Printer offline in accounting","board_id":"<board id>","client_id":"<client id>","priority_id":"<priority id>","description":"The HP on floor 2 shows offline since this morning."}"#,
+                ),
+            ),
+            create,
+        ),
+        op(
+            meta(
+                "tickets.get",
+                Method::Get,
+                "/api/v1/tickets/{id}",
+                "Get a ticket",
+                "One ticket by id, with the names of its board, status, priority and client.",
+                Ticket,
+                Read,
+                200,
+                None,
+            ),
+            get,
+        ),
+        op(
+            meta(
+                "tickets.update",
+                Method::Put,
+                "/api/v1/tickets/{id}",
+                "Update a ticket",
+                "Changes the given fields. To close or resolve a ticket, set `status_id` to a closed status of its \
+                 board. Moving it to another board needs a status of that board.",
+                Ticket,
+                Update,
+                200,
+                Some(r#"{"status_id":"<closed status id>","assigned_to":"<user id>"}"#),
+            ),
+            update,
+        ),
+        op(
+            meta(
+                "tickets.delete",
+                Method::Delete,
+                "/api/v1/tickets/{id}",
+                "Delete a ticket",
+                "Deletes a ticket and its comments; a ticket with time entries answers 409.",
+                Ticket,
+                Delete,
+                204,
+                None,
+            ),
+            delete,
+        ),
+        op(
+            meta(
+                "tickets.comments.list",
+                Method::Get,
+                "/api/v1/tickets/{id}/comments",
+                "List a ticket's comments",
+                "The notes and replies on a ticket, oldest first; `is_internal` marks notes customers do not see.",
+                TicketComment,
+                Read,
+                200,
+                None,
+            ),
+            list_comments,
+        ),
+        op(
+            meta(
+                "tickets.comments.create",
+                Method::Post,
+                "/api/v1/tickets/{id}/comments",
+                "Comment on a ticket",
+                "Adds a note or reply to a ticket, written by the caller. Set `is_internal` for a note customers \
+                 do not see.",
+                TicketComment,
+                Create,
+                201,
+                Some(r#"{"body":"Called the customer; replacing the toner fixed it.","is_internal":false}"#),
+            ),
+            create_comment,
+        ),
+        op(
+            meta(
+                "tickets.comments.delete",
+                Method::Delete,
+                "/api/v1/tickets/{id}/comments/{comment_id}",
+                "Delete a comment",
+                "Deletes one comment of a ticket.",
+                TicketComment,
+                Delete,
+                204,
+                None,
+            ),
+            delete_comment,
+        ),
+    ]
+}
+
+/// A ticket as the API shows it: its row plus the names an agent or person needs to read it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Ticket {
+    pub id: String,
+    /// Per-tenant number such as T-000123.
+    pub number: String,
+    pub title: String,
+    pub description: String,
+    pub board_id: String,
+    pub board_name: String,
+    pub status_id: String,
+    pub status_name: String,
+    /// Whether the status closes the ticket.
+    pub is_closed: bool,
+    pub priority_id: String,
+    pub priority_name: String,
+    pub client_id: String,
+    pub client_name: String,
+    pub contact_id: Option<String>,
+    /// The user working on it.
+    pub assigned_to: Option<String>,
+    pub created_by: Option<String>,
+    #[serde(serialize_with = "utc")]
+    #[schemars(with = "DateTime<Utc>")]
+    pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "utc")]
+    #[schemars(with = "DateTime<Utc>")]
+    pub updated_at: NaiveDateTime,
+    #[serde(serialize_with = "utc_opt")]
+    #[schemars(with = "Option<DateTime<Utc>>")]
+    pub closed_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = tickets)]
+struct Row {
+    id: String,
+    number: String,
+    title: String,
+    description: String,
+    board_id: String,
+    status_id: String,
+    priority_id: String,
+    client_id: String,
+    contact_id: Option<String>,
+    assigned_to: Option<String>,
+    created_by: Option<String>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    closed_at: Option<NaiveDateTime>,
+}
+
+type Names = (String, String, bool, String, String);
+
+fn view((r, (board_name, status_name, is_closed, priority_name, client_name)): (Row, Names)) -> Ticket {
+    Ticket {
+        id: r.id,
+        number: r.number,
+        title: r.title,
+        description: r.description,
+        board_id: r.board_id,
+        board_name,
+        status_id: r.status_id,
+        status_name,
+        is_closed,
+        priority_id: r.priority_id,
+        priority_name,
+        client_id: r.client_id,
+        client_name,
+        contact_id: r.contact_id,
+        assigned_to: r.assigned_to,
+        created_by: r.created_by,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        closed_at: r.closed_at,
+    }
+}
+
+/// Tickets joined with the tables that name their references, for one tenant.
+macro_rules! joined {
+    ($tenant:expr) => {
+        tickets::table
+            .inner_join(
+                boards::table.on(boards::tenant_id.eq(tickets::tenant_id).and(boards::id.eq(tickets::board_id))),
+            )
+            .inner_join(
+                statuses::table.on(statuses::tenant_id.eq(tickets::tenant_id).and(statuses::id.eq(tickets::status_id))),
+            )
+            .inner_join(
+                priorities::table
+                    .on(priorities::tenant_id.eq(tickets::tenant_id).and(priorities::id.eq(tickets::priority_id))),
+            )
+            .inner_join(
+                clients::table.on(clients::tenant_id.eq(tickets::tenant_id).and(clients::id.eq(tickets::client_id))),
+            )
+            .filter(tickets::tenant_id.eq($tenant))
+    };
+}
+
+macro_rules! names {
+    () => {
+        (boards::name, statuses::name, statuses::is_closed, priorities::name, clients::name)
+    };
+}
+
+pub fn load(conn: &mut DbConn, tenant: &str, id: &str) -> Result<Ticket, ApiError> {
+    joined!(tenant)
+        .filter(tickets::id.eq(id))
+        .select((Row::as_select(), names!()))
+        .first::<(Row, Names)>(conn)
+        .optional()?
+        .map(view)
+        .ok_or_else(|| ApiError::not_found("No ticket with this id."))
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum SortBy {
+    CreatedAt,
+    UpdatedAt,
+    Number,
+    Title,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum Order {
+    Asc,
+    Desc,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+struct ListTickets {
+    board_id: Option<String>,
+    status_id: Option<String>,
+    priority_id: Option<String>,
+    client_id: Option<String>,
+    contact_id: Option<String>,
+    /// Only tickets assigned to this user.
+    assigned_to: Option<String>,
+    /// Only open (`true`) or closed (`false`) tickets.
+    is_open: Option<bool>,
+    /// Text to find in the number, title or description (case-insensitive).
+    search: Option<String>,
+    /// Created at or after this time (RFC 3339).
+    created_from: Option<DateTime<Utc>>,
+    /// Created before this time (RFC 3339).
+    created_to: Option<DateTime<Utc>>,
+    /// Sort field (default `created_at`).
+    sort: Option<SortBy>,
+    /// Sort direction (default `desc`).
+    order: Option<Order>,
+    /// Page number, from 1.
+    page: Option<u32>,
+    /// Page size, 1 to 100 (default 25).
+    limit: Option<u32>,
+}
+
+async fn list(ctx: Ctx, _: (), q: ListTickets, _: ()) -> Result<Page<Ticket>, ApiError> {
+    let page = PageRequest::new(q.page, q.limit)?;
+    if let (Some(from), Some(to)) = (q.created_from, q.created_to)
+        && from > to
+    {
+        return Err(ApiError::validation("created_to", "must not be before created_from"));
+    }
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| {
+        let filtered = || {
+            let mut query = joined!(&tenant).into_boxed();
+            if let Some(v) = &q.board_id {
+                query = query.filter(tickets::board_id.eq(v));
+            }
+            if let Some(v) = &q.status_id {
+                query = query.filter(tickets::status_id.eq(v));
+            }
+            if let Some(v) = &q.priority_id {
+                query = query.filter(tickets::priority_id.eq(v));
+            }
+            if let Some(v) = &q.client_id {
+                query = query.filter(tickets::client_id.eq(v));
+            }
+            if let Some(v) = &q.contact_id {
+                query = query.filter(tickets::contact_id.eq(v));
+            }
+            if let Some(v) = &q.assigned_to {
+                query = query.filter(tickets::assigned_to.eq(v));
+            }
+            if let Some(open) = q.is_open {
+                query = query.filter(statuses::is_closed.eq(!open));
+            }
+            if let Some(text) = q.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+                let pattern = like_pattern(text);
+                query = query.filter(
+                    lower(tickets::title)
+                        .like(pattern.clone())
+                        .escape('\\')
+                        .or(lower(tickets::number).like(pattern.clone()).escape('\\'))
+                        .or(lower(tickets::description).like(pattern).escape('\\')),
+                );
+            }
+            if let Some(from) = q.created_from {
+                query = query.filter(tickets::created_at.ge(to_naive(from)));
+            }
+            if let Some(to) = q.created_to {
+                query = query.filter(tickets::created_at.lt(to_naive(to)));
+            }
+            query
+        };
+        let total: i64 = filtered().count().get_result(conn)?;
+        let query = filtered();
+        let desc = !matches!(q.order, Some(Order::Asc));
+        let query = match (q.sort.unwrap_or(SortBy::CreatedAt), desc) {
+            (SortBy::CreatedAt, true) => query.order((tickets::created_at.desc(), tickets::id.desc())),
+            (SortBy::CreatedAt, false) => query.order((tickets::created_at.asc(), tickets::id.asc())),
+            (SortBy::UpdatedAt, true) => query.order((tickets::updated_at.desc(), tickets::id.desc())),
+            (SortBy::UpdatedAt, false) => query.order((tickets::updated_at.asc(), tickets::id.asc())),
+            (SortBy::Number, true) => query.order(tickets::number.desc()),
+            (SortBy::Number, false) => query.order(tickets::number.asc()),
+            (SortBy::Title, true) => query.order((tickets::title.desc(), tickets::id.desc())),
+            (SortBy::Title, false) => query.order((tickets::title.asc(), tickets::id.asc())),
+        };
+        let rows = query
+            .limit(page.limit())
+            .offset(page.offset())
+            .select((Row::as_select(), names!()))
+            .load::<(Row, Names)>(conn)?;
+        Ok(page.page(rows.into_iter().map(view).collect(), total))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateTicket {
+    title: String,
+    board_id: String,
+    client_id: String,
+    priority_id: String,
+    /// A status of the board (default: the board's first status).
+    status_id: Option<String>,
+    /// A contact of the client.
+    contact_id: Option<String>,
+    /// The user to work on it.
+    assigned_to: Option<String>,
+    #[serde(default)]
+    description: String,
+}
+
+/// The board's first status by position, for tickets created without one.
+fn first_status(conn: &mut DbConn, tenant: &str, board: &str) -> Result<(String, bool), ApiError> {
+    statuses::table
+        .filter(statuses::tenant_id.eq(tenant).and(statuses::board_id.eq(board)))
+        .order((statuses::position, statuses::name))
+        .select((statuses::id, statuses::is_closed))
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::validation("board_id", "this board has no statuses yet; create one first"))
+}
+
+/// The tenant's next ticket number, taken atomically.
+fn next_number(conn: &mut DbConn, tenant: &str) -> Result<String, ApiError> {
+    let n: i64 = diesel::update(ticket_sequences::table.filter(ticket_sequences::tenant_id.eq(tenant)))
+        .set(ticket_sequences::last_value.eq(ticket_sequences::last_value + 1))
+        .returning(ticket_sequences::last_value)
+        .get_result(conn)?;
+    Ok(format!("T-{n:06}"))
+}
+
+async fn create(ctx: Ctx, _: (), _: (), b: CreateTicket) -> Result<Data<Ticket>, ApiError> {
+    let title = required_text("title", &b.title, 300)?;
+    let tenant = ctx.tenant().to_owned();
+    let author = ctx.principal.user_id.clone();
+    ctx.db(move |conn| {
+        conn.transaction(|conn| {
+            refs::board(conn, &tenant, "board_id", &b.board_id)?;
+            refs::client(conn, &tenant, "client_id", &b.client_id)?;
+            refs::priority(conn, &tenant, "priority_id", &b.priority_id)?;
+            let (status_id, closed) = match &b.status_id {
+                Some(s) => (s.clone(), refs::status_on_board(conn, &tenant, "status_id", s, &b.board_id)?),
+                None => first_status(conn, &tenant, &b.board_id)?,
+            };
+            if let Some(contact) = &b.contact_id {
+                refs::contact(conn, &tenant, "contact_id", contact, Some(&b.client_id))?;
+            }
+            if let Some(user) = &b.assigned_to {
+                refs::active_user(conn, &tenant, "assigned_to", user)?;
+            }
+            let id = alga_core::identity::new_id();
+            let now = alga_core::identity::now();
+            let number = next_number(conn, &tenant)?;
+            diesel::insert_into(tickets::table)
+                .values((
+                    tickets::tenant_id.eq(&tenant),
+                    tickets::id.eq(&id),
+                    tickets::number.eq(&number),
+                    tickets::title.eq(&title),
+                    tickets::description.eq(b.description.trim()),
+                    tickets::board_id.eq(&b.board_id),
+                    tickets::status_id.eq(&status_id),
+                    tickets::priority_id.eq(&b.priority_id),
+                    tickets::client_id.eq(&b.client_id),
+                    tickets::contact_id.eq(&b.contact_id),
+                    tickets::assigned_to.eq(&b.assigned_to),
+                    tickets::created_by.eq(Some(&author).filter(|a| !a.is_empty())),
+                    tickets::created_at.eq(now),
+                    tickets::updated_at.eq(now),
+                    tickets::closed_at.eq(closed.then_some(now)),
+                ))
+                .execute(conn)?;
+            load(conn, &tenant, &id).map(data)
+        })
+    })
+    .await
+}
+
+async fn get(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<Ticket>, ApiError> {
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| load(conn, &tenant, &p.id).map(data)).await
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateTicket {
+    title: Option<String>,
+    description: Option<String>,
+    /// Moving boards requires a `status_id` of the new board.
+    board_id: Option<String>,
+    /// A status of the ticket's board; a closed status closes the ticket.
+    status_id: Option<String>,
+    priority_id: Option<String>,
+    client_id: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    contact_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    assigned_to: Option<Option<String>>,
+}
+
+async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateTicket) -> Result<Data<Ticket>, ApiError> {
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| {
+        conn.transaction(|conn| {
+            let t = load(conn, &tenant, &p.id)?;
+            let title = match &b.title {
+                Some(title) => required_text("title", title, 300)?,
+                None => t.title.clone(),
+            };
+            let description = b.description.as_deref().map_or(t.description.clone(), |d| d.trim().to_owned());
+            let board_id = b.board_id.clone().unwrap_or(t.board_id.clone());
+            if board_id != t.board_id {
+                refs::board(conn, &tenant, "board_id", &board_id)?;
+                if b.status_id.is_none() {
+                    return Err(ApiError::validation(
+                        "status_id",
+                        "moving to another board needs a status of that board",
+                    ));
+                }
+            }
+            let status_id = b.status_id.clone().unwrap_or(t.status_id.clone());
+            let closed = refs::status_on_board(conn, &tenant, "status_id", &status_id, &board_id)?;
+            let priority_id = b.priority_id.clone().unwrap_or(t.priority_id.clone());
+            if priority_id != t.priority_id {
+                refs::priority(conn, &tenant, "priority_id", &priority_id)?;
+            }
+            let client_id = b.client_id.clone().unwrap_or(t.client_id.clone());
+            if client_id != t.client_id {
+                refs::client(conn, &tenant, "client_id", &client_id)?;
+            }
+            let contact_id = b.contact_id.clone().unwrap_or(t.contact_id.clone());
+            if let Some(contact) = &contact_id {
+                refs::contact(conn, &tenant, "contact_id", contact, Some(&client_id))?;
+            }
+            let assigned_to = b.assigned_to.clone().unwrap_or(t.assigned_to.clone());
+            if let Some(user) = &assigned_to
+                && Some(user) != t.assigned_to.as_ref()
+            {
+                refs::active_user(conn, &tenant, "assigned_to", user)?;
+            }
+            let now = alga_core::identity::now();
+            let closed_at = match (closed, t.closed_at) {
+                (true, Some(at)) => Some(at),
+                (true, None) => Some(now),
+                (false, _) => None,
+            };
+            diesel::update(tickets::table.filter(tickets::tenant_id.eq(&tenant).and(tickets::id.eq(&t.id))))
+                .set((
+                    tickets::title.eq(&title),
+                    tickets::description.eq(&description),
+                    tickets::board_id.eq(&board_id),
+                    tickets::status_id.eq(&status_id),
+                    tickets::priority_id.eq(&priority_id),
+                    tickets::client_id.eq(&client_id),
+                    tickets::contact_id.eq(&contact_id),
+                    tickets::assigned_to.eq(&assigned_to),
+                    tickets::updated_at.eq(now),
+                    tickets::closed_at.eq(closed_at),
+                ))
+                .execute(conn)?;
+            load(conn, &tenant, &t.id).map(data)
+        })
+    })
+    .await
+}
+
+async fn delete(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError> {
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| {
+        conn.transaction(|conn| {
+            refs::ticket(conn, &tenant, "id", &p.id).map_err(|_| ApiError::not_found("No ticket with this id."))?;
+            let logged: i64 = time_entries::table
+                .filter(
+                    time_entries::tenant_id
+                        .eq(&tenant)
+                        .and(time_entries::work_item_type.eq("ticket"))
+                        .and(time_entries::work_item_id.eq(&p.id)),
+                )
+                .count()
+                .get_result(conn)?;
+            if logged > 0 {
+                return Err(ApiError::conflict(format!(
+                    "{logged} time entries are logged against this ticket; close it instead."
+                )));
+            }
+            diesel::delete(tickets::table.filter(tickets::tenant_id.eq(&tenant).and(tickets::id.eq(&p.id))))
+                .execute(conn)?;
+            Ok(NoContent {})
+        })
+    })
+    .await
+}
+
+// ---- comments ----
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, JsonSchema)]
+#[diesel(table_name = ticket_comments)]
+pub struct Comment {
+    pub id: String,
+    pub ticket_id: String,
+    pub author_id: Option<String>,
+    pub body: String,
+    /// Internal notes are not shown to customers.
+    pub is_internal: bool,
+    #[serde(serialize_with = "utc")]
+    #[schemars(with = "DateTime<Utc>")]
+    pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "utc")]
+    #[schemars(with = "DateTime<Utc>")]
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+struct ListComments {
+    /// Only internal notes (`true`) or only public replies (`false`).
+    is_internal: Option<bool>,
+    /// Page number, from 1.
+    page: Option<u32>,
+    /// Page size, 1 to 100 (default 25).
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateComment {
+    body: String,
+    #[serde(default)]
+    is_internal: bool,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct CommentPath {
+    /// The ticket's id.
+    id: String,
+    /// The comment's id.
+    comment_id: String,
+}
+
+fn ticket_must_exist(conn: &mut DbConn, tenant: &str, id: &str) -> Result<(), ApiError> {
+    refs::ticket(conn, tenant, "id", id).map_err(|_| ApiError::not_found("No ticket with this id."))
+}
+
+async fn list_comments(ctx: Ctx, p: IdPath, q: ListComments, _: ()) -> Result<Page<Comment>, ApiError> {
+    let page = PageRequest::new(q.page, q.limit)?;
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| {
+        ticket_must_exist(conn, &tenant, &p.id)?;
+        let filtered = || {
+            let mut query = ticket_comments::table
+                .filter(ticket_comments::tenant_id.eq(&tenant).and(ticket_comments::ticket_id.eq(&p.id)))
+                .into_boxed();
+            if let Some(internal) = q.is_internal {
+                query = query.filter(ticket_comments::is_internal.eq(internal));
+            }
+            query
+        };
+        let total: i64 = filtered().count().get_result(conn)?;
+        let rows = filtered()
+            .order((ticket_comments::created_at, ticket_comments::id))
+            .limit(page.limit())
+            .offset(page.offset())
+            .select(Comment::as_select())
+            .load(conn)?;
+        Ok(page.page(rows, total))
+    })
+    .await
+}
+
+async fn create_comment(ctx: Ctx, p: IdPath, _: (), b: CreateComment) -> Result<Data<Comment>, ApiError> {
+    let now = alga_core::identity::now();
+    let comment = Comment {
+        id: alga_core::identity::new_id(),
+        ticket_id: p.id,
+        author_id: Some(ctx.principal.user_id.clone()).filter(|a| !a.is_empty()),
+        body: required_text("body", &b.body, 50_000)?,
+        is_internal: b.is_internal,
+        created_at: now,
+        updated_at: now,
+    };
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| {
+        conn.transaction(|conn| {
+            ticket_must_exist(conn, &tenant, &comment.ticket_id)?;
+            diesel::insert_into(ticket_comments::table)
+                .values((
+                    ticket_comments::tenant_id.eq(&tenant),
+                    ticket_comments::id.eq(&comment.id),
+                    ticket_comments::ticket_id.eq(&comment.ticket_id),
+                    ticket_comments::author_id.eq(&comment.author_id),
+                    ticket_comments::body.eq(&comment.body),
+                    ticket_comments::is_internal.eq(comment.is_internal),
+                    ticket_comments::created_at.eq(comment.created_at),
+                    ticket_comments::updated_at.eq(comment.updated_at),
+                ))
+                .execute(conn)?;
+            diesel::update(
+                tickets::table.filter(tickets::tenant_id.eq(&tenant).and(tickets::id.eq(&comment.ticket_id))),
+            )
+            .set(tickets::updated_at.eq(now))
+            .execute(conn)?;
+            Ok(data(comment))
+        })
+    })
+    .await
+}
+
+async fn delete_comment(ctx: Ctx, p: CommentPath, _: (), _: ()) -> Result<NoContent, ApiError> {
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| {
+        let deleted = diesel::delete(
+            ticket_comments::table.filter(
+                ticket_comments::tenant_id
+                    .eq(&tenant)
+                    .and(ticket_comments::ticket_id.eq(&p.id))
+                    .and(ticket_comments::id.eq(&p.comment_id)),
+            ),
+        )
+        .execute(conn)?;
+        if deleted == 0 {
+            return Err(ApiError::not_found("No such comment on this ticket."));
+        }
+        Ok(NoContent {})
+    })
+    .await
+}
