@@ -162,6 +162,16 @@ impl Ctx {
         self.app.db.run(f).await
     }
 
+    /// Runs diesel code that writes, in one write transaction (see
+    /// [`alga_core::db::write_transaction`]): every handler that changes data goes through here.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.app.db.run(move |conn| alga_core::db::write_transaction(conn, f)).await
+    }
+
     pub fn can(&self, p: Permission) -> bool {
         self.principal.can(p)
     }

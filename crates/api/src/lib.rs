@@ -26,6 +26,9 @@ pub fn catalog() -> Arc<Catalog> {
             operations.extend(resources::contacts::operations());
             operations.extend(resources::boards::operations());
             operations.extend(resources::tickets::operations());
+            operations.extend(resources::projects::operations());
+            operations.extend(resources::time_entries::operations());
+            operations.extend(resources::access::operations());
             Arc::new(Catalog::new(operations))
         })
         .clone()

@@ -364,6 +364,49 @@ impl Db {
     }
 }
 
+/// Runs `f` in a transaction meant to write.
+///
+/// On SQLite it begins with `BEGIN IMMEDIATE`, taking the write lock before the first read: a
+/// deferred transaction that reads and then writes fails with SQLITE_BUSY_SNAPSHOT when another
+/// connection commits in between, which no busy timeout can cure. On PostgreSQL, and inside an
+/// enclosing transaction (a savepoint then), it is an ordinary transaction.
+pub fn write_transaction<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let immediate = match conn {
+        DbConn::Sqlite(inner) => {
+            let outermost =
+                matches!(AnsiTransactionManager::transaction_manager_status_mut(inner).transaction_depth(), Ok(None));
+            if outermost {
+                AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+            }
+            outermost
+        }
+        DbConn::Postgresql(_) => false,
+    };
+    if !immediate {
+        return conn.transaction(f);
+    }
+    match f(conn) {
+        Ok(value) => match <DbConn as TransactionManager<DbConn>>::commit_transaction(conn) {
+            Ok(()) => Ok(value),
+            Err(e) => {
+                let _ = <DbConn as TransactionManager<DbConn>>::rollback_transaction(conn);
+                Err(e.into())
+            }
+        },
+        Err(e) => {
+            if let Err(rollback) = <DbConn as TransactionManager<DbConn>>::rollback_transaction(conn) {
+                tracing::warn!(error = %rollback, "could not roll back a failed write transaction");
+            }
+            Err(e)
+        }
+    }
+}
+
 fn is_alive(conn: &mut DbConn) -> bool {
     conn.batch_execute("SELECT 1").is_ok()
 }

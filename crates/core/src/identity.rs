@@ -80,7 +80,7 @@ pub fn create_tenant(conn: &mut DbConn, slug: &str, name: &str) -> Result<Tenant
     if name.is_empty() {
         return Err(ApiError::validation("name", "must not be empty"));
     }
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let tenant = Tenant { id: new_id(), slug: slug.to_owned(), name: name.to_owned(), created_at: now() };
         diesel::insert_into(tenants::table)
             .values((
@@ -215,7 +215,7 @@ pub fn create_user(conn: &mut DbConn, new: &NewUser<'_>) -> Result<String, ApiEr
     let password_hash = new.password.map(hash_password).transpose()?;
     let id = new_id();
     let at = now();
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         diesel::insert_into(users::table)
             .values((
                 users::tenant_id.eq(new.tenant_id),

@@ -33,7 +33,7 @@ pub fn tenant(global: &GlobalArgs, command: &TenantCommand) -> anyhow::Result<()
         TenantCommand::Create { slug, name } => {
             let name = name.clone().unwrap_or_else(|| slug.clone());
             let admin_email = format!("admin@{slug}.localhost");
-            let (tenant, key) = conn.transaction(|conn| {
+            let (tenant, key) = alga_core::db::write_transaction(&mut conn, |conn| {
                 let tenant = identity::create_tenant(conn, slug, &name)?;
                 let admin = first_admin(conn, &tenant.id, &admin_email, None)?;
                 let key = identity::create_api_key(conn, &tenant.id, &admin, "first admin key", None)?;
@@ -128,7 +128,7 @@ fn parse_expiry(text: &str) -> anyhow::Result<NaiveDateTime> {
 /// password, and an admin API key. Returns the secrets to show once; `None` when the database
 /// already has a tenant.
 pub fn bootstrap(conn: &mut DbConn) -> Result<Option<(String, String)>, ApiError> {
-    conn.transaction(|conn| {
+    alga_core::db::write_transaction(conn, |conn| {
         let tenants: i64 = tenants::table.count().get_result(conn)?;
         if tenants > 0 {
             return Ok(None);

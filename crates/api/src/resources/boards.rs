@@ -323,7 +323,7 @@ async fn create_board(ctx: Ctx, _: (), _: (), b: CreateBoard) -> Result<Data<Boa
         updated_at: now,
     };
     let tenant = ctx.tenant().to_owned();
-    ctx.db(move |conn| {
+    ctx.write(move |conn| {
         diesel::insert_into(boards::table)
             .values((
                 boards::tenant_id.eq(&tenant),
@@ -347,7 +347,7 @@ async fn get_board(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<Board>, Api
 
 async fn update_board(ctx: Ctx, p: IdPath, _: (), b: UpdateBoard) -> Result<Data<Board>, ApiError> {
     let tenant = ctx.tenant().to_owned();
-    ctx.db(move |conn| {
+    ctx.write(move |conn| {
         let mut board = load_board(conn, &tenant, &p.id)?;
         if let Some(name) = &b.name {
             board.name = required_text("name", name, 100)?;
@@ -371,22 +371,19 @@ async fn update_board(ctx: Ctx, p: IdPath, _: (), b: UpdateBoard) -> Result<Data
 
 async fn delete_board(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError> {
     let tenant = ctx.tenant().to_owned();
-    ctx.db(move |conn| {
-        conn.transaction(|conn| {
-            load_board(conn, &tenant, &p.id)?;
-            let used: i64 = tickets::table
-                .filter(tickets::tenant_id.eq(&tenant).and(tickets::board_id.eq(&p.id)))
-                .count()
-                .get_result(conn)?;
-            if used > 0 {
-                return Err(ApiError::conflict(format!("{used} tickets are on this board; move them first.")));
-            }
-            diesel::delete(statuses::table.filter(statuses::tenant_id.eq(&tenant).and(statuses::board_id.eq(&p.id))))
-                .execute(conn)?;
-            diesel::delete(boards::table.filter(boards::tenant_id.eq(&tenant).and(boards::id.eq(&p.id))))
-                .execute(conn)?;
-            Ok(NoContent {})
-        })
+    ctx.write(move |conn| {
+        load_board(conn, &tenant, &p.id)?;
+        let used: i64 = tickets::table
+            .filter(tickets::tenant_id.eq(&tenant).and(tickets::board_id.eq(&p.id)))
+            .count()
+            .get_result(conn)?;
+        if used > 0 {
+            return Err(ApiError::conflict(format!("{used} tickets are on this board; move them first.")));
+        }
+        diesel::delete(statuses::table.filter(statuses::tenant_id.eq(&tenant).and(statuses::board_id.eq(&p.id))))
+            .execute(conn)?;
+        diesel::delete(boards::table.filter(boards::tenant_id.eq(&tenant).and(boards::id.eq(&p.id)))).execute(conn)?;
+        Ok(NoContent {})
     })
     .await
 }
@@ -485,7 +482,7 @@ async fn create_status(ctx: Ctx, _: (), _: (), b: CreateStatus) -> Result<Data<S
         updated_at: now,
     };
     let tenant = ctx.tenant().to_owned();
-    ctx.db(move |conn| {
+    ctx.write(move |conn| {
         refs::board(conn, &tenant, "board_id", &status.board_id)?;
         diesel::insert_into(statuses::table)
             .values((
@@ -512,7 +509,7 @@ async fn get_status(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<Status>, A
 
 async fn update_status(ctx: Ctx, p: IdPath, _: (), b: UpdateStatus) -> Result<Data<Status>, ApiError> {
     let tenant = ctx.tenant().to_owned();
-    ctx.db(move |conn| {
+    ctx.write(move |conn| {
         let mut s = load_status(conn, &tenant, &p.id)?;
         if let Some(name) = &b.name {
             s.name = required_text("name", name, 100)?;
@@ -540,7 +537,7 @@ async fn update_status(ctx: Ctx, p: IdPath, _: (), b: UpdateStatus) -> Result<Da
 
 async fn delete_status(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError> {
     let tenant = ctx.tenant().to_owned();
-    ctx.db(move |conn| {
+    ctx.write(move |conn| {
         load_status(conn, &tenant, &p.id)?;
         diesel::delete(statuses::table.filter(statuses::tenant_id.eq(&tenant).and(statuses::id.eq(&p.id))))
             .execute(conn)
@@ -634,7 +631,7 @@ async fn create_priority(ctx: Ctx, _: (), _: (), b: CreatePriority) -> Result<Da
         updated_at: now,
     };
     let tenant = ctx.tenant().to_owned();
-    ctx.db(move |conn| {
+    ctx.write(move |conn| {
         diesel::insert_into(priorities::table)
             .values((
                 priorities::tenant_id.eq(&tenant),
@@ -661,7 +658,7 @@ async fn get_priority(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<Priority
 
 async fn update_priority(ctx: Ctx, p: IdPath, _: (), b: UpdatePriority) -> Result<Data<Priority>, ApiError> {
     let tenant = ctx.tenant().to_owned();
-    ctx.db(move |conn| {
+    ctx.write(move |conn| {
         let mut pr = load_priority(conn, &tenant, &p.id)?;
         if let Some(name) = &b.name {
             pr.name = required_text("name", name, 100)?;
@@ -689,7 +686,7 @@ async fn update_priority(ctx: Ctx, p: IdPath, _: (), b: UpdatePriority) -> Resul
 
 async fn delete_priority(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError> {
     let tenant = ctx.tenant().to_owned();
-    ctx.db(move |conn| {
+    ctx.write(move |conn| {
         load_priority(conn, &tenant, &p.id)?;
         diesel::delete(priorities::table.filter(priorities::tenant_id.eq(&tenant).and(priorities::id.eq(&p.id))))
             .execute(conn)

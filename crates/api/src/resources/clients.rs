@@ -203,7 +203,7 @@ async fn create(ctx: Ctx, _: (), _: (), b: CreateClient) -> Result<Data<Client>,
         updated_at: now,
     };
     let tenant = ctx.tenant().to_owned();
-    ctx.db(move |conn| {
+    ctx.write(move |conn| {
         diesel::insert_into(clients::table)
             .values((
                 clients::tenant_id.eq(&tenant),
@@ -231,49 +231,47 @@ async fn get(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<Client>, ApiError
 
 async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateClient) -> Result<Data<Client>, ApiError> {
     let tenant = ctx.tenant().to_owned();
-    ctx.db(move |conn| {
-        conn.transaction(|conn| {
-            let mut c = load(conn, &tenant, &p.id)?;
-            if let Some(name) = &b.name {
-                c.name = required_text("name", name, 200)?;
-            }
-            if let Some(email) = &b.email {
-                c.email = optional_text("email", email.as_deref(), 254)?;
-            }
-            if let Some(phone) = &b.phone {
-                c.phone = optional_text("phone", phone.as_deref(), 50)?;
-            }
-            if let Some(website) = &b.website {
-                c.website = optional_text("website", website.as_deref(), 500)?;
-            }
-            if let Some(notes) = &b.notes {
-                c.notes = notes.trim().to_owned();
-            }
-            if let Some(inactive) = b.is_inactive {
-                c.is_inactive = inactive;
-            }
-            c.updated_at = alga_core::identity::now();
-            diesel::update(clients::table.filter(clients::tenant_id.eq(&tenant).and(clients::id.eq(&c.id))))
-                .set((
-                    clients::name.eq(&c.name),
-                    clients::email.eq(&c.email),
-                    clients::phone.eq(&c.phone),
-                    clients::website.eq(&c.website),
-                    clients::notes.eq(&c.notes),
-                    clients::is_inactive.eq(c.is_inactive),
-                    clients::updated_at.eq(c.updated_at),
-                ))
-                .execute(conn)
-                .map_err(|e| ApiError::from_unique(e, || duplicate(&c.name)))?;
-            Ok(data(c))
-        })
+    ctx.write(move |conn| {
+        let mut c = load(conn, &tenant, &p.id)?;
+        if let Some(name) = &b.name {
+            c.name = required_text("name", name, 200)?;
+        }
+        if let Some(email) = &b.email {
+            c.email = optional_text("email", email.as_deref(), 254)?;
+        }
+        if let Some(phone) = &b.phone {
+            c.phone = optional_text("phone", phone.as_deref(), 50)?;
+        }
+        if let Some(website) = &b.website {
+            c.website = optional_text("website", website.as_deref(), 500)?;
+        }
+        if let Some(notes) = &b.notes {
+            c.notes = notes.trim().to_owned();
+        }
+        if let Some(inactive) = b.is_inactive {
+            c.is_inactive = inactive;
+        }
+        c.updated_at = alga_core::identity::now();
+        diesel::update(clients::table.filter(clients::tenant_id.eq(&tenant).and(clients::id.eq(&c.id))))
+            .set((
+                clients::name.eq(&c.name),
+                clients::email.eq(&c.email),
+                clients::phone.eq(&c.phone),
+                clients::website.eq(&c.website),
+                clients::notes.eq(&c.notes),
+                clients::is_inactive.eq(c.is_inactive),
+                clients::updated_at.eq(c.updated_at),
+            ))
+            .execute(conn)
+            .map_err(|e| ApiError::from_unique(e, || duplicate(&c.name)))?;
+        Ok(data(c))
     })
     .await
 }
 
 async fn delete(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError> {
     let tenant = ctx.tenant().to_owned();
-    ctx.db(move |conn| {
+    ctx.write(move |conn| {
         let deleted = diesel::delete(clients::table.filter(clients::tenant_id.eq(&tenant).and(clients::id.eq(&p.id))))
             .execute(conn)
             .map_err(|e| {

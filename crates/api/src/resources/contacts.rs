@@ -215,7 +215,7 @@ async fn create(ctx: Ctx, _: (), _: (), b: CreateContact) -> Result<Data<Contact
         updated_at: now,
     };
     let tenant = ctx.tenant().to_owned();
-    ctx.db(move |conn| {
+    ctx.write(move |conn| {
         if let Some(client) = &contact.client_id {
             refs::client(conn, &tenant, "client_id", client)?;
         }
@@ -245,66 +245,60 @@ async fn get(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<Contact>, ApiErro
 
 async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateContact) -> Result<Data<Contact>, ApiError> {
     let tenant = ctx.tenant().to_owned();
-    ctx.db(move |conn| {
-        conn.transaction(|conn| {
-            let mut c = load(conn, &tenant, &p.id)?;
-            if let Some(name) = &b.full_name {
-                c.full_name = required_text("full_name", name, 200)?;
+    ctx.write(move |conn| {
+        let mut c = load(conn, &tenant, &p.id)?;
+        if let Some(name) = &b.full_name {
+            c.full_name = required_text("full_name", name, 200)?;
+        }
+        if let Some(client) = b.client_id {
+            if let Some(client) = &client {
+                refs::client(conn, &tenant, "client_id", client)?;
             }
-            if let Some(client) = b.client_id {
-                if let Some(client) = &client {
-                    refs::client(conn, &tenant, "client_id", client)?;
-                }
-                c.client_id = client;
-            }
-            if let Some(email) = &b.email {
-                c.email = optional_text("email", email.as_deref(), 254)?;
-            }
-            if let Some(phone) = &b.phone {
-                c.phone = optional_text("phone", phone.as_deref(), 50)?;
-            }
-            if let Some(title) = &b.job_title {
-                c.job_title = optional_text("job_title", title.as_deref(), 200)?;
-            }
-            if let Some(inactive) = b.is_inactive {
-                c.is_inactive = inactive;
-            }
-            c.updated_at = alga_core::identity::now();
-            diesel::update(contacts::table.filter(contacts::tenant_id.eq(&tenant).and(contacts::id.eq(&c.id))))
-                .set((
-                    contacts::client_id.eq(&c.client_id),
-                    contacts::full_name.eq(&c.full_name),
-                    contacts::email.eq(&c.email),
-                    contacts::phone.eq(&c.phone),
-                    contacts::job_title.eq(&c.job_title),
-                    contacts::is_inactive.eq(c.is_inactive),
-                    contacts::updated_at.eq(c.updated_at),
-                ))
-                .execute(conn)?;
-            Ok(data(c))
-        })
+            c.client_id = client;
+        }
+        if let Some(email) = &b.email {
+            c.email = optional_text("email", email.as_deref(), 254)?;
+        }
+        if let Some(phone) = &b.phone {
+            c.phone = optional_text("phone", phone.as_deref(), 50)?;
+        }
+        if let Some(title) = &b.job_title {
+            c.job_title = optional_text("job_title", title.as_deref(), 200)?;
+        }
+        if let Some(inactive) = b.is_inactive {
+            c.is_inactive = inactive;
+        }
+        c.updated_at = alga_core::identity::now();
+        diesel::update(contacts::table.filter(contacts::tenant_id.eq(&tenant).and(contacts::id.eq(&c.id))))
+            .set((
+                contacts::client_id.eq(&c.client_id),
+                contacts::full_name.eq(&c.full_name),
+                contacts::email.eq(&c.email),
+                contacts::phone.eq(&c.phone),
+                contacts::job_title.eq(&c.job_title),
+                contacts::is_inactive.eq(c.is_inactive),
+                contacts::updated_at.eq(c.updated_at),
+            ))
+            .execute(conn)?;
+        Ok(data(c))
     })
     .await
 }
 
 async fn delete(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError> {
     let tenant = ctx.tenant().to_owned();
-    ctx.db(move |conn| {
-        conn.transaction(|conn| {
-            load(conn, &tenant, &p.id)?;
-            let used: i64 = tickets::table
-                .filter(tickets::tenant_id.eq(&tenant).and(tickets::contact_id.eq(&p.id)))
-                .count()
-                .get_result(conn)?;
-            if used > 0 {
-                return Err(ApiError::conflict(format!(
-                    "{used} tickets refer to this contact; mark it inactive instead."
-                )));
-            }
-            diesel::delete(contacts::table.filter(contacts::tenant_id.eq(&tenant).and(contacts::id.eq(&p.id))))
-                .execute(conn)?;
-            Ok(NoContent {})
-        })
+    ctx.write(move |conn| {
+        load(conn, &tenant, &p.id)?;
+        let used: i64 = tickets::table
+            .filter(tickets::tenant_id.eq(&tenant).and(tickets::contact_id.eq(&p.id)))
+            .count()
+            .get_result(conn)?;
+        if used > 0 {
+            return Err(ApiError::conflict(format!("{used} tickets refer to this contact; mark it inactive instead.")));
+        }
+        diesel::delete(contacts::table.filter(contacts::tenant_id.eq(&tenant).and(contacts::id.eq(&p.id))))
+            .execute(conn)?;
+        Ok(NoContent {})
     })
     .await
 }

@@ -1,7 +1,10 @@
 //! The /api/v1 resources, each declaring its operations.
 
+pub mod access;
 pub mod boards;
 pub mod clients;
 pub mod contacts;
 pub mod meta;
+pub mod projects;
 pub mod tickets;
+pub mod time_entries;

@@ -428,45 +428,43 @@ async fn create(ctx: Ctx, _: (), _: (), b: CreateTicket) -> Result<Data<Ticket>,
     let title = required_text("title", &b.title, 300)?;
     let tenant = ctx.tenant().to_owned();
     let author = ctx.principal.user_id.clone();
-    ctx.db(move |conn| {
-        conn.transaction(|conn| {
-            refs::board(conn, &tenant, "board_id", &b.board_id)?;
-            refs::client(conn, &tenant, "client_id", &b.client_id)?;
-            refs::priority(conn, &tenant, "priority_id", &b.priority_id)?;
-            let (status_id, closed) = match &b.status_id {
-                Some(s) => (s.clone(), refs::status_on_board(conn, &tenant, "status_id", s, &b.board_id)?),
-                None => first_status(conn, &tenant, &b.board_id)?,
-            };
-            if let Some(contact) = &b.contact_id {
-                refs::contact(conn, &tenant, "contact_id", contact, Some(&b.client_id))?;
-            }
-            if let Some(user) = &b.assigned_to {
-                refs::active_user(conn, &tenant, "assigned_to", user)?;
-            }
-            let id = alga_core::identity::new_id();
-            let now = alga_core::identity::now();
-            let number = next_number(conn, &tenant)?;
-            diesel::insert_into(tickets::table)
-                .values((
-                    tickets::tenant_id.eq(&tenant),
-                    tickets::id.eq(&id),
-                    tickets::number.eq(&number),
-                    tickets::title.eq(&title),
-                    tickets::description.eq(b.description.trim()),
-                    tickets::board_id.eq(&b.board_id),
-                    tickets::status_id.eq(&status_id),
-                    tickets::priority_id.eq(&b.priority_id),
-                    tickets::client_id.eq(&b.client_id),
-                    tickets::contact_id.eq(&b.contact_id),
-                    tickets::assigned_to.eq(&b.assigned_to),
-                    tickets::created_by.eq(Some(&author).filter(|a| !a.is_empty())),
-                    tickets::created_at.eq(now),
-                    tickets::updated_at.eq(now),
-                    tickets::closed_at.eq(closed.then_some(now)),
-                ))
-                .execute(conn)?;
-            load(conn, &tenant, &id).map(data)
-        })
+    ctx.write(move |conn| {
+        refs::board(conn, &tenant, "board_id", &b.board_id)?;
+        refs::client(conn, &tenant, "client_id", &b.client_id)?;
+        refs::priority(conn, &tenant, "priority_id", &b.priority_id)?;
+        let (status_id, closed) = match &b.status_id {
+            Some(s) => (s.clone(), refs::status_on_board(conn, &tenant, "status_id", s, &b.board_id)?),
+            None => first_status(conn, &tenant, &b.board_id)?,
+        };
+        if let Some(contact) = &b.contact_id {
+            refs::contact(conn, &tenant, "contact_id", contact, Some(&b.client_id))?;
+        }
+        if let Some(user) = &b.assigned_to {
+            refs::active_user(conn, &tenant, "assigned_to", user)?;
+        }
+        let id = alga_core::identity::new_id();
+        let now = alga_core::identity::now();
+        let number = next_number(conn, &tenant)?;
+        diesel::insert_into(tickets::table)
+            .values((
+                tickets::tenant_id.eq(&tenant),
+                tickets::id.eq(&id),
+                tickets::number.eq(&number),
+                tickets::title.eq(&title),
+                tickets::description.eq(b.description.trim()),
+                tickets::board_id.eq(&b.board_id),
+                tickets::status_id.eq(&status_id),
+                tickets::priority_id.eq(&b.priority_id),
+                tickets::client_id.eq(&b.client_id),
+                tickets::contact_id.eq(&b.contact_id),
+                tickets::assigned_to.eq(&b.assigned_to),
+                tickets::created_by.eq(Some(&author).filter(|a| !a.is_empty())),
+                tickets::created_at.eq(now),
+                tickets::updated_at.eq(now),
+                tickets::closed_at.eq(closed.then_some(now)),
+            ))
+            .execute(conn)?;
+        load(conn, &tenant, &id).map(data)
     })
     .await
 }
@@ -495,93 +493,86 @@ struct UpdateTicket {
 
 async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateTicket) -> Result<Data<Ticket>, ApiError> {
     let tenant = ctx.tenant().to_owned();
-    ctx.db(move |conn| {
-        conn.transaction(|conn| {
-            let t = load(conn, &tenant, &p.id)?;
-            let title = match &b.title {
-                Some(title) => required_text("title", title, 300)?,
-                None => t.title.clone(),
-            };
-            let description = b.description.as_deref().map_or(t.description.clone(), |d| d.trim().to_owned());
-            let board_id = b.board_id.clone().unwrap_or(t.board_id.clone());
-            if board_id != t.board_id {
-                refs::board(conn, &tenant, "board_id", &board_id)?;
-                if b.status_id.is_none() {
-                    return Err(ApiError::validation(
-                        "status_id",
-                        "moving to another board needs a status of that board",
-                    ));
-                }
+    ctx.write(move |conn| {
+        let t = load(conn, &tenant, &p.id)?;
+        let title = match &b.title {
+            Some(title) => required_text("title", title, 300)?,
+            None => t.title.clone(),
+        };
+        let description = b.description.as_deref().map_or(t.description.clone(), |d| d.trim().to_owned());
+        let board_id = b.board_id.clone().unwrap_or(t.board_id.clone());
+        if board_id != t.board_id {
+            refs::board(conn, &tenant, "board_id", &board_id)?;
+            if b.status_id.is_none() {
+                return Err(ApiError::validation("status_id", "moving to another board needs a status of that board"));
             }
-            let status_id = b.status_id.clone().unwrap_or(t.status_id.clone());
-            let closed = refs::status_on_board(conn, &tenant, "status_id", &status_id, &board_id)?;
-            let priority_id = b.priority_id.clone().unwrap_or(t.priority_id.clone());
-            if priority_id != t.priority_id {
-                refs::priority(conn, &tenant, "priority_id", &priority_id)?;
-            }
-            let client_id = b.client_id.clone().unwrap_or(t.client_id.clone());
-            if client_id != t.client_id {
-                refs::client(conn, &tenant, "client_id", &client_id)?;
-            }
-            let contact_id = b.contact_id.clone().unwrap_or(t.contact_id.clone());
-            if let Some(contact) = &contact_id {
-                refs::contact(conn, &tenant, "contact_id", contact, Some(&client_id))?;
-            }
-            let assigned_to = b.assigned_to.clone().unwrap_or(t.assigned_to.clone());
-            if let Some(user) = &assigned_to
-                && Some(user) != t.assigned_to.as_ref()
-            {
-                refs::active_user(conn, &tenant, "assigned_to", user)?;
-            }
-            let now = alga_core::identity::now();
-            let closed_at = match (closed, t.closed_at) {
-                (true, Some(at)) => Some(at),
-                (true, None) => Some(now),
-                (false, _) => None,
-            };
-            diesel::update(tickets::table.filter(tickets::tenant_id.eq(&tenant).and(tickets::id.eq(&t.id))))
-                .set((
-                    tickets::title.eq(&title),
-                    tickets::description.eq(&description),
-                    tickets::board_id.eq(&board_id),
-                    tickets::status_id.eq(&status_id),
-                    tickets::priority_id.eq(&priority_id),
-                    tickets::client_id.eq(&client_id),
-                    tickets::contact_id.eq(&contact_id),
-                    tickets::assigned_to.eq(&assigned_to),
-                    tickets::updated_at.eq(now),
-                    tickets::closed_at.eq(closed_at),
-                ))
-                .execute(conn)?;
-            load(conn, &tenant, &t.id).map(data)
-        })
+        }
+        let status_id = b.status_id.clone().unwrap_or(t.status_id.clone());
+        let closed = refs::status_on_board(conn, &tenant, "status_id", &status_id, &board_id)?;
+        let priority_id = b.priority_id.clone().unwrap_or(t.priority_id.clone());
+        if priority_id != t.priority_id {
+            refs::priority(conn, &tenant, "priority_id", &priority_id)?;
+        }
+        let client_id = b.client_id.clone().unwrap_or(t.client_id.clone());
+        if client_id != t.client_id {
+            refs::client(conn, &tenant, "client_id", &client_id)?;
+        }
+        let contact_id = b.contact_id.clone().unwrap_or(t.contact_id.clone());
+        if let Some(contact) = &contact_id {
+            refs::contact(conn, &tenant, "contact_id", contact, Some(&client_id))?;
+        }
+        let assigned_to = b.assigned_to.clone().unwrap_or(t.assigned_to.clone());
+        if let Some(user) = &assigned_to
+            && Some(user) != t.assigned_to.as_ref()
+        {
+            refs::active_user(conn, &tenant, "assigned_to", user)?;
+        }
+        let now = alga_core::identity::now();
+        let closed_at = match (closed, t.closed_at) {
+            (true, Some(at)) => Some(at),
+            (true, None) => Some(now),
+            (false, _) => None,
+        };
+        diesel::update(tickets::table.filter(tickets::tenant_id.eq(&tenant).and(tickets::id.eq(&t.id))))
+            .set((
+                tickets::title.eq(&title),
+                tickets::description.eq(&description),
+                tickets::board_id.eq(&board_id),
+                tickets::status_id.eq(&status_id),
+                tickets::priority_id.eq(&priority_id),
+                tickets::client_id.eq(&client_id),
+                tickets::contact_id.eq(&contact_id),
+                tickets::assigned_to.eq(&assigned_to),
+                tickets::updated_at.eq(now),
+                tickets::closed_at.eq(closed_at),
+            ))
+            .execute(conn)?;
+        load(conn, &tenant, &t.id).map(data)
     })
     .await
 }
 
 async fn delete(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError> {
     let tenant = ctx.tenant().to_owned();
-    ctx.db(move |conn| {
-        conn.transaction(|conn| {
-            refs::ticket(conn, &tenant, "id", &p.id).map_err(|_| ApiError::not_found("No ticket with this id."))?;
-            let logged: i64 = time_entries::table
-                .filter(
-                    time_entries::tenant_id
-                        .eq(&tenant)
-                        .and(time_entries::work_item_type.eq("ticket"))
-                        .and(time_entries::work_item_id.eq(&p.id)),
-                )
-                .count()
-                .get_result(conn)?;
-            if logged > 0 {
-                return Err(ApiError::conflict(format!(
-                    "{logged} time entries are logged against this ticket; close it instead."
-                )));
-            }
-            diesel::delete(tickets::table.filter(tickets::tenant_id.eq(&tenant).and(tickets::id.eq(&p.id))))
-                .execute(conn)?;
-            Ok(NoContent {})
-        })
+    ctx.write(move |conn| {
+        refs::ticket(conn, &tenant, "id", &p.id).map_err(|_| ApiError::not_found("No ticket with this id."))?;
+        let logged: i64 = time_entries::table
+            .filter(
+                time_entries::tenant_id
+                    .eq(&tenant)
+                    .and(time_entries::work_item_type.eq("ticket"))
+                    .and(time_entries::work_item_id.eq(&p.id)),
+            )
+            .count()
+            .get_result(conn)?;
+        if logged > 0 {
+            return Err(ApiError::conflict(format!(
+                "{logged} time entries are logged against this ticket; close it instead."
+            )));
+        }
+        diesel::delete(tickets::table.filter(tickets::tenant_id.eq(&tenant).and(tickets::id.eq(&p.id))))
+            .execute(conn)?;
+        Ok(NoContent {})
     })
     .await
 }
@@ -674,35 +665,31 @@ async fn create_comment(ctx: Ctx, p: IdPath, _: (), b: CreateComment) -> Result<
         updated_at: now,
     };
     let tenant = ctx.tenant().to_owned();
-    ctx.db(move |conn| {
-        conn.transaction(|conn| {
-            ticket_must_exist(conn, &tenant, &comment.ticket_id)?;
-            diesel::insert_into(ticket_comments::table)
-                .values((
-                    ticket_comments::tenant_id.eq(&tenant),
-                    ticket_comments::id.eq(&comment.id),
-                    ticket_comments::ticket_id.eq(&comment.ticket_id),
-                    ticket_comments::author_id.eq(&comment.author_id),
-                    ticket_comments::body.eq(&comment.body),
-                    ticket_comments::is_internal.eq(comment.is_internal),
-                    ticket_comments::created_at.eq(comment.created_at),
-                    ticket_comments::updated_at.eq(comment.updated_at),
-                ))
-                .execute(conn)?;
-            diesel::update(
-                tickets::table.filter(tickets::tenant_id.eq(&tenant).and(tickets::id.eq(&comment.ticket_id))),
-            )
+    ctx.write(move |conn| {
+        ticket_must_exist(conn, &tenant, &comment.ticket_id)?;
+        diesel::insert_into(ticket_comments::table)
+            .values((
+                ticket_comments::tenant_id.eq(&tenant),
+                ticket_comments::id.eq(&comment.id),
+                ticket_comments::ticket_id.eq(&comment.ticket_id),
+                ticket_comments::author_id.eq(&comment.author_id),
+                ticket_comments::body.eq(&comment.body),
+                ticket_comments::is_internal.eq(comment.is_internal),
+                ticket_comments::created_at.eq(comment.created_at),
+                ticket_comments::updated_at.eq(comment.updated_at),
+            ))
+            .execute(conn)?;
+        diesel::update(tickets::table.filter(tickets::tenant_id.eq(&tenant).and(tickets::id.eq(&comment.ticket_id))))
             .set(tickets::updated_at.eq(now))
             .execute(conn)?;
-            Ok(data(comment))
-        })
+        Ok(data(comment))
     })
     .await
 }
 
 async fn delete_comment(ctx: Ctx, p: CommentPath, _: (), _: ()) -> Result<NoContent, ApiError> {
     let tenant = ctx.tenant().to_owned();
-    ctx.db(move |conn| {
+    ctx.write(move |conn| {
         let deleted = diesel::delete(
             ticket_comments::table.filter(
                 ticket_comments::tenant_id

@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access;
 mod catalog;
 mod clients;
 mod support;
 mod tickets;
+mod work;

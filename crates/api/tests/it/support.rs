@@ -12,11 +12,9 @@ use alga_core::{AppContext, Db, PoolOptions, Principal};
 use serde_json::Value;
 
 pub struct Tenant {
-    pub id: String,
     pub admin: Arc<Principal>,
     pub tech: Arc<Principal>,
     pub readonly: Arc<Principal>,
-    pub admin_key: String,
 }
 
 pub struct Fixture {
@@ -54,6 +52,8 @@ impl Answer {
 
 impl Fixture {
     pub async fn new() -> Fixture {
+        // Internal errors are logged, not returned: show them in the failing test's output.
+        let _ = tracing_subscriber::fmt().with_test_writer().try_init();
         let db = TestDb::new();
         let mut conn = db.conn();
         Migrator::new(&[&COMMUNITY]).unwrap().run_pending(&mut conn).unwrap();
@@ -87,7 +87,6 @@ impl Fixture {
 async fn tenant(ctx: &AppContext, conn: &mut alga_core::DbConn, slug: &str) -> Tenant {
     let tenant = identity::create_tenant(conn, slug, slug).unwrap();
     let mut principals = Vec::new();
-    let mut admin_key = String::new();
     for role in BuiltInRole::ALL {
         let roles = identity::role_ids_by_name(conn, &tenant.id, &[role.name().to_owned()]).unwrap();
         let email = format!("{}@{slug}.test", role.name().to_lowercase());
@@ -103,19 +102,10 @@ async fn tenant(ctx: &AppContext, conn: &mut alga_core::DbConn, slug: &str) -> T
         )
         .unwrap();
         let key = identity::create_api_key(conn, &tenant.id, &user, "test", None).unwrap();
-        if role == BuiltInRole::Admin {
-            admin_key = key.plaintext.clone();
-        }
         principals.push(ctx.auth.authenticate(&key.plaintext).await.unwrap());
     }
     let mut principals = principals.into_iter();
-    Tenant {
-        id: tenant.id,
-        admin: principals.next().unwrap(),
-        tech: principals.next().unwrap(),
-        readonly: principals.next().unwrap(),
-        admin_key,
-    }
+    Tenant { admin: principals.next().unwrap(), tech: principals.next().unwrap(), readonly: principals.next().unwrap() }
 }
 
 /// Ids of a ready-to-use ticketing setup in one tenant.

@@ -24,3 +24,34 @@ async fn an_unreachable_postgres_fails_at_connect_with_the_driver_message() {
     assert!(!msg.contains("secret"), "{msg}");
     assert!(err.is_unavailable());
 }
+
+/// A write transaction that reads, pauses, then writes, while another connection commits in
+/// between: with a deferred BEGIN, SQLite fails it with SQLITE_BUSY_SNAPSHOT; `write_transaction`
+/// takes the lock first, so both writers succeed, one after the other.
+#[test]
+fn write_transactions_survive_a_concurrent_commit() {
+    use alga_core::db::write_transaction;
+    use alga_core::migrations::{COMMUNITY, Migrator};
+    use diesel::connection::SimpleConnection;
+
+    let test = TestDb::new();
+    let mut conn = test.conn();
+    Migrator::new(&[&COMMUNITY]).unwrap().run_pending(&mut conn).unwrap();
+    let url = test.url().clone();
+    let slow = std::thread::spawn(move || {
+        let mut conn = alga_core::db::establish(&url).unwrap();
+        write_transaction(&mut conn, |conn| {
+            conn.batch_execute("SELECT count(*) FROM tenants")?;
+            std::thread::sleep(Duration::from_millis(400));
+            conn.batch_execute(
+                "INSERT INTO tenants (id, slug, name, created_at) VALUES ('1', 'one', 'One', CURRENT_TIMESTAMP)",
+            )
+        })
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    conn.batch_execute(
+        "INSERT INTO tenants (id, slug, name, created_at) VALUES ('2', 'two', 'Two', CURRENT_TIMESTAMP)",
+    )
+    .unwrap();
+    slow.join().unwrap().unwrap();
+}

@@ -1,0 +1,904 @@
+//! Users, roles, permissions and API keys.
+//!
+//! Two rules keep delegation safe: nobody grants a permission they do not hold themselves (through
+//! a role they create, edit or assign), and nobody changes their own roles or deletes themselves.
+//! Every change here drops the cached API-key grants, so it takes effect on the next request.
+
+use std::collections::HashMap;
+
+use alga_core::identity::{self, ApiKey, NewUser, RoleRef};
+use alga_core::rbac::{Permission, PermissionSet, all_permissions};
+use alga_core::schema::{api_keys, role_permissions, roles, user_roles, users};
+use alga_core::{Action, ApiError, DbConn, Resource};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{Access, Ctx, Meta, Method, Operation, op};
+use crate::model::{
+    Data, IdPath, NoContent, Page, PageRequest, data, like_pattern, lower, required_text, to_naive, utc, utc_opt,
+};
+
+pub fn operations() -> Vec<Operation> {
+    #[allow(clippy::too_many_arguments)]
+    fn meta(
+        id: &'static str,
+        method: Method,
+        path: &'static str,
+        summary: &'static str,
+        description: &'static str,
+        resource: Resource,
+        action: Action,
+        status: u16,
+        example: Option<&'static str>,
+    ) -> Meta {
+        let tags: &'static [&'static str] = match resource {
+            Resource::User => &["Users"],
+            Resource::Role => &["Roles"],
+            _ => &["API keys"],
+        };
+        Meta { id, method, path, summary, description, tags, access: Access::needs(resource, action), status, example }
+    }
+    use Action::{Create, Delete, Read, Update};
+    use Resource::{ApiKey as Key, Role, User};
+    vec![
+        op(
+            meta(
+                "users.list",
+                Method::Get,
+                "/api/v1/users",
+                "List users",
+                "The tenant's users with their roles. Filter by text in the name or email, or by active.",
+                User,
+                Read,
+                200,
+                None,
+            ),
+            list_users,
+        ),
+        op(
+            meta(
+                "users.create",
+                Method::Post,
+                "/api/v1/users",
+                "Create a user",
+                "Adds a user with roles. You can only give roles whose permissions you hold yourself.",
+                User,
+                Create,
+                201,
+                Some(r#"{"email":"sam@msp.example","display_name":"Sam Tech","role_ids":["<Technician role id>"]}"#),
+            ),
+            create_user,
+        ),
+        op(
+            meta(
+                "users.get",
+                Method::Get,
+                "/api/v1/users/{id}",
+                "Get a user",
+                "One user by id, with roles.",
+                User,
+                Read,
+                200,
+                None,
+            ),
+            get_user,
+        ),
+        op(
+            meta(
+                "users.update",
+                Method::Put,
+                "/api/v1/users/{id}",
+                "Update a user",
+                "Changes name, email, password or whether the user is active. A deactivated user's API keys stop working at once.",
+                User,
+                Update,
+                200,
+                Some(r#"{"active":false}"#),
+            ),
+            update_user,
+        ),
+        op(
+            meta(
+                "users.delete",
+                Method::Delete,
+                "/api/v1/users/{id}",
+                "Delete a user",
+                "Deletes a user; a user that tickets, comments or time entries refer to is deactivated instead (`outcome` says which).",
+                User,
+                Delete,
+                200,
+                None,
+            ),
+            delete_user,
+        ),
+        op(
+            meta(
+                "users.roles.set",
+                Method::Put,
+                "/api/v1/users/{id}/roles",
+                "Set a user's roles",
+                "Replaces a user's roles. You can only give roles whose permissions you hold, and cannot change your own roles.",
+                User,
+                Update,
+                200,
+                Some(r#"{"role_ids":["<role id>"]}"#),
+            ),
+            set_roles,
+        ),
+        op(
+            meta(
+                "roles.list",
+                Method::Get,
+                "/api/v1/roles",
+                "List roles",
+                "Built-in and custom roles with their permissions.",
+                Role,
+                Read,
+                200,
+                None,
+            ),
+            list_roles,
+        ),
+        op(
+            meta(
+                "roles.create",
+                Method::Post,
+                "/api/v1/roles",
+                "Create a role",
+                "Adds a custom role from `resource:action` permissions you hold yourself.",
+                Role,
+                Create,
+                201,
+                Some(
+                    r#"{"name":"Dispatcher","description":"Triage and assign tickets","permissions":["ticket:read","ticket:update","client:read"]}"#,
+                ),
+            ),
+            create_role,
+        ),
+        op(
+            meta(
+                "roles.get",
+                Method::Get,
+                "/api/v1/roles/{id}",
+                "Get a role",
+                "One role by id.",
+                Role,
+                Read,
+                200,
+                None,
+            ),
+            get_role,
+        ),
+        op(
+            meta(
+                "roles.update",
+                Method::Put,
+                "/api/v1/roles/{id}",
+                "Update a role",
+                "Renames a custom role or replaces its permissions; built-in roles cannot be changed.",
+                Role,
+                Update,
+                200,
+                Some(r#"{"permissions":["ticket:read"]}"#),
+            ),
+            update_role,
+        ),
+        op(
+            meta(
+                "roles.delete",
+                Method::Delete,
+                "/api/v1/roles/{id}",
+                "Delete a role",
+                "Deletes a custom role no user has; built-in roles cannot be deleted.",
+                Role,
+                Delete,
+                204,
+                None,
+            ),
+            delete_role,
+        ),
+        op(
+            meta(
+                "permissions.list",
+                Method::Get,
+                "/api/v1/permissions",
+                "List permissions",
+                "Every (resource, action) permission roles are made of.",
+                Role,
+                Read,
+                200,
+                None,
+            ),
+            list_permissions,
+        ),
+        op(
+            meta(
+                "api_keys.list",
+                Method::Get,
+                "/api/v1/api-keys",
+                "List API keys",
+                "Your API keys; users who can manage users see everyone's (filter with `user_id`). Keys themselves are never shown again.",
+                Key,
+                Read,
+                200,
+                None,
+            ),
+            list_keys,
+        ),
+        op(
+            meta(
+                "api_keys.create",
+                Method::Post,
+                "/api/v1/api-keys",
+                "Create an API key",
+                "Issues an API key for you (or, if you can manage users, for `user_id`). The key is in the answer once and never again.",
+                Key,
+                Create,
+                201,
+                Some(r#"{"description":"Reporting script","expires_at":"2027-06-30T00:00:00Z"}"#),
+            ),
+            create_key,
+        ),
+        op(
+            meta(
+                "api_keys.delete",
+                Method::Delete,
+                "/api/v1/api-keys/{id}",
+                "Revoke an API key",
+                "Revokes a key at once: your own, or anyone's if you can manage users.",
+                Key,
+                Delete,
+                204,
+                None,
+            ),
+            revoke_key,
+        ),
+    ]
+}
+
+/// Holding `user:update` is what "can manage users" means: such callers manage others' keys too.
+const MANAGE_USERS: Permission = Permission::new(Resource::User, Action::Update);
+
+fn no_escalation(ctx: &Ctx, wanted: PermissionSet) -> Result<(), ApiError> {
+    match wanted.iter().find(|p| !ctx.can(*p)) {
+        Some(p) => Err(ApiError::forbidden(format!("You cannot grant {p}: you do not hold it yourself."))),
+        None => Ok(()),
+    }
+}
+
+// ---- users ----
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    pub active: bool,
+    pub roles: Vec<RoleRef>,
+    #[serde(serialize_with = "utc")]
+    #[schemars(with = "DateTime<Utc>")]
+    pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "utc")]
+    #[schemars(with = "DateTime<Utc>")]
+    pub updated_at: NaiveDateTime,
+}
+
+type UserRow = (String, String, String, bool, NaiveDateTime, NaiveDateTime);
+
+fn user_columns() -> (users::id, users::email, users::display_name, users::active, users::created_at, users::updated_at)
+{
+    (users::id, users::email, users::display_name, users::active, users::created_at, users::updated_at)
+}
+
+/// Users with their roles, one query for the roles of all of them.
+fn with_roles(conn: &mut DbConn, tenant: &str, rows: Vec<UserRow>) -> Result<Vec<User>, ApiError> {
+    let ids: Vec<&String> = rows.iter().map(|r| &r.0).collect();
+    let pairs: Vec<(String, String, String)> = user_roles::table
+        .inner_join(roles::table.on(roles::tenant_id.eq(user_roles::tenant_id).and(roles::id.eq(user_roles::role_id))))
+        .filter(user_roles::tenant_id.eq(tenant).and(user_roles::user_id.eq_any(ids)))
+        .order(roles::name)
+        .select((user_roles::user_id, roles::id, roles::name))
+        .load(conn)?;
+    let mut by_user: HashMap<String, Vec<RoleRef>> = HashMap::new();
+    for (user, id, name) in pairs {
+        by_user.entry(user).or_default().push(RoleRef { id, name });
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(id, email, display_name, active, created_at, updated_at)| User {
+            roles: by_user.remove(&id).unwrap_or_default(),
+            id,
+            email,
+            display_name,
+            active,
+            created_at,
+            updated_at,
+        })
+        .collect())
+}
+
+fn load_user(conn: &mut DbConn, tenant: &str, id: &str) -> Result<User, ApiError> {
+    let row: UserRow = users::table
+        .filter(users::tenant_id.eq(tenant).and(users::id.eq(id)))
+        .select(user_columns())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("No user with this id."))?;
+    with_roles(conn, tenant, vec![row])?.pop().ok_or_else(|| ApiError::not_found("No user with this id."))
+}
+
+/// The union of the permissions of these roles of the tenant; an unknown id is a 400.
+fn permissions_of_roles(conn: &mut DbConn, tenant: &str, role_ids: &[String]) -> Result<PermissionSet, ApiError> {
+    let known: i64 =
+        roles::table.filter(roles::tenant_id.eq(tenant).and(roles::id.eq_any(role_ids))).count().get_result(conn)?;
+    let mut distinct = role_ids.to_vec();
+    distinct.sort();
+    distinct.dedup();
+    if usize::try_from(known).unwrap_or(0) != distinct.len() {
+        return Err(ApiError::validation("role_ids", "names a role that does not exist in this tenant"));
+    }
+    let pairs: Vec<(String, String)> = role_permissions::table
+        .filter(role_permissions::tenant_id.eq(tenant).and(role_permissions::role_id.eq_any(role_ids)))
+        .select((role_permissions::resource, role_permissions::action))
+        .load(conn)?;
+    Ok(pairs.iter().filter_map(|(r, a)| Permission::parse(r, a)).collect())
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+struct ListUsers {
+    /// Text to find in the name or email (case-insensitive).
+    search: Option<String>,
+    active: Option<bool>,
+    /// Page number, from 1.
+    page: Option<u32>,
+    /// Page size, 1 to 100 (default 25).
+    limit: Option<u32>,
+}
+
+async fn list_users(ctx: Ctx, _: (), q: ListUsers, _: ()) -> Result<Page<User>, ApiError> {
+    let page = PageRequest::new(q.page, q.limit)?;
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| {
+        let filtered = || {
+            let mut query = users::table.filter(users::tenant_id.eq(&tenant)).into_boxed();
+            if let Some(text) = q.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+                let pattern = like_pattern(text);
+                query = query.filter(
+                    lower(users::display_name)
+                        .like(pattern.clone())
+                        .escape('\\')
+                        .or(users::email.like(pattern).escape('\\')),
+                );
+            }
+            if let Some(active) = q.active {
+                query = query.filter(users::active.eq(active));
+            }
+            query
+        };
+        let total: i64 = filtered().count().get_result(conn)?;
+        let rows: Vec<UserRow> = filtered()
+            .order((users::display_name, users::id))
+            .limit(page.limit())
+            .offset(page.offset())
+            .select(user_columns())
+            .load(conn)?;
+        Ok(page.page(with_roles(conn, &tenant, rows)?, total))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateUser {
+    /// Unique within the tenant (compared in lowercase).
+    email: String,
+    display_name: String,
+    role_ids: Vec<String>,
+    /// At least 12 characters; without one the user works through API keys only.
+    password: Option<String>,
+}
+
+async fn create_user(ctx: Ctx, _: (), _: (), b: CreateUser) -> Result<Data<User>, ApiError> {
+    let tenant = ctx.tenant().to_owned();
+    let checker = ctx.clone();
+    let user = ctx
+        .write(move |conn| {
+            no_escalation(&checker, permissions_of_roles(conn, &tenant, &b.role_ids)?)?;
+            let id = identity::create_user(
+                conn,
+                &NewUser {
+                    tenant_id: &tenant,
+                    email: &b.email,
+                    display_name: &b.display_name,
+                    password: b.password.as_deref(),
+                    role_ids: &b.role_ids,
+                },
+            )?;
+            load_user(conn, &tenant, &id)
+        })
+        .await?;
+    Ok(data(user))
+}
+
+async fn get_user(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<User>, ApiError> {
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| load_user(conn, &tenant, &p.id).map(data)).await
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateUser {
+    email: Option<String>,
+    display_name: Option<String>,
+    active: Option<bool>,
+    /// A new password, at least 12 characters.
+    password: Option<String>,
+}
+
+async fn update_user(ctx: Ctx, p: IdPath, _: (), b: UpdateUser) -> Result<Data<User>, ApiError> {
+    if b.active == Some(false) && p.id == ctx.principal.user_id {
+        return Err(ApiError::conflict("You cannot deactivate yourself."));
+    }
+    let tenant = ctx.tenant().to_owned();
+    let user = ctx
+        .write(move |conn| {
+            let mut u = load_user(conn, &tenant, &p.id)?;
+            if let Some(email) = &b.email {
+                u.email = identity::normalize_email(email)?;
+            }
+            if let Some(name) = &b.display_name {
+                u.display_name = required_text("display_name", name, 200)?;
+            }
+            if let Some(active) = b.active {
+                u.active = active;
+            }
+            u.updated_at = identity::now();
+            diesel::update(users::table.filter(users::tenant_id.eq(&tenant).and(users::id.eq(&u.id))))
+                .set((
+                    users::email.eq(&u.email),
+                    users::display_name.eq(&u.display_name),
+                    users::active.eq(u.active),
+                    users::updated_at.eq(u.updated_at),
+                ))
+                .execute(conn)
+                .map_err(|e| ApiError::from_unique(e, || format!("A user with email `{}` already exists.", u.email)))?;
+            if let Some(password) = &b.password {
+                let hash = identity::hash_password(password)?;
+                diesel::update(users::table.filter(users::tenant_id.eq(&tenant).and(users::id.eq(&u.id))))
+                    .set(users::password_hash.eq(Some(hash)))
+                    .execute(conn)?;
+            }
+            Ok(u)
+        })
+        .await?;
+    ctx.app.auth.invalidate_all();
+    Ok(data(user))
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+struct Removed {
+    id: String,
+    /// `deleted`, or `deactivated` when other records refer to the user.
+    outcome: String,
+}
+
+async fn delete_user(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<Removed>, ApiError> {
+    if p.id == ctx.principal.user_id {
+        return Err(ApiError::conflict("You cannot delete yourself."));
+    }
+    let tenant = ctx.tenant().to_owned();
+    let removed = ctx
+        .write(move |conn| {
+            load_user(conn, &tenant, &p.id)?;
+            let target = users::table.filter(users::tenant_id.eq(&tenant).and(users::id.eq(&p.id)));
+            // A savepoint, so that a refused delete leaves the connection usable on PostgreSQL.
+            let deleted = conn.transaction(|conn| diesel::delete(target).execute(conn));
+            let outcome = match deleted {
+                Ok(_) => "deleted",
+                Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                    _,
+                )) => {
+                    diesel::update(target)
+                        .set((users::active.eq(false), users::updated_at.eq(identity::now())))
+                        .execute(conn)?;
+                    "deactivated"
+                }
+                Err(e) => return Err(e.into()),
+            };
+            Ok(Removed { id: p.id, outcome: outcome.to_owned() })
+        })
+        .await?;
+    ctx.app.auth.invalidate_all();
+    Ok(data(removed))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SetRoles {
+    role_ids: Vec<String>,
+}
+
+async fn set_roles(ctx: Ctx, p: IdPath, _: (), b: SetRoles) -> Result<Data<User>, ApiError> {
+    if p.id == ctx.principal.user_id {
+        return Err(ApiError::conflict("You cannot change your own roles."));
+    }
+    let tenant = ctx.tenant().to_owned();
+    let checker = ctx.clone();
+    let user = ctx
+        .write(move |conn| {
+            load_user(conn, &tenant, &p.id)?;
+            no_escalation(&checker, permissions_of_roles(conn, &tenant, &b.role_ids)?)?;
+            identity::set_user_roles(conn, &tenant, &p.id, &b.role_ids)?;
+            load_user(conn, &tenant, &p.id)
+        })
+        .await?;
+    ctx.app.auth.invalidate_all();
+    Ok(data(user))
+}
+
+// ---- roles ----
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Role {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// Built-in roles come with every tenant and cannot be changed or deleted.
+    pub built_in: bool,
+    /// As `resource:action`.
+    pub permissions: Vec<String>,
+    #[serde(serialize_with = "utc")]
+    #[schemars(with = "DateTime<Utc>")]
+    pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "utc")]
+    #[schemars(with = "DateTime<Utc>")]
+    pub updated_at: NaiveDateTime,
+}
+
+type RoleRow = (String, String, String, bool, NaiveDateTime, NaiveDateTime);
+
+fn role_columns() -> (roles::id, roles::name, roles::description, roles::built_in, roles::created_at, roles::updated_at)
+{
+    (roles::id, roles::name, roles::description, roles::built_in, roles::created_at, roles::updated_at)
+}
+
+fn with_permissions(conn: &mut DbConn, tenant: &str, rows: Vec<RoleRow>) -> Result<Vec<Role>, ApiError> {
+    let ids: Vec<&String> = rows.iter().map(|r| &r.0).collect();
+    let pairs: Vec<(String, String, String)> = role_permissions::table
+        .filter(role_permissions::tenant_id.eq(tenant).and(role_permissions::role_id.eq_any(ids)))
+        .select((role_permissions::role_id, role_permissions::resource, role_permissions::action))
+        .load(conn)?;
+    let mut by_role: HashMap<String, PermissionSet> = HashMap::new();
+    for (role, r, a) in pairs {
+        if let Some(p) = Permission::parse(&r, &a) {
+            by_role.entry(role).or_default().insert(p);
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, description, built_in, created_at, updated_at)| Role {
+            permissions: by_role.remove(&id).unwrap_or_default().iter().map(|p| p.to_string()).collect(),
+            id,
+            name,
+            description,
+            built_in,
+            created_at,
+            updated_at,
+        })
+        .collect())
+}
+
+fn load_role(conn: &mut DbConn, tenant: &str, id: &str) -> Result<Role, ApiError> {
+    let row: RoleRow = roles::table
+        .filter(roles::tenant_id.eq(tenant).and(roles::id.eq(id)))
+        .select(role_columns())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("No role with this id."))?;
+    with_permissions(conn, tenant, vec![row])?.pop().ok_or_else(|| ApiError::not_found("No role with this id."))
+}
+
+/// `["ticket:read", …]` into a set; an unknown entry is a 400 naming it.
+fn parse_permissions(list: &[String]) -> Result<PermissionSet, ApiError> {
+    list.iter()
+        .map(|text| {
+            text.split_once(':').and_then(|(r, a)| Permission::parse(r.trim(), a.trim())).ok_or_else(|| {
+                ApiError::validation(
+                    "permissions",
+                    format!("`{text}` is not a permission; use resource:action, e.g. ticket:read"),
+                )
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+struct PageQuery {
+    /// Page number, from 1.
+    page: Option<u32>,
+    /// Page size, 1 to 100 (default 25).
+    limit: Option<u32>,
+}
+
+async fn list_roles(ctx: Ctx, _: (), q: PageQuery, _: ()) -> Result<Page<Role>, ApiError> {
+    let page = PageRequest::new(q.page, q.limit)?;
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| {
+        let total: i64 = roles::table.filter(roles::tenant_id.eq(&tenant)).count().get_result(conn)?;
+        let rows: Vec<RoleRow> = roles::table
+            .filter(roles::tenant_id.eq(&tenant))
+            .order((roles::built_in.desc(), roles::name))
+            .limit(page.limit())
+            .offset(page.offset())
+            .select(role_columns())
+            .load(conn)?;
+        Ok(page.page(with_permissions(conn, &tenant, rows)?, total))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateRole {
+    /// Unique within the tenant.
+    name: String,
+    #[serde(default)]
+    description: String,
+    /// As `resource:action`, e.g. `ticket:read`.
+    permissions: Vec<String>,
+}
+
+async fn create_role(ctx: Ctx, _: (), _: (), b: CreateRole) -> Result<Data<Role>, ApiError> {
+    let name = required_text("name", &b.name, 100)?;
+    let permissions = parse_permissions(&b.permissions)?;
+    no_escalation(&ctx, permissions)?;
+    let tenant = ctx.tenant().to_owned();
+    ctx.write(move |conn| {
+        let id = identity::insert_role(conn, &tenant, &name, b.description.trim(), false, permissions)?;
+        load_role(conn, &tenant, &id).map(data)
+    })
+    .await
+}
+
+async fn get_role(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<Role>, ApiError> {
+    let tenant = ctx.tenant().to_owned();
+    ctx.db(move |conn| load_role(conn, &tenant, &p.id).map(data)).await
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateRole {
+    name: Option<String>,
+    description: Option<String>,
+    /// Replaces the role's permissions.
+    permissions: Option<Vec<String>>,
+}
+
+async fn update_role(ctx: Ctx, p: IdPath, _: (), b: UpdateRole) -> Result<Data<Role>, ApiError> {
+    let permissions = b.permissions.as_deref().map(parse_permissions).transpose()?;
+    if let Some(wanted) = permissions {
+        no_escalation(&ctx, wanted)?;
+    }
+    let tenant = ctx.tenant().to_owned();
+    let role = ctx
+        .write(move |conn| {
+            let mut role = load_role(conn, &tenant, &p.id)?;
+            if role.built_in {
+                return Err(ApiError::conflict("Built-in roles cannot be changed; create a custom role instead."));
+            }
+            if let Some(name) = &b.name {
+                role.name = required_text("name", name, 100)?;
+            }
+            if let Some(description) = &b.description {
+                role.description = description.trim().to_owned();
+            }
+            diesel::update(roles::table.filter(roles::tenant_id.eq(&tenant).and(roles::id.eq(&role.id))))
+                .set((
+                    roles::name.eq(&role.name),
+                    roles::description.eq(&role.description),
+                    roles::updated_at.eq(identity::now()),
+                ))
+                .execute(conn)
+                .map_err(|e| ApiError::from_unique(e, || format!("A role named `{}` already exists.", role.name)))?;
+            if let Some(permissions) = permissions {
+                identity::set_role_permissions(conn, &tenant, &role.id, permissions)?;
+            }
+            load_role(conn, &tenant, &role.id)
+        })
+        .await?;
+    ctx.app.auth.invalidate_all();
+    Ok(data(role))
+}
+
+async fn delete_role(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError> {
+    let tenant = ctx.tenant().to_owned();
+    ctx.write(move |conn| {
+        let role = load_role(conn, &tenant, &p.id)?;
+        if role.built_in {
+            return Err(ApiError::conflict("Built-in roles cannot be deleted."));
+        }
+        let holders: i64 = user_roles::table
+            .filter(user_roles::tenant_id.eq(&tenant).and(user_roles::role_id.eq(&p.id)))
+            .count()
+            .get_result(conn)?;
+        if holders > 0 {
+            return Err(ApiError::conflict(format!("{holders} users have this role; take it away from them first.")));
+        }
+        diesel::delete(roles::table.filter(roles::tenant_id.eq(&tenant).and(roles::id.eq(&p.id)))).execute(conn)?;
+        Ok(NoContent {})
+    })
+    .await
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+struct PermissionEntry {
+    resource: String,
+    action: String,
+    /// `resource:action`, as roles list it.
+    name: String,
+}
+
+async fn list_permissions(_ctx: Ctx, _: (), q: PageQuery, _: ()) -> Result<Page<PermissionEntry>, ApiError> {
+    let page = PageRequest::new(q.page, q.limit)?;
+    let all: Vec<PermissionEntry> = all_permissions()
+        .map(|p| PermissionEntry {
+            resource: p.resource.to_string(),
+            action: p.action.to_string(),
+            name: p.to_string(),
+        })
+        .collect();
+    let total = i64::try_from(all.len()).unwrap_or(0);
+    let start = usize::try_from(page.offset()).unwrap_or(usize::MAX);
+    let rows = all.into_iter().skip(start).take(page.limit as usize).collect();
+    Ok(page.page(rows, total))
+}
+
+// ---- API keys ----
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct KeyView {
+    pub id: String,
+    /// The first characters of the key, to recognise it.
+    pub prefix: String,
+    pub user_id: Option<String>,
+    pub description: String,
+    #[serde(serialize_with = "utc")]
+    #[schemars(with = "DateTime<Utc>")]
+    pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "utc_opt")]
+    #[schemars(with = "Option<DateTime<Utc>>")]
+    pub last_used_at: Option<NaiveDateTime>,
+    #[serde(serialize_with = "utc_opt")]
+    #[schemars(with = "Option<DateTime<Utc>>")]
+    pub expires_at: Option<NaiveDateTime>,
+    #[serde(serialize_with = "utc_opt")]
+    #[schemars(with = "Option<DateTime<Utc>>")]
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+impl From<ApiKey> for KeyView {
+    fn from(k: ApiKey) -> Self {
+        KeyView {
+            id: k.id,
+            prefix: k.prefix,
+            user_id: k.user_id,
+            description: k.description,
+            created_at: k.created_at,
+            last_used_at: k.last_used_at,
+            expires_at: k.expires_at,
+            revoked_at: k.revoked_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+struct ListKeys {
+    /// Whose keys (only for callers who can manage users; others always see their own).
+    user_id: Option<String>,
+    /// Include revoked keys (default false).
+    include_revoked: Option<bool>,
+    /// Page number, from 1.
+    page: Option<u32>,
+    /// Page size, 1 to 100 (default 25).
+    limit: Option<u32>,
+}
+
+async fn list_keys(ctx: Ctx, _: (), q: ListKeys, _: ()) -> Result<Page<KeyView>, ApiError> {
+    let page = PageRequest::new(q.page, q.limit)?;
+    let tenant = ctx.tenant().to_owned();
+    let owner = if ctx.can(MANAGE_USERS) { q.user_id.clone() } else { Some(ctx.principal.user_id.clone()) };
+    ctx.db(move |conn| {
+        let filtered = || {
+            let mut query = api_keys::table.filter(api_keys::tenant_id.eq(&tenant)).into_boxed();
+            if let Some(owner) = &owner {
+                query = query.filter(api_keys::user_id.eq(owner));
+            }
+            if !q.include_revoked.unwrap_or(false) {
+                query = query.filter(api_keys::revoked_at.is_null());
+            }
+            query
+        };
+        let total: i64 = filtered().count().get_result(conn)?;
+        let rows: Vec<ApiKey> = filtered()
+            .order((api_keys::created_at.desc(), api_keys::id))
+            .limit(page.limit())
+            .offset(page.offset())
+            .select(ApiKey::as_select())
+            .load(conn)?;
+        Ok(page.page(rows.into_iter().map(KeyView::from).collect(), total))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateKey {
+    #[serde(default)]
+    description: String,
+    /// When the key stops working (RFC 3339); default: never.
+    expires_at: Option<DateTime<Utc>>,
+    /// Issue the key for another user (needs user:update).
+    user_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+struct IssuedKey {
+    #[serde(flatten)]
+    info: KeyView,
+    /// The key itself. It is shown only in this answer: store it now.
+    key: String,
+}
+
+async fn create_key(ctx: Ctx, _: (), _: (), b: CreateKey) -> Result<Data<IssuedKey>, ApiError> {
+    let owner = match &b.user_id {
+        Some(other) if *other != ctx.principal.user_id => {
+            if !ctx.can(MANAGE_USERS) {
+                return Err(ApiError::forbidden("Permission denied: cannot update user"));
+            }
+            other.clone()
+        }
+        _ => ctx.principal.user_id.clone(),
+    };
+    let expires_at = b.expires_at.map(to_naive);
+    if expires_at.is_some_and(|at| at <= identity::now()) {
+        return Err(ApiError::validation("expires_at", "must be in the future"));
+    }
+    let description = b.description.trim().to_owned();
+    if description.chars().count() > 200 {
+        return Err(ApiError::validation("description", "must be at most 200 characters"));
+    }
+    let tenant = ctx.tenant().to_owned();
+    let issued = ctx
+        .write(move |conn| {
+            crate::refs::active_user(conn, &tenant, "user_id", &owner)?;
+            identity::create_api_key(conn, &tenant, &owner, &description, expires_at)
+        })
+        .await?;
+    Ok(data(IssuedKey { info: issued.key.into(), key: issued.plaintext }))
+}
+
+async fn revoke_key(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError> {
+    let tenant = ctx.tenant().to_owned();
+    let manage = ctx.can(MANAGE_USERS);
+    let me = ctx.principal.user_id.clone();
+    ctx.write(move |conn| {
+        let owner: Option<Option<String>> = api_keys::table
+            .filter(api_keys::tenant_id.eq(&tenant).and(api_keys::id.eq(&p.id)))
+            .select(api_keys::user_id)
+            .first(conn)
+            .optional()?;
+        // Someone else's key looks exactly like a missing one to a caller who cannot manage it.
+        match owner {
+            Some(owner) if manage || owner.as_deref() == Some(me.as_str()) => {
+                identity::revoke_api_key(conn, Some(&tenant), &p.id).map(|_| ())
+            }
+            _ => Err(ApiError::not_found("No API key with this id.")),
+        }
+    })
+    .await?;
+    ctx.app.auth.invalidate_all();
+    Ok(NoContent {})
+}
