@@ -6,5 +6,6 @@ pub mod clients;
 pub mod contacts;
 pub mod meta;
 pub mod projects;
+pub mod search;
 pub mod tickets;
 pub mod time_entries;

@@ -6,6 +6,7 @@
 mod access;
 mod catalog;
 mod clients;
+mod search;
 mod support;
 mod tickets;
 mod work;

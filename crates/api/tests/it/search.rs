@@ -1,0 +1,148 @@
+use std::collections::HashSet;
+
+use serde_json::json;
+
+use crate::support::Fixture;
+
+#[tokio::test]
+async fn search_finds_every_type_in_the_callers_tenant_only() {
+    let f = Fixture::new().await;
+    let s = f.setup(&f.a.admin).await;
+    let ticket = f.ticket(&f.a.admin, &s, "Printer offline in accounting").await;
+    f.call(
+        &f.a.admin,
+        "PUT",
+        &format!("/api/v1/tickets/{ticket}"),
+        Some(json!({"description": "The HP laserjet on floor 2"})),
+    )
+    .await
+    .expect(200);
+    f.call(
+        &f.a.tech,
+        "POST",
+        &format!("/api/v1/tickets/{ticket}/comments"),
+        Some(json!({"body": "Replaced the laserjet toner"})),
+    )
+    .await
+    .expect(201);
+    f.call(&f.a.admin, "POST", "/api/v1/clients", Some(json!({"name": "Laserjet Leasing Ltd"}))).await.expect(201);
+    let project = f
+        .call(
+            &f.a.admin,
+            "POST",
+            "/api/v1/projects",
+            Some(json!({"name": "Laserjet fleet refresh", "client_id": s.client})),
+        )
+        .await
+        .expect(201)
+        .id();
+    f.call(&f.a.admin, "POST", &format!("/api/v1/projects/{project}/tasks"), Some(json!({"title": "Order laserjets"})))
+        .await
+        .expect(201);
+    f.call(
+        &f.a.admin,
+        "POST",
+        "/api/v1/contacts",
+        Some(json!({"full_name": "Lars Jetson", "job_title": "Laserjet wrangler"})),
+    )
+    .await
+    .expect(201);
+    // The same words in another tenant must never show up.
+    let other = f.setup(&f.b.admin).await;
+    f.ticket(&f.b.admin, &other, "Laserjet secret of tenant B").await;
+
+    let found = f.call(&f.a.readonly, "GET", "/api/v1/search?query=laserjet", None).await.expect(200);
+    let types: HashSet<&str> = found.data().as_array().unwrap().iter().map(|h| h["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        HashSet::from(["ticket", "ticket_comment", "client", "project", "project_task", "contact"]),
+        "{}",
+        found.body
+    );
+    assert_eq!(found.body["total_count"], 6);
+    assert!(!found.body.to_string().contains("tenant B"));
+    let hit = found.data().as_array().unwrap().iter().find(|h| h["type"] == "ticket").unwrap();
+    assert_eq!(hit["url"], format!("/api/v1/tickets/{ticket}"));
+    assert!(hit["snippet"].as_str().unwrap().contains("**"), "{hit}");
+
+    let by_number = f.call(&f.a.readonly, "GET", "/api/v1/search?query=T-000001&types=ticket", None).await.expect(200);
+    assert_eq!(by_number.data()[0]["id"], ticket.as_str());
+    let prefix = f.call(&f.a.readonly, "GET", "/api/v1/search?query=print", None).await.expect(200);
+    assert_eq!(prefix.body["total_count"], 1, "words match as prefixes");
+    let all_words = f.call(&f.a.readonly, "GET", "/api/v1/search?query=laserjet+toner", None).await.expect(200);
+    assert_eq!(all_words.body["total_count"], 1, "every word must match: {}", all_words.body);
+    let nothing = f.call(&f.a.readonly, "GET", "/api/v1/search?query=zebra", None).await.expect(200);
+    assert_eq!(nothing.body["total_count"], 0);
+
+    // Pages.
+    let first =
+        f.call(&f.a.readonly, "GET", "/api/v1/search?query=laserjet&limit=4&sort=recent", None).await.expect(200);
+    assert_eq!(first.data().as_array().unwrap().len(), 4);
+    let cursor = first.body["next_cursor"].as_str().unwrap().to_owned();
+    let second = f
+        .call(&f.a.readonly, "GET", &format!("/api/v1/search?query=laserjet&limit=4&sort=recent&cursor={cursor}"), None)
+        .await
+        .expect(200);
+    assert_eq!(second.data().as_array().unwrap().len(), 2);
+    assert!(second.body["next_cursor"].is_null());
+
+    // Changes are indexed at once; deletions disappear.
+    f.call(&f.a.admin, "PUT", &format!("/api/v1/tickets/{ticket}"), Some(json!({"title": "Scanner jammed"})))
+        .await
+        .expect(200);
+    let renamed = f.call(&f.a.readonly, "GET", "/api/v1/search?query=scanner", None).await.expect(200);
+    assert_eq!(renamed.body["total_count"], 1);
+    f.call(&f.a.admin, "DELETE", &format!("/api/v1/tickets/{ticket}"), None).await.expect(204);
+    let gone = f.call(&f.a.readonly, "GET", "/api/v1/search?query=scanner", None).await.expect(200);
+    assert_eq!(gone.body["total_count"], 0);
+}
+
+#[tokio::test]
+async fn search_never_returns_a_type_the_caller_may_not_read() {
+    let f = Fixture::new().await;
+    let s = f.setup(&f.a.admin).await;
+    f.ticket(&f.a.admin, &s, "Widget failure").await;
+    f.call(&f.a.admin, "POST", "/api/v1/clients", Some(json!({"name": "Widget Works"}))).await.expect(201);
+    let clients_only = f
+        .call(
+            &f.a.admin,
+            "POST",
+            "/api/v1/roles",
+            Some(json!({"name": "Client reader", "permissions": ["client:read"]})),
+        )
+        .await
+        .expect(201)
+        .id();
+    let user = f
+        .call(
+            &f.a.admin,
+            "POST",
+            "/api/v1/users",
+            Some(json!({"email": "c@x.example", "display_name": "C", "role_ids": [clients_only]})),
+        )
+        .await
+        .expect(201)
+        .id();
+    let key = f.call(&f.a.admin, "POST", "/api/v1/api-keys", Some(json!({"user_id": user}))).await.expect(201);
+    let reader = f.ctx.auth.authenticate(key.data()["key"].as_str().unwrap()).await.unwrap();
+    let found = f.call(&reader, "GET", "/api/v1/search?query=widget", None).await.expect(200);
+    assert_eq!(found.body["total_count"], 1);
+    assert_eq!(found.data()[0]["type"], "client");
+    let asked = f.call(&reader, "GET", "/api/v1/search?query=widget&types=ticket", None).await.expect(200);
+    assert_eq!(asked.body["total_count"], 0, "asking for it explicitly changes nothing");
+    assert!(asked.body["groups"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn search_validation() {
+    let f = Fixture::new().await;
+    f.call(&f.a.admin, "GET", "/api/v1/search?query=+--+", None).await.expect(400);
+    f.call(&f.a.admin, "GET", "/api/v1/search", None).await.expect(400);
+    f.call(&f.a.admin, "GET", "/api/v1/search?query=x&types=invoice", None).await.expect(400);
+    f.call(&f.a.admin, "GET", "/api/v1/search?query=x&cursor=abc", None).await.expect(400);
+    f.call(&f.a.admin, "GET", "/api/v1/search?query=x&limit=0", None).await.expect(400);
+    // Syntax of either engine in the query is just text.
+    for hostile in ["%22%20OR%20*", "NEAR(a%20b)", "a%20%26%20!b%3A*", "'%3B%20DROP%20TABLE%20tickets%3B--"] {
+        f.call(&f.a.admin, "GET", &format!("/api/v1/search?query={hostile}"), None).await.expect(200);
+    }
+}

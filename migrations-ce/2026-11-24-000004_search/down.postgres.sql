@@ -1,0 +1,15 @@
+DROP TRIGGER tickets_search_comments ON tickets;
+DROP FUNCTION tickets_search_comments_sync();
+DROP TRIGGER tickets_search ON tickets;
+DROP FUNCTION tickets_search_sync();
+DROP TRIGGER ticket_comments_search ON ticket_comments;
+DROP FUNCTION ticket_comments_search_sync();
+DROP TRIGGER clients_search ON clients;
+DROP FUNCTION clients_search_sync();
+DROP TRIGGER contacts_search ON contacts;
+DROP FUNCTION contacts_search_sync();
+DROP TRIGGER projects_search ON projects;
+DROP FUNCTION projects_search_sync();
+DROP TRIGGER project_tasks_search ON project_tasks;
+DROP FUNCTION project_tasks_search_sync();
+DROP TABLE search_documents;
