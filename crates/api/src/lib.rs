@@ -5,6 +5,7 @@
 //! in-process dispatch ([`catalog::Operation::call`]) are generated from those declarations.
 
 pub mod catalog;
+pub mod demo;
 pub mod http;
 pub mod model;
 pub mod openapi;

@@ -107,6 +107,39 @@ pub fn api_key(global: &GlobalArgs, command: &ApiKeyCommand) -> anyhow::Result<(
     Ok(())
 }
 
+pub async fn demo_data(global: &GlobalArgs, tenant: &str) -> anyhow::Result<()> {
+    let url: DatabaseUrl = global.database_url.parse()?;
+    let db = alga_core::Db::connect(url, alga_core::PoolOptions::default()).await?;
+    let migrator = crate::edition::migrator()?;
+    let pending = db.run(move |conn| migrator.pending_count(conn).map_err(anyhow::Error::from)).await?;
+    if pending > 0 {
+        bail!("the database lacks {pending} migrations: run `alga-server migrate` first");
+    }
+    let ctx = alga_core::AppContext::new(db, url::Url::parse("http://localhost")?);
+    report_demo(tenant, alga_api::demo::seed(&ctx, tenant).await?)
+}
+
+pub fn report_demo(tenant: &str, summary: alga_api::demo::Summary) -> anyhow::Result<()> {
+    let mut out = out();
+    if summary.skipped {
+        writeln!(out, "tenant {tenant} already has clients or tickets: no sample data added")?;
+    } else {
+        writeln!(
+            out,
+            "sample data added to tenant {tenant}: {} clients, {} contacts, {} tickets, {} comments, {} projects, \
+             {} tasks, {} time entries",
+            summary.clients,
+            summary.contacts,
+            summary.tickets,
+            summary.comments,
+            summary.projects,
+            summary.tasks,
+            summary.time_entries
+        )?;
+    }
+    Ok(())
+}
+
 /// `30d`, `12h`, `90m` from now.
 fn parse_expiry(text: &str) -> anyhow::Result<NaiveDateTime> {
     let (number, unit) = text.split_at(text.len().saturating_sub(1));

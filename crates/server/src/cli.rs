@@ -62,6 +62,14 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Fill a tenant with realistic sample data; does nothing if it already has clients or tickets.
+    DemoData {
+        /// The tenant's slug.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
+    /// Print the OpenAPI 3.1 document of the /api/v1 API.
+    Openapi,
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,6 +156,10 @@ pub struct ServeArgs {
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "ALGA_SHUTDOWN_TIMEOUT", default_value_t = 30)]
     pub shutdown_timeout: u64,
+
+    /// Fill tenant `default` with realistic sample data (only if it has none yet).
+    #[arg(long, env = "ALGA_DEMO")]
+    pub demo: bool,
 
     /// Write the bound address to this file once listening (for scripts and tests that bind port 0).
     #[arg(long, env = "ALGA_ADDRESS_FILE")]

@@ -27,6 +27,10 @@ fn main() -> ExitCode {
         Some(Command::Tenant(command)) => admin::tenant(&cli.global, &command),
         Some(Command::User(command)) => admin::user(&cli.global, &command),
         Some(Command::ApiKey(command)) => admin::api_key(&cli.global, &command),
+        Some(Command::DemoData { tenant }) => {
+            actix_web::rt::System::new().block_on(admin::demo_data(&cli.global, &tenant))
+        }
+        Some(Command::Openapi) => openapi(&cli.serve),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -48,6 +52,13 @@ fn run_serve(global: &cli::GlobalArgs, args: cli::ServeArgs) -> anyhow::Result<(
 fn version() -> anyhow::Result<()> {
     let edition = edition::governance().edition();
     writeln!(std::io::stdout(), "alga-server {} ({edition})", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
+
+fn openapi(serve: &cli::ServeArgs) -> anyhow::Result<()> {
+    let server = serve.public_url.clone().unwrap_or_else(|| format!("http://{}", serve.bind));
+    let document = alga_api::openapi::document(&alga_api::catalog(), server.trim_end_matches('/'));
+    writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&document)?)?;
     Ok(())
 }
 

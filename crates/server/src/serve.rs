@@ -49,6 +49,10 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         None => parse_public_url(&default_public_url(bound))?,
     };
     let ctx = AppContext::new(db.clone(), public_url);
+    if args.demo {
+        let summary = alga_api::demo::seed(&ctx, "default").await.context("cannot add the sample data")?;
+        crate::admin::report_demo("default", summary)?;
+    }
     let shared = Shared { ctx: ctx.clone(), governance: governance.clone(), migrator };
 
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));

@@ -146,3 +146,21 @@ async fn search_validation() {
         f.call(&f.a.admin, "GET", &format!("/api/v1/search?query={hostile}"), None).await.expect(200);
     }
 }
+
+#[tokio::test]
+async fn demo_data_is_realistic_and_added_once() {
+    let f = Fixture::new().await;
+    let first = alga_api::demo::seed(&f.ctx, "tenant-a").await.unwrap();
+    assert!(!first.skipped);
+    assert!(first.tickets >= 50 && first.comments >= first.tickets && first.time_entries > 0, "{first:?}");
+    assert!(first.clients >= 5 && first.contacts >= 10 && first.projects >= 3 && first.tasks >= 10, "{first:?}");
+    let again = alga_api::demo::seed(&f.ctx, "tenant-a").await.unwrap();
+    assert!(again.skipped, "a second run adds nothing");
+    let tickets = f.call(&f.a.readonly, "GET", "/api/v1/tickets?limit=1", None).await.expect(200);
+    assert_eq!(tickets.body["pagination"]["total"], u64::try_from(first.tickets).unwrap());
+    let open = f.call(&f.a.readonly, "GET", "/api/v1/tickets?is_open=false&limit=1", None).await.expect(200);
+    assert!(open.body["pagination"]["total"].as_u64().unwrap() > 0, "some tickets are closed");
+    let printers = f.call(&f.a.readonly, "GET", "/api/v1/search?query=printer", None).await.expect(200);
+    assert!(printers.body["total_count"].as_u64().unwrap() >= 3);
+    assert_eq!(f.call(&f.b.admin, "GET", "/api/v1/tickets", None).await.expect(200).body["pagination"]["total"], 0);
+}

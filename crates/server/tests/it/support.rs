@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output};
 use std::time::{Duration, Instant};
 
 use alga_core::testing::TestDb;
@@ -69,7 +69,7 @@ impl Server {
             .args(args)
             .current_dir(cwd.unwrap_or(dir.path()))
             .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(dir.path().join("stdout")).expect("stdout file"))
             .stderr(log);
         let mut child = cmd.spawn().expect("spawn alga-server");
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -99,6 +99,11 @@ impl Server {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// Where the server's standard output (its one-time secrets) goes.
+    pub fn stdout_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("stdout")
     }
 
     pub fn pid(&self) -> u32 {

@@ -1,0 +1,253 @@
+//! The /api/v1 API through the real binary: what only HTTP and the CLI can show.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use alga_core::testing::TestDb;
+use serde_json::{Value, json};
+
+use crate::support::{Server, parse_response, run, stderr, stdout};
+
+/// The admin API key printed by the first start.
+fn bootstrap_key(server: &Server) -> String {
+    let out = std::fs::read_to_string(server.stdout_path()).unwrap();
+    out.lines()
+        .find_map(|l| l.trim().strip_prefix("admin API key:"))
+        .map(|k| k.trim().to_owned())
+        .unwrap_or_else(|| panic!("no admin key printed:\n{out}"))
+}
+
+fn json_post(server: &Server, key: &str, path: &str, body: Value) -> crate::support::Response {
+    let body = body.to_string();
+    server.request("POST", path, &[("x-api-key", key), ("content-type", "application/json")], Some(body.as_bytes()))
+}
+
+#[test]
+fn the_first_start_prints_its_secrets_once() {
+    let db = TestDb::new();
+    let url = db.url().expose().to_owned();
+    let first = Server::start_with(&["--database-url", &url], None);
+    let key = bootstrap_key(&first);
+    let out = std::fs::read_to_string(first.stdout_path()).unwrap();
+    assert!(out.contains("one-time password:"), "{out}");
+    assert!(!first.log().contains(&key), "secrets never reach the log");
+    let me = first.request("GET", "/api/v1/me", &[("Authorization", &format!("Bearer {key}"))], None);
+    assert_eq!(me.status, 200, "{}", me.text());
+    assert_eq!(me.json()["data"]["user"]["email"], "admin@localhost");
+    assert_eq!(me.json()["data"]["roles"][0]["name"], "Admin");
+    drop(first);
+    let second = Server::start_with(&["--database-url", &url], None);
+    let out = std::fs::read_to_string(second.stdout_path()).unwrap();
+    assert!(!out.contains("API key") && !out.contains("password"), "later starts print no secret: {out}");
+}
+
+#[test]
+fn keys_come_from_headers_only_and_errors_are_json() {
+    let server = Server::start();
+    let key = bootstrap_key(&server);
+    assert_eq!(server.request("GET", "/api/v1/me", &[("x-api-key", &key)], None).status, 200);
+    let none = server.get("/api/v1/tickets");
+    assert_eq!((none.status, none.json()["error"]["code"].as_str()), (401, Some("unauthorized")));
+    assert_eq!(server.get(&format!("/api/v1/tickets?api_key={key}")).status, 401, "never from the query string");
+    assert_eq!(server.request("GET", "/api/v1/me", &[("x-api-key", "alga_nope")], None).status, 401);
+    assert_eq!(server.request("GET", "/api/v1/me", &[("Authorization", &format!("Basic {key}"))], None).status, 401);
+
+    let text =
+        server.request("POST", "/api/v1/clients", &[("x-api-key", &key), ("content-type", "text/plain")], Some(b"hi"));
+    assert_eq!((text.status, text.json()["error"]["code"].as_str()), (415, Some("unsupported_media_type")));
+    let huge = format!("{{\"name\":\"{}\"}}", "a".repeat(1_100_000));
+    let big = server.request(
+        "POST",
+        "/api/v1/clients",
+        &[("x-api-key", &key), ("content-type", "application/json")],
+        Some(huge.as_bytes()),
+    );
+    assert_eq!((big.status, big.json()["error"]["code"].as_str()), (413, Some("payload_too_large")));
+    let bad = server.request(
+        "POST",
+        "/api/v1/clients",
+        &[("x-api-key", &key), ("content-type", "application/json")],
+        Some(b"{\"name\":"),
+    );
+    assert_eq!((bad.status, bad.json()["error"]["code"].as_str()), (400, Some("validation_error")));
+    let wrong_method = server.request("PATCH", "/api/v1/clients", &[("x-api-key", &key)], None);
+    assert_eq!((wrong_method.status, wrong_method.json()["error"]["code"].as_str()), (405, Some("method_not_allowed")));
+    assert!(wrong_method.header("x-request-id").is_some());
+
+    let created = json_post(&server, &key, "/api/v1/clients", json!({"name": "Acme"}));
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(created.header("content-type"), Some("application/json"));
+    let dup = json_post(&server, &key, "/api/v1/clients", json!({"name": "Acme"}));
+    assert_eq!(dup.status, 409);
+    let delete = server.request(
+        "DELETE",
+        &format!("/api/v1/clients/{}", created.json()["data"]["id"].as_str().unwrap()),
+        &[("x-api-key", &key)],
+        None,
+    );
+    assert_eq!((delete.status, delete.body.len()), (204, 0));
+}
+
+/// Every declared operation is routed (never the "no route" 404), undeclared methods on
+/// declared paths answer 405, and undeclared /api/v1 paths answer the "no route" 404.
+#[test]
+fn the_routes_are_exactly_the_catalog() {
+    let server = Server::start();
+    let key = bootstrap_key(&server);
+    let catalog = alga_api::catalog();
+    for op in catalog.operations() {
+        let path = op.meta.path.replace('{', "x").replace('}', "x");
+        let res = server.request(
+            op.meta.method.as_str(),
+            &path,
+            &[("x-api-key", &key), ("content-type", "application/json")],
+            Some(b"{}"),
+        );
+        let no_route = res.status == 404 && res.text().contains("No route");
+        assert!(
+            !no_route && res.status != 405,
+            "{} {} is not routed: {} {}",
+            op.meta.method,
+            path,
+            res.status,
+            res.text()
+        );
+    }
+    for (method, path) in [("PATCH", "/api/v1/tickets"), ("POST", "/api/v1/tickets/x"), ("PUT", "/api/v1/me")] {
+        assert_eq!(server.request(method, path, &[("x-api-key", &key)], None).status, 405, "{method} {path}");
+    }
+    for path in ["/api/v1/invoices", "/api/v1/tickets/x/y", "/api/v2/tickets", "/api/v1/tickets/"] {
+        let res = server.request("GET", path, &[("x-api-key", &key)], None);
+        assert!(res.status == 404 && res.text().contains("No route"), "{path}: {} {}", res.status, res.text());
+    }
+    let doc = server.get("/api/v1/openapi.json").json();
+    let documented: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(documented, catalog.operations().len());
+    assert_eq!(doc["servers"][0]["url"], format!("http://{}", server.addr));
+}
+
+#[test]
+fn cli_manages_tenants_users_and_keys() {
+    let db = TestDb::new();
+    let url = db.url().expose().to_owned();
+    assert!(run(&["migrate", "--database-url", &url]).status.success());
+    let created = run(&["tenant", "create", "acme", "--name", "Acme MSP", "--database-url", &url]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let admin_key = stdout(&created).lines().find_map(|l| l.split("store it now): ").nth(1)).unwrap().trim().to_owned();
+    assert!(admin_key.starts_with("alga_"));
+    let again = run(&["tenant", "create", "acme", "--database-url", &url]);
+    assert!(!again.status.success() && stderr(&again).contains("already exists"), "{}", stderr(&again));
+    assert!(!run(&["tenant", "create", "Bad Slug", "--database-url", &url]).status.success());
+
+    let mut user = crate::support::alga()
+        .args([
+            "user",
+            "create",
+            "--tenant",
+            "acme",
+            "--email",
+            "sam@acme.example",
+            "--role",
+            "Technician",
+            "--password-stdin",
+            "--database-url",
+            &url,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    user.stdin.take().unwrap().write_all(b"correct horse battery staple\n").unwrap();
+    let user = user.wait_with_output().unwrap();
+    assert!(user.status.success(), "{}", stderr(&user));
+    let unknown_role = run(&[
+        "user",
+        "create",
+        "--tenant",
+        "acme",
+        "--email",
+        "x@acme.example",
+        "--role",
+        "Wizard",
+        "--database-url",
+        &url,
+    ]);
+    assert!(stderr(&unknown_role).contains("Wizard"), "{}", stderr(&unknown_role));
+
+    let key_out = run(&[
+        "api-key",
+        "create",
+        "--tenant",
+        "acme",
+        "--user",
+        "sam@acme.example",
+        "--expires-in",
+        "30d",
+        "--database-url",
+        &url,
+    ]);
+    assert!(key_out.status.success(), "{}", stderr(&key_out));
+    let text = stdout(&key_out);
+    let key_id = text.split_whitespace().nth(2).unwrap().to_owned();
+    let sam_key = text.lines().last().unwrap().trim().to_owned();
+
+    let server = Server::start_with(&["--database-url", &url], None);
+    let me = server.request("GET", "/api/v1/me", &[("x-api-key", &sam_key)], None).json();
+    assert_eq!(me["data"]["tenant"]["slug"], "acme");
+    assert_eq!(me["data"]["roles"][0]["name"], "Technician");
+    let keys = server.request("GET", "/api/v1/api-keys", &[("x-api-key", &sam_key)], None).json();
+    assert!(keys["data"][0]["expires_at"].is_string());
+    assert_eq!(server.request("GET", "/api/v1/users", &[("x-api-key", &sam_key)], None).status, 403);
+    assert_eq!(server.request("GET", "/api/v1/users", &[("x-api-key", &admin_key)], None).status, 200);
+
+    let revoked = run(&["api-key", "revoke", &key_id, "--database-url", &url]);
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    // Another process revoked it: this server's cache may trust it for at most 30 s, so restart.
+    drop(server);
+    let server = Server::start_with(&["--database-url", &url], None);
+    assert_eq!(server.request("GET", "/api/v1/me", &[("x-api-key", &sam_key)], None).status, 401);
+}
+
+#[test]
+fn serve_demo_fills_the_default_tenant_once() {
+    let db = TestDb::new();
+    let url = db.url().expose().to_owned();
+    let server = Server::start_with(&["--database-url", &url, "--demo"], None);
+    let key = bootstrap_key(&server);
+    let out = std::fs::read_to_string(server.stdout_path()).unwrap();
+    assert!(out.contains("sample data added to tenant default"), "{out}");
+    let tickets = server.request("GET", "/api/v1/tickets?limit=1", &[("x-api-key", &key)], None).json();
+    assert!(tickets["pagination"]["total"].as_u64().unwrap() >= 50);
+    drop(server);
+    let again = run(&["demo-data", "--tenant", "default", "--database-url", &url]);
+    assert!(stdout(&again).contains("no sample data added"), "{}", stdout(&again));
+}
+
+/// SIGTERM while a request's body is still arriving: the request completes, then exit 0.
+#[test]
+fn sigterm_lets_a_request_still_uploading_finish() {
+    let mut server = Server::start();
+    let key = bootstrap_key(&server);
+    let body = br#"{"name": "Uploaded during shutdown"}"#;
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "POST /api/v1/clients HTTP/1.1\r\nHost: test\r\nx-api-key: {key}\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body[..10]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    server.signal("TERM");
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(TcpStream::connect(server.addr).is_err(), "no new connections after SIGTERM");
+    stream.write_all(&body[10..]).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let res = parse_response(&raw);
+    assert_eq!(res.status, 201, "{}", res.text());
+    assert_eq!(server.wait(Duration::from_secs(20)).code(), Some(0), "{}", server.log());
+}
