@@ -161,7 +161,7 @@ fn parse_expiry(text: &str) -> anyhow::Result<NaiveDateTime> {
 /// password, and an admin API key. Returns the secrets to show once; `None` when the database
 /// already has a tenant.
 pub fn bootstrap(conn: &mut DbConn) -> Result<Option<(String, String)>, ApiError> {
-    alga_core::db::write_transaction(conn, |conn| {
+    let created: Result<_, ApiError> = alga_core::db::write_transaction(conn, |conn| {
         let tenants: i64 = tenants::table.count().get_result(conn)?;
         if tenants > 0 {
             return Ok(None);
@@ -173,7 +173,12 @@ pub fn bootstrap(conn: &mut DbConn) -> Result<Option<(String, String)>, ApiError
         let admin = first_admin(conn, &tenant.id, "admin@localhost", Some(&password))?;
         let key = identity::create_api_key(conn, &tenant.id, &admin, "bootstrap admin key", None)?;
         Ok(Some((key.plaintext, password)))
-    })
+    });
+    match created {
+        // Another replica starting at the same moment bootstrapped first: nothing to show here.
+        Err(e) if e.status() == actix_web::http::StatusCode::CONFLICT => Ok(None),
+        other => other,
+    }
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ fn bootstrap_key(server: &Server) -> String {
         .unwrap_or_else(|| panic!("no admin key printed:\n{out}"))
 }
 
-fn json_post(server: &Server, key: &str, path: &str, body: Value) -> crate::support::Response {
+fn json_post(server: &Server, key: &str, path: &str, body: &Value) -> crate::support::Response {
     let body = body.to_string();
     server.request("POST", path, &[("x-api-key", key), ("content-type", "application/json")], Some(body.as_bytes()))
 }
@@ -75,10 +75,10 @@ fn keys_come_from_headers_only_and_errors_are_json() {
     assert_eq!((wrong_method.status, wrong_method.json()["error"]["code"].as_str()), (405, Some("method_not_allowed")));
     assert!(wrong_method.header("x-request-id").is_some());
 
-    let created = json_post(&server, &key, "/api/v1/clients", json!({"name": "Acme"}));
+    let created = json_post(&server, &key, "/api/v1/clients", &json!({"name": "Acme"}));
     assert_eq!(created.status, 201, "{}", created.text());
     assert_eq!(created.header("content-type"), Some("application/json"));
-    let dup = json_post(&server, &key, "/api/v1/clients", json!({"name": "Acme"}));
+    let dup = json_post(&server, &key, "/api/v1/clients", &json!({"name": "Acme"}));
     assert_eq!(dup.status, 409);
     let delete = server.request(
         "DELETE",
@@ -97,7 +97,7 @@ fn the_routes_are_exactly_the_catalog() {
     let key = bootstrap_key(&server);
     let catalog = alga_api::catalog();
     for op in catalog.operations() {
-        let path = op.meta.path.replace('{', "x").replace('}', "x");
+        let path = op.meta.path.replace(['{', '}'], "x");
         let res = server.request(
             op.meta.method.as_str(),
             &path,
