@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::pg::TempPostgres;
 use crate::run::TestCounts;
-use crate::{prereq, run};
+use crate::{prereq, run, tools};
 
 /// Cargo arguments selecting each edition of the whole workspace.
 const EDITIONS: [(&str, &[&str]); 2] = [("community", &[]), ("enterprise", &["--features", "alga-server/enterprise"])];
@@ -28,6 +28,7 @@ pub fn run() -> Result<()> {
         let counts = step(&format!("tests ({edition}, SQLite)"), || tests(features, None))?;
         total.passed += counts.passed;
     }
+    step("OpenAPI document validates", validate_openapi)?;
     let pg = step("throwaway PostgreSQL", TempPostgres::start)?;
     for (edition, features) in EDITIONS {
         let counts = step(&format!("tests ({edition}, PostgreSQL)"), || tests(features, Some(&pg.url())))?;
@@ -56,6 +57,15 @@ fn tests(features: &[&str], postgres: Option<&str>) -> Result<TestCounts> {
         None => cmd.env_remove("ALGA_TEST_DATABASE_URL"),
     };
     run::tests(&mut cmd)
+}
+
+/// The generated OpenAPI document, checked by an independent validator.
+fn validate_openapi() -> Result<()> {
+    let out = run::output(&mut run::cargo(["run", "--quiet", "--locked", "-p", "alga-server", "--", "openapi"]))?;
+    let path = tools::root().join("target").join("openapi.json");
+    std::fs::write(&path, &out.stdout)?;
+    let validator = tools::python_tool("openapi-spec-validator", "0.9.0", "openapi-spec-validator")?;
+    run::status(std::process::Command::new(validator).arg(&path))
 }
 
 /// The community server's dependency tree holds no enterprise crate; the enterprise one does

@@ -6,10 +6,12 @@
 
 #![allow(clippy::print_stdout)] // a command-line tool: stdout is its interface
 
+mod bench;
 mod ci;
 mod pg;
 mod prereq;
 mod run;
+mod tools;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -41,6 +43,8 @@ enum Task {
         #[arg(long, value_name = "N")]
         revert: Option<u32>,
     },
+    /// Measure: REST throughput and latency on a release build, on SQLite and PostgreSQL.
+    Bench,
     /// Start a throwaway PostgreSQL on a free loopback port, print its URL, and remove it when
     /// you press Enter.
     Pg,
@@ -55,6 +59,7 @@ pub enum Edition {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Task::Ci => ci::run(),
+        Task::Bench => bench::run(),
         Task::Migrate { database_url, edition, status, revert } => {
             let mut cmd = run::cargo(["run", "--quiet", "--locked", "-p", "alga-server"]);
             if edition == Edition::Enterprise {

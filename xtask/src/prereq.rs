@@ -72,6 +72,16 @@ pub fn postgres_bin_dir() -> Option<PathBuf> {
     std::env::split_paths(&path).find(|dir| dir.join("initdb").exists() && dir.join("pg_ctl").exists())
 }
 
+/// A command from a Debian package (installed when running as root on Debian).
+pub fn ensure_debian_tool(command: &'static str, package: &'static str) -> Result<()> {
+    let on_path =
+        std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(command).exists()));
+    if on_path {
+        return Ok(());
+    }
+    install(&[&Requirement { what: command, probes: &[], debian_package: package }])
+}
+
 pub fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }

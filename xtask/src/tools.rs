@@ -1,0 +1,39 @@
+//! Third-party tools the checks use, installed at pinned versions into `target/tools`, so a fresh
+//! clone needs nothing but the registries.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result};
+
+use crate::run;
+
+/// The workspace root (xtask lives one level below it).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+}
+
+pub fn tools_dir() -> PathBuf {
+    root().join("target").join("tools")
+}
+
+/// A console script of a PyPI package, installed at `version` into a private virtualenv.
+pub fn python_tool(package: &str, version: &str, script: &str) -> Result<PathBuf> {
+    let venv = tools_dir().join("python");
+    let python = venv.join("bin").join("python");
+    if !python.exists() {
+        std::fs::create_dir_all(tools_dir())?;
+        run::status(Command::new("python3").args(["-m", "venv"]).arg(&venv))
+            .context("cannot create a Python virtualenv (Debian: apt-get install python3-venv)")?;
+    }
+    let marker = venv.join(format!(".installed-{package}-{version}"));
+    if !marker.exists() {
+        run::status(
+            Command::new(&python)
+                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+                .arg(format!("{package}=={version}")),
+        )?;
+        std::fs::write(&marker, "")?;
+    }
+    Ok(venv.join("bin").join(script))
+}
