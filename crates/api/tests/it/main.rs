@@ -6,6 +6,7 @@
 mod access;
 mod catalog;
 mod clients;
+mod every_operation;
 mod search;
 mod support;
 mod tickets;
