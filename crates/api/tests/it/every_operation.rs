@@ -244,6 +244,28 @@ async fn every_operation_happy_forbidden_and_foreign() {
         assert_eq!(missing.body["error"]["code"], answer.body["error"]["code"]);
     }
 
+    // Bad input changes nothing and names what is wrong: an unknown body field, an invalid page size.
+    for r in &rows {
+        let op = catalog.get(r.id).unwrap();
+        if let Some(Value::Object(body)) = &r.body {
+            let mut body = body.clone();
+            body.insert("unexpected_field".to_owned(), json!(1));
+            let answer = f.call(a, r.method, &r.path, Some(Value::Object(body))).await;
+            assert_eq!(answer.status, 400, "{}: {}", r.id, answer.body);
+            assert!(
+                answer.body["error"]["message"].as_str().unwrap().contains("unexpected_field"),
+                "{}: {}",
+                r.id,
+                answer.body
+            );
+        }
+        if op.query_params.iter().any(|p| p.name == "limit") {
+            let sep = if r.path.contains('?') { '&' } else { '?' };
+            let answer = f.call(a, r.method, &format!("{}{sep}limit=0", r.path), None).await;
+            assert_eq!((answer.status, answer.code()), (400, "validation_error"), "{}: {}", r.id, answer.body);
+        }
+    }
+
     // The happy path, in table order, as tenant A's Admin.
     for r in &rows {
         let expected = catalog.get(r.id).unwrap().meta.status;
