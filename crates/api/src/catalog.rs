@@ -114,6 +114,41 @@ pub struct Meta {
     pub example: Option<&'static str>,
 }
 
+impl Meta {
+    /// A declaration with its success status from the method (201 for POST, 204 for DELETE,
+    /// 200 otherwise); document it with [`Meta::doc`] and [`Meta::tags`].
+    pub const fn new(id: &'static str, method: Method, path: &'static str, access: Access) -> Meta {
+        let status = match method {
+            Method::Post => 201,
+            Method::Delete => 204,
+            Method::Get | Method::Put => 200,
+        };
+        Meta { id, method, path, summary: "", description: "", tags: &[], access, status, example: None }
+    }
+
+    pub const fn doc(mut self, summary: &'static str, description: &'static str) -> Meta {
+        self.summary = summary;
+        self.description = description;
+        self
+    }
+
+    pub const fn tags(mut self, tags: &'static [&'static str]) -> Meta {
+        self.tags = tags;
+        self
+    }
+
+    pub const fn status(mut self, status: u16) -> Meta {
+        self.status = status;
+        self
+    }
+
+    /// An example request body, as JSON text.
+    pub const fn example(mut self, json: &'static str) -> Meta {
+        self.example = Some(json);
+        self
+    }
+}
+
 /// One documented parameter (path or query).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Param {

@@ -20,242 +20,174 @@ use crate::model::{
     Data, IdPath, NoContent, Page, PageRequest, data, like_pattern, lower, required_text, to_naive, utc, utc_opt,
 };
 
+// Example request bodies, shown in the OpenAPI document.
+const EXAMPLE_USERS_CREATE: &str =
+    r#"{"email":"sam@msp.example","display_name":"Sam Tech","role_ids":["<Technician role id>"]}"#;
+const EXAMPLE_USERS_UPDATE: &str = r#"{"active":false}"#;
+const EXAMPLE_USERS_ROLES_SET: &str = r#"{"role_ids":["<role id>"]}"#;
+const EXAMPLE_ROLES_CREATE: &str = r#"{"name":"Dispatcher","description":"Triage and assign tickets","permissions":["ticket:read","ticket:update","client:read"]}"#;
+const EXAMPLE_ROLES_UPDATE: &str = r#"{"permissions":["ticket:read"]}"#;
+const EXAMPLE_API_KEYS_CREATE: &str = r#"{"description":"Reporting script","expires_at":"2027-06-30T00:00:00Z"}"#;
+
 pub fn operations() -> Vec<Operation> {
-    #[allow(clippy::too_many_arguments)]
-    fn meta(
-        id: &'static str,
-        method: Method,
-        path: &'static str,
-        summary: &'static str,
-        description: &'static str,
-        resource: Resource,
-        action: Action,
-        status: u16,
-        example: Option<&'static str>,
-    ) -> Meta {
-        let tags: &'static [&'static str] = match resource {
-            Resource::User => &["Users"],
-            Resource::Role => &["Roles"],
-            _ => &["API keys"],
-        };
-        Meta { id, method, path, summary, description, tags, access: Access::needs(resource, action), status, example }
-    }
-    use Action::{Create, Delete, Read, Update};
-    use Resource::{ApiKey as Key, Role, User};
-    vec![
+    Vec::from([
         op(
-            meta(
-                "users.list",
-                Method::Get,
-                "/api/v1/users",
-                "List users",
-                "The tenant's users with their roles. Filter by text in the name or email, or by active.",
-                User,
-                Read,
-                200,
-                None,
-            ),
+            Meta::new("users.list", Method::Get, "/api/v1/users", Access::needs(Resource::User, Action::Read))
+                .doc(
+                    "List users",
+                    "The tenant's users with their roles. Filter by text in the name or email, or by active.",
+                )
+                .tags(&["Users"]),
             list_users,
         ),
         op(
-            meta(
-                "users.create",
-                Method::Post,
-                "/api/v1/users",
-                "Create a user",
-                "Adds a user with roles. You can only give roles whose permissions you hold yourself.",
-                User,
-                Create,
-                201,
-                Some(r#"{"email":"sam@msp.example","display_name":"Sam Tech","role_ids":["<Technician role id>"]}"#),
-            ),
+            Meta::new("users.create", Method::Post, "/api/v1/users", Access::needs(Resource::User, Action::Create))
+                .doc(
+                    "Create a user",
+                    "Adds a user with roles. You can only give roles whose permissions you hold yourself.",
+                )
+                .tags(&["Users"])
+                .example(EXAMPLE_USERS_CREATE),
             create_user,
         ),
         op(
-            meta(
-                "users.get",
-                Method::Get,
-                "/api/v1/users/{id}",
-                "Get a user",
-                "One user by id, with roles.",
-                User,
-                Read,
-                200,
-                None,
-            ),
+            Meta::new("users.get", Method::Get, "/api/v1/users/{id}", Access::needs(Resource::User, Action::Read))
+                .doc("Get a user", "One user by id, with roles.")
+                .tags(&["Users"]),
             get_user,
         ),
         op(
-            meta(
-                "users.update",
-                Method::Put,
-                "/api/v1/users/{id}",
-                "Update a user",
-                "Changes name, email, password or whether the user is active. A deactivated user's API keys stop working at once.",
-                User,
-                Update,
-                200,
-                Some(r#"{"active":false}"#),
-            ),
+            Meta::new("users.update", Method::Put, "/api/v1/users/{id}", Access::needs(Resource::User, Action::Update))
+                .doc(
+                    "Update a user",
+                    "Changes name, email, password or whether the user is active. A deactivated user's API \
+                 keys stop working at once.",
+                )
+                .tags(&["Users"])
+                .example(EXAMPLE_USERS_UPDATE),
             update_user,
         ),
         op(
-            meta(
+            Meta::new(
                 "users.delete",
                 Method::Delete,
                 "/api/v1/users/{id}",
+                Access::needs(Resource::User, Action::Delete),
+            )
+            .doc(
                 "Delete a user",
-                "Deletes a user; a user that tickets, comments or time entries refer to is deactivated instead (`outcome` says which).",
-                User,
-                Delete,
-                200,
-                None,
-            ),
+                "Deletes a user; a user that tickets, comments or time entries refer to is deactivated \
+                 instead (`outcome` says which).",
+            )
+            .tags(&["Users"])
+            .status(200),
             delete_user,
         ),
         op(
-            meta(
+            Meta::new(
                 "users.roles.set",
                 Method::Put,
                 "/api/v1/users/{id}/roles",
+                Access::needs(Resource::User, Action::Update),
+            )
+            .doc(
                 "Set a user's roles",
-                "Replaces a user's roles. You can only give roles whose permissions you hold, and cannot change your own roles.",
-                User,
-                Update,
-                200,
-                Some(r#"{"role_ids":["<role id>"]}"#),
-            ),
+                "Replaces a user's roles. You can only give roles whose permissions you hold, and cannot \
+                 change your own roles.",
+            )
+            .tags(&["Users"])
+            .example(EXAMPLE_USERS_ROLES_SET),
             set_roles,
         ),
         op(
-            meta(
-                "roles.list",
-                Method::Get,
-                "/api/v1/roles",
-                "List roles",
-                "Built-in and custom roles with their permissions.",
-                Role,
-                Read,
-                200,
-                None,
-            ),
+            Meta::new("roles.list", Method::Get, "/api/v1/roles", Access::needs(Resource::Role, Action::Read))
+                .doc("List roles", "Built-in and custom roles with their permissions.")
+                .tags(&["Roles"]),
             list_roles,
         ),
         op(
-            meta(
-                "roles.create",
-                Method::Post,
-                "/api/v1/roles",
-                "Create a role",
-                "Adds a custom role from `resource:action` permissions you hold yourself.",
-                Role,
-                Create,
-                201,
-                Some(
-                    r#"{"name":"Dispatcher","description":"Triage and assign tickets","permissions":["ticket:read","ticket:update","client:read"]}"#,
-                ),
-            ),
+            Meta::new("roles.create", Method::Post, "/api/v1/roles", Access::needs(Resource::Role, Action::Create))
+                .doc("Create a role", "Adds a custom role from `resource:action` permissions you hold yourself.")
+                .tags(&["Roles"])
+                .example(EXAMPLE_ROLES_CREATE),
             create_role,
         ),
         op(
-            meta(
-                "roles.get",
-                Method::Get,
-                "/api/v1/roles/{id}",
-                "Get a role",
-                "One role by id.",
-                Role,
-                Read,
-                200,
-                None,
-            ),
+            Meta::new("roles.get", Method::Get, "/api/v1/roles/{id}", Access::needs(Resource::Role, Action::Read))
+                .doc("Get a role", "One role by id.")
+                .tags(&["Roles"]),
             get_role,
         ),
         op(
-            meta(
-                "roles.update",
-                Method::Put,
-                "/api/v1/roles/{id}",
-                "Update a role",
-                "Renames a custom role or replaces its permissions; built-in roles cannot be changed.",
-                Role,
-                Update,
-                200,
-                Some(r#"{"permissions":["ticket:read"]}"#),
-            ),
+            Meta::new("roles.update", Method::Put, "/api/v1/roles/{id}", Access::needs(Resource::Role, Action::Update))
+                .doc(
+                    "Update a role",
+                    "Renames a custom role or replaces its permissions; built-in roles cannot be changed.",
+                )
+                .tags(&["Roles"])
+                .example(EXAMPLE_ROLES_UPDATE),
             update_role,
         ),
         op(
-            meta(
+            Meta::new(
                 "roles.delete",
                 Method::Delete,
                 "/api/v1/roles/{id}",
-                "Delete a role",
-                "Deletes a custom role no user has; built-in roles cannot be deleted.",
-                Role,
-                Delete,
-                204,
-                None,
-            ),
+                Access::needs(Resource::Role, Action::Delete),
+            )
+            .doc("Delete a role", "Deletes a custom role no user has; built-in roles cannot be deleted.")
+            .tags(&["Roles"]),
             delete_role,
         ),
         op(
-            meta(
+            Meta::new(
                 "permissions.list",
                 Method::Get,
                 "/api/v1/permissions",
-                "List permissions",
-                "Every (resource, action) permission roles are made of.",
-                Role,
-                Read,
-                200,
-                None,
-            ),
+                Access::needs(Resource::Role, Action::Read),
+            )
+            .doc("List permissions", "Every (resource, action) permission roles are made of.")
+            .tags(&["Roles"]),
             list_permissions,
         ),
         op(
-            meta(
-                "api_keys.list",
-                Method::Get,
-                "/api/v1/api-keys",
-                "List API keys",
-                "Your API keys; users who can manage users see everyone's (filter with `user_id`). Keys themselves are never shown again.",
-                Key,
-                Read,
-                200,
-                None,
-            ),
+            Meta::new("api_keys.list", Method::Get, "/api/v1/api-keys", Access::needs(Resource::ApiKey, Action::Read))
+                .doc(
+                    "List API keys",
+                    "Your API keys; users who can manage users see everyone's (filter with `user_id`). Keys \
+                 themselves are never shown again.",
+                )
+                .tags(&["API keys"]),
             list_keys,
         ),
         op(
-            meta(
+            Meta::new(
                 "api_keys.create",
                 Method::Post,
                 "/api/v1/api-keys",
+                Access::needs(Resource::ApiKey, Action::Create),
+            )
+            .doc(
                 "Create an API key",
-                "Issues an API key for you (or, if you can manage users, for `user_id`). The key is in the answer once and never again.",
-                Key,
-                Create,
-                201,
-                Some(r#"{"description":"Reporting script","expires_at":"2027-06-30T00:00:00Z"}"#),
-            ),
+                "Issues an API key for you (or, if you can manage users, for `user_id`). The key is in \
+                 the answer once and never again.",
+            )
+            .tags(&["API keys"])
+            .example(EXAMPLE_API_KEYS_CREATE),
             create_key,
         ),
         op(
-            meta(
+            Meta::new(
                 "api_keys.delete",
                 Method::Delete,
                 "/api/v1/api-keys/{id}",
-                "Revoke an API key",
-                "Revokes a key at once: your own, or anyone's if you can manage users.",
-                Key,
-                Delete,
-                204,
-                None,
-            ),
+                Access::needs(Resource::ApiKey, Action::Delete),
+            )
+            .doc("Revoke an API key", "Revokes a key at once: your own, or anyone's if you can manage users.")
+            .tags(&["API keys"]),
             revoke_key,
         ),
-    ]
+    ])
 }
 
 /// Holding `user:update` is what "can manage users" means: such callers manage others' keys too.

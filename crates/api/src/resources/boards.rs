@@ -11,240 +11,176 @@ use crate::catalog::{Access, Ctx, Meta, Method, Operation, op};
 use crate::model::{Data, IdPath, NoContent, Page, PageRequest, data, required_text, utc};
 use crate::refs;
 
+// Example request bodies, shown in the OpenAPI document.
+const EXAMPLE_BOARDS_CREATE: &str = r#"{"name":"Service Desk","description":"Break/fix requests"}"#;
+const EXAMPLE_BOARDS_UPDATE: &str = r#"{"description":"Everything reported by email"}"#;
+const EXAMPLE_STATUSES_CREATE: &str =
+    r#"{"board_id":"<board id>","name":"Waiting on customer","is_closed":false,"position":30}"#;
+const EXAMPLE_STATUSES_UPDATE: &str = r#"{"is_closed":true}"#;
+const EXAMPLE_PRIORITIES_CREATE: &str = r##"{"name":"Urgent","color":"#d32f2f","position":10}"##;
+const EXAMPLE_PRIORITIES_UPDATE: &str = r#"{"position":5}"#;
+
 pub fn operations() -> Vec<Operation> {
-    #[allow(clippy::too_many_arguments)]
-    fn meta(
-        id: &'static str,
-        method: Method,
-        path: &'static str,
-        summary: &'static str,
-        description: &'static str,
-        resource: Resource,
-        action: Action,
-        status: u16,
-        example: Option<&'static str>,
-    ) -> Meta {
-        let tags: &'static [&'static str] = match resource {
-            Resource::Board => &["Boards"],
-            Resource::Status => &["Statuses"],
-            _ => &["Priorities"],
-        };
-        Meta { id, method, path, summary, description, tags, access: Access::needs(resource, action), status, example }
-    }
-    use Action::{Create, Delete, Read, Update};
-    use Resource::{Board, Priority, Status};
-    vec![
+    Vec::from([
         op(
-            meta(
-                "boards.list",
-                Method::Get,
-                "/api/v1/boards",
-                "List boards",
-                "Ticket boards (queues such as Service Desk or Projects), by name.",
-                Board,
-                Read,
-                200,
-                None,
-            ),
+            Meta::new("boards.list", Method::Get, "/api/v1/boards", Access::needs(Resource::Board, Action::Read))
+                .doc("List boards", "Ticket boards (queues such as Service Desk or Projects), by name.")
+                .tags(&["Boards"]),
             list_boards,
         ),
         op(
-            meta(
-                "boards.create",
-                Method::Post,
-                "/api/v1/boards",
-                "Create a board",
-                "Adds a ticket board; give it statuses next.",
-                Board,
-                Create,
-                201,
-                Some(r#"{"name":"Service Desk","description":"Break/fix requests"}"#),
-            ),
+            Meta::new("boards.create", Method::Post, "/api/v1/boards", Access::needs(Resource::Board, Action::Create))
+                .doc("Create a board", "Adds a ticket board; give it statuses next.")
+                .tags(&["Boards"])
+                .example(EXAMPLE_BOARDS_CREATE),
             create_board,
         ),
         op(
-            meta(
-                "boards.get",
-                Method::Get,
-                "/api/v1/boards/{id}",
-                "Get a board",
-                "One board by id.",
-                Board,
-                Read,
-                200,
-                None,
-            ),
+            Meta::new("boards.get", Method::Get, "/api/v1/boards/{id}", Access::needs(Resource::Board, Action::Read))
+                .doc("Get a board", "One board by id.")
+                .tags(&["Boards"]),
             get_board,
         ),
         op(
-            meta(
+            Meta::new(
                 "boards.update",
                 Method::Put,
                 "/api/v1/boards/{id}",
-                "Update a board",
-                "Renames or re-describes a board.",
-                Board,
-                Update,
-                200,
-                Some(r#"{"description":"Everything reported by email"}"#),
-            ),
+                Access::needs(Resource::Board, Action::Update),
+            )
+            .doc("Update a board", "Renames or re-describes a board.")
+            .tags(&["Boards"])
+            .example(EXAMPLE_BOARDS_UPDATE),
             update_board,
         ),
         op(
-            meta(
+            Meta::new(
                 "boards.delete",
                 Method::Delete,
                 "/api/v1/boards/{id}",
+                Access::needs(Resource::Board, Action::Delete),
+            )
+            .doc(
                 "Delete a board",
                 "Deletes a board without tickets, with its statuses; a board with tickets answers 409.",
-                Board,
-                Delete,
-                204,
-                None,
-            ),
+            )
+            .tags(&["Boards"]),
             delete_board,
         ),
         op(
-            meta(
-                "statuses.list",
-                Method::Get,
-                "/api/v1/statuses",
-                "List statuses",
-                "Ticket statuses, in board order. Each belongs to one board; `is_closed` marks the ones that close a ticket.",
-                Status,
-                Read,
-                200,
-                None,
-            ),
+            Meta::new("statuses.list", Method::Get, "/api/v1/statuses", Access::needs(Resource::Status, Action::Read))
+                .doc(
+                    "List statuses",
+                    "Ticket statuses, in board order. Each belongs to one board; `is_closed` marks the ones \
+                 that close a ticket.",
+                )
+                .tags(&["Statuses"]),
             list_statuses,
         ),
         op(
-            meta(
+            Meta::new(
                 "statuses.create",
                 Method::Post,
                 "/api/v1/statuses",
-                "Create a status",
-                "Adds a status to a board.",
-                Status,
-                Create,
-                201,
-                Some(r#"{"board_id":"<board id>","name":"Waiting on customer","is_closed":false,"position":30}"#),
-            ),
+                Access::needs(Resource::Status, Action::Create),
+            )
+            .doc("Create a status", "Adds a status to a board.")
+            .tags(&["Statuses"])
+            .example(EXAMPLE_STATUSES_CREATE),
             create_status,
         ),
         op(
-            meta(
+            Meta::new(
                 "statuses.get",
                 Method::Get,
                 "/api/v1/statuses/{id}",
-                "Get a status",
-                "One status by id.",
-                Status,
-                Read,
-                200,
-                None,
-            ),
+                Access::needs(Resource::Status, Action::Read),
+            )
+            .doc("Get a status", "One status by id.")
+            .tags(&["Statuses"]),
             get_status,
         ),
         op(
-            meta(
+            Meta::new(
                 "statuses.update",
                 Method::Put,
                 "/api/v1/statuses/{id}",
-                "Update a status",
-                "Renames a status, moves it, or changes whether it closes tickets.",
-                Status,
-                Update,
-                200,
-                Some(r#"{"is_closed":true}"#),
-            ),
+                Access::needs(Resource::Status, Action::Update),
+            )
+            .doc("Update a status", "Renames a status, moves it, or changes whether it closes tickets.")
+            .tags(&["Statuses"])
+            .example(EXAMPLE_STATUSES_UPDATE),
             update_status,
         ),
         op(
-            meta(
+            Meta::new(
                 "statuses.delete",
                 Method::Delete,
                 "/api/v1/statuses/{id}",
-                "Delete a status",
-                "Deletes a status no ticket is in; otherwise 409.",
-                Status,
-                Delete,
-                204,
-                None,
-            ),
+                Access::needs(Resource::Status, Action::Delete),
+            )
+            .doc("Delete a status", "Deletes a status no ticket is in; otherwise 409.")
+            .tags(&["Statuses"]),
             delete_status,
         ),
         op(
-            meta(
+            Meta::new(
                 "priorities.list",
                 Method::Get,
                 "/api/v1/priorities",
-                "List priorities",
-                "Ticket priorities, in order (position).",
-                Priority,
-                Read,
-                200,
-                None,
-            ),
+                Access::needs(Resource::Priority, Action::Read),
+            )
+            .doc("List priorities", "Ticket priorities, in order (position).")
+            .tags(&["Priorities"]),
             list_priorities,
         ),
         op(
-            meta(
+            Meta::new(
                 "priorities.create",
                 Method::Post,
                 "/api/v1/priorities",
-                "Create a priority",
-                "Adds a ticket priority.",
-                Priority,
-                Create,
-                201,
-                Some(r##"{"name":"Urgent","color":"#d32f2f","position":10}"##),
-            ),
+                Access::needs(Resource::Priority, Action::Create),
+            )
+            .doc("Create a priority", "Adds a ticket priority.")
+            .tags(&["Priorities"])
+            .example(EXAMPLE_PRIORITIES_CREATE),
             create_priority,
         ),
         op(
-            meta(
+            Meta::new(
                 "priorities.get",
                 Method::Get,
                 "/api/v1/priorities/{id}",
-                "Get a priority",
-                "One priority by id.",
-                Priority,
-                Read,
-                200,
-                None,
-            ),
+                Access::needs(Resource::Priority, Action::Read),
+            )
+            .doc("Get a priority", "One priority by id.")
+            .tags(&["Priorities"]),
             get_priority,
         ),
         op(
-            meta(
+            Meta::new(
                 "priorities.update",
                 Method::Put,
                 "/api/v1/priorities/{id}",
-                "Update a priority",
-                "Renames, recolours or reorders a priority.",
-                Priority,
-                Update,
-                200,
-                Some(r#"{"position":5}"#),
-            ),
+                Access::needs(Resource::Priority, Action::Update),
+            )
+            .doc("Update a priority", "Renames, recolours or reorders a priority.")
+            .tags(&["Priorities"])
+            .example(EXAMPLE_PRIORITIES_UPDATE),
             update_priority,
         ),
         op(
-            meta(
+            Meta::new(
                 "priorities.delete",
                 Method::Delete,
                 "/api/v1/priorities/{id}",
-                "Delete a priority",
-                "Deletes a priority no ticket uses; otherwise 409.",
-                Priority,
-                Delete,
-                204,
-                None,
-            ),
+                Access::needs(Resource::Priority, Action::Delete),
+            )
+            .doc("Delete a priority", "Deletes a priority no ticket uses; otherwise 409.")
+            .tags(&["Priorities"]),
             delete_priority,
         ),
-    ]
+    ])
 }
 
 // ---- boards ----

@@ -15,81 +15,72 @@ use crate::model::{
 const TAGS: &[&str] = &["Clients"];
 
 pub fn operations() -> Vec<Operation> {
-    vec![
+    Vec::from([
         op(
-            Meta {
-                id: "clients.list",
-                method: Method::Get,
-                path: "/api/v1/clients",
-                summary: "List clients",
-                description: "Clients (customer companies) of the tenant, by name. Filter by a part of the name or by \
+            Meta::new("clients.list", Method::Get, "/api/v1/clients", Access::needs(Resource::Client, Action::Read))
+                .doc(
+                    "List clients",
+                    "Clients (customer companies) of the tenant, by name. Filter by a part of the name or by \
                               whether they are inactive.",
-                tags: TAGS,
-                access: Access::needs(Resource::Client, Action::Read),
-                status: 200,
-                example: None,
-            },
+                )
+                .tags(TAGS),
             list,
         ),
         op(
-            Meta {
-                id: "clients.create",
-                method: Method::Post,
-                path: "/api/v1/clients",
-                summary: "Create a client",
-                description: "Adds a client (customer company). Names are unique within the tenant.",
-                tags: TAGS,
-                access: Access::needs(Resource::Client, Action::Create),
-                status: 201,
-                example: Some(r#"{"name":"Acme Corp","email":"it@acme.example","phone":"+1 555 0100"}"#),
-            },
+            Meta::new(
+                "clients.create",
+                Method::Post,
+                "/api/v1/clients",
+                Access::needs(Resource::Client, Action::Create),
+            )
+            .doc("Create a client", "Adds a client (customer company). Names are unique within the tenant.")
+            .tags(TAGS)
+            .example(r#"{"name":"Acme Corp","email":"it@acme.example","phone":"+1 555 0100"}"#),
             create,
         ),
         op(
-            Meta {
-                id: "clients.get",
-                method: Method::Get,
-                path: "/api/v1/clients/{id}",
-                summary: "Get a client",
-                description: "One client by id.",
-                tags: TAGS,
-                access: Access::needs(Resource::Client, Action::Read),
-                status: 200,
-                example: None,
-            },
+            Meta::new(
+                "clients.get",
+                Method::Get,
+                "/api/v1/clients/{id}",
+                Access::needs(Resource::Client, Action::Read),
+            )
+            .doc("Get a client", "One client by id.")
+            .tags(TAGS),
             get,
         ),
         op(
-            Meta {
-                id: "clients.update",
-                method: Method::Put,
-                path: "/api/v1/clients/{id}",
-                summary: "Update a client",
-                description: "Changes the given fields of a client; omitted fields keep their value, `null` clears \
+            Meta::new(
+                "clients.update",
+                Method::Put,
+                "/api/v1/clients/{id}",
+                Access::needs(Resource::Client, Action::Update),
+            )
+            .doc(
+                "Update a client",
+                "Changes the given fields of a client; omitted fields keep their value, `null` clears \
                               an optional one.",
-                tags: TAGS,
-                access: Access::needs(Resource::Client, Action::Update),
-                status: 200,
-                example: Some(r#"{"is_inactive":true}"#),
-            },
+            )
+            .tags(TAGS)
+            .example(r#"{"is_inactive":true}"#),
             update,
         ),
         op(
-            Meta {
-                id: "clients.delete",
-                method: Method::Delete,
-                path: "/api/v1/clients/{id}",
-                summary: "Delete a client",
-                description: "Deletes a client that nothing refers to; a client with contacts, tickets or projects \
+            Meta::new(
+                "clients.delete",
+                Method::Delete,
+                "/api/v1/clients/{id}",
+                Access::needs(Resource::Client, Action::Delete),
+            )
+            .doc(
+                "Delete a client",
+                "Deletes a client that nothing refers to; a client with contacts, tickets or projects \
                               answers 409 (mark it inactive instead).",
-                tags: TAGS,
-                access: Access::needs(Resource::Client, Action::Delete),
-                status: 204,
-                example: None,
-            },
+            )
+            .tags(TAGS),
             delete,
         ),
-    ]
+    ])
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, JsonSchema)]

@@ -15,85 +15,72 @@ use crate::refs;
 
 const TAGS: &[&str] = &["Contacts"];
 
+// Example request bodies, shown in the OpenAPI document.
+const EXAMPLE_CONTACTS_CREATE: &str =
+    r#"{"full_name":"Dana Scully","email":"dana@acme.example","client_id":"<client id>"}"#;
+const EXAMPLE_CONTACTS_UPDATE: &str = r#"{"phone":"+1 555 0101"}"#;
+
 pub fn operations() -> Vec<Operation> {
-    let meta = |id, method, path, summary, description, action, status, example| Meta {
-        id,
-        method,
-        path,
-        summary,
-        description,
-        tags: TAGS,
-        access: Access::needs(Resource::Contact, action),
-        status,
-        example,
-    };
-    vec![
+    Vec::from([
         op(
-            meta(
-                "contacts.list",
-                Method::Get,
-                "/api/v1/contacts",
-                "List contacts",
-                "Contacts (people at client companies), by name. Filter by client, or search names and emails.",
-                Action::Read,
-                200,
-                None,
-            ),
+            Meta::new("contacts.list", Method::Get, "/api/v1/contacts", Access::needs(Resource::Contact, Action::Read))
+                .doc(
+                    "List contacts",
+                    "Contacts (people at client companies), by name. Filter by client, or search names and emails.",
+                )
+                .tags(TAGS),
             list,
         ),
         op(
-            meta(
+            Meta::new(
                 "contacts.create",
                 Method::Post,
                 "/api/v1/contacts",
-                "Create a contact",
-                "Adds a person, usually at a client.",
-                Action::Create,
-                201,
-                Some(r#"{"full_name":"Dana Scully","email":"dana@acme.example","client_id":"<client id>"}"#),
-            ),
+                Access::needs(Resource::Contact, Action::Create),
+            )
+            .doc("Create a contact", "Adds a person, usually at a client.")
+            .tags(TAGS)
+            .example(EXAMPLE_CONTACTS_CREATE),
             create,
         ),
         op(
-            meta(
+            Meta::new(
                 "contacts.get",
                 Method::Get,
                 "/api/v1/contacts/{id}",
-                "Get a contact",
-                "One contact by id.",
-                Action::Read,
-                200,
-                None,
-            ),
+                Access::needs(Resource::Contact, Action::Read),
+            )
+            .doc("Get a contact", "One contact by id.")
+            .tags(TAGS),
             get,
         ),
         op(
-            meta(
+            Meta::new(
                 "contacts.update",
                 Method::Put,
                 "/api/v1/contacts/{id}",
+                Access::needs(Resource::Contact, Action::Update),
+            )
+            .doc(
                 "Update a contact",
                 "Changes the given fields; omitted fields keep their value, `null` clears an optional one.",
-                Action::Update,
-                200,
-                Some(r#"{"phone":"+1 555 0101"}"#),
-            ),
+            )
+            .tags(TAGS)
+            .example(EXAMPLE_CONTACTS_UPDATE),
             update,
         ),
         op(
-            meta(
+            Meta::new(
                 "contacts.delete",
                 Method::Delete,
                 "/api/v1/contacts/{id}",
-                "Delete a contact",
-                "Deletes a contact no ticket refers to; otherwise 409 (mark it inactive instead).",
-                Action::Delete,
-                204,
-                None,
-            ),
+                Access::needs(Resource::Contact, Action::Delete),
+            )
+            .doc("Delete a contact", "Deletes a contact no ticket refers to; otherwise 409 (mark it inactive instead).")
+            .tags(TAGS),
             delete,
         ),
-    ]
+    ])
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, JsonSchema)]

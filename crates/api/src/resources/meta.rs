@@ -10,37 +10,24 @@ use crate::catalog::{Access, Ctx, Meta, Method, Operation, op};
 use crate::model::{Data, data};
 
 pub fn operations() -> Vec<Operation> {
-    vec![
+    Vec::from([
         op(
-            Meta {
-                id: "meta.openapi",
-                method: Method::Get,
-                path: "/api/v1/openapi.json",
-                summary: "The OpenAPI document",
-                description: "This API's OpenAPI 3.1 document, generated from the same declarations that route each \
+            Meta::new("meta.openapi", Method::Get, "/api/v1/openapi.json", Access::Public)
+                .doc(
+                    "The OpenAPI document",
+                    "This API's OpenAPI 3.1 document, generated from the same declarations that route each \
                               operation. Each operation's `x-permission` names the permission it needs.",
-                tags: &["Meta"],
-                access: Access::Public,
-                status: 200,
-                example: None,
-            },
+                )
+                .tags(&["Meta"]),
             openapi,
         ),
         op(
-            Meta {
-                id: "meta.me",
-                method: Method::Get,
-                path: "/api/v1/me",
-                summary: "Who am I",
-                description: "The caller's tenant, identity, roles and effective permissions.",
-                tags: &["Meta"],
-                access: Access::Authenticated,
-                status: 200,
-                example: None,
-            },
+            Meta::new("meta.me", Method::Get, "/api/v1/me", Access::Authenticated)
+                .doc("Who am I", "The caller's tenant, identity, roles and effective permissions.")
+                .tags(&["Meta"]),
             me,
         ),
-    ]
+    ])
 }
 
 /// A free-form JSON document.

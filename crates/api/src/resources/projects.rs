@@ -13,177 +13,128 @@ use crate::model::{
 };
 use crate::refs;
 
+// Example request bodies, shown in the OpenAPI document.
+const EXAMPLE_PROJECTS_CREATE: &str = r#"{"name":"Office 365 migration","client_id":"<client id>","status":"active","start_date":"2026-12-01","end_date":"2027-01-31"}"#;
+const EXAMPLE_PROJECTS_UPDATE: &str = r#"{"status":"completed"}"#;
+const EXAMPLE_PROJECTS_TASKS_CREATE: &str =
+    r#"{"title":"Migrate mailboxes","estimated_minutes":480,"due_date":"2026-12-15"}"#;
+const EXAMPLE_PROJECTS_TASKS_UPDATE: &str = r#"{"status":"done"}"#;
+
 pub fn operations() -> Vec<Operation> {
-    #[allow(clippy::too_many_arguments)]
-    fn meta(
-        id: &'static str,
-        method: Method,
-        path: &'static str,
-        summary: &'static str,
-        description: &'static str,
-        resource: Resource,
-        action: Action,
-        status: u16,
-        example: Option<&'static str>,
-    ) -> Meta {
-        Meta {
-            id,
-            method,
-            path,
-            summary,
-            description,
-            tags: &["Projects"],
-            access: Access::needs(resource, action),
-            status,
-            example,
-        }
-    }
-    use Action::{Create, Delete, Read, Update};
-    use Resource::{Project, ProjectTask};
-    vec![
+    Vec::from([
         op(
-            meta(
-                "projects.list",
-                Method::Get,
-                "/api/v1/projects",
-                "List projects",
-                "Client projects, by name. Filter by client, status, or text in the name and description.",
-                Project,
-                Read,
-                200,
-                None,
-            ),
+            Meta::new("projects.list", Method::Get, "/api/v1/projects", Access::needs(Resource::Project, Action::Read))
+                .doc(
+                    "List projects",
+                    "Client projects, by name. Filter by client, status, or text in the name and description.",
+                )
+                .tags(&["Projects"]),
             list,
         ),
         op(
-            meta(
+            Meta::new(
                 "projects.create",
                 Method::Post,
                 "/api/v1/projects",
-                "Create a project",
-                "Starts a project for a client.",
-                Project,
-                Create,
-                201,
-                Some(
-                    r#"{"name":"Office 365 migration","client_id":"<client id>","status":"active","start_date":"2026-12-01","end_date":"2027-01-31"}"#,
-                ),
-            ),
+                Access::needs(Resource::Project, Action::Create),
+            )
+            .doc("Create a project", "Starts a project for a client.")
+            .tags(&["Projects"])
+            .example(EXAMPLE_PROJECTS_CREATE),
             create,
         ),
         op(
-            meta(
+            Meta::new(
                 "projects.get",
                 Method::Get,
                 "/api/v1/projects/{id}",
-                "Get a project",
-                "One project by id.",
-                Project,
-                Read,
-                200,
-                None,
-            ),
+                Access::needs(Resource::Project, Action::Read),
+            )
+            .doc("Get a project", "One project by id.")
+            .tags(&["Projects"]),
             get,
         ),
         op(
-            meta(
+            Meta::new(
                 "projects.update",
                 Method::Put,
                 "/api/v1/projects/{id}",
-                "Update a project",
-                "Changes the given fields; `null` clears a date.",
-                Project,
-                Update,
-                200,
-                Some(r#"{"status":"completed"}"#),
-            ),
+                Access::needs(Resource::Project, Action::Update),
+            )
+            .doc("Update a project", "Changes the given fields; `null` clears a date.")
+            .tags(&["Projects"])
+            .example(EXAMPLE_PROJECTS_UPDATE),
             update,
         ),
         op(
-            meta(
+            Meta::new(
                 "projects.delete",
                 Method::Delete,
                 "/api/v1/projects/{id}",
-                "Delete a project",
-                "Deletes a project and its tasks; a project with logged time answers 409.",
-                Project,
-                Delete,
-                204,
-                None,
-            ),
+                Access::needs(Resource::Project, Action::Delete),
+            )
+            .doc("Delete a project", "Deletes a project and its tasks; a project with logged time answers 409.")
+            .tags(&["Projects"]),
             delete,
         ),
         op(
-            meta(
+            Meta::new(
                 "projects.tasks.list",
                 Method::Get,
                 "/api/v1/projects/{id}/tasks",
-                "List a project's tasks",
-                "The tasks of a project, by due date. Filter by status or assignee.",
-                ProjectTask,
-                Read,
-                200,
-                None,
-            ),
+                Access::needs(Resource::ProjectTask, Action::Read),
+            )
+            .doc("List a project's tasks", "The tasks of a project, by due date. Filter by status or assignee.")
+            .tags(&["Projects"]),
             list_tasks,
         ),
         op(
-            meta(
+            Meta::new(
                 "projects.tasks.create",
                 Method::Post,
                 "/api/v1/projects/{id}/tasks",
-                "Add a task to a project",
-                "Adds a task to a project.",
-                ProjectTask,
-                Create,
-                201,
-                Some(r#"{"title":"Migrate mailboxes","estimated_minutes":480,"due_date":"2026-12-15"}"#),
-            ),
+                Access::needs(Resource::ProjectTask, Action::Create),
+            )
+            .doc("Add a task to a project", "Adds a task to a project.")
+            .tags(&["Projects"])
+            .example(EXAMPLE_PROJECTS_TASKS_CREATE),
             create_task,
         ),
         op(
-            meta(
+            Meta::new(
                 "projects.tasks.get",
                 Method::Get,
                 "/api/v1/projects/{id}/tasks/{task_id}",
-                "Get a project task",
-                "One task of a project.",
-                ProjectTask,
-                Read,
-                200,
-                None,
-            ),
+                Access::needs(Resource::ProjectTask, Action::Read),
+            )
+            .doc("Get a project task", "One task of a project.")
+            .tags(&["Projects"]),
             get_task,
         ),
         op(
-            meta(
+            Meta::new(
                 "projects.tasks.update",
                 Method::Put,
                 "/api/v1/projects/{id}/tasks/{task_id}",
-                "Update a project task",
-                "Changes the given fields of a task, such as its status.",
-                ProjectTask,
-                Update,
-                200,
-                Some(r#"{"status":"done"}"#),
-            ),
+                Access::needs(Resource::ProjectTask, Action::Update),
+            )
+            .doc("Update a project task", "Changes the given fields of a task, such as its status.")
+            .tags(&["Projects"])
+            .example(EXAMPLE_PROJECTS_TASKS_UPDATE),
             update_task,
         ),
         op(
-            meta(
+            Meta::new(
                 "projects.tasks.delete",
                 Method::Delete,
                 "/api/v1/projects/{id}/tasks/{task_id}",
-                "Delete a project task",
-                "Deletes a task without logged time; otherwise 409.",
-                ProjectTask,
-                Delete,
-                204,
-                None,
-            ),
+                Access::needs(Resource::ProjectTask, Action::Delete),
+            )
+            .doc("Delete a project task", "Deletes a task without logged time; otherwise 409.")
+            .tags(&["Projects"]),
             delete_task,
         ),
-    ]
+    ])
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

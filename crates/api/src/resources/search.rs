@@ -13,22 +13,17 @@ use crate::catalog::{Access, Ctx, Meta, Method, Operation, op};
 use crate::model::{DEFAULT_LIMIT, MAX_LIMIT, utc};
 
 pub fn operations() -> Vec<Operation> {
-    vec![op(
-        Meta {
-            id: "search.query",
-            method: Method::Get,
-            path: "/api/v1/search",
-            summary: "Search everything",
-            description: "Finds tickets (by number, title and description), ticket comments, clients, contacts, \
-                          projects and project tasks containing every word of `query` (words match as prefixes). \
-                          Only types the caller may read are searched. Sorted by relevance, or by `recent` change.",
-            tags: &["Search"],
-            access: Access::Authenticated,
-            status: 200,
-            example: None,
-        },
+    Vec::from([op(
+        Meta::new("search.query", Method::Get, "/api/v1/search", Access::Authenticated)
+            .doc(
+                "Search everything",
+                "Finds tickets (by number, title and description), ticket comments, clients, contacts, \
+                 projects and project tasks containing every word of `query` (words match as prefixes). \
+                 Only types the caller may read are searched. Sorted by relevance, or by `recent` change.",
+            )
+            .tags(&["Search"]),
         search,
-    )]
+    )])
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

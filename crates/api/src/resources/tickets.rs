@@ -16,144 +16,121 @@ use crate::model::{
 };
 use crate::refs;
 
+// Example request bodies, shown in the OpenAPI document.
+const EXAMPLE_TICKETS_CREATE: &str = r#"{"title":"Printer offline in accounting","board_id":"<board id>","client_id":"<client id>","priority_id":"<priority id>","description":"The HP on floor 2 shows offline since this morning."}"#;
+const EXAMPLE_TICKETS_UPDATE: &str = r#"{"status_id":"<closed status id>","assigned_to":"<user id>"}"#;
+const EXAMPLE_TICKETS_COMMENTS_CREATE: &str =
+    r#"{"body":"Called the customer; replacing the toner fixed it.","is_internal":false}"#;
+
 pub fn operations() -> Vec<Operation> {
-    #[allow(clippy::too_many_arguments)]
-    fn meta(
-        id: &'static str,
-        method: Method,
-        path: &'static str,
-        summary: &'static str,
-        description: &'static str,
-        resource: Resource,
-        action: Action,
-        status: u16,
-        example: Option<&'static str>,
-    ) -> Meta {
-        let tags: &'static [&'static str] = &["Tickets"];
-        Meta { id, method, path, summary, description, tags, access: Access::needs(resource, action), status, example }
-    }
-    use Action::{Create, Delete, Read, Update};
-    use Resource::{Ticket, TicketComment};
-    vec![
+    Vec::from([
         op(
-            meta(
-                "tickets.list",
-                Method::Get,
-                "/api/v1/tickets",
-                "List tickets",
-                "Tickets, newest first by default. Filter by board, status, priority, client, contact, assignee, \
+            Meta::new("tickets.list", Method::Get, "/api/v1/tickets", Access::needs(Resource::Ticket, Action::Read))
+                .doc(
+                    "List tickets",
+                    "Tickets, newest first by default. Filter by board, status, priority, client, contact, assignee, \
                  open/closed, creation time, or text in the number, title and description.",
-                Ticket,
-                Read,
-                200,
-                None,
-            ),
+                )
+                .tags(&["Tickets"]),
             list,
         ),
         op(
-            meta(
+            Meta::new(
                 "tickets.create",
                 Method::Post,
                 "/api/v1/tickets",
+                Access::needs(Resource::Ticket, Action::Create),
+            )
+            .doc(
                 "Create a ticket",
                 "Opens a ticket on a board for a client. It gets the next ticket number of the tenant (T-000123). \
                  Without `status_id` it starts in the board's first status.",
-                Ticket,
-                Create,
-                201,
-                Some(
-                    r#"{"title":"Printer offline in accounting","board_id":"<board id>","client_id":"<client id>","priority_id":"<priority id>","description":"The HP on floor 2 shows offline since this morning."}"#,
-                ),
-            ),
+            )
+            .tags(&["Tickets"])
+            .example(EXAMPLE_TICKETS_CREATE),
             create,
         ),
         op(
-            meta(
+            Meta::new(
                 "tickets.get",
                 Method::Get,
                 "/api/v1/tickets/{id}",
-                "Get a ticket",
-                "One ticket by id, with the names of its board, status, priority and client.",
-                Ticket,
-                Read,
-                200,
-                None,
-            ),
+                Access::needs(Resource::Ticket, Action::Read),
+            )
+            .doc("Get a ticket", "One ticket by id, with the names of its board, status, priority and client.")
+            .tags(&["Tickets"]),
             get,
         ),
         op(
-            meta(
+            Meta::new(
                 "tickets.update",
                 Method::Put,
                 "/api/v1/tickets/{id}",
+                Access::needs(Resource::Ticket, Action::Update),
+            )
+            .doc(
                 "Update a ticket",
                 "Changes the given fields. To close or resolve a ticket, set `status_id` to a closed status of its \
                  board. Moving it to another board needs a status of that board.",
-                Ticket,
-                Update,
-                200,
-                Some(r#"{"status_id":"<closed status id>","assigned_to":"<user id>"}"#),
-            ),
+            )
+            .tags(&["Tickets"])
+            .example(EXAMPLE_TICKETS_UPDATE),
             update,
         ),
         op(
-            meta(
+            Meta::new(
                 "tickets.delete",
                 Method::Delete,
                 "/api/v1/tickets/{id}",
-                "Delete a ticket",
-                "Deletes a ticket and its comments; a ticket with time entries answers 409.",
-                Ticket,
-                Delete,
-                204,
-                None,
-            ),
+                Access::needs(Resource::Ticket, Action::Delete),
+            )
+            .doc("Delete a ticket", "Deletes a ticket and its comments; a ticket with time entries answers 409.")
+            .tags(&["Tickets"]),
             delete,
         ),
         op(
-            meta(
+            Meta::new(
                 "tickets.comments.list",
                 Method::Get,
                 "/api/v1/tickets/{id}/comments",
+                Access::needs(Resource::TicketComment, Action::Read),
+            )
+            .doc(
                 "List a ticket's comments",
-                "The notes and replies on a ticket, oldest first; `is_internal` marks notes customers do not see.",
-                TicketComment,
-                Read,
-                200,
-                None,
-            ),
+                "The notes and replies on a ticket, oldest first; `is_internal` marks notes customers do \
+                 not see.",
+            )
+            .tags(&["Tickets"]),
             list_comments,
         ),
         op(
-            meta(
+            Meta::new(
                 "tickets.comments.create",
                 Method::Post,
                 "/api/v1/tickets/{id}/comments",
+                Access::needs(Resource::TicketComment, Action::Create),
+            )
+            .doc(
                 "Comment on a ticket",
                 "Adds a note or reply to a ticket, written by the caller. Set `is_internal` for a note customers \
                  do not see.",
-                TicketComment,
-                Create,
-                201,
-                Some(r#"{"body":"Called the customer; replacing the toner fixed it.","is_internal":false}"#),
-            ),
+            )
+            .tags(&["Tickets"])
+            .example(EXAMPLE_TICKETS_COMMENTS_CREATE),
             create_comment,
         ),
         op(
-            meta(
+            Meta::new(
                 "tickets.comments.delete",
                 Method::Delete,
                 "/api/v1/tickets/{id}/comments/{comment_id}",
-                "Delete a comment",
-                "Deletes one comment of a ticket.",
-                TicketComment,
-                Delete,
-                204,
-                None,
-            ),
+                Access::needs(Resource::TicketComment, Action::Delete),
+            )
+            .doc("Delete a comment", "Deletes one comment of a ticket.")
+            .tags(&["Tickets"]),
             delete_comment,
         ),
-    ]
+    ])
 }
 
 /// A ticket as the API shows it: its row plus the names an agent or person needs to read it.

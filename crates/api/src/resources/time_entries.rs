@@ -14,100 +14,82 @@ use crate::refs;
 /// The longest single entry.
 const MAX_MINUTES: i64 = 24 * 60;
 
+// Example request bodies, shown in the OpenAPI document.
+const EXAMPLE_TIME_ENTRIES_CREATE: &str = r#"{"work_item_type":"ticket","work_item_id":"<ticket id>","started_at":"2026-11-24T09:00:00Z","duration_minutes":45,"billable":true,"notes":"Replaced toner, tested printing"}"#;
+const EXAMPLE_TIME_ENTRIES_UPDATE: &str = r#"{"billable":false}"#;
+
 pub fn operations() -> Vec<Operation> {
-    #[allow(clippy::too_many_arguments)]
-    fn meta(
-        id: &'static str,
-        method: Method,
-        path: &'static str,
-        summary: &'static str,
-        description: &'static str,
-        action: Action,
-        status: u16,
-        example: Option<&'static str>,
-    ) -> Meta {
-        Meta {
-            id,
-            method,
-            path,
-            summary,
-            description,
-            tags: &["Time entries"],
-            access: Access::needs(Resource::TimeEntry, action),
-            status,
-            example,
-        }
-    }
-    use Action::{Create, Delete, Read, Update};
-    vec![
+    Vec::from([
         op(
-            meta(
+            Meta::new(
                 "time_entries.list",
                 Method::Get,
                 "/api/v1/time-entries",
+                Access::needs(Resource::TimeEntry, Action::Read),
+            )
+            .doc(
                 "List time entries",
-                "Logged hours (timesheet entries), newest first. Filter by user, work item (ticket or project task), time range or billable.",
-                Read,
-                200,
-                None,
-            ),
+                "Logged hours (timesheet entries), newest first. Filter by user, work item (ticket or \
+                 project task), time range or billable.",
+            )
+            .tags(&["Time entries"]),
             list,
         ),
         op(
-            meta(
+            Meta::new(
                 "time_entries.create",
                 Method::Post,
                 "/api/v1/time-entries",
+                Access::needs(Resource::TimeEntry, Action::Create),
+            )
+            .doc(
                 "Log time",
-                "Logs time worked on a ticket or project task, for the caller unless `user_id` says otherwise. Give `ended_at` or `duration_minutes`; an entry lasts at most 24 hours.",
-                Create,
-                201,
-                Some(
-                    r#"{"work_item_type":"ticket","work_item_id":"<ticket id>","started_at":"2026-11-24T09:00:00Z","duration_minutes":45,"billable":true,"notes":"Replaced toner, tested printing"}"#,
-                ),
-            ),
+                "Logs time worked on a ticket or project task, for the caller unless `user_id` says \
+                 otherwise. Give `ended_at` or `duration_minutes`; an entry lasts at most 24 hours.",
+            )
+            .tags(&["Time entries"])
+            .example(EXAMPLE_TIME_ENTRIES_CREATE),
             create,
         ),
         op(
-            meta(
+            Meta::new(
                 "time_entries.get",
                 Method::Get,
                 "/api/v1/time-entries/{id}",
-                "Get a time entry",
-                "One time entry by id.",
-                Read,
-                200,
-                None,
-            ),
+                Access::needs(Resource::TimeEntry, Action::Read),
+            )
+            .doc("Get a time entry", "One time entry by id.")
+            .tags(&["Time entries"]),
             get,
         ),
         op(
-            meta(
+            Meta::new(
                 "time_entries.update",
                 Method::Put,
                 "/api/v1/time-entries/{id}",
+                Access::needs(Resource::TimeEntry, Action::Update),
+            )
+            .doc(
                 "Update a time entry",
-                "Changes the given fields; changing `started_at` keeps the duration unless `ended_at` or `duration_minutes` is given too.",
-                Update,
-                200,
-                Some(r#"{"billable":false}"#),
-            ),
+                "Changes the given fields; changing `started_at` keeps the duration unless `ended_at` or \
+                 `duration_minutes` is given too.",
+            )
+            .tags(&["Time entries"])
+            .example(EXAMPLE_TIME_ENTRIES_UPDATE),
             update,
         ),
         op(
-            meta(
+            Meta::new(
                 "time_entries.delete",
                 Method::Delete,
                 "/api/v1/time-entries/{id}",
-                "Delete a time entry",
-                "Deletes a time entry.",
-                Delete,
-                204,
-                None,
-            ),
+                Access::needs(Resource::TimeEntry, Action::Delete),
+            )
+            .doc("Delete a time entry", "Deletes a time entry.")
+            .tags(&["Time entries"]),
             delete,
         ),
-    ]
+    ])
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
