@@ -1,0 +1,245 @@
+//! Words: tokens, singular forms, stop words, synonyms and intents, and the per-entry index
+//! search reads (built once per registry).
+
+use std::collections::HashSet;
+
+use crate::registry::RegistryEntry;
+
+const STOP_WORDS: &[&str] = &[
+    "a", "an", "the", "to", "for", "of", "in", "on", "at", "by", "with", "and", "or", "from", "api", "v1", "is", "are",
+    "be", "it", "this", "that", "please", "can", "could", "would", "should", "do", "does", "how", "what", "which",
+    "into", "as", "some", "want", "need", "let", "there",
+];
+
+/// Plural to singular, with the original's defects fixed: `statuses`→`status` and
+/// `analyses`→`analysis`, and words that merely end in s (`status`, `address`) stay whole.
+pub fn singular(word: &str) -> String {
+    const IRREGULAR: &[(&str, &str)] = &[
+        ("statuses", "status"),
+        ("analyses", "analysis"),
+        ("addresses", "address"),
+        ("aliases", "alias"),
+        ("people", "person"),
+        ("children", "child"),
+        ("indices", "index"),
+        ("phases", "phase"),
+    ];
+    if let Some((_, one)) = IRREGULAR.iter().find(|(many, _)| *many == word) {
+        return (*one).to_owned();
+    }
+    let n = word.len();
+    if n > 3 && word.ends_with("ies") {
+        return format!("{}y", &word[..n - 3]);
+    }
+    if ["sses", "shes", "ches", "xes", "zes"].iter().any(|s| word.ends_with(s)) {
+        return word[..n - 2].to_owned();
+    }
+    if n > 2 && word.ends_with('s') && !["ss", "us", "is"].iter().any(|s| word.ends_with(s)) {
+        return word[..n - 1].to_owned();
+    }
+    word.to_owned()
+}
+
+/// Lower-cased, split on anything but letters and digits, singular, without stop words and
+/// one-letter pieces, first occurrence kept.
+pub fn tokens(text: &str) -> Vec<String> {
+    let mut seen = HashSet::new();
+    text.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() > 1)
+        .map(singular)
+        .filter(|w| !STOP_WORDS.contains(&w.as_str()))
+        .filter(|w| seen.insert(w.clone()))
+        .collect()
+}
+
+/// How people and agents name the API's things, mapped to the words the API uses.
+const SYNONYMS: &[(&str, &[&str])] = &[
+    ("customer", &["client"]),
+    ("company", &["client"]),
+    ("account", &["client"]),
+    ("organization", &["client"]),
+    ("organisation", &["client"]),
+    ("org", &["client"]),
+    ("person", &["contact"]),
+    ("requester", &["contact"]),
+    ("issue", &["ticket"]),
+    ("incident", &["ticket"]),
+    ("case", &["ticket"]),
+    ("request", &["ticket"]),
+    ("problem", &["ticket"]),
+    ("note", &["comment"]),
+    ("reply", &["comment"]),
+    ("response", &["comment"]),
+    ("remark", &["comment"]),
+    ("hour", &["time", "entry"]),
+    ("timesheet", &["time", "entry"]),
+    ("worklog", &["time", "entry"]),
+    ("log", &["time", "entry"]),
+    ("logged", &["time", "entry"]),
+    ("billable", &["time", "entry"]),
+    ("queue", &["board"]),
+    ("urgency", &["priority"]),
+    ("severity", &["priority"]),
+    ("state", &["status"]),
+    ("staff", &["user"]),
+    ("technician", &["user"]),
+    ("employee", &["user"]),
+    ("member", &["user"]),
+    ("token", &["key"]),
+    ("credential", &["key"]),
+    ("whoami", &["me"]),
+    ("my", &["me"]),
+    ("myself", &["me"]),
+    ("who", &["me"]),
+    ("access", &["permission", "role"]),
+    ("milestone", &["task"]),
+    ("todo", &["task"]),
+    ("engagement", &["project"]),
+];
+
+/// The query's tokens followed by the API words their synonyms stand for.
+pub fn expand(tokens: &[String]) -> Vec<String> {
+    let mut out = tokens.to_vec();
+    for t in tokens {
+        if let Some((_, words)) = SYNONYMS.iter().find(|(word, _)| word == t) {
+            for w in *words {
+                if !out.iter().any(|o| o == w) {
+                    out.push((*w).to_owned());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What the caller wants to do, from the query's words.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Intents {
+    pub create: bool,
+    pub update: bool,
+    pub delete: bool,
+    pub list: bool,
+    pub detail: bool,
+}
+
+impl Intents {
+    pub fn of(words: &[String]) -> Intents {
+        let has = |list: &[&str]| words.iter().any(|w| list.contains(&w.as_str()));
+        Intents {
+            create: has(&["create", "add", "new", "open", "make", "log", "register", "raise", "file", "submit", "record"]),
+            update: has(&[
+                "update", "edit", "change", "set", "mark", "assign", "move", "rename", "close", "resolve", "reopen",
+                "modify", "reassign", "escalate",
+            ]),
+            delete: has(&["delete", "remove", "revoke", "erase", "drop", "destroy"]),
+            list: has(&["list", "search", "find", "all", "recent", "latest", "show", "browse", "any", "every"]),
+            detail: has(&["id", "detail", "single", "view", "get", "fetch", "lookup", "look", "read", "one"]),
+        }
+    }
+
+    pub fn mutating(self) -> bool {
+        self.create || self.update || self.delete
+    }
+
+    pub fn any(self) -> bool {
+        self.mutating() || self.list || self.detail
+    }
+}
+
+/// Words that say what to do rather than what to do it to.
+pub fn is_intent_word(word: &str) -> bool {
+    Intents::of(&[word.to_owned()]).any()
+}
+
+/// An entry's words per field, precomputed for search.
+#[derive(Debug, Clone)]
+pub struct EntryIndex {
+    pub display_name: HashSet<String>,
+    pub summary: HashSet<String>,
+    pub description: HashSet<String>,
+    pub path: HashSet<String>,
+    pub tags: HashSet<String>,
+    pub parameters: HashSet<String>,
+    pub playbooks: HashSet<String>,
+    /// Path segments naming resources (no `{param}`, `api` or `vN`), each as its words' singular,
+    /// joined by `_` (`time-entries` → `time_entry`).
+    pub resources: Vec<String>,
+    pub has_path_params: bool,
+    pub get_by_id: bool,
+    pub has_body: bool,
+}
+
+impl EntryIndex {
+    pub fn of(e: &RegistryEntry) -> EntryIndex {
+        let set = |text: &str| tokens(text).into_iter().collect::<HashSet<_>>();
+        let path_text = e.path.replace(['{', '}'], " ");
+        let resources = e
+            .path
+            .split('/')
+            .filter(|s| !s.is_empty() && !s.starts_with('{') && *s != "api")
+            .filter(|s| !(s.starts_with('v') && s[1..].chars().all(|c| c.is_ascii_digit())))
+            .map(|s| tokens(s).join("_"))
+            .filter(|s| !s.is_empty())
+            .collect();
+        let parameters: String =
+            e.parameters.iter().map(|p| format!("{} {} ", p.name, p.description)).collect::<String>();
+        let has_body = match &e.request_body_schema {
+            Some(serde_json::Value::Object(o)) => !o.is_empty(),
+            Some(serde_json::Value::Array(a)) => !a.is_empty(),
+            _ => false,
+        };
+        EntryIndex {
+            display_name: set(&e.display_name),
+            summary: set(&e.summary),
+            description: set(&e.description),
+            path: set(&path_text),
+            tags: set(&e.tags.join(" ")),
+            parameters: set(&parameters),
+            playbooks: set(&e.playbooks.join(" ")),
+            resources,
+            has_path_params: e.path.contains('{'),
+            get_by_id: e.method == "GET" && e.path.ends_with("{id}"),
+            has_body,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn singular_forms() {
+        for (many, one) in [
+            ("tickets", "ticket"),
+            ("statuses", "status"),
+            ("status", "status"),
+            ("analyses", "analysis"),
+            ("analysis", "analysis"),
+            ("priorities", "priority"),
+            ("entries", "entry"),
+            ("boxes", "box"),
+            ("addresses", "address"),
+            ("address", "address"),
+            ("bus", "bus"),
+            ("ids", "id"),
+            ("classes", "class"),
+            ("phases", "phase"),
+        ] {
+            assert_eq!(singular(many), one, "{many}");
+        }
+    }
+
+    #[test]
+    fn tokens_are_whole_words() {
+        assert_eq!(tokens("Create a NEW ticket for the API v1"), ["create", "new", "ticket"]);
+        assert_eq!(tokens("time-entries/{id}"), ["time", "entry", "id"]);
+        assert!(tokens("   ").is_empty());
+    }
+
+    #[test]
+    fn synonyms_reach_the_api_words() {
+        assert_eq!(expand(&tokens("customer hours")), ["customer", "hour", "client", "time", "entry"]);
+    }
+}
