@@ -4,6 +4,7 @@
 //! Architecture invariant: this crate is pure. It does no I/O and knows nothing of actix or
 //! diesel; the catalog reaches it as [`registry::OperationSpec`] values.
 
+pub mod quality;
 pub mod registry;
 pub mod search;
 mod text;

@@ -101,7 +101,7 @@ pub struct Overlay {
     pub examples: Vec<Example>,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum RegistryError {
     #[error("overlay {file}: no operation has the id `{id}`")]
     UnmatchedOverlay { file: String, id: String },

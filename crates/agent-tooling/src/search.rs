@@ -39,13 +39,16 @@ pub fn search<'a>(
     }
     let words = expand(&raw);
     let subject: Vec<&String> = words.iter().filter(|w| !is_intent_word(w)).collect();
+    // The first thing named is usually the object ("add a status to a board"), with its synonyms.
+    let object = raw.iter().find(|w| !is_intent_word(w)).map(|w| expand(std::slice::from_ref(w))).unwrap_or_default();
     let intents = Intents::of(&raw);
     let id_lookup = raw.iter().any(|w| ["id", "detail", "single"].contains(&w.as_str()));
     let mentions_list = raw.iter().any(|w| ["list", "search", "find", "all", "recent", "latest"].contains(&w.as_str()));
     let mut hits: Vec<Hit<'a>> = Vec::new();
     for (entry, idx) in registry.entries().iter().zip(&registry.index) {
         // Relevance gate: the entry must be about something the caller named.
-        let about = subject.iter().any(|w| idx.path.contains(*w) || idx.tags.contains(*w) || idx.display_name.contains(*w));
+        let about =
+            subject.iter().any(|w| idx.path.contains(*w) || idx.tags.contains(*w) || idx.display_name.contains(*w));
         if !about || !allowed(entry) {
             continue;
         }
@@ -70,7 +73,8 @@ pub fn search<'a>(
 
         let method = entry.method.as_str();
         let get = method == "GET";
-        let is_list = get && !idx.has_path_params;
+        let is_list = idx.is_list;
+        let is_item = get && !idx.is_list;
         let mut intent = 0.0;
         if intents.create && method == "POST" {
             intent += 14.0;
@@ -82,10 +86,22 @@ pub fn search<'a>(
             intent += 14.0;
         }
         if intents.list {
-            intent += if is_list { 6.0 } else if get { 1.0 } else { 0.0 };
+            intent += if is_list {
+                6.0
+            } else if get {
+                1.0
+            } else {
+                0.0
+            };
         }
         if intents.detail {
-            intent += if idx.get_by_id { 6.0 } else if get && idx.has_path_params { 2.0 } else { 0.0 };
+            intent += if idx.get_by_id {
+                6.0
+            } else if is_item {
+                2.0
+            } else {
+                0.0
+            };
         }
         if id_lookup && idx.get_by_id {
             intent += 3.0;
@@ -96,8 +112,11 @@ pub fn search<'a>(
         if !intents.detail && idx.get_by_id {
             intent -= 3.0;
         }
-        if !intents.detail && get && idx.has_path_params {
+        if !intents.detail && is_item {
             intent -= 1.0;
+        }
+        if !intents.any() && is_list {
+            intent += 1.0; // naming only a thing most often means "show me those"
         }
         if intents.mutating() && get {
             intent -= 6.0;
@@ -123,6 +142,11 @@ pub fn search<'a>(
         if !idx.resources.is_empty() && idx.resources.iter().all(named) {
             score += 4.0;
             matched.push("resourceExact");
+        }
+        let tail = idx.resources.last().map(|segment| segment.split('_').collect::<Vec<_>>()).unwrap_or_default();
+        if !tail.is_empty() && tail.iter().all(|part| object.iter().any(|w| w == part)) {
+            score += 2.0;
+            matched.push("object");
         }
         if (intents.create || intents.update) && idx.has_body {
             score += 2.0;
@@ -158,7 +182,8 @@ mod tests {
             rbac_resource: None,
             approval_required: false,
             parameters: Vec::new(),
-            request_body_schema: (method == "POST" || method == "PUT").then(|| json!({"type": "object", "properties": {"title": {}}})),
+            request_body_schema: (method == "POST" || method == "PUT")
+                .then(|| json!({"type": "object", "properties": {"title": {}}})),
             response_body_schema: None,
             playbooks: Vec::new(),
             examples: Vec::new(),
@@ -182,7 +207,13 @@ mod tests {
             get,
             entry("tickets.create", "POST", "/api/v1/tickets", "Create Ticket", &["Tickets"]),
             entry("contacts.list", "GET", "/api/v1/contacts", "List Contacts", &["Contacts"]),
-            entry("categories.ticket.create", "POST", "/api/v1/categories/ticket", "Create Ticket Category", &["Categories"]),
+            entry(
+                "categories.ticket.create",
+                "POST",
+                "/api/v1/categories/ticket",
+                "Create Ticket Category",
+                &["Categories"],
+            ),
             entry("categories.list", "GET", "/api/v1/categories", "List Categories", &["Categories"]),
             entry("priorities.list", "GET", "/api/v1/priorities", "List Priorities", &["Priorities"]),
             entry("statuses.list", "GET", "/api/v1/statuses", "List Statuses", &["Statuses"]),
@@ -249,7 +280,13 @@ mod tests {
         let mut r = fixture().entries().to_vec();
         r.push(entry("clients.list", "GET", "/api/v1/clients", "List clients", &["Clients"]));
         r.push(entry("time_entries.create", "POST", "/api/v1/time-entries", "Log time", &["Time entries"]));
-        r.push(entry("tickets.comments.create", "POST", "/api/v1/tickets/{id}/comments", "Comment on a ticket", &["Tickets"]));
+        r.push(entry(
+            "tickets.comments.create",
+            "POST",
+            "/api/v1/tickets/{id}/comments",
+            "Comment on a ticket",
+            &["Tickets"],
+        ));
         r.push(entry("tickets.update", "PUT", "/api/v1/tickets/{id}", "Update a ticket", &["Tickets"]));
         let r = Registry::from_entries(r);
         assert_eq!(first(&r, "show me our customers"), "clients.list");

@@ -96,6 +96,14 @@ const SYNONYMS: &[(&str, &[&str])] = &[
     ("milestone", &["task"]),
     ("todo", &["task"]),
     ("engagement", &["project"]),
+    ("conversation", &["comment"]),
+    ("thread", &["comment"]),
+    ("discussion", &["comment"]),
+    ("profile", &["me"]),
+    ("current", &["me"]),
+    ("text", &["search"]),
+    ("keyword", &["search"]),
+    ("fulltext", &["search"]),
 ];
 
 /// The query's tokens followed by the API words their synonyms stand for.
@@ -126,14 +134,37 @@ pub struct Intents {
 impl Intents {
     pub fn of(words: &[String]) -> Intents {
         let has = |list: &[&str]| words.iter().any(|w| list.contains(&w.as_str()));
+        let list = has(&["list", "search", "find", "all", "recent", "latest", "show", "browse", "any", "every"]);
+        // "open" creates ("open a ticket") unless it filters a list ("list open tickets").
+        let open = has(&["open"]) && !list;
         Intents {
-            create: has(&["create", "add", "new", "open", "make", "log", "register", "raise", "file", "submit", "record"]),
+            create: open
+                || has(&[
+                    "create", "add", "new", "make", "log", "register", "raise", "file", "submit", "record", "invite",
+                ]),
             update: has(&[
-                "update", "edit", "change", "set", "mark", "assign", "move", "rename", "close", "resolve", "reopen",
-                "modify", "reassign", "escalate",
+                "update",
+                "edit",
+                "change",
+                "set",
+                "mark",
+                "assign",
+                "move",
+                "rename",
+                "close",
+                "resolve",
+                "reopen",
+                "modify",
+                "reassign",
+                "escalate",
+                "deactivate",
+                "activate",
+                "disable",
+                "enable",
+                "complete",
             ]),
             delete: has(&["delete", "remove", "revoke", "erase", "drop", "destroy"]),
-            list: has(&["list", "search", "find", "all", "recent", "latest", "show", "browse", "any", "every"]),
+            list,
             detail: has(&["id", "detail", "single", "view", "get", "fetch", "lookup", "look", "read", "one"]),
         }
     }
@@ -147,9 +178,10 @@ impl Intents {
     }
 }
 
-/// Words that say what to do rather than what to do it to.
+/// Words that say what to do rather than what to do it to. `search` is both: it also names the
+/// search operation.
 pub fn is_intent_word(word: &str) -> bool {
-    Intents::of(&[word.to_owned()]).any()
+    word != "search" && word != "open" && Intents::of(&[word.to_owned()]).any()
 }
 
 /// An entry's words per field, precomputed for search.
@@ -165,8 +197,9 @@ pub struct EntryIndex {
     /// Path segments naming resources (no `{param}`, `api` or `vN`), each as its words' singular,
     /// joined by `_` (`time-entries` → `time_entry`).
     pub resources: Vec<String>,
-    pub has_path_params: bool,
     pub get_by_id: bool,
+    /// A GET of a collection: its path ends in a name, not a `{param}` (`/tickets/{id}/comments`).
+    pub is_list: bool,
     pub has_body: bool,
 }
 
@@ -198,8 +231,8 @@ impl EntryIndex {
             parameters: set(&parameters),
             playbooks: set(&e.playbooks.join(" ")),
             resources,
-            has_path_params: e.path.contains('{'),
             get_by_id: e.method == "GET" && e.path.ends_with("{id}"),
+            is_list: e.method == "GET" && !e.path.ends_with('}'),
             has_body,
         }
     }

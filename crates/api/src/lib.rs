@@ -10,6 +10,7 @@ pub mod http;
 pub mod model;
 pub mod openapi;
 pub mod refs;
+pub mod registry;
 pub mod resources;
 
 use std::sync::{Arc, OnceLock};

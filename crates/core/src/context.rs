@@ -5,6 +5,7 @@ use std::sync::Arc;
 use url::Url;
 
 use crate::db::Db;
+use crate::governance::Edition;
 use crate::identity::Authenticator;
 
 #[derive(Clone, Debug)]
@@ -14,11 +15,13 @@ pub struct AppContext {
     /// audiences derive from it.
     pub public_url: Url,
     pub auth: Arc<Authenticator>,
+    /// The edition this server is (community unless the server says otherwise).
+    pub edition: Edition,
 }
 
 impl AppContext {
     pub fn new(db: Db, public_url: Url) -> AppContext {
         let auth = Arc::new(Authenticator::new(db.clone()));
-        AppContext { db, public_url, auth }
+        AppContext { db, public_url, auth, edition: Edition::Community }
     }
 }

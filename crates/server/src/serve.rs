@@ -48,7 +48,8 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         Some(url) => url,
         None => parse_public_url(&default_public_url(bound))?,
     };
-    let ctx = AppContext::new(db.clone(), public_url);
+    let mut ctx = AppContext::new(db.clone(), public_url);
+    ctx.edition = governance.edition();
     if args.demo {
         let summary = alga_api::demo::seed(&ctx, "default").await.context("cannot add the sample data")?;
         crate::admin::report_demo("default", summary)?;

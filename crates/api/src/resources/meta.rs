@@ -1,9 +1,11 @@
 //! The API describing itself and the caller.
 
+use alga_agent_tooling::RegistryEntry;
 use alga_core::ApiError;
 use alga_core::identity::RoleRef;
+use alga_core::rbac::PermissionSet;
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::catalog::{Access, Ctx, Meta, Method, Operation, op};
@@ -26,6 +28,17 @@ pub fn operations() -> Vec<Operation> {
                 .doc("Who am I", "The caller's tenant, identity, roles and effective permissions.")
                 .tags(&["Meta"]),
             me,
+        ),
+        op(
+            Meta::new("meta.mcp_registry", Method::Get, "/api/v1/meta/mcp-registry", Access::Authenticated)
+                .doc(
+                    "The MCP registry",
+                    "Every operation the caller's roles allow, described for agents: parameters, body and \
+                     response schemas (every reference inlined), permission, examples and playbooks. Administrators may \
+                     ask for every entry with all=true. Carries an ETag.",
+                )
+                .tags(&["Meta"]),
+            mcp_registry,
         ),
     ])
 }
@@ -73,4 +86,30 @@ async fn me(ctx: Ctx, _: (), _: (), _: ()) -> Result<Data<Me>, ApiError> {
         roles: p.roles.clone(),
         permissions: p.permissions.iter().map(|x| x.to_string()).collect(),
     }))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+struct RegistryQuery {
+    /// Every entry, not only the caller's (administrators only).
+    all: Option<bool>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+struct RegistryDocument {
+    /// `community` or `enterprise`.
+    edition: String,
+    count: usize,
+    #[schemars(with = "Vec<Value>")]
+    entries: Vec<RegistryEntry>,
+}
+
+async fn mcp_registry(ctx: Ctx, _: (), q: RegistryQuery, _: ()) -> Result<Data<RegistryDocument>, ApiError> {
+    let registry = crate::registry::registry().map_err(|e| ApiError::internal(&e))?;
+    let all = q.all.unwrap_or(false);
+    if all && ctx.principal.permissions != PermissionSet::all() {
+        return Err(ApiError::forbidden("Only administrators may list every entry (all=true)."));
+    }
+    let entries: Vec<RegistryEntry> =
+        registry.entries().iter().filter(|e| all || crate::registry::allows(&ctx.principal, e)).cloned().collect();
+    Ok(data(RegistryDocument { edition: ctx.app.edition.to_string(), count: entries.len(), entries }))
 }

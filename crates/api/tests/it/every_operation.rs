@@ -105,6 +105,7 @@ async fn every_operation_happy_forbidden_and_foreign() {
     let rows = vec![
         row("meta.openapi", "GET", "/api/v1/openapi.json", None),
         row("meta.me", "GET", "/api/v1/me", None),
+        row("meta.mcp_registry", "GET", "/api/v1/meta/mcp-registry", None),
         row("search.query", "GET", "/api/v1/search?query=main", None),
         row("clients.list", "GET", "/api/v1/clients", None),
         row("clients.create", "POST", "/api/v1/clients", Some(json!({"name": "New"}))),

@@ -251,3 +251,19 @@ fn sigterm_lets_a_request_still_uploading_finish() {
     assert_eq!(res.status, 201, "{}", res.text());
     assert_eq!(server.wait(Duration::from_secs(20)).code(), Some(0), "{}", server.log());
 }
+
+#[test]
+fn reads_carry_an_etag_and_answer_304_when_unchanged() {
+    let server = Server::start();
+    let key = bootstrap_key(&server);
+    let first = server.request("GET", "/api/v1/meta/mcp-registry", &[("x-api-key", &key)], None);
+    assert_eq!(first.status, 200);
+    let etag = first.header("etag").expect("an ETag").to_owned();
+    let again =
+        server.request("GET", "/api/v1/meta/mcp-registry", &[("x-api-key", &key), ("if-none-match", &etag)], None);
+    assert_eq!((again.status, again.body.len()), (304, 0));
+    assert_eq!(again.header("etag"), Some(etag.as_str()));
+    json_post(&server, &key, "/api/v1/clients", &json!({"name": "Changes the list"}));
+    let list = server.request("GET", "/api/v1/clients", &[("x-api-key", &key), ("if-none-match", &etag)], None);
+    assert_eq!(list.status, 200, "another body, another tag");
+}

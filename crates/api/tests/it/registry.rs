@@ -1,0 +1,84 @@
+//! The MCP registry derived from the catalog, its overlays, its endpoint and search quality.
+
+use std::collections::BTreeSet;
+
+use alga_agent_tooling::quality::{QualitySet, evaluate};
+use alga_agent_tooling::registry::{Registry, RegistryError};
+use serde_json::json;
+
+use crate::support::Fixture;
+
+#[test]
+fn the_registry_builds_with_every_overlay() {
+    let registry = alga_api::registry::registry().unwrap();
+    let catalog = alga_api::catalog();
+    let ids: Vec<&str> = registry.entries().iter().map(|e| e.id.as_str()).collect();
+    let declared: Vec<&str> = catalog.operations().iter().map(|o| o.meta.id).collect();
+    assert_eq!(ids, declared, "one entry per operation, in catalog order");
+    let create = registry.get("tickets.create").unwrap();
+    assert!(!create.playbooks.is_empty() && create.examples.len() >= 2, "curated overlay applied");
+    assert_eq!(
+        create.permission.as_ref().map(|p| (p.resource.as_str(), p.action.as_str())),
+        Some(("ticket", "create"))
+    );
+    assert!(!create.read_only && registry.get("tickets.list").unwrap().read_only);
+    assert!(registry.get("clients.delete").unwrap().approval_required, "deletes ask for approval by default");
+    for entry in registry.entries() {
+        let text = serde_json::to_string(entry).unwrap();
+        assert!(!text.contains("$ref"), "{} has a $ref", entry.id);
+    }
+}
+
+#[test]
+fn an_overlay_for_no_operation_is_refused() {
+    let err =
+        Registry::build(alga_api::registry::specs(), &[("typo.json", r#"{"entries":[{"id":"tickets.craete"}]}"#)])
+            .unwrap_err();
+    assert_eq!(err, RegistryError::UnmatchedOverlay { file: "typo.json".into(), id: "tickets.craete".into() });
+    let bad = Registry::build(
+        alga_api::registry::specs(),
+        &[("bad.json", r#"{"entries":[{"id":"tickets.create","colour":1}]}"#)],
+    );
+    assert!(matches!(bad, Err(RegistryError::BadOverlay { .. })));
+}
+
+/// NDCG@10 and MRR of the repository's query set over the real registry (`cargo xtask bench`
+/// prints the same figures). The floor is the issue's target.
+#[test]
+fn search_quality_meets_the_target() {
+    let registry = alga_api::registry::registry().unwrap();
+    let set: QualitySet = serde_json::from_str(alga_api::registry::quality_set().unwrap()).unwrap();
+    assert!(set.cases.len() >= 60);
+    let ids: BTreeSet<&str> = registry.entries().iter().map(|e| e.id.as_str()).collect();
+    for case in &set.cases {
+        for id in &case.relevant {
+            assert!(ids.contains(id.as_str()), "{}: unknown id {id}", case.query);
+        }
+    }
+    let quality = evaluate(&registry, &set);
+    let misses: Vec<_> = quality.ranks.iter().filter(|(_, r)| *r != Some(1)).collect();
+    eprintln!("NDCG@10 {:.3}  MRR {:.3}  not first: {misses:?}", quality.ndcg_at_10, quality.mrr);
+    assert!(quality.ndcg_at_10 >= 0.85, "NDCG@10 {:.3}; not first: {misses:?}", quality.ndcg_at_10);
+}
+
+#[tokio::test]
+async fn the_registry_endpoint_shows_what_the_caller_may_call() {
+    let f = Fixture::new().await;
+    let total = alga_api::catalog().operations().len();
+    let admin = f.call(&f.a.admin, "GET", "/api/v1/meta/mcp-registry", None).await.expect(200);
+    assert_eq!(admin.data()["count"], total);
+    assert_eq!(admin.data()["edition"], "community");
+    let ro = f.call(&f.a.readonly, "GET", "/api/v1/meta/mcp-registry", None).await.expect(200);
+    let entries = ro.data()["entries"].as_array().unwrap();
+    assert_eq!(ro.data()["count"], entries.len());
+    assert!(entries.len() < total);
+    for e in entries {
+        let action = &e["permission"]["action"];
+        assert!(action.is_null() || action == "read", "Read-only sees {}", e["id"]);
+    }
+    assert!(entries.iter().any(|e| e["id"] == "tickets.list"));
+    assert!(!entries.iter().any(|e| e["id"] == "tickets.create"));
+    f.call(&f.a.readonly, "GET", "/api/v1/meta/mcp-registry?all=true", None).await.expect(403);
+    let all = f.call(&f.a.admin, "GET", "/api/v1/meta/mcp-registry?all=true", None).await.expect(200);
+    assert_eq!(all.data()["count"], json!(total));
+}
