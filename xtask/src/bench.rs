@@ -1,7 +1,8 @@
 //! `cargo xtask bench`: measurements that print figures (never assertions).
 //!
-//! REST reads on a release build, with `wrk` beside the server on this machine: requests/s, p50,
-//! p99 and the server's peak memory, on SQLite and on a throwaway PostgreSQL.
+//! Registry search quality and speed (`alga-api`'s `registry_bench` example), then REST reads on a
+//! release build, with `wrk` beside the server on this machine: requests/s, p50, p99 and the
+//! server's peak memory, on SQLite and on a throwaway PostgreSQL.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -21,6 +22,8 @@ const SECONDS: u32 = 10;
 pub fn run() -> Result<()> {
     prereq::ensure_build_tools()?;
     prereq::ensure_debian_tool("wrk", "wrk")?;
+    eprintln!("\n==> registry search");
+    run::status(&mut run::cargo(["run", "--release", "--locked", "-p", "alga-api", "--example", "registry_bench"]))?;
     run::status(&mut run::cargo(["build", "--release", "--locked", "-p", "alga-server"]))?;
     let binary = tools::root().join("target/release/alga-server");
     let mut rows = Vec::new();

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::text::EntryIndex;
+use crate::text::{EntryIndex, Vocabulary};
 
 /// What the catalog says about one operation (built by `alga-api`).
 #[derive(Debug, Clone, PartialEq)]
@@ -114,6 +114,7 @@ pub enum RegistryError {
 pub struct Registry {
     entries: Vec<RegistryEntry>,
     pub(crate) index: Vec<EntryIndex>,
+    pub(crate) vocabulary: Vocabulary,
 }
 
 impl Registry {
@@ -136,8 +137,9 @@ impl Registry {
 
     /// A registry of ready-made entries (tests, synthetic benchmarks).
     pub fn from_entries(entries: Vec<RegistryEntry>) -> Registry {
-        let index = entries.iter().map(EntryIndex::of).collect();
-        Registry { entries, index }
+        let mut vocabulary = Vocabulary::default();
+        let index = entries.iter().map(|e| EntryIndex::of(e, &mut vocabulary)).collect();
+        Registry { entries, index, vocabulary }
     }
 
     pub fn entries(&self) -> &[RegistryEntry] {

@@ -37,13 +37,23 @@ pub fn search<'a>(
     if raw.is_empty() || limit == 0 {
         return Outcome { hits: Vec::new(), low_confidence: false };
     }
-    let words = expand(&raw);
-    let subject: Vec<&String> = words.iter().filter(|w| !is_intent_word(w)).collect();
-    // The first thing named is usually the object ("add a status to a board"), with its synonyms.
-    let object = raw.iter().find(|w| !is_intent_word(w)).map(|w| expand(std::slice::from_ref(w))).unwrap_or_default();
     let intents = Intents::of(&raw);
     let id_lookup = raw.iter().any(|w| ["id", "detail", "single"].contains(&w.as_str()));
     let mentions_list = raw.iter().any(|w| ["list", "search", "find", "all", "recent", "latest"].contains(&w.as_str()));
+    // Words as vocabulary ids: a word no entry uses cannot match, so it is dropped here.
+    let vocabulary = &registry.vocabulary;
+    let ids = |list: &[String], keep: &dyn Fn(&str) -> bool| -> Vec<u32> {
+        list.iter().filter(|w| keep(w)).filter_map(|w| vocabulary.id(w)).collect()
+    };
+    let expanded = expand(&raw);
+    let words = ids(&expanded, &|_| true);
+    let subject = ids(&expanded, &|w| !is_intent_word(w));
+    // The first thing named is usually the object ("add a status to a board"), with its synonyms.
+    let object = raw
+        .iter()
+        .find(|w| !is_intent_word(w))
+        .map(|w| ids(&expand(std::slice::from_ref(w)), &|_| true))
+        .unwrap_or_default();
     let mut hits: Vec<Hit<'a>> = Vec::new();
     for (entry, idx) in registry.entries().iter().zip(&registry.index) {
         // Relevance gate: the entry must be about something the caller named.
@@ -64,7 +74,7 @@ pub fn search<'a>(
             (&idx.playbooks, 1.0, "playbooks"),
         ];
         for (set, weight, name) in fields {
-            let n = words.iter().filter(|w| set.contains(*w)).count();
+            let n = words.iter().filter(|w| set.contains(**w)).count();
             if n > 0 {
                 score += weight * n as f64;
                 matched.push(name);
@@ -131,7 +141,7 @@ pub fn search<'a>(
             score += 2.0 * resource as f64;
             matched.push("resource");
         }
-        let named = |segment: &String| segment.split('_').all(|part| words.iter().any(|w| w == part));
+        let named = |segment: &crate::text::Words| segment.ids().iter().all(|part| words.contains(part));
         let mutation_fits = (intents.create && method == "POST")
             || (intents.update && (method == "PUT" || method == "PATCH"))
             || (intents.delete && method == "DELETE");
@@ -143,8 +153,7 @@ pub fn search<'a>(
             score += 4.0;
             matched.push("resourceExact");
         }
-        let tail = idx.resources.last().map(|segment| segment.split('_').collect::<Vec<_>>()).unwrap_or_default();
-        if !tail.is_empty() && tail.iter().all(|part| object.iter().any(|w| w == part)) {
+        if idx.resources.last().is_some_and(|tail| tail.ids().iter().all(|part| object.contains(part))) {
             score += 2.0;
             matched.push("object");
         }

@@ -1,7 +1,7 @@
 //! Words: tokens, singular forms, stop words, synonyms and intents, and the per-entry index
 //! search reads (built once per registry).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::registry::RegistryEntry;
 
@@ -184,19 +184,56 @@ pub fn is_intent_word(word: &str) -> bool {
     word != "search" && word != "open" && Intents::of(&[word.to_owned()]).any()
 }
 
+/// Every word of the registry, numbered, so that search compares integers, not strings.
+#[derive(Debug, Clone, Default)]
+pub struct Vocabulary(HashMap<String, u32>);
+
+impl Vocabulary {
+    fn intern(&mut self, word: String) -> u32 {
+        let next = u32::try_from(self.0.len()).unwrap_or(u32::MAX);
+        *self.0.entry(word).or_insert(next)
+    }
+
+    /// The id of a word, if any entry uses it (a word no entry uses can match nothing).
+    pub fn id(&self, word: &str) -> Option<u32> {
+        self.0.get(word).copied()
+    }
+}
+
+/// A set of word ids, sorted.
+#[derive(Debug, Clone, Default)]
+pub struct Words(Box<[u32]>);
+
+impl Words {
+    fn of(text: &str, vocabulary: &mut Vocabulary) -> Words {
+        let mut ids: Vec<u32> = tokens(text).into_iter().map(|w| vocabulary.intern(w)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Words(ids.into_boxed_slice())
+    }
+
+    pub fn contains(&self, id: u32) -> bool {
+        self.0.binary_search(&id).is_ok()
+    }
+
+    pub fn ids(&self) -> &[u32] {
+        &self.0
+    }
+}
+
 /// An entry's words per field, precomputed for search.
 #[derive(Debug, Clone)]
 pub struct EntryIndex {
-    pub display_name: HashSet<String>,
-    pub summary: HashSet<String>,
-    pub description: HashSet<String>,
-    pub path: HashSet<String>,
-    pub tags: HashSet<String>,
-    pub parameters: HashSet<String>,
-    pub playbooks: HashSet<String>,
-    /// Path segments naming resources (no `{param}`, `api` or `vN`), each as its words' singular,
-    /// joined by `_` (`time-entries` → `time_entry`).
-    pub resources: Vec<String>,
+    pub display_name: Words,
+    pub summary: Words,
+    pub description: Words,
+    pub path: Words,
+    pub tags: Words,
+    pub parameters: Words,
+    pub playbooks: Words,
+    /// Path segments naming resources (no `{param}`, `api` or `vN`), each as its words
+    /// (`time-entries` → time, entry).
+    pub resources: Vec<Words>,
     pub get_by_id: bool,
     /// A GET of a collection: its path ends in a name, not a `{param}` (`/tickets/{id}/comments`).
     pub is_list: bool,
@@ -204,16 +241,14 @@ pub struct EntryIndex {
 }
 
 impl EntryIndex {
-    pub fn of(e: &RegistryEntry) -> EntryIndex {
-        let set = |text: &str| tokens(text).into_iter().collect::<HashSet<_>>();
-        let path_text = e.path.replace(['{', '}'], " ");
+    pub fn of(e: &RegistryEntry, vocabulary: &mut Vocabulary) -> EntryIndex {
         let resources = e
             .path
             .split('/')
             .filter(|s| !s.is_empty() && !s.starts_with('{') && *s != "api")
             .filter(|s| !(s.starts_with('v') && s[1..].chars().all(|c| c.is_ascii_digit())))
-            .map(|s| tokens(s).join("_"))
-            .filter(|s| !s.is_empty())
+            .map(|s| Words::of(s, vocabulary))
+            .filter(|w| !w.ids().is_empty())
             .collect();
         let parameters: String =
             e.parameters.iter().map(|p| format!("{} {} ", p.name, p.description)).collect::<String>();
@@ -223,13 +258,13 @@ impl EntryIndex {
             _ => false,
         };
         EntryIndex {
-            display_name: set(&e.display_name),
-            summary: set(&e.summary),
-            description: set(&e.description),
-            path: set(&path_text),
-            tags: set(&e.tags.join(" ")),
-            parameters: set(&parameters),
-            playbooks: set(&e.playbooks.join(" ")),
+            display_name: Words::of(&e.display_name, vocabulary),
+            summary: Words::of(&e.summary, vocabulary),
+            description: Words::of(&e.description, vocabulary),
+            path: Words::of(&e.path.replace(['{', '}'], " "), vocabulary),
+            tags: Words::of(&e.tags.join(" "), vocabulary),
+            parameters: Words::of(&parameters, vocabulary),
+            playbooks: Words::of(&e.playbooks.join(" "), vocabulary),
             resources,
             get_by_id: e.method == "GET" && e.path.ends_with("{id}"),
             is_list: e.method == "GET" && !e.path.ends_with('}'),
