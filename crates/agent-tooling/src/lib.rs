@@ -6,6 +6,7 @@
 
 pub mod quality;
 pub mod registry;
+pub mod request;
 pub mod search;
 mod text;
 
