@@ -1,0 +1,382 @@
+//! The MCP engine: JSON-RPC 2.0 and the MCP lifecycle for both protocol eras, independent of
+//! any transport.
+//!
+//! - Legacy era (2025-03-26, 2025-06-18, 2025-11-25): `initialize` negotiates the version (the
+//!   client's when supported, else the newest legacy one); then `notifications/initialized`,
+//!   `ping`, `tools/list`, `tools/call`, `notifications/cancelled`.
+//! - Modern era (2026-07-28, stateless): `server/discover`; every request carries `_meta` with
+//!   the protocol version and client capabilities; results carry `resultType`; `tools/list` adds
+//!   `ttlMs` and `cacheScope: "private"`; errors -32020 (header mismatch), -32021 (missing client
+//!   capability) and -32022 (unsupported version) with their `data`.
+//!
+//! A request is answered per JSON-RPC: batches refused (-32600), notifications never answered,
+//! -32601 for unknown methods, -32602 for invalid params, -32700 for unparseable input, and the
+//! request id echoed (`null` only when it cannot be read). Tools come from a [`ToolProvider`].
+
+use std::future::Future;
+
+use serde_json::{Map, Value, json};
+
+pub const LEGACY_VERSIONS: [&str; 3] = ["2025-03-26", "2025-06-18", "2025-11-25"];
+pub const MODERN_VERSION: &str = "2026-07-28";
+/// Every version this engine speaks, oldest first.
+pub const SUPPORTED_VERSIONS: [&str; 4] = ["2025-03-26", "2025-06-18", "2025-11-25", MODERN_VERSION];
+
+const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+const META_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+const META_CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
+const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+
+pub const PARSE_ERROR: i64 = -32700;
+pub const INVALID_REQUEST: i64 = -32600;
+pub const METHOD_NOT_FOUND: i64 = -32601;
+pub const INVALID_PARAMS: i64 = -32602;
+pub const INTERNAL_ERROR: i64 = -32603;
+pub const HEADER_MISMATCH: i64 = -32020;
+pub const MISSING_CLIENT_CAPABILITY: i64 = -32021;
+pub const UNSUPPORTED_VERSION: i64 = -32022;
+
+/// Who this server is.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    pub name: String,
+    pub version: String,
+    /// Shown to the model: what this server is for.
+    pub instructions: String,
+}
+
+/// What the transport knows besides the message. On stdio everything is `None` and `http` false.
+#[derive(Debug, Clone, Default)]
+pub struct Transport {
+    /// Header checks (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`) apply.
+    pub http: bool,
+    pub protocol_version: Option<String>,
+    pub method: Option<String>,
+    pub name: Option<String>,
+}
+
+/// The answer to one message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// A JSON-RPC response, with the HTTP status it calls for.
+    Reply { status: u16, body: Value },
+    /// An accepted notification (or client response): HTTP 202 with no body; nothing on stdio.
+    Accepted,
+}
+
+/// The client facts a call carries, for the audit and the tools.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClientFacts {
+    pub protocol_version: String,
+    pub client_name: Option<String>,
+    pub client_version: Option<String>,
+}
+
+/// A tool's answer: its structured result, and whether it is an error the model should see.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutput {
+    pub structured: Value,
+    pub is_error: bool,
+}
+
+/// The tools of a server, for one caller.
+pub trait ToolProvider: Sync {
+    type Caller: Sync;
+
+    /// Tool definitions (`name`, `description`, `inputSchema`, …) this caller may see, in a
+    /// deterministic order.
+    fn tools(&self, caller: &Self::Caller) -> Vec<Value>;
+
+    /// Runs a tool; `None` when no tool has that name.
+    fn call(
+        &self,
+        caller: &Self::Caller,
+        client: &ClientFacts,
+        name: &str,
+        arguments: Map<String, Value>,
+    ) -> impl Future<Output = Option<ToolOutput>> + Send;
+}
+
+enum Era {
+    Legacy(String),
+    Modern,
+}
+
+fn error(status: u16, id: &Value, code: i64, message: &str, data: Option<Value>) -> Outcome {
+    let mut err = json!({ "code": code, "message": message });
+    if let Some(data) = data {
+        err["data"] = data;
+    }
+    Outcome::Reply { status, body: json!({ "jsonrpc": "2.0", "id": id, "error": err }) }
+}
+
+/// Handles one message.
+pub async fn handle<P: ToolProvider>(
+    provider: &P,
+    caller: &P::Caller,
+    info: &ServerInfo,
+    raw: &[u8],
+    transport: &Transport,
+) -> Outcome {
+    let message: Value = match serde_json::from_slice(raw) {
+        Ok(v) => v,
+        Err(e) => return error(400, &Value::Null, PARSE_ERROR, &format!("Parse error: {e}"), None),
+    };
+    let Value::Object(message) = message else {
+        let what = if message.is_array() { "Batches are not supported" } else { "A message is a JSON object" };
+        return error(400, &Value::Null, INVALID_REQUEST, what, None);
+    };
+    let id = message.get("id").cloned();
+    let id_ok = matches!(&id, Some(Value::String(_))) || id.as_ref().and_then(Value::as_i64).is_some();
+    let reply_id = if id_ok { id.clone().unwrap_or(Value::Null) } else { Value::Null };
+    if message.get("jsonrpc") != Some(&json!("2.0")) {
+        return error(400, &reply_id, INVALID_REQUEST, "jsonrpc must be \"2.0\"", None);
+    }
+    let Some(method) = message.get("method").and_then(Value::as_str) else {
+        // A response from the client (legacy elicitation and the like): nothing to do.
+        return if message.contains_key("result") || message.contains_key("error") {
+            Outcome::Accepted
+        } else {
+            error(400, &reply_id, INVALID_REQUEST, "A request needs a method", None)
+        };
+    };
+    let params = match message.get("params") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(p)) => p.clone(),
+        Some(_) => return error(400, &reply_id, INVALID_PARAMS, "params must be an object", None),
+    };
+    if id.is_none() {
+        return Outcome::Accepted; // a notification: initialized, cancelled, … never answered
+    }
+    if !id_ok {
+        return error(400, &Value::Null, INVALID_REQUEST, "id must be a string or an integer", None);
+    }
+
+    let meta = params.get("_meta").and_then(Value::as_object);
+    let meta_version = meta.and_then(|m| m.get(META_VERSION)).and_then(Value::as_str);
+    let era = match (method, meta_version) {
+        ("initialize", _) => Era::Legacy(String::new()),
+        (_, Some(v)) if v == MODERN_VERSION => Era::Modern,
+        (_, Some(v)) => {
+            return error(
+                400,
+                &reply_id,
+                UNSUPPORTED_VERSION,
+                &format!("Unsupported protocol version {v}"),
+                Some(json!({ "supported": SUPPORTED_VERSIONS, "requested": v })),
+            );
+        }
+        ("server/discover", None) => Era::Modern,
+        (_, None) => match transport.protocol_version.as_deref() {
+            None => Era::Legacy("2025-03-26".to_owned()),
+            Some(v) if LEGACY_VERSIONS.contains(&v) => Era::Legacy(v.to_owned()),
+            Some(v) => {
+                return error(
+                    400,
+                    &reply_id,
+                    INVALID_REQUEST,
+                    &format!("Unsupported MCP-Protocol-Version {v}"),
+                    Some(json!({ "supported": SUPPORTED_VERSIONS, "requested": v })),
+                );
+            }
+        },
+    };
+
+    match era {
+        Era::Legacy(version) => legacy(provider, caller, info, method, &params, &reply_id, version).await,
+        Era::Modern => modern(provider, caller, info, method, &params, &reply_id, transport).await,
+    }
+}
+
+fn ok(id: &Value, result: Value) -> Outcome {
+    let mut body = json!({ "jsonrpc": "2.0", "id": id });
+    body["result"] = result;
+    Outcome::Reply { status: 200, body }
+}
+
+fn capabilities() -> Value {
+    json!({ "tools": { "listChanged": false } })
+}
+
+async fn legacy<P: ToolProvider>(
+    provider: &P,
+    caller: &P::Caller,
+    info: &ServerInfo,
+    method: &str,
+    params: &Map<String, Value>,
+    id: &Value,
+    version: String,
+) -> Outcome {
+    match method {
+        "initialize" => {
+            let requested = params.get("protocolVersion").and_then(Value::as_str).unwrap_or_default();
+            let newest = LEGACY_VERSIONS[LEGACY_VERSIONS.len() - 1];
+            let chosen = if LEGACY_VERSIONS.contains(&requested) { requested } else { newest };
+            ok(
+                id,
+                json!({
+                    "protocolVersion": chosen,
+                    "capabilities": capabilities(),
+                    "serverInfo": { "name": info.name, "version": info.version },
+                    "instructions": info.instructions,
+                }),
+            )
+        }
+        "ping" => ok(id, json!({})),
+        "tools/list" => ok(id, json!({ "tools": provider.tools(caller) })),
+        "tools/call" => {
+            let client = ClientFacts { protocol_version: version, ..ClientFacts::default() };
+            match call_tool(provider, caller, &client, params).await {
+                Ok(result) => ok(id, result),
+                Err((code, message)) => error(200, id, code, &message, None),
+            }
+        }
+        _ => error(200, id, METHOD_NOT_FOUND, &format!("Method not found: {method}"), None),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn modern<P: ToolProvider>(
+    provider: &P,
+    caller: &P::Caller,
+    info: &ServerInfo,
+    method: &str,
+    params: &Map<String, Value>,
+    id: &Value,
+    transport: &Transport,
+) -> Outcome {
+    let meta = params.get("_meta").and_then(Value::as_object);
+    if transport.http {
+        let version = meta.and_then(|m| m.get(META_VERSION)).and_then(Value::as_str).unwrap_or(MODERN_VERSION);
+        let mismatch = |header: &str, expected: &str| {
+            error(
+                400,
+                id,
+                HEADER_MISMATCH,
+                &format!("The {header} header must equal the request's {expected}"),
+                Some(json!({ "header": header })),
+            )
+        };
+        if transport.protocol_version.as_deref() != Some(version) {
+            return mismatch("MCP-Protocol-Version", "_meta protocol version");
+        }
+        if transport.method.as_deref() != Some(method) {
+            return mismatch("Mcp-Method", "method");
+        }
+        if method == "tools/call" {
+            let name = params.get("name").and_then(Value::as_str);
+            if transport.name.as_deref().map(decode_header) != name.map(str::to_owned) {
+                return mismatch("Mcp-Name", "tool name");
+            }
+        }
+    }
+    let server_info = json!({ "name": info.name, "version": info.version });
+    let complete = |mut result: Value| {
+        result["resultType"] = json!("complete");
+        result["_meta"] = json!({ META_SERVER_INFO: server_info });
+        result
+    };
+    if method == "server/discover" {
+        return ok(
+            id,
+            complete(json!({
+                "supportedVersions": SUPPORTED_VERSIONS,
+                "capabilities": capabilities(),
+                "instructions": info.instructions,
+                "ttlMs": 3_600_000,
+                "cacheScope": "public",
+            })),
+        );
+    }
+    let Some(meta) = meta else {
+        return error(
+            400,
+            id,
+            INVALID_PARAMS,
+            "Missing _meta: protocolVersion and clientCapabilities are required",
+            None,
+        );
+    };
+    if !meta.get(META_CAPABILITIES).is_some_and(Value::is_object) {
+        return error(400, id, INVALID_PARAMS, &format!("Missing _meta[\"{META_CAPABILITIES}\"]"), None);
+    }
+    let client_info = meta.get(META_CLIENT_INFO);
+    let client = ClientFacts {
+        protocol_version: MODERN_VERSION.to_owned(),
+        client_name: client_info.and_then(|c| c.get("name")).and_then(Value::as_str).map(str::to_owned),
+        client_version: client_info.and_then(|c| c.get("version")).and_then(Value::as_str).map(str::to_owned),
+    };
+    match method {
+        "ping" => ok(id, complete(json!({}))),
+        "tools/list" => ok(
+            id,
+            // The list depends on the caller's roles: private to it, and short-lived.
+            complete(json!({ "tools": provider.tools(caller), "ttlMs": 60_000, "cacheScope": "private" })),
+        ),
+        "tools/call" => match call_tool(provider, caller, &client, params).await {
+            Ok(result) => ok(id, complete(result)),
+            Err((code, message)) => error(400, id, code, &message, None),
+        },
+        _ => error(404, id, METHOD_NOT_FOUND, &format!("Method not found: {method}"), None),
+    }
+}
+
+async fn call_tool<P: ToolProvider>(
+    provider: &P,
+    caller: &P::Caller,
+    client: &ClientFacts,
+    params: &Map<String, Value>,
+) -> Result<Value, (i64, String)> {
+    let Some(name) = params.get("name").and_then(Value::as_str) else {
+        return Err((INVALID_PARAMS, "tools/call needs params.name".to_owned()));
+    };
+    let arguments = match params.get("arguments") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(a)) => a.clone(),
+        Some(_) => return Err((INVALID_PARAMS, "arguments must be an object".to_owned())),
+    };
+    let Some(output) = provider.call(caller, client, name, arguments).await else {
+        return Err((INVALID_PARAMS, format!("Unknown tool: {name}")));
+    };
+    let text = serde_json::to_string_pretty(&output.structured).unwrap_or_default();
+    Ok(json!({
+        "content": [{ "type": "text", "text": text }],
+        "structuredContent": output.structured,
+        "isError": output.is_error,
+    }))
+}
+
+/// `=?base64?…?=` header values decoded (RFC 2047 style, as the 2026-07-28 transport allows).
+fn decode_header(value: &str) -> String {
+    let Some(inner) = value.strip_prefix("=?base64?").and_then(|v| v.strip_suffix("?=")) else {
+        return value.to_owned();
+    };
+    base64_decode(inner).and_then(|b| String::from_utf8(b).ok()).unwrap_or_else(|| value.to_owned())
+}
+
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        match c {
+            b'A'..=b'Z' => Some(u32::from(c - b'A')),
+            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
+            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
+            b'+' | b'-' => Some(62),
+            b'/' | b'_' => Some(63),
+            _ => None,
+        }
+    };
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.bytes().filter(|c| *c != b'=') {
+        acc = (acc << 6) | value(c)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(u8::try_from((acc >> bits) & 0xff).ok()?);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,255 @@
+#![allow(clippy::unwrap_used)]
+
+use serde_json::{Map, Value, json};
+
+use super::*;
+
+struct Echo;
+
+impl ToolProvider for Echo {
+    type Caller = &'static str;
+
+    fn tools(&self, caller: &&'static str) -> Vec<Value> {
+        vec![json!({ "name": "echo", "description": format!("echo for {caller}"), "inputSchema": {"type": "object"} })]
+    }
+
+    async fn call(
+        &self,
+        _caller: &&'static str,
+        client: &ClientFacts,
+        name: &str,
+        arguments: Map<String, Value>,
+    ) -> Option<ToolOutput> {
+        match name {
+            "echo" => Some(ToolOutput {
+                structured: json!({ "arguments": arguments, "version": client.protocol_version, "client": client.client_name }),
+                is_error: false,
+            }),
+            "fails" => Some(ToolOutput { structured: json!({ "error": "nope" }), is_error: true }),
+            _ => None,
+        }
+    }
+}
+
+fn info() -> ServerInfo {
+    ServerInfo { name: "alga-test".into(), version: "1.0".into(), instructions: "test".into() }
+}
+
+async fn send(message: Value, transport: &Transport) -> Outcome {
+    handle(&Echo, &"alice", &info(), message.to_string().as_bytes(), transport).await
+}
+
+async fn legacy(message: Value) -> (u16, Value) {
+    match send(message, &Transport::default()).await {
+        Outcome::Reply { status, body } => (status, body),
+        Outcome::Accepted => (202, Value::Null),
+    }
+}
+
+fn modern_meta() -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "probe", "version": "9"},
+    })
+}
+
+fn http(method: &str, name: Option<&str>) -> Transport {
+    Transport {
+        http: true,
+        protocol_version: Some("2026-07-28".into()),
+        method: Some(method.into()),
+        name: name.map(str::to_owned),
+    }
+}
+
+async fn modern(message: Value, transport: &Transport) -> (u16, Value) {
+    match send(message, transport).await {
+        Outcome::Reply { status, body } => (status, body),
+        Outcome::Accepted => (202, Value::Null),
+    }
+}
+
+#[tokio::test]
+async fn json_rpc_rules() {
+    let out = handle(&Echo, &"a", &info(), b"{not json", &Transport::default()).await;
+    let Outcome::Reply { status, body } = out else { panic!() };
+    assert_eq!((status, body["error"]["code"].as_i64(), body["id"].is_null()), (400, Some(PARSE_ERROR), true));
+    let (status, body) = legacy(json!([{"jsonrpc": "2.0", "id": 1, "method": "ping"}])).await;
+    assert_eq!((status, body["error"]["code"].as_i64()), (400, Some(INVALID_REQUEST)), "batches are refused");
+    let (_, body) = legacy(json!({"id": 1, "method": "ping"})).await;
+    assert_eq!(body["error"]["code"], INVALID_REQUEST, "jsonrpc 2.0 is required");
+    assert_eq!(body["id"], 1, "the id is echoed when readable");
+    let (_, body) = legacy(json!({"jsonrpc": "2.0", "id": null, "method": "ping"})).await;
+    assert_eq!((body["error"]["code"].as_i64(), body["id"].is_null()), (Some(INVALID_REQUEST), true));
+    let (_, body) = legacy(json!({"jsonrpc": "2.0", "id": 1.5, "method": "ping"})).await;
+    assert_eq!(body["error"]["code"], INVALID_REQUEST);
+    let (_, body) = legacy(json!({"jsonrpc": "2.0", "id": "abc", "method": "ping"})).await;
+    assert_eq!((body["id"].as_str(), &body["result"]), (Some("abc"), &json!({})));
+    for note in ["notifications/initialized", "notifications/cancelled", "notifications/whatever"] {
+        assert_eq!(
+            send(json!({"jsonrpc": "2.0", "method": note}), &Transport::default()).await,
+            Outcome::Accepted,
+            "{note}"
+        );
+    }
+    let response = json!({"jsonrpc": "2.0", "id": 7, "result": {}});
+    assert_eq!(send(response, &Transport::default()).await, Outcome::Accepted, "a client's response needs no answer");
+    let (status, body) = legacy(json!({"jsonrpc": "2.0", "id": 2, "method": "resources/list"})).await;
+    assert_eq!((status, body["error"]["code"].as_i64()), (200, Some(METHOD_NOT_FOUND)));
+    let (_, body) = legacy(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": []})).await;
+    assert_eq!(body["error"]["code"], INVALID_PARAMS);
+}
+
+#[tokio::test]
+async fn initialize_negotiates_the_version() {
+    for (asked, answered) in [
+        ("2025-03-26", "2025-03-26"),
+        ("2025-06-18", "2025-06-18"),
+        ("2025-11-25", "2025-11-25"),
+        ("2024-11-05", "2025-11-25"),
+        ("2026-07-28", "2025-11-25"),
+        ("garbage", "2025-11-25"),
+    ] {
+        let (_, body) = legacy(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": asked, "capabilities": {}, "clientInfo": {"name": "c", "version": "1"}}})).await;
+        assert_eq!(body["result"]["protocolVersion"], answered, "{asked}");
+        assert_eq!(body["result"]["serverInfo"]["name"], "alga-test");
+        assert!(body["result"]["capabilities"]["tools"].is_object());
+        assert!(body["result"].get("resultType").is_none(), "legacy results carry no resultType");
+    }
+}
+
+#[tokio::test]
+async fn legacy_tools() {
+    let (_, body) = legacy(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})).await;
+    assert_eq!(body["result"]["tools"][0]["description"], "echo for alice", "listed for this caller");
+    let (_, body) = legacy(
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"x": 1}}}),
+    )
+    .await;
+    let result = &body["result"];
+    assert_eq!(
+        (result["isError"].as_bool(), &result["structuredContent"]["arguments"]),
+        (Some(false), &json!({"x": 1}))
+    );
+    let text: Value = serde_json::from_str(result["content"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(text, result["structuredContent"], "the same JSON as text");
+    assert_eq!(result["structuredContent"]["version"], "2025-03-26", "no header: the 2025-03-26 default");
+    let (_, body) =
+        legacy(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "fails"}})).await;
+    assert_eq!(body["result"]["isError"], true);
+    let (_, body) =
+        legacy(json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "nope"}})).await;
+    assert_eq!(
+        (body["error"]["code"].as_i64(), body["error"]["message"].as_str()),
+        (Some(INVALID_PARAMS), Some("Unknown tool: nope"))
+    );
+    let (_, body) =
+        legacy(json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "echo", "arguments": 5}}))
+            .await;
+    assert_eq!(body["error"]["code"], INVALID_PARAMS);
+    let old = Transport { protocol_version: Some("2024-01-01".into()), ..Transport::default() };
+    let Outcome::Reply { status, .. } = send(json!({"jsonrpc": "2.0", "id": 6, "method": "tools/list"}), &old).await
+    else {
+        panic!()
+    };
+    assert_eq!(status, 400, "an unsupported MCP-Protocol-Version header");
+}
+
+#[tokio::test]
+async fn modern_era() {
+    let (status, body) = modern(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": modern_meta()}}),
+        &http("server/discover", None),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let r = &body["result"];
+    assert_eq!(r["supportedVersions"], json!(SUPPORTED_VERSIONS));
+    assert_eq!(
+        (r["resultType"].as_str(), r["_meta"]["io.modelcontextprotocol/serverInfo"]["name"].as_str()),
+        (Some("complete"), Some("alga-test"))
+    );
+    let (_, body) = modern(
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {"_meta": modern_meta()}}),
+        &http("tools/list", None),
+    )
+    .await;
+    let r = &body["result"];
+    assert_eq!((r["resultType"].as_str(), r["cacheScope"].as_str()), (Some("complete"), Some("private")));
+    assert!(r["ttlMs"].as_u64().is_some() && r["tools"].is_array());
+    let call = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "echo", "arguments": {}, "_meta": modern_meta()}});
+    let (_, body) = modern(call.clone(), &http("tools/call", Some("echo"))).await;
+    assert_eq!(body["result"]["structuredContent"]["client"], "probe", "client facts from _meta");
+    assert_eq!(body["result"]["resultType"], "complete");
+    let (_, body) = modern(call.clone(), &http("tools/call", Some("=?base64?ZWNobw==?="))).await;
+    assert_eq!(body["result"]["isError"], false, "base64-encoded Mcp-Name is decoded");
+    // On stdio there are no headers to check.
+    let (_, body) = modern(call, &Transport::default()).await;
+    assert_eq!(body["result"]["isError"], false);
+    let (status, body) = modern(
+        json!({"jsonrpc": "2.0", "id": 4, "method": "resources/list", "params": {"_meta": modern_meta()}}),
+        &http("resources/list", None),
+    )
+    .await;
+    assert_eq!((status, body["error"]["code"].as_i64()), (404, Some(METHOD_NOT_FOUND)));
+    let (_, body) = modern(
+        json!({"jsonrpc": "2.0", "id": 5, "method": "ping", "params": {"_meta": modern_meta()}}),
+        &http("ping", None),
+    )
+    .await;
+    assert_eq!(body["result"]["resultType"], "complete");
+}
+
+#[tokio::test]
+async fn modern_errors_carry_their_codes_and_data() {
+    let mut meta = modern_meta();
+    meta["io.modelcontextprotocol/protocolVersion"] = json!("2099-01-01");
+    let (status, body) = modern(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": meta}}),
+        &http("tools/list", None),
+    )
+    .await;
+    assert_eq!((status, body["error"]["code"].as_i64()), (400, Some(UNSUPPORTED_VERSION)));
+    assert_eq!(body["error"]["data"]["supported"], json!(SUPPORTED_VERSIONS));
+    assert_eq!(body["error"]["data"]["requested"], "2099-01-01");
+
+    let mut no_caps = modern_meta();
+    no_caps.as_object_mut().unwrap().remove("io.modelcontextprotocol/clientCapabilities");
+    let (status, body) = modern(
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {"_meta": no_caps}}),
+        &http("tools/list", None),
+    )
+    .await;
+    assert_eq!((status, body["error"]["code"].as_i64()), (400, Some(INVALID_PARAMS)));
+
+    let list = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {"_meta": modern_meta()}});
+    for transport in [
+        Transport { protocol_version: None, ..http("tools/list", None) },
+        Transport { protocol_version: Some("2025-11-25".into()), ..http("tools/list", None) },
+        http("ping", None),
+        Transport { method: None, ..http("tools/list", None) },
+    ] {
+        let (status, body) = modern(list.clone(), &transport).await;
+        assert_eq!((status, body["error"]["code"].as_i64()), (400, Some(HEADER_MISMATCH)), "{transport:?}");
+    }
+    let call =
+        json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "echo", "_meta": modern_meta()}});
+    for name in [None, Some("fails"), Some("ECHO")] {
+        let (status, body) = modern(call.clone(), &http("tools/call", name)).await;
+        assert_eq!((status, body["error"]["code"].as_i64()), (400, Some(HEADER_MISMATCH)), "{name:?}");
+    }
+    let (status, body) = modern(
+        json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "nope", "_meta": modern_meta()}}),
+        &http("tools/call", Some("nope")),
+    )
+    .await;
+    assert_eq!((status, body["error"]["code"].as_i64()), (400, Some(INVALID_PARAMS)));
+}
+
+#[test]
+fn base64_header_values() {
+    assert_eq!(decode_header("=?base64?dG9vbHMvY2FsbA==?="), "tools/call");
+    assert_eq!(decode_header("plain"), "plain");
+    assert_eq!(decode_header("=?base64?!!!?="), "=?base64?!!!?=");
+}
