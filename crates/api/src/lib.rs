@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod refs;
 pub mod registry;
 pub mod resources;
+pub mod tools;
 
 use std::sync::{Arc, OnceLock};
 

@@ -11,4 +11,5 @@ mod registry;
 mod search;
 mod support;
 mod tickets;
+mod tools;
 mod work;
