@@ -9,5 +9,6 @@ pub mod registry;
 pub mod request;
 pub mod search;
 mod text;
+pub mod tools;
 
 pub use registry::{Registry, RegistryEntry};

@@ -8,6 +8,7 @@ use std::time::Instant;
 use alga_agent_tooling::quality::{QualitySet, evaluate};
 use alga_agent_tooling::registry::Registry;
 use alga_agent_tooling::search::search;
+use alga_agent_tooling::tools::{definitions, one_tool_per_operation};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let registry = alga_api::registry::registry()?;
@@ -24,6 +25,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "real registry ({} entries): {:.1} µs per query",
         registry.entries().len(),
         per_query_us(&registry, &queries)
+    );
+    // tools/list for an Admin: the three meta-tools, against one tool per operation.
+    let mut groups: Vec<String> = registry.entries().iter().flat_map(|e| e.tags.clone()).collect();
+    groups.sort();
+    groups.dedup();
+    let meta = serde_json::to_string(&serde_json::json!({ "tools": definitions(&groups) }))?.len();
+    let per_op =
+        serde_json::to_string(&serde_json::json!({ "tools": one_tool_per_operation(registry.entries()) }))?.len();
+    println!(
+        "tools/list: 3 meta-tools {meta} bytes (~{} tokens); one tool per operation ({} tools) {per_op} bytes (~{} tokens); {:.1}x smaller",
+        meta / 4,
+        registry.entries().len(),
+        per_op / 4,
+        per_op as f64 / meta as f64
     );
     let synthetic = synthetic(&registry, 5000);
     println!(
