@@ -56,7 +56,7 @@ pub struct Example {
 }
 
 /// One operation as agents see it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RegistryEntry {
     pub id: String,

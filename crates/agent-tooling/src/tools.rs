@@ -103,6 +103,20 @@ pub fn definitions(groups: &[String]) -> Vec<Value> {
     ]
 }
 
+/// What an HTTP failure status means for the caller of `call_api_endpoint`, in words an agent can
+/// act on: a 403 is a permission, not an authentication, problem.
+pub fn failure_hint(status: u16) -> &'static str {
+    match status {
+        401 => "The credential is invalid or expired: reconfigure the API token.",
+        403 => "This operation is not permitted for your roles; this is not an authentication problem.",
+        404 => "No such object in your tenant.",
+        409 => "It conflicts with existing data.",
+        400 | 413 | 415 => "Fix the arguments as the error says and call again.",
+        429 => "Too many calls: wait, then try again.",
+        _ => "The server could not complete it; try again later.",
+    }
+}
+
 /// The `search_api_registry` result: each hit with its parameters, request body schema, playbooks
 /// and first example, and a note when nothing or only weak matches were found.
 pub fn registry_search_result(query: &str, outcome: &Outcome<'_>) -> Value {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use alga_agent_tooling::request::build_request;
 use alga_agent_tooling::search::search;
 use alga_agent_tooling::tools::{
-    CALL_API_ENDPOINT, SEARCH_API_REGISTRY, SEARCH_BUSINESS_DATA, definitions, registry_search_result,
+    CALL_API_ENDPOINT, SEARCH_API_REGISTRY, SEARCH_BUSINESS_DATA, definitions, failure_hint, registry_search_result,
 };
 use alga_core::{AppContext, Principal};
 use alga_mcp::{ClientFacts, ToolOutput, ToolProvider};
@@ -130,14 +130,7 @@ async fn call_api_endpoint(caller: &Caller, args: &Map<String, Value>) -> ToolOu
             ToolOutput { structured: json!({ "status": reply.status, "ok": true, "data": data }), is_error: false }
         }
         Err(e) => {
-            let hint = match e.status().as_u16() {
-                401 => "The credential is invalid or expired.",
-                403 => "This operation is not permitted for your roles; this is not an authentication problem.",
-                404 => "No such object in your tenant.",
-                409 => "It conflicts with existing data.",
-                400 => "Fix the arguments as the error says and call again.",
-                _ => "The server could not complete it; try again later.",
-            };
+            let hint = failure_hint(e.status().as_u16());
             ToolOutput {
                 structured: json!({ "status": e.status().as_u16(), "ok": false, "data": e.body(), "hint": hint }),
                 is_error: true,

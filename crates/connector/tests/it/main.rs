@@ -1,0 +1,5 @@
+//! alga-mcp-connector end to end: the real binary against the real server.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod connector;
