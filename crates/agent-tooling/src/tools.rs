@@ -37,9 +37,9 @@ pub fn definitions(groups: &[String]) -> Vec<Value> {
                     "query": { "type": "string" },
                     "count": { "type": "integer" },
                     "results": { "type": "array", "items": { "type": "object" } },
-                    "note": { "type": "string" }
-                },
-                "required": ["query", "count", "results"]
+                    "note": { "type": "string" },
+                    "error": { "type": "string", "description": "Why the search could not run (with isError)." }
+                }
             },
             "annotations": { "readOnlyHint": true, "openWorldHint": false }
         }),
@@ -93,9 +93,11 @@ pub fn definitions(groups: &[String]) -> Vec<Value> {
                 "properties": {
                     "status": { "type": "integer" },
                     "ok": { "type": "boolean" },
-                    "data": {}
-                },
-                "required": ["status", "ok"]
+                    "data": {},
+                    "hint": { "type": "string", "description": "What a failure status means, with isError." },
+                    "error": { "type": "string", "description": "Why the call was not made (with isError)." },
+                    "field": { "type": ["string", "null"], "description": "The argument at fault." }
+                }
             },
             // Not destructive as such: each operation's permission decides, and reads are common.
             "annotations": { "readOnlyHint": false, "destructiveHint": false, "openWorldHint": false }
