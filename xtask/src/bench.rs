@@ -7,12 +7,12 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
 use crate::pg::TempPostgres;
+use crate::server::Server;
 use crate::{prereq, run, tools};
 
 /// Connections and duration of each wrk run.
@@ -96,66 +96,6 @@ fn wrk(addr: SocketAddr, path: &str, key: &str) -> Result<(f64, String, String)>
     };
     let rps = field("Requests/sec:").and_then(|v| v.parse().ok()).context("no Requests/sec in wrk output")?;
     Ok((rps, field("50%").unwrap_or_default(), field("99%").unwrap_or_default()))
-}
-
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    stdout: PathBuf,
-}
-
-impl Server {
-    fn start(binary: &Path, url: &str, dir: &Path) -> Result<Server> {
-        let address = dir.join("address");
-        let stdout = dir.join("stdout");
-        let child = Command::new(binary)
-            .args(["serve", "--bind", "127.0.0.1:0", "--demo", "--database-url", url])
-            .arg("--address-file")
-            .arg(&address)
-            .env("RUST_LOG", "warn")
-            .stdout(std::fs::File::create(&stdout)?)
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("cannot start alga-server")?;
-        let started = Instant::now();
-        let addr = loop {
-            if let Some(addr) = std::fs::read_to_string(&address).ok().and_then(|a| a.trim().parse().ok()) {
-                break addr;
-            }
-            if started.elapsed() > Duration::from_secs(120) {
-                bail!("alga-server did not start");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        Ok(Server { child, addr, stdout })
-    }
-
-    fn admin_key(&self) -> Result<String> {
-        let out = std::fs::read_to_string(&self.stdout)?;
-        out.lines()
-            .find_map(|l| l.trim().strip_prefix("admin API key:"))
-            .map(|k| k.trim().to_owned())
-            .context("the server printed no admin key")
-    }
-
-    /// Peak resident memory so far (VmHWM), in MB.
-    fn peak_mb(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        let kb: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0);
-        kb / 1024.0
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A plain HTTP GET, read to the end.

@@ -8,9 +8,11 @@
 
 mod bench;
 mod ci;
+mod interop;
 mod pg;
 mod prereq;
 mod run;
+mod server;
 mod tools;
 
 use anyhow::Result;

@@ -19,7 +19,14 @@ pub fn tools_dir() -> PathBuf {
 
 /// A console script of a PyPI package, installed at `version` into a private virtualenv.
 pub fn python_tool(package: &str, version: &str, script: &str) -> Result<PathBuf> {
-    let venv = tools_dir().join("python");
+    let python = python_env("python", package, version)?;
+    Ok(python.with_file_name(script))
+}
+
+/// The interpreter of virtualenv `name` under `target/tools`, with `package==version` installed
+/// (separate environments keep conflicting versions apart).
+pub fn python_env(name: &str, package: &str, version: &str) -> Result<PathBuf> {
+    let venv = tools_dir().join(name);
     let python = venv.join("bin").join("python");
     if !python.exists() {
         std::fs::create_dir_all(tools_dir())?;
@@ -35,5 +42,5 @@ pub fn python_tool(package: &str, version: &str, script: &str) -> Result<PathBuf
         )?;
         std::fs::write(&marker, "")?;
     }
-    Ok(venv.join("bin").join(script))
+    Ok(python)
 }

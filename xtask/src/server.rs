@@ -1,0 +1,69 @@
+//! A real `alga-server` for xtask steps (bench, interop): started on a free port with demo data,
+//! its bootstrap admin key read from its output, killed on drop.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    stdout: PathBuf,
+}
+
+impl Server {
+    pub fn start(binary: &Path, url: &str, dir: &Path) -> Result<Server> {
+        let address = dir.join("address");
+        let stdout = dir.join("stdout");
+        let child = Command::new(binary)
+            .args(["serve", "--bind", "127.0.0.1:0", "--demo", "--database-url", url])
+            .arg("--address-file")
+            .arg(&address)
+            .env("RUST_LOG", "warn")
+            .stdout(std::fs::File::create(&stdout)?)
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("cannot start alga-server")?;
+        let started = Instant::now();
+        let addr = loop {
+            if let Some(addr) = std::fs::read_to_string(&address).ok().and_then(|a| a.trim().parse().ok()) {
+                break addr;
+            }
+            if started.elapsed() > Duration::from_secs(120) {
+                bail!("alga-server did not start");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Ok(Server { child, addr, stdout })
+    }
+
+    pub fn admin_key(&self) -> Result<String> {
+        let out = std::fs::read_to_string(&self.stdout)?;
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix("admin API key:"))
+            .map(|k| k.trim().to_owned())
+            .context("the server printed no admin key")
+    }
+
+    /// Peak resident memory so far (VmHWM), in MB.
+    pub fn peak_mb(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let kb: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        kb / 1024.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
