@@ -1,6 +1,7 @@
 //! Interoperability with software we did not write: the official MCP Python SDKs (1.x, and 2.x in
-//! its `auto` and `legacy` modes) drive the real `alga-mcp-connector` over stdio against the real
-//! server with demo data (`tests/interop/python_stdio.py`).
+//! its `auto` and `legacy` modes) and the official TypeScript SDK drive the real
+//! `alga-mcp-connector` over stdio against the real server with demo data
+//! (`tests/interop/python_stdio.py`, `tests/interop/ts_stdio.mjs`).
 
 use std::process::Command;
 
@@ -8,6 +9,9 @@ use anyhow::{Context, Result};
 
 use crate::server::Server;
 use crate::{run, tools};
+
+/// The official TypeScript SDK (runs on the machine's Node 20).
+const TS_SDK: &str = "1.32.2";
 
 /// (virtualenv, SDK version, connect mode) for each client run.
 const CLIENTS: [(&str, &str, &str); 3] =
@@ -38,6 +42,17 @@ pub fn run() -> Result<()> {
             )
             .with_context(|| format!("the MCP Python SDK {version} ({mode}) failed against the connector"))?;
         }
+        let node_modules = tools::node_package("@modelcontextprotocol/sdk", TS_SDK)?;
+        run::status(
+            Command::new("node")
+                .arg(root.join("tests/interop/ts_stdio.mjs"))
+                .arg(&connector)
+                .env("ALGA_NODE_MODULES", node_modules)
+                .env("ALGA_INSTANCE_URL", format!("http://{}", server.addr))
+                .env("ALGA_API_TOKEN", &admin)
+                .env("ALGA_READONLY_TOKEN", &readonly),
+        )
+        .context("the MCP TypeScript SDK failed against the connector")?;
         Ok(())
     })();
     let _ = std::fs::remove_dir_all(&dir);

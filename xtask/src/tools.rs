@@ -44,3 +44,22 @@ pub fn python_env(name: &str, package: &str, version: &str) -> Result<PathBuf> {
     }
     Ok(python)
 }
+
+/// `node_modules` under `target/tools/node` with `package@version` installed from the npm registry.
+pub fn node_package(package: &str, version: &str) -> Result<PathBuf> {
+    crate::prereq::ensure_debian_tool("node", "nodejs")?;
+    crate::prereq::ensure_debian_tool("npm", "npm")?;
+    let prefix = tools_dir().join("node");
+    let marker = prefix.join(format!(".installed-{}-{version}", package.replace('/', "_")));
+    if !marker.exists() {
+        std::fs::create_dir_all(&prefix)?;
+        run::status(
+            Command::new("npm")
+                .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+                .arg(&prefix)
+                .arg(format!("{package}@{version}")),
+        )?;
+        std::fs::write(&marker, "")?;
+    }
+    Ok(prefix.join("node_modules"))
+}

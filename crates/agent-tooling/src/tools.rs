@@ -119,6 +119,15 @@ pub fn failure_hint(status: u16) -> &'static str {
     }
 }
 
+/// The answer for an entry id the caller's catalog lacks: either no such operation exists or the
+/// caller's roles do not allow it (the two look the same on purpose).
+pub fn not_callable(entry_id: &str) -> String {
+    format!(
+        "No operation \"{entry_id}\" is available to you: it does not exist, or your roles do not permit it. \
+         Use search_api_registry to see what you may call."
+    )
+}
+
 /// The `search_api_registry` result: each hit with its parameters, request body schema, playbooks
 /// and first example, and a note when nothing or only weak matches were found.
 pub fn registry_search_result(query: &str, outcome: &Outcome<'_>) -> Value {

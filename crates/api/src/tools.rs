@@ -8,6 +8,7 @@ use alga_agent_tooling::request::build_request;
 use alga_agent_tooling::search::search;
 use alga_agent_tooling::tools::{
     CALL_API_ENDPOINT, SEARCH_API_REGISTRY, SEARCH_BUSINESS_DATA, definitions, failure_hint, registry_search_result,
+    unavailable,
 };
 use alga_core::{AppContext, Principal};
 use alga_mcp::{ClientFacts, ToolOutput, ToolProvider};
@@ -106,7 +107,7 @@ async fn call_api_endpoint(caller: &Caller, args: &Map<String, Value>) -> ToolOu
     let Ok(registry) = registry() else { return failure("The API catalog is unavailable.") };
     // An operation the caller may not call looks exactly like one that does not exist.
     let Some(entry) = registry.get(entry_id).filter(|e| allows(&caller.principal, e)) else {
-        return failure(format!("No registry entry found for entryId \"{entry_id}\"; use search_api_registry."));
+        return failure(not_callable(entry_id));
     };
     let built = match build_request(entry, args) {
         Ok(b) => b,

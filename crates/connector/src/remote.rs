@@ -5,6 +5,7 @@ use alga_agent_tooling::request::build_request;
 use alga_agent_tooling::search::search;
 use alga_agent_tooling::tools::{
     CALL_API_ENDPOINT, SEARCH_API_REGISTRY, SEARCH_BUSINESS_DATA, definitions, failure_hint, registry_search_result,
+    unavailable,
 };
 use alga_mcp::{ClientFacts, ToolOutput, ToolProvider};
 use serde_json::{Map, Value, json};
@@ -127,7 +128,7 @@ impl Remote {
             return failure("call_api_endpoint requires \"entryId\" (use search_api_registry first).");
         };
         let Some(entry) = self.registry.get(entry_id) else {
-            return failure(format!("No registry entry found for entryId \"{entry_id}\"; use search_api_registry."));
+            return failure(not_callable(entry_id));
         };
         let built = match build_request(entry, args) {
             Ok(b) => b,

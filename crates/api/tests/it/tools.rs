@@ -84,7 +84,7 @@ async fn permissions_and_validation_come_back_as_tool_errors() {
     let body = json!({"title": "x", "board_id": s.board, "client_id": s.client, "priority_id": s.priority});
     let (error, denied) = ro.tool("call_api_endpoint", json!({"entryId": "tickets.create", "body": body})).await;
     assert!(error);
-    assert!(denied["error"].as_str().unwrap().contains("No registry entry"), "{denied}");
+    assert!(denied["error"].as_str().unwrap().contains("your roles do not permit it"), "{denied}");
 
     // A technician may create tickets but not clients; a bad argument names the field.
     let tech = Session::new(&f, &f.a.tech);
