@@ -7,8 +7,8 @@ use std::sync::Arc;
 use alga_agent_tooling::request::build_request;
 use alga_agent_tooling::search::search;
 use alga_agent_tooling::tools::{
-    CALL_API_ENDPOINT, SEARCH_API_REGISTRY, SEARCH_BUSINESS_DATA, definitions, failure_hint, registry_search_result,
-    unavailable,
+    CALL_API_ENDPOINT, SEARCH_API_REGISTRY, SEARCH_BUSINESS_DATA, definitions, failure_hint, not_callable,
+    registry_search_result,
 };
 use alga_core::{AppContext, Principal};
 use alga_mcp::{ClientFacts, ToolOutput, ToolProvider};
