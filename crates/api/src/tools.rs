@@ -11,7 +11,7 @@ use alga_agent_tooling::tools::{
     registry_search_result,
 };
 use alga_core::{AppContext, Principal};
-use alga_mcp::{ClientFacts, ToolOutput, ToolProvider};
+use alga_mcp::{ClientFacts, Tool, ToolOutput, ToolProvider};
 use serde_json::{Map, Value, json};
 
 use crate::catalog::{Method, RawRequest};
@@ -31,7 +31,7 @@ pub struct MetaTools;
 impl ToolProvider for MetaTools {
     type Caller = Caller;
 
-    fn tools(&self, caller: &Caller) -> Vec<Value> {
+    fn tools(&self, caller: &Caller) -> Vec<Tool> {
         definitions(&reachable_groups(caller))
     }
 

@@ -7,7 +7,7 @@ use alga_agent_tooling::tools::{
     CALL_API_ENDPOINT, SEARCH_API_REGISTRY, SEARCH_BUSINESS_DATA, definitions, failure_hint, not_callable,
     registry_search_result,
 };
-use alga_mcp::{ClientFacts, ToolOutput, ToolProvider};
+use alga_mcp::{ClientFacts, Tool, ToolOutput, ToolProvider};
 use serde_json::{Map, Value, json};
 
 use crate::config::Config;
@@ -66,7 +66,7 @@ fn failure(message: impl Into<String>) -> ToolOutput {
 impl ToolProvider for Remote {
     type Caller = ();
 
-    fn tools(&self, _caller: &()) -> Vec<Value> {
+    fn tools(&self, _caller: &()) -> Vec<Tool> {
         // The registry holds only what the token may call: its tags are the reachable groups.
         let mut groups: Vec<String> =
             self.registry.entries().iter().flat_map(|e| e.tags.iter().cloned()).filter(|t| t != "Meta").collect();

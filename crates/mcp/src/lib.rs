@@ -12,9 +12,20 @@
 //! A request is answered per JSON-RPC: batches refused (-32600), notifications never answered,
 //! -32601 for unknown methods, -32602 for invalid params, -32700 for unparseable input, and the
 //! request id echoed (`null` only when it cannot be read). Tools come from a [`ToolProvider`].
+//!
+//! The wire shapes (tool definitions, `initialize` and `tools/call` params and results, error
+//! objects) are the official SDK's model types (`rmcp::model`); rmcp is used for nothing else
+//! (no server, no transport), and only this crate names it: the rest of the workspace sees
+//! [`Tool`], [`ToolAnnotations`] and [`JsonObject`] through these re-exports.
 
 use std::future::Future;
 
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ErrorCode, ErrorData, Implementation, InitializeRequestParams,
+    InitializeResult, ProtocolVersion, ServerCapabilities, ToolsCapability,
+};
+pub use rmcp::model::{JsonObject, Tool, ToolAnnotations};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 pub const LEGACY_VERSIONS: [&str; 3] = ["2025-03-26", "2025-06-18", "2025-11-25"];
@@ -27,14 +38,14 @@ const META_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 const META_CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
 const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 
-pub const PARSE_ERROR: i64 = -32700;
-pub const INVALID_REQUEST: i64 = -32600;
-pub const METHOD_NOT_FOUND: i64 = -32601;
-pub const INVALID_PARAMS: i64 = -32602;
-pub const INTERNAL_ERROR: i64 = -32603;
-pub const HEADER_MISMATCH: i64 = -32020;
-pub const MISSING_CLIENT_CAPABILITY: i64 = -32021;
-pub const UNSUPPORTED_VERSION: i64 = -32022;
+pub const PARSE_ERROR: ErrorCode = ErrorCode::PARSE_ERROR;
+pub const INVALID_REQUEST: ErrorCode = ErrorCode::INVALID_REQUEST;
+pub const METHOD_NOT_FOUND: ErrorCode = ErrorCode::METHOD_NOT_FOUND;
+pub const INVALID_PARAMS: ErrorCode = ErrorCode::INVALID_PARAMS;
+pub const INTERNAL_ERROR: ErrorCode = ErrorCode::INTERNAL_ERROR;
+pub const HEADER_MISMATCH: ErrorCode = ErrorCode::HEADER_MISMATCH;
+pub const MISSING_CLIENT_CAPABILITY: ErrorCode = ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY;
+pub const UNSUPPORTED_VERSION: ErrorCode = ErrorCode::UNSUPPORTED_PROTOCOL_VERSION;
 
 /// Who this server is.
 #[derive(Debug, Clone)]
@@ -83,9 +94,8 @@ pub struct ToolOutput {
 pub trait ToolProvider: Sync {
     type Caller: Sync;
 
-    /// Tool definitions (`name`, `description`, `inputSchema`, …) this caller may see, in a
-    /// deterministic order.
-    fn tools(&self, caller: &Self::Caller) -> Vec<Value>;
+    /// The tools this caller may see, in a deterministic order.
+    fn tools(&self, caller: &Self::Caller) -> Vec<Tool>;
 
     /// Runs a tool; `None` when no tool has that name.
     fn call(
@@ -102,12 +112,20 @@ enum Era {
     Modern,
 }
 
-fn error(status: u16, id: &Value, code: i64, message: &str, data: Option<Value>) -> Outcome {
-    let mut err = json!({ "code": code, "message": message });
-    if let Some(data) = data {
-        err["data"] = data;
-    }
-    Outcome::Reply { status, body: json!({ "jsonrpc": "2.0", "id": id, "error": err }) }
+fn error(status: u16, id: &Value, code: ErrorCode, message: &str, data: Option<Value>) -> Outcome {
+    let err = ErrorData::new(code, message.to_owned(), data);
+    Outcome::Reply { status, body: json!({ "jsonrpc": "2.0", "id": id, "error": to_json(&err) }) }
+}
+
+/// A model type as JSON. Serializing these plain data types cannot fail (string keys, no
+/// non-finite floats); `Null` would only stand in for a bug.
+fn to_json(value: &impl Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// Typed request params; a mismatch is -32602 with serde's words for what is wrong.
+fn params_as<T: serde::de::DeserializeOwned>(params: &Map<String, Value>) -> Result<T, (ErrorCode, String)> {
+    serde_json::from_value(Value::Object(params.clone())).map_err(|e| (INVALID_PARAMS, format!("Invalid params: {e}")))
 }
 
 /// Handles one message.
@@ -194,8 +212,16 @@ fn ok(id: &Value, result: Value) -> Outcome {
     Outcome::Reply { status: 200, body }
 }
 
-fn capabilities() -> Value {
-    json!({ "tools": { "listChanged": false } })
+fn capabilities() -> ServerCapabilities {
+    let mut capabilities = ServerCapabilities::default();
+    let mut tools = ToolsCapability::default();
+    tools.list_changed = Some(false);
+    capabilities.tools = Some(tools);
+    capabilities
+}
+
+fn implementation(info: &ServerInfo) -> Implementation {
+    Implementation::new(info.name.clone(), info.version.clone())
 }
 
 async fn legacy<P: ToolProvider>(
@@ -209,25 +235,31 @@ async fn legacy<P: ToolProvider>(
 ) -> Outcome {
     match method {
         "initialize" => {
-            let requested = params.get("protocolVersion").and_then(Value::as_str).unwrap_or_default();
-            let newest = LEGACY_VERSIONS[LEGACY_VERSIONS.len() - 1];
-            let chosen = if LEGACY_VERSIONS.contains(&requested) { requested } else { newest };
-            ok(
-                id,
-                json!({
-                    "protocolVersion": chosen,
-                    "capabilities": capabilities(),
-                    "serverInfo": { "name": info.name, "version": info.version },
-                    "instructions": info.instructions,
-                }),
-            )
+            let request: InitializeRequestParams = match params_as(params) {
+                Ok(request) => request,
+                Err((code, message)) => return error(200, id, code, &message, None),
+            };
+            let requested = request.protocol_version.to_string();
+            let chosen = if LEGACY_VERSIONS.contains(&requested.as_str()) {
+                request.protocol_version
+            } else {
+                ProtocolVersion::LATEST_WITH_INITIALIZE
+            };
+            let result = InitializeResult::new(capabilities())
+                .with_protocol_version(chosen)
+                .with_server_info(implementation(info))
+                .with_instructions(info.instructions.clone());
+            ok(id, to_json(&result))
         }
         "ping" => ok(id, json!({})),
         "tools/list" => ok(id, json!({ "tools": provider.tools(caller) })),
         "tools/call" => {
             let client = ClientFacts { protocol_version: version, ..ClientFacts::default() };
             match call_tool(provider, caller, &client, params).await {
-                Ok(result) => ok(id, result),
+                Ok(mut result) => {
+                    result.result_type = None; // a 2026-07-28 field, absent before it
+                    ok(id, to_json(&result))
+                }
                 Err((code, message)) => error(200, id, code, &message, None),
             }
         }
@@ -270,7 +302,7 @@ async fn modern<P: ToolProvider>(
             }
         }
     }
-    let server_info = json!({ "name": info.name, "version": info.version });
+    let server_info = to_json(&implementation(info));
     let complete = |mut result: Value| {
         result["resultType"] = json!("complete");
         result["_meta"] = json!({ META_SERVER_INFO: server_info });
@@ -281,7 +313,7 @@ async fn modern<P: ToolProvider>(
             id,
             complete(json!({
                 "supportedVersions": SUPPORTED_VERSIONS,
-                "capabilities": capabilities(),
+                "capabilities": to_json(&capabilities()),
                 "instructions": info.instructions,
                 "ttlMs": 3_600_000,
                 "cacheScope": "public",
@@ -314,7 +346,7 @@ async fn modern<P: ToolProvider>(
             complete(json!({ "tools": provider.tools(caller), "ttlMs": 60_000, "cacheScope": "private" })),
         ),
         "tools/call" => match call_tool(provider, caller, &client, params).await {
-            Ok(result) => ok(id, complete(result)),
+            Ok(result) => ok(id, complete(to_json(&result))),
             Err((code, message)) => error(400, id, code, &message, None),
         },
         _ => error(404, id, METHOD_NOT_FOUND, &format!("Method not found: {method}"), None),
@@ -326,24 +358,19 @@ async fn call_tool<P: ToolProvider>(
     caller: &P::Caller,
     client: &ClientFacts,
     params: &Map<String, Value>,
-) -> Result<Value, (i64, String)> {
-    let Some(name) = params.get("name").and_then(Value::as_str) else {
-        return Err((INVALID_PARAMS, "tools/call needs params.name".to_owned()));
-    };
-    let arguments = match params.get("arguments") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(a)) => a.clone(),
-        Some(_) => return Err((INVALID_PARAMS, "arguments must be an object".to_owned())),
-    };
+) -> Result<CallToolResult, (ErrorCode, String)> {
+    let request: CallToolRequestParams = params_as(params)?;
+    let name = request.name.as_ref();
+    let arguments = request.arguments.unwrap_or_default();
     let Some(output) = provider.call(caller, client, name, arguments).await else {
         return Err((INVALID_PARAMS, format!("Unknown tool: {name}")));
     };
-    let text = serde_json::to_string_pretty(&output.structured).unwrap_or_default();
-    Ok(json!({
-        "content": [{ "type": "text", "text": text }],
-        "structuredContent": output.structured,
-        "isError": output.is_error,
-    }))
+    // The same JSON as text, for clients that read only `content`.
+    Ok(if output.is_error {
+        CallToolResult::structured_error(output.structured)
+    } else {
+        CallToolResult::structured(output.structured)
+    })
 }
 
 /// `=?base64?…?=` header values decoded (RFC 2047 style, as the 2026-07-28 transport allows).

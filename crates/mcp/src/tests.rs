@@ -9,8 +9,9 @@ struct Echo;
 impl ToolProvider for Echo {
     type Caller = &'static str;
 
-    fn tools(&self, caller: &&'static str) -> Vec<Value> {
-        vec![json!({ "name": "echo", "description": format!("echo for {caller}"), "inputSchema": {"type": "object"} })]
+    fn tools(&self, caller: &&'static str) -> Vec<Tool> {
+        let Value::Object(schema) = json!({"type": "object"}) else { unreachable!() };
+        vec![Tool::new("echo", format!("echo for {caller}"), schema)]
     }
 
     async fn call(
@@ -74,16 +75,23 @@ async fn modern(message: Value, transport: &Transport) -> (u16, Value) {
 async fn json_rpc_rules() {
     let out = handle(&Echo, &"a", &info(), b"{not json", &Transport::default()).await;
     let Outcome::Reply { status, body } = out else { panic!() };
-    assert_eq!((status, body["error"]["code"].as_i64(), body["id"].is_null()), (400, Some(PARSE_ERROR), true));
+    assert_eq!(
+        (status, body["error"]["code"].as_i64(), body["id"].is_null()),
+        (400, Some(i64::from(PARSE_ERROR.0)), true)
+    );
     let (status, body) = legacy(json!([{"jsonrpc": "2.0", "id": 1, "method": "ping"}])).await;
-    assert_eq!((status, body["error"]["code"].as_i64()), (400, Some(INVALID_REQUEST)), "batches are refused");
+    assert_eq!(
+        (status, body["error"]["code"].as_i64()),
+        (400, Some(i64::from(INVALID_REQUEST.0))),
+        "batches are refused"
+    );
     let (_, body) = legacy(json!({"id": 1, "method": "ping"})).await;
-    assert_eq!(body["error"]["code"], INVALID_REQUEST, "jsonrpc 2.0 is required");
+    assert_eq!(body["error"]["code"], INVALID_REQUEST.0, "jsonrpc 2.0 is required");
     assert_eq!(body["id"], 1, "the id is echoed when readable");
     let (_, body) = legacy(json!({"jsonrpc": "2.0", "id": null, "method": "ping"})).await;
-    assert_eq!((body["error"]["code"].as_i64(), body["id"].is_null()), (Some(INVALID_REQUEST), true));
+    assert_eq!((body["error"]["code"].as_i64(), body["id"].is_null()), (Some(i64::from(INVALID_REQUEST.0)), true));
     let (_, body) = legacy(json!({"jsonrpc": "2.0", "id": 1.5, "method": "ping"})).await;
-    assert_eq!(body["error"]["code"], INVALID_REQUEST);
+    assert_eq!(body["error"]["code"], INVALID_REQUEST.0);
     let (_, body) = legacy(json!({"jsonrpc": "2.0", "id": "abc", "method": "ping"})).await;
     assert_eq!((body["id"].as_str(), &body["result"]), (Some("abc"), &json!({})));
     for note in ["notifications/initialized", "notifications/cancelled", "notifications/whatever"] {
@@ -96,9 +104,9 @@ async fn json_rpc_rules() {
     let response = json!({"jsonrpc": "2.0", "id": 7, "result": {}});
     assert_eq!(send(response, &Transport::default()).await, Outcome::Accepted, "a client's response needs no answer");
     let (status, body) = legacy(json!({"jsonrpc": "2.0", "id": 2, "method": "resources/list"})).await;
-    assert_eq!((status, body["error"]["code"].as_i64()), (200, Some(METHOD_NOT_FOUND)));
+    assert_eq!((status, body["error"]["code"].as_i64()), (200, Some(i64::from(METHOD_NOT_FOUND.0))));
     let (_, body) = legacy(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": []})).await;
-    assert_eq!(body["error"]["code"], INVALID_PARAMS);
+    assert_eq!(body["error"]["code"], INVALID_PARAMS.0);
 }
 
 #[tokio::test]
@@ -117,6 +125,11 @@ async fn initialize_negotiates_the_version() {
         assert!(body["result"]["capabilities"]["tools"].is_object());
         assert!(body["result"].get("resultType").is_none(), "legacy results carry no resultType");
     }
+    let (_, body) =
+        legacy(json!({"jsonrpc": "2.0", "id": 2, "method": "initialize", "params": {"protocolVersion": "2025-06-18"}}))
+            .await;
+    assert_eq!(body["error"]["code"], INVALID_PARAMS.0, "capabilities and clientInfo are required");
+    assert!(body["error"]["message"].as_str().unwrap().contains("capabilities"), "{body}");
 }
 
 #[tokio::test]
@@ -138,16 +151,17 @@ async fn legacy_tools() {
     let (_, body) =
         legacy(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "fails"}})).await;
     assert_eq!(body["result"]["isError"], true);
+    assert!(body["result"].get("resultType").is_none(), "legacy tool results carry no resultType");
     let (_, body) =
         legacy(json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "nope"}})).await;
     assert_eq!(
         (body["error"]["code"].as_i64(), body["error"]["message"].as_str()),
-        (Some(INVALID_PARAMS), Some("Unknown tool: nope"))
+        (Some(i64::from(INVALID_PARAMS.0)), Some("Unknown tool: nope"))
     );
     let (_, body) =
         legacy(json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "echo", "arguments": 5}}))
             .await;
-    assert_eq!(body["error"]["code"], INVALID_PARAMS);
+    assert_eq!(body["error"]["code"], INVALID_PARAMS.0);
     let old = Transport { protocol_version: Some("2024-01-01".into()), ..Transport::default() };
     let Outcome::Reply { status, .. } = send(json!({"jsonrpc": "2.0", "id": 6, "method": "tools/list"}), &old).await
     else {
@@ -192,7 +206,7 @@ async fn modern_era() {
         &http("resources/list", None),
     )
     .await;
-    assert_eq!((status, body["error"]["code"].as_i64()), (404, Some(METHOD_NOT_FOUND)));
+    assert_eq!((status, body["error"]["code"].as_i64()), (404, Some(i64::from(METHOD_NOT_FOUND.0))));
     let (_, body) = modern(
         json!({"jsonrpc": "2.0", "id": 5, "method": "ping", "params": {"_meta": modern_meta()}}),
         &http("ping", None),
@@ -210,7 +224,7 @@ async fn modern_errors_carry_their_codes_and_data() {
         &http("tools/list", None),
     )
     .await;
-    assert_eq!((status, body["error"]["code"].as_i64()), (400, Some(UNSUPPORTED_VERSION)));
+    assert_eq!((status, body["error"]["code"].as_i64()), (400, Some(i64::from(UNSUPPORTED_VERSION.0))));
     assert_eq!(body["error"]["data"]["supported"], json!(SUPPORTED_VERSIONS));
     assert_eq!(body["error"]["data"]["requested"], "2099-01-01");
 
@@ -221,7 +235,7 @@ async fn modern_errors_carry_their_codes_and_data() {
         &http("tools/list", None),
     )
     .await;
-    assert_eq!((status, body["error"]["code"].as_i64()), (400, Some(INVALID_PARAMS)));
+    assert_eq!((status, body["error"]["code"].as_i64()), (400, Some(i64::from(INVALID_PARAMS.0))));
 
     let list = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {"_meta": modern_meta()}});
     for transport in [
@@ -231,20 +245,24 @@ async fn modern_errors_carry_their_codes_and_data() {
         Transport { method: None, ..http("tools/list", None) },
     ] {
         let (status, body) = modern(list.clone(), &transport).await;
-        assert_eq!((status, body["error"]["code"].as_i64()), (400, Some(HEADER_MISMATCH)), "{transport:?}");
+        assert_eq!(
+            (status, body["error"]["code"].as_i64()),
+            (400, Some(i64::from(HEADER_MISMATCH.0))),
+            "{transport:?}"
+        );
     }
     let call =
         json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "echo", "_meta": modern_meta()}});
     for name in [None, Some("fails"), Some("ECHO")] {
         let (status, body) = modern(call.clone(), &http("tools/call", name)).await;
-        assert_eq!((status, body["error"]["code"].as_i64()), (400, Some(HEADER_MISMATCH)), "{name:?}");
+        assert_eq!((status, body["error"]["code"].as_i64()), (400, Some(i64::from(HEADER_MISMATCH.0))), "{name:?}");
     }
     let (status, body) = modern(
         json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "nope", "_meta": modern_meta()}}),
         &http("tools/call", Some("nope")),
     )
     .await;
-    assert_eq!((status, body["error"]["code"].as_i64()), (400, Some(INVALID_PARAMS)));
+    assert_eq!((status, body["error"]["code"].as_i64()), (400, Some(i64::from(INVALID_PARAMS.0))));
 }
 
 #[test]
