@@ -61,7 +61,9 @@ mod tests {
         let community = migrations::COMMUNITY.sql_files();
         assert!(!community.is_empty());
         for (path, sql) in &community {
-            let sql = sql.to_lowercase();
+            // Comments may explain how the enterprise edition builds on a table; code may not.
+            let sql: String =
+                sql.lines().map(|l| l.split("--").next().unwrap_or_default().to_lowercase() + "\n").collect();
             for table in &ee_tables {
                 let mentions = sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).any(|word| word == table);
                 assert!(!mentions, "migrations-ce/{path} references the enterprise table {table}");

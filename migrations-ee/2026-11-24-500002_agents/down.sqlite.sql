@@ -1,0 +1,4 @@
+DROP INDEX api_keys_agent_idx;
+ALTER TABLE api_keys DROP COLUMN agent_id;
+DROP TABLE agent_roles;
+DROP TABLE agents;
