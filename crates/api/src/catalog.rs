@@ -293,9 +293,11 @@ fn anonymous() -> Principal {
     Principal {
         tenant_id: String::new(),
         tenant_slug: String::new(),
-        user_id: String::new(),
-        email: String::new(),
-        display_name: String::new(),
+        actor: alga_core::identity::Actor::User {
+            id: String::new(),
+            email: String::new(),
+            display_name: String::new(),
+        },
         api_key_id: None,
         roles: Vec::new(),
         permissions: Default::default(),

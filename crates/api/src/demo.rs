@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use alga_core::identity::{self, Principal};
+use alga_core::identity::{self, Actor, Principal};
 use alga_core::rbac::{BuiltInRole, PermissionSet};
 use alga_core::schema::{clients, tickets, user_roles, users};
 use alga_core::{ApiError, AppContext};
@@ -180,19 +180,19 @@ pub async fn seed(app: &AppContext, tenant_slug: &str) -> Result<Summary, ApiErr
     let principal = Arc::new(Principal {
         tenant_id,
         tenant_slug: tenant_slug.to_owned(),
-        user_id,
-        email,
-        display_name,
+        actor: Actor::User { id: user_id.clone(), email, display_name },
         api_key_id: None,
         roles: Vec::new(),
         permissions: PermissionSet::all(),
     });
-    Seeder { app: app.clone(), principal, summary: Summary::default() }.run().await
+    Seeder { app: app.clone(), principal, admin_id: user_id, summary: Summary::default() }.run().await
 }
 
 struct Seeder {
     app: AppContext,
     principal: Arc<Principal>,
+    /// The administrator the sample data is created as; also one of its technicians.
+    admin_id: String,
     summary: Summary,
 }
 
@@ -216,7 +216,7 @@ impl Seeder {
 
     async fn run(mut self) -> Result<Summary, ApiError> {
         let tech_role = self.role_id("Technician").await?;
-        let mut technicians = vec![self.principal.user_id.clone()];
+        let mut technicians = vec![self.admin_id.clone()];
         for (email, name) in [("taylor.tech@msp.example", "Taylor Tech"), ("jordan.field@msp.example", "Jordan Field")]
         {
             let body = json!({ "email": email, "display_name": name, "role_ids": [tech_role] });

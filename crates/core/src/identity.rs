@@ -18,22 +18,49 @@ use crate::schema::{api_keys, role_permissions, roles, tenants, ticket_sequences
 /// Every plaintext API key starts with this, so that secret scanners and people recognise it.
 pub const API_KEY_PREFIX: &str = "alga_";
 
-/// Who is calling, with everything authorization needs. Built once per key and cached.
+/// Who is calling, with everything authorization needs: a user, or (enterprise edition) an
+/// agent, which is an identity of its own with roles and never a user.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
     pub tenant_id: String,
     pub tenant_slug: String,
-    pub user_id: String,
-    pub email: String,
-    pub display_name: String,
+    pub actor: Actor,
     pub api_key_id: Option<String>,
     pub roles: Vec<RoleRef>,
     pub permissions: PermissionSet,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Actor {
+    User { id: String, email: String, display_name: String },
+    Agent { id: String, name: String },
+}
+
 impl Principal {
     pub fn can(&self, p: Permission) -> bool {
         self.permissions.contains(p)
+    }
+
+    /// The acting user's id; `None` for an agent.
+    pub fn user_id(&self) -> Option<&str> {
+        match &self.actor {
+            Actor::User { id, .. } => Some(id),
+            Actor::Agent { .. } => None,
+        }
+    }
+
+    /// The acting agent's id; `None` for a user.
+    pub fn agent_id(&self) -> Option<&str> {
+        match &self.actor {
+            Actor::Agent { id, .. } => Some(id),
+            Actor::User { .. } => None,
+        }
+    }
+
+    /// The acting user, for operations that only make sense for a person (their own API keys,
+    /// for instance); agents get a 403 that says so.
+    pub fn require_user(&self) -> Result<&str, ApiError> {
+        self.user_id().ok_or_else(|| ApiError::forbidden("This operation is for users; an agent cannot perform it."))
     }
 }
 
@@ -367,9 +394,7 @@ fn load_key(conn: &mut DbConn, hash: &str) -> Result<Option<CachedKey>, ApiError
     let principal = Principal {
         tenant_id,
         tenant_slug,
-        user_id,
-        email,
-        display_name,
+        actor: Actor::User { id: user_id, email, display_name },
         api_key_id: Some(key_id),
         roles,
         permissions,

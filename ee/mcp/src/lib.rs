@@ -5,6 +5,9 @@
 //! Architecture invariant: only `crates/server`, under its `enterprise` feature, depends on this
 //! crate; nothing under `crates/` does.
 
+pub mod jwks;
+pub mod jwt;
+
 use actix_web::web;
 use alga_core::AppContext;
 use alga_core::governance::{BackgroundTask, Edition, McpGovernance};

@@ -370,7 +370,7 @@ struct UpdateUser {
 }
 
 async fn update_user(ctx: Ctx, p: IdPath, _: (), b: UpdateUser) -> Result<Data<User>, ApiError> {
-    if b.active == Some(false) && p.id == ctx.principal.user_id {
+    if b.active == Some(false) && ctx.principal.user_id() == Some(p.id.as_str()) {
         return Err(ApiError::conflict("You cannot deactivate yourself."));
     }
     let tenant = ctx.tenant().to_owned();
@@ -417,7 +417,7 @@ struct Removed {
 }
 
 async fn delete_user(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<Removed>, ApiError> {
-    if p.id == ctx.principal.user_id {
+    if ctx.principal.user_id() == Some(p.id.as_str()) {
         return Err(ApiError::conflict("You cannot delete yourself."));
     }
     let tenant = ctx.tenant().to_owned();
@@ -454,7 +454,7 @@ struct SetRoles {
 }
 
 async fn set_roles(ctx: Ctx, p: IdPath, _: (), b: SetRoles) -> Result<Data<User>, ApiError> {
-    if p.id == ctx.principal.user_id {
+    if ctx.principal.user_id() == Some(p.id.as_str()) {
         return Err(ApiError::conflict("You cannot change your own roles."));
     }
     let tenant = ctx.tenant().to_owned();
@@ -741,10 +741,13 @@ struct ListKeys {
 async fn list_keys(ctx: Ctx, _: (), q: ListKeys, _: ()) -> Result<Page<KeyView>, ApiError> {
     let page = PageRequest::new(q.page, q.limit)?;
     let tenant = ctx.tenant().to_owned();
-    let owner = if ctx.can(MANAGE_USERS) { q.user_id.clone() } else { Some(ctx.principal.user_id.clone()) };
+    let owner = if ctx.can(MANAGE_USERS) { q.user_id.clone() } else { Some(ctx.principal.require_user()?.to_owned()) };
     ctx.db(move |conn| {
         let filtered = || {
-            let mut query = api_keys::table.filter(api_keys::tenant_id.eq(&tenant)).into_boxed();
+            // Users' keys only: agents' keys are managed with their agent (enterprise edition).
+            let mut query = api_keys::table
+                .filter(api_keys::tenant_id.eq(&tenant).and(api_keys::user_id.is_not_null()))
+                .into_boxed();
             if let Some(owner) = &owner {
                 query = query.filter(api_keys::user_id.eq(owner));
             }
@@ -785,14 +788,15 @@ struct IssuedKey {
 }
 
 async fn create_key(ctx: Ctx, _: (), _: (), b: CreateKey) -> Result<Data<IssuedKey>, ApiError> {
+    let me = ctx.principal.require_user()?;
     let owner = match &b.user_id {
-        Some(other) if *other != ctx.principal.user_id => {
+        Some(other) if other != me => {
             if !ctx.can(MANAGE_USERS) {
                 return Err(ApiError::forbidden("Permission denied: cannot update user"));
             }
             other.clone()
         }
-        _ => ctx.principal.user_id.clone(),
+        _ => me.to_owned(),
     };
     let expires_at = b.expires_at.map(to_naive);
     if expires_at.is_some_and(|at| at <= identity::now()) {
@@ -815,7 +819,7 @@ async fn create_key(ctx: Ctx, _: (), _: (), b: CreateKey) -> Result<Data<IssuedK
 async fn revoke_key(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError> {
     let tenant = ctx.tenant().to_owned();
     let manage = ctx.can(MANAGE_USERS);
-    let me = ctx.principal.user_id.clone();
+    let me = ctx.principal.user_id().map(str::to_owned);
     ctx.write(move |conn| {
         let owner: Option<Option<String>> = api_keys::table
             .filter(api_keys::tenant_id.eq(&tenant).and(api_keys::id.eq(&p.id)))
@@ -824,7 +828,8 @@ async fn revoke_key(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiE
             .optional()?;
         // Someone else's key looks exactly like a missing one to a caller who cannot manage it.
         match owner {
-            Some(owner) if manage || owner.as_deref() == Some(me.as_str()) => {
+            // Agents' keys (no user owner) are revoked with their agent, not here.
+            Some(Some(owner)) if manage || Some(&owner) == me.as_ref() => {
                 identity::revoke_api_key(conn, Some(&tenant), &p.id).map(|_| ())
             }
             _ => Err(ApiError::not_found("No API key with this id.")),

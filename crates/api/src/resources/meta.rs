@@ -2,7 +2,7 @@
 
 use alga_agent_tooling::RegistryEntry;
 use alga_core::ApiError;
-use alga_core::identity::RoleRef;
+use alga_core::identity::{Actor, RoleRef};
 use alga_core::rbac::PermissionSet;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -57,7 +57,12 @@ async fn openapi(ctx: Ctx, _: (), _: (), _: ()) -> Result<Document, ApiError> {
 #[derive(Debug, Serialize, JsonSchema)]
 struct Me {
     tenant: TenantRef,
-    user: UserRef,
+    /// The user calling; absent when the caller is an agent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<UserRef>,
+    /// The agent calling (enterprise edition); absent when the caller is a user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent: Option<AgentRef>,
     api_key_id: Option<String>,
     roles: Vec<RoleRef>,
     /// Effective permissions as `resource:action`.
@@ -77,11 +82,24 @@ struct UserRef {
     display_name: String,
 }
 
+#[derive(Debug, Serialize, JsonSchema)]
+struct AgentRef {
+    id: String,
+    name: String,
+}
+
 async fn me(ctx: Ctx, _: (), _: (), _: ()) -> Result<Data<Me>, ApiError> {
     let p = &ctx.principal;
+    let (user, agent) = match &p.actor {
+        Actor::User { id, email, display_name } => {
+            (Some(UserRef { id: id.clone(), email: email.clone(), display_name: display_name.clone() }), None)
+        }
+        Actor::Agent { id, name } => (None, Some(AgentRef { id: id.clone(), name: name.clone() })),
+    };
     Ok(data(Me {
         tenant: TenantRef { id: p.tenant_id.clone(), slug: p.tenant_slug.clone() },
-        user: UserRef { id: p.user_id.clone(), email: p.email.clone(), display_name: p.display_name.clone() },
+        user,
+        agent,
         api_key_id: p.api_key_id.clone(),
         roles: p.roles.clone(),
         permissions: p.permissions.iter().map(|x| x.to_string()).collect(),

@@ -404,7 +404,7 @@ fn next_number(conn: &mut DbConn, tenant: &str) -> Result<String, ApiError> {
 async fn create(ctx: Ctx, _: (), _: (), b: CreateTicket) -> Result<Data<Ticket>, ApiError> {
     let title = required_text("title", &b.title, 300)?;
     let tenant = ctx.tenant().to_owned();
-    let author = ctx.principal.user_id.clone();
+    let author = ctx.principal.user_id().map(str::to_owned);
     ctx.write(move |conn| {
         refs::board(conn, &tenant, "board_id", &b.board_id)?;
         refs::client(conn, &tenant, "client_id", &b.client_id)?;
@@ -435,7 +435,7 @@ async fn create(ctx: Ctx, _: (), _: (), b: CreateTicket) -> Result<Data<Ticket>,
                 tickets::client_id.eq(&b.client_id),
                 tickets::contact_id.eq(&b.contact_id),
                 tickets::assigned_to.eq(&b.assigned_to),
-                tickets::created_by.eq(Some(&author).filter(|a| !a.is_empty())),
+                tickets::created_by.eq(&author),
                 tickets::created_at.eq(now),
                 tickets::updated_at.eq(now),
                 tickets::closed_at.eq(closed.then_some(now)),
@@ -635,7 +635,7 @@ async fn create_comment(ctx: Ctx, p: IdPath, _: (), b: CreateComment) -> Result<
     let comment = Comment {
         id: alga_core::identity::new_id(),
         ticket_id: p.id,
-        author_id: Some(ctx.principal.user_id.clone()).filter(|a| !a.is_empty()),
+        author_id: ctx.principal.user_id().map(str::to_owned),
         body: required_text("body", &b.body, 50_000)?,
         is_internal: b.is_internal,
         created_at: now,

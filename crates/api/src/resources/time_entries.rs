@@ -270,7 +270,12 @@ async fn create(ctx: Ctx, _: (), _: (), b: CreateEntry) -> Result<Data<TimeEntry
     let now = alga_core::identity::now();
     let entry = TimeEntry {
         id: alga_core::identity::new_id(),
-        user_id: b.user_id.unwrap_or_else(|| ctx.principal.user_id.clone()),
+        user_id: match b.user_id.or_else(|| ctx.principal.user_id().map(str::to_owned)) {
+            Some(user) => user,
+            None => {
+                return Err(ApiError::validation("user_id", "is required when an agent logs time: whose time is it?"));
+            }
+        },
         work_item_type: b.work_item_type.as_str().to_owned(),
         work_item_id: b.work_item_id,
         started_at,

@@ -62,10 +62,15 @@ async fn users_and_their_roles() {
         .await
         .expect(200);
     assert_eq!(changed.data()["roles"][0]["name"], "Read-only");
-    f.call(&f.a.admin, "PUT", &format!("/api/v1/users/{}/roles", f.a.admin.user_id), Some(json!({"role_ids": []})))
-        .await
-        .expect(409);
-    f.call(&f.a.admin, "DELETE", &format!("/api/v1/users/{}", f.a.admin.user_id), None).await.expect(409);
+    f.call(
+        &f.a.admin,
+        "PUT",
+        &format!("/api/v1/users/{}/roles", f.a.admin.user_id().unwrap()),
+        Some(json!({"role_ids": []})),
+    )
+    .await
+    .expect(409);
+    f.call(&f.a.admin, "DELETE", &format!("/api/v1/users/{}", f.a.admin.user_id().unwrap()), None).await.expect(409);
     f.call(&f.b.admin, "GET", &format!("/api/v1/users/{sam}"), None).await.expect(404);
     f.call(&f.a.tech, "GET", "/api/v1/users", None).await.expect(403);
 
@@ -74,9 +79,11 @@ async fn users_and_their_roles() {
     assert_eq!(gone.data()["outcome"], "deleted");
     let s = f.setup(&f.a.admin).await;
     f.ticket(&f.a.tech, &s, "by tech").await;
-    let kept = f.call(&f.a.admin, "DELETE", &format!("/api/v1/users/{}", f.a.tech.user_id), None).await.expect(200);
+    let kept =
+        f.call(&f.a.admin, "DELETE", &format!("/api/v1/users/{}", f.a.tech.user_id().unwrap()), None).await.expect(200);
     assert_eq!(kept.data()["outcome"], "deactivated");
-    let tech_user = f.call(&f.a.admin, "GET", &format!("/api/v1/users/{}", f.a.tech.user_id), None).await.expect(200);
+    let tech_user =
+        f.call(&f.a.admin, "GET", &format!("/api/v1/users/{}", f.a.tech.user_id().unwrap()), None).await.expect(200);
     assert_eq!(tech_user.data()["active"], false);
 }
 
@@ -172,20 +179,24 @@ async fn api_keys_are_shown_once_listed_by_owner_and_revoked_at_once() {
     assert_eq!(issued.data()["prefix"], &plaintext[..12]);
     let id = issued.id();
     let principal = f.ctx.auth.authenticate(&plaintext).await.unwrap();
-    assert_eq!(principal.user_id, f.a.tech.user_id);
+    assert_eq!(principal.user_id().unwrap(), f.a.tech.user_id().unwrap());
 
     let mine = f.call(&f.a.tech, "GET", "/api/v1/api-keys", None).await.expect(200);
-    assert!(mine.data().as_array().unwrap().iter().all(|k| k["user_id"] == f.a.tech.user_id.as_str()));
+    assert!(mine.data().as_array().unwrap().iter().all(|k| k["user_id"] == f.a.tech.user_id().unwrap()));
     assert!(mine.data().as_array().unwrap().iter().all(|k| k.get("key").is_none()), "never shown again");
     let everyone = f.call(&f.a.admin, "GET", "/api/v1/api-keys", None).await.expect(200);
     assert!(everyone.body["pagination"]["total"].as_u64().unwrap() >= 4);
 
     // A technician cannot revoke the admin's key (it looks missing), nor issue keys for others.
-    let admin_key =
-        f.call(&f.a.admin, "GET", &format!("/api/v1/api-keys?user_id={}", f.a.admin.user_id), None).await.expect(200);
+    let admin_key = f
+        .call(&f.a.admin, "GET", &format!("/api/v1/api-keys?user_id={}", f.a.admin.user_id().unwrap()), None)
+        .await
+        .expect(200);
     let admin_key_id = admin_key.data()[0]["id"].as_str().unwrap().to_owned();
     f.call(&f.a.tech, "DELETE", &format!("/api/v1/api-keys/{admin_key_id}"), None).await.expect(404);
-    f.call(&f.a.tech, "POST", "/api/v1/api-keys", Some(json!({"user_id": f.a.admin.user_id}))).await.expect(403);
+    f.call(&f.a.tech, "POST", "/api/v1/api-keys", Some(json!({"user_id": f.a.admin.user_id().unwrap()})))
+        .await
+        .expect(403);
     f.call(&f.a.tech, "POST", "/api/v1/api-keys", Some(json!({"expires_at": "2020-01-01T00:00:00Z"})))
         .await
         .expect(400);
@@ -205,12 +216,17 @@ async fn deactivation_and_role_changes_take_effect_on_the_next_request() {
     let tech = f.ctx.auth.authenticate(&key).await.unwrap();
     f.call(&tech, "GET", "/api/v1/tickets", None).await.expect(200);
     let readonly = role_id(&f, "Read-only").await;
-    f.call(&f.a.admin, "PUT", &format!("/api/v1/users/{}/roles", tech.user_id), Some(json!({"role_ids": [readonly]})))
-        .await
-        .expect(200);
+    f.call(
+        &f.a.admin,
+        "PUT",
+        &format!("/api/v1/users/{}/roles", tech.user_id().unwrap()),
+        Some(json!({"role_ids": [readonly]})),
+    )
+    .await
+    .expect(200);
     let demoted = f.ctx.auth.authenticate(&key).await.unwrap();
     f.call(&demoted, "POST", "/api/v1/tickets", Some(json!({}))).await.expect(403);
-    f.call(&f.a.admin, "PUT", &format!("/api/v1/users/{}", tech.user_id), Some(json!({"active": false})))
+    f.call(&f.a.admin, "PUT", &format!("/api/v1/users/{}", tech.user_id().unwrap()), Some(json!({"active": false})))
         .await
         .expect(200);
     assert_eq!(f.ctx.auth.authenticate(&key).await.unwrap_err().status().as_u16(), 401);

@@ -39,7 +39,7 @@ async fn projects_and_tasks() {
             &f.a.admin,
             "POST",
             &tasks,
-            Some(json!({"title": "Mailboxes", "estimated_minutes": 480, "assigned_to": f.a.tech.user_id})),
+            Some(json!({"title": "Mailboxes", "estimated_minutes": 480, "assigned_to": f.a.tech.user_id().unwrap()})),
         )
         .await
         .expect(201);
@@ -77,7 +77,7 @@ async fn time_entries() {
     let entry = f.call(&f.a.tech, "POST", "/api/v1/time-entries", Some(body)).await.expect(201);
     assert_eq!(entry.data()["duration_minutes"], 45);
     assert_eq!(entry.data()["started_at"], "2026-11-24T08:00:00.000000Z", "stored in UTC");
-    assert_eq!(entry.data()["user_id"], f.a.tech.user_id.as_str(), "the caller by default");
+    assert_eq!(entry.data()["user_id"], f.a.tech.user_id().unwrap(), "the caller by default");
     assert_eq!(entry.data()["billable"], true);
     let id = entry.id();
 
@@ -95,7 +95,7 @@ async fn time_entries() {
         (with("ended_at", json!("2026-11-24T09:30:01Z")), "duration_minutes"),
         (with("work_item_id", json!("nope")), "work_item_id"),
         (with("work_item_type", json!("invoice")), "work_item_type"),
-        (with("user_id", json!(f.b.admin.user_id)), "user_id"),
+        (with("user_id", json!(f.b.admin.user_id().unwrap())), "user_id"),
     ] {
         let answer = f.call(&f.a.tech, "POST", "/api/v1/time-entries", Some(body)).await.expect(400);
         assert!(answer.body["error"]["message"].as_str().unwrap().contains(field), "{field}: {}", answer.body);

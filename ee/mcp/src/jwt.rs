@@ -1,0 +1,297 @@
+//! JWT verification rules. josekit does the cryptography (signature and `alg`/key agreement); the
+//! claim rules are ours, because josekit leaves `exp` optional, `aud` unchecked when absent and has
+//! no leeway. Each rule has a test below.
+
+use std::time::{Duration, SystemTime};
+
+use josekit::jws::JwsVerifier;
+use josekit::jwt::{self, JwtPayload};
+use serde_json::Value;
+
+/// Tokens longer than this are refused before any parsing.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// Clock skew allowed on `exp`, `nbf` and `iat`.
+pub const LEEWAY: Duration = Duration::from_secs(60);
+/// The signature algorithms accepted, each only with a key of its own type.
+pub const ALGORITHMS: [&str; 4] = ["RS256", "PS256", "ES256", "EdDSA"];
+
+/// Why a token was refused: said in the 401 body and the debug log; the token is never echoed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("the token is larger than 16 KiB")]
+    TooLarge,
+    #[error("the token is not a well-formed JWT")]
+    Malformed,
+    #[error("the token type (typ) must be JWT or at+jwt")]
+    BadType,
+    #[error("the signature algorithm {0} is not accepted (RS256, PS256, ES256, EdDSA)")]
+    Algorithm(String),
+    #[error("the token has no issuer (iss)")]
+    NoIssuer,
+    #[error("unknown issuer: no active identity provider of this server has issuer {0}")]
+    UnknownIssuer(String),
+    #[error("the identity provider's signing keys could not be fetched")]
+    KeysUnavailable,
+    #[error("the token needs a key id (kid): the provider publishes several signing keys")]
+    KidRequired,
+    #[error("unknown key: the provider publishes no signing key {0}")]
+    UnknownKey(String),
+    #[error("the key does not allow the algorithm {0}")]
+    KeyAlgorithm(String),
+    #[error("bad signature")]
+    BadSignature,
+    #[error("wrong audience: the token is not for {0}")]
+    WrongAudience(String),
+    #[error("the token has no expiry (exp)")]
+    NoExpiry,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid yet (nbf)")]
+    NotYetValid,
+    #[error("the token was issued in the future (iat)")]
+    IssuedInFuture,
+    #[error("the token has no {0} claim to identify the agent")]
+    NoSubject(String),
+}
+
+/// What can be read from a token before its signature is checked: only used to pick the issuer's
+/// keys, never trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unverified {
+    pub algorithm: String,
+    pub kid: Option<String>,
+    pub issuer: String,
+}
+
+/// Whether a bearer credential looks like a JWT (three base64url parts) rather than an API key.
+pub fn looks_like_jwt(token: &str) -> bool {
+    token.split('.').count() == 3
+        && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+/// Reads the header and the issuer; applies the size, `typ` and algorithm rules.
+pub fn inspect(token: &str) -> Result<Unverified, Rejection> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(Rejection::TooLarge);
+    }
+    if !looks_like_jwt(token) {
+        return Err(Rejection::Malformed);
+    }
+    let header = jwt::decode_header(token).map_err(|_| Rejection::Malformed)?;
+    if let Some(typ) = header.claim("typ") {
+        let typ = typ.as_str().ok_or(Rejection::BadType)?;
+        if !typ.eq_ignore_ascii_case("JWT") && !typ.eq_ignore_ascii_case("at+jwt") {
+            return Err(Rejection::BadType);
+        }
+    }
+    let algorithm = header.claim("alg").and_then(Value::as_str).ok_or(Rejection::Malformed)?;
+    if !ALGORITHMS.contains(&algorithm) {
+        return Err(Rejection::Algorithm(algorithm.chars().take(20).collect()));
+    }
+    let kid = match header.claim("kid") {
+        None => None,
+        Some(Value::String(kid)) if kid.len() <= 256 => Some(kid.clone()),
+        Some(_) => return Err(Rejection::Malformed),
+    };
+    let payload = token.split('.').nth(1).ok_or(Rejection::Malformed)?;
+    let bytes = base64url(payload).ok_or(Rejection::Malformed)?;
+    let claims: Value = serde_json::from_slice(&bytes).map_err(|_| Rejection::Malformed)?;
+    let issuer = claims.get("iss").and_then(Value::as_str).ok_or(Rejection::NoIssuer)?;
+    Ok(Unverified { algorithm: algorithm.to_owned(), kid, issuer: issuer.to_owned() })
+}
+
+/// Checks the signature with `verifier` (whose algorithm must be the header's), then the claims:
+/// `iss` equals `issuer`, `aud` contains `audience`, `exp` present and not past, `nbf` and `iat`
+/// not in the future, each with [`LEEWAY`].
+pub fn verify(
+    token: &str,
+    verifier: &dyn JwsVerifier,
+    issuer: &str,
+    audience: &str,
+    now: SystemTime,
+) -> Result<JwtPayload, Rejection> {
+    let (payload, _) = jwt::decode_with_verifier(token, verifier).map_err(|_| Rejection::BadSignature)?;
+    if payload.issuer() != Some(issuer) {
+        return Err(Rejection::UnknownIssuer(payload.issuer().unwrap_or_default().chars().take(200).collect()));
+    }
+    if !payload.audience().is_some_and(|aud| aud.contains(&audience)) {
+        return Err(Rejection::WrongAudience(audience.to_owned()));
+    }
+    let Some(exp) = payload.expires_at() else { return Err(Rejection::NoExpiry) };
+    if exp + LEEWAY <= now {
+        return Err(Rejection::Expired);
+    }
+    if payload.not_before().is_some_and(|nbf| nbf > now + LEEWAY) {
+        return Err(Rejection::NotYetValid);
+    }
+    if payload.issued_at().is_some_and(|iat| iat > now + LEEWAY) {
+        return Err(Rejection::IssuedInFuture);
+    }
+    Ok(payload)
+}
+
+/// The value of the claim that names the agent (`sub`, `azp`, `client_id`, `oid` or `appid`).
+pub fn subject(payload: &JwtPayload, claim: &str) -> Result<String, Rejection> {
+    match payload.claim(claim) {
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 512 => Ok(s.clone()),
+        _ => Err(Rejection::NoSubject(claim.to_owned())),
+    }
+}
+
+/// Unpadded base64url (RFC 4648 §5), as JWTs use.
+pub(crate) fn base64url(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        match c {
+            b'A'..=b'Z' => Some(u32::from(c - b'A')),
+            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
+            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
+            b'-' => Some(62),
+            b'_' => Some(63),
+            _ => None,
+        }
+    };
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.bytes() {
+        acc = (acc << 6) | value(c)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(u8::try_from((acc >> bits) & 0xff).ok()?);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::{Duration, SystemTime};
+
+    use josekit::jwk::Jwk;
+    use josekit::jws::{ES256, HS256, JwsHeader, RS256};
+    use josekit::jwt::{self, JwtPayload};
+
+    use super::*;
+
+    pub const ISSUER: &str = "https://idp.test";
+    pub const AUDIENCE: &str = "https://alga.test/api/mcp";
+
+    pub fn es256_pair(kid: &str) -> (Jwk, Jwk) {
+        let pair = ES256.generate_key_pair().unwrap();
+        let mut public = pair.to_jwk_public_key();
+        public.set_key_id(kid);
+        let mut private = pair.to_jwk_private_key();
+        private.set_key_id(kid);
+        (public, private)
+    }
+
+    pub fn claims(sub: &str) -> JwtPayload {
+        let mut claims = JwtPayload::new();
+        claims.set_issuer(ISSUER);
+        claims.set_audience(vec![AUDIENCE]);
+        claims.set_subject(sub);
+        claims.set_expires_at(&(SystemTime::now() + Duration::from_secs(300)));
+        claims.set_issued_at(&SystemTime::now());
+        claims
+    }
+
+    pub fn sign_es256(private: &Jwk, claims: &JwtPayload) -> String {
+        let mut header = JwsHeader::new();
+        header.set_token_type("JWT");
+        if let Some(kid) = private.key_id() {
+            header.set_key_id(kid);
+        }
+        jwt::encode_with_signer(claims, &header, &ES256.signer_from_jwk(private).unwrap()).unwrap()
+    }
+
+    fn check(token: &str, public: &Jwk) -> Result<JwtPayload, Rejection> {
+        verify(token, &ES256.verifier_from_jwk(public).unwrap(), ISSUER, AUDIENCE, SystemTime::now())
+    }
+
+    #[test]
+    fn a_good_token_passes_and_names_its_subject() {
+        let (public, private) = es256_pair("k1");
+        let token = sign_es256(&private, &claims("agent-1"));
+        let seen = inspect(&token).unwrap();
+        assert_eq!(seen, Unverified { algorithm: "ES256".into(), kid: Some("k1".into()), issuer: ISSUER.into() });
+        let payload = check(&token, &public).unwrap();
+        assert_eq!(subject(&payload, "sub").unwrap(), "agent-1");
+        assert_eq!(subject(&payload, "azp"), Err(Rejection::NoSubject("azp".into())));
+    }
+
+    #[test]
+    fn claim_rules() {
+        let (public, private) = es256_pair("k1");
+        let now = SystemTime::now();
+        let cases: Vec<(Box<dyn Fn(&mut JwtPayload)>, Rejection)> = vec![
+            (Box::new(|c| c.set_issuer("https://evil.test")), Rejection::UnknownIssuer("https://evil.test".into())),
+            (Box::new(|c| c.set_audience(vec!["https://other.test"])), Rejection::WrongAudience(AUDIENCE.into())),
+            (Box::new(|c| c.set_claim("aud", None).unwrap()), Rejection::WrongAudience(AUDIENCE.into())),
+            (Box::new(|c| c.set_claim("exp", None).unwrap()), Rejection::NoExpiry),
+            (Box::new(move |c| c.set_expires_at(&(now - Duration::from_secs(61)))), Rejection::Expired),
+            (Box::new(move |c| c.set_not_before(&(now + Duration::from_secs(120)))), Rejection::NotYetValid),
+            (Box::new(move |c| c.set_issued_at(&(now + Duration::from_secs(120)))), Rejection::IssuedInFuture),
+        ];
+        for (change, expected) in cases {
+            let mut c = claims("a");
+            change(&mut c);
+            assert_eq!(check(&sign_es256(&private, &c), &public).unwrap_err(), expected);
+        }
+        // Within the leeway: just expired, not-before and issued-at slightly ahead.
+        let mut c = claims("a");
+        c.set_expires_at(&(now - Duration::from_secs(30)));
+        c.set_not_before(&(now + Duration::from_secs(30)));
+        c.set_issued_at(&(now + Duration::from_secs(30)));
+        assert!(check(&sign_es256(&private, &c), &public).is_ok());
+        // A string audience counts as a one-element list.
+        let mut c = claims("a");
+        c.set_claim("aud", Some(serde_json::json!(AUDIENCE))).unwrap();
+        assert!(check(&sign_es256(&private, &c), &public).is_ok());
+    }
+
+    #[test]
+    fn signatures_and_algorithms() {
+        let (public, private) = es256_pair("k1");
+        let (_, other) = es256_pair("k1");
+        let forged = sign_es256(&other, &claims("a"));
+        assert_eq!(check(&forged, &public).unwrap_err(), Rejection::BadSignature);
+        // alg none: an unsigned token.
+        let unsigned = jwt::encode_unsecured(&claims("a"), &JwsHeader::new()).unwrap();
+        assert_eq!(inspect(&unsigned).unwrap_err(), Rejection::Algorithm("none".into()));
+        // HS256 "signed" with the public key's bytes: refused by algorithm before any key is used.
+        let rsa = RS256.generate_key_pair(2048).unwrap();
+        let hs = jwt::encode_with_signer(
+            &claims("a"),
+            &JwsHeader::new(),
+            &HS256.signer_from_bytes(rsa.to_pem_public_key()).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(inspect(&hs).unwrap_err(), Rejection::Algorithm("HS256".into()));
+        // An ES256 token checked with an RS256 verifier fails: josekit matches alg and key.
+        let mut rsa_public = rsa.to_jwk_public_key();
+        rsa_public.set_key_id("k1");
+        let token = sign_es256(&private, &claims("a"));
+        let rs = RS256.verifier_from_jwk(&rsa_public).unwrap();
+        assert_eq!(verify(&token, &rs, ISSUER, AUDIENCE, SystemTime::now()).unwrap_err(), Rejection::BadSignature);
+    }
+
+    #[test]
+    fn size_type_and_shape() {
+        let (_, private) = es256_pair("k1");
+        let mut c = claims("a");
+        c.set_claim("pad", Some(serde_json::json!("x".repeat(MAX_TOKEN_BYTES)))).unwrap();
+        assert_eq!(inspect(&sign_es256(&private, &c)).unwrap_err(), Rejection::TooLarge);
+        let mut header = JwsHeader::new();
+        header.set_token_type("secevent+jwt");
+        let token = jwt::encode_with_signer(&claims("a"), &header, &ES256.signer_from_jwk(&private).unwrap()).unwrap();
+        assert_eq!(inspect(&token).unwrap_err(), Rejection::BadType);
+        let mut c = claims("a");
+        c.set_claim("iss", None).unwrap();
+        assert_eq!(inspect(&sign_es256(&private, &c)).unwrap_err(), Rejection::NoIssuer);
+        assert!(!looks_like_jwt("alga_0123"));
+        assert!(looks_like_jwt("a.b.c"));
+        assert_eq!(inspect("a.b.c").unwrap_err(), Rejection::Malformed);
+    }
+}
