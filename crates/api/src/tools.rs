@@ -11,7 +11,7 @@ use alga_agent_tooling::tools::{
     registry_search_result,
 };
 use alga_core::{AppContext, Principal};
-use alga_mcp::{ClientFacts, Tool, ToolOutput, ToolProvider};
+use alga_mcp::{CallError, ClientFacts, Tool, ToolOutput, ToolProvider};
 use serde_json::{Map, Value, json};
 
 use crate::catalog::{Method, RawRequest};
@@ -41,12 +41,12 @@ impl ToolProvider for MetaTools {
         _client: &ClientFacts,
         name: &str,
         arguments: Map<String, Value>,
-    ) -> Option<ToolOutput> {
-        Some(match name {
+    ) -> Result<ToolOutput, CallError> {
+        Ok(match name {
             SEARCH_API_REGISTRY => search_api_registry(caller, &arguments),
             SEARCH_BUSINESS_DATA => search_business_data(caller, &arguments).await,
             CALL_API_ENDPOINT => call_api_endpoint(caller, &arguments).await,
-            _ => return None,
+            _ => return Err(CallError::UnknownTool),
         })
     }
 }

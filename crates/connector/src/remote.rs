@@ -7,7 +7,7 @@ use alga_agent_tooling::tools::{
     CALL_API_ENDPOINT, SEARCH_API_REGISTRY, SEARCH_BUSINESS_DATA, definitions, failure_hint, not_callable,
     registry_search_result,
 };
-use alga_mcp::{ClientFacts, Tool, ToolOutput, ToolProvider};
+use alga_mcp::{CallError, ClientFacts, Tool, ToolOutput, ToolProvider};
 use serde_json::{Map, Value, json};
 
 use crate::config::Config;
@@ -81,8 +81,8 @@ impl ToolProvider for Remote {
         _client: &ClientFacts,
         name: &str,
         arguments: Map<String, Value>,
-    ) -> Option<ToolOutput> {
-        Some(match name {
+    ) -> Result<ToolOutput, CallError> {
+        Ok(match name {
             SEARCH_API_REGISTRY => {
                 let Some(query) =
                     arguments.get("query").and_then(Value::as_str).map(str::trim).filter(|q| !q.is_empty())
@@ -95,7 +95,7 @@ impl ToolProvider for Remote {
             }
             SEARCH_BUSINESS_DATA => self.search_business_data(&arguments).await,
             CALL_API_ENDPOINT => self.call_api_endpoint(&arguments).await,
-            _ => return None,
+            _ => return Err(CallError::UnknownTool),
         })
     }
 }

@@ -25,3 +25,8 @@ impl AppContext {
         AppContext { db, public_url, auth, edition: Edition::Community }
     }
 }
+
+/// The id of the request being served (from `x-request-id` or made up), kept in the request's
+/// extensions by the server so that handlers can record it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestId(pub String);

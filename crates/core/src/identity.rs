@@ -316,7 +316,19 @@ pub fn key_hash(plaintext: &str) -> String {
     hex::encode(Sha256::digest(plaintext.as_bytes()))
 }
 
-/// Issues a key: the recognisable prefix plus 32 random bytes (hex). Only its hash is stored.
+/// A new key's plaintext: the recognisable prefix plus 32 random bytes (hex).
+pub fn generate_api_key() -> Result<String, ApiError> {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| ApiError::internal(&format!("no randomness: {e}")))?;
+    Ok(format!("{API_KEY_PREFIX}{}", hex::encode(secret)))
+}
+
+/// The part of a key shown in listings, to recognise it.
+pub fn key_prefix(plaintext: &str) -> String {
+    plaintext.chars().take(12).collect()
+}
+
+/// Issues a key for a user. Only its hash is stored.
 pub fn create_api_key(
     conn: &mut DbConn,
     tenant_id: &str,
@@ -324,12 +336,10 @@ pub fn create_api_key(
     description: &str,
     expires_at: Option<NaiveDateTime>,
 ) -> Result<IssuedKey, ApiError> {
-    let mut secret = [0u8; 32];
-    getrandom::fill(&mut secret).map_err(|e| ApiError::internal(&format!("no randomness: {e}")))?;
-    let plaintext = format!("{API_KEY_PREFIX}{}", hex::encode(secret));
+    let plaintext = generate_api_key()?;
     let key = ApiKey {
         id: new_id(),
-        prefix: plaintext.chars().take(12).collect(),
+        prefix: key_prefix(&plaintext),
         user_id: Some(user_id.to_owned()),
         description: description.trim().to_owned(),
         purpose: "api".to_owned(),
@@ -414,6 +424,15 @@ pub fn grants_of_user(
         .select((roles::id, roles::name))
         .order(roles::name)
         .load(conn)?;
+    grants_of_roles(conn, tenant_id, roles)
+}
+
+/// Roles (id, name) as references, and the union of their permissions.
+pub fn grants_of_roles(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    roles: Vec<(String, String)>,
+) -> Result<(Vec<RoleRef>, PermissionSet), ApiError> {
     let role_ids: Vec<&String> = roles.iter().map(|(id, _)| id).collect();
     let pairs: Vec<(String, String)> = role_permissions::table
         .filter(role_permissions::tenant_id.eq(tenant_id).and(role_permissions::role_id.eq_any(role_ids)))

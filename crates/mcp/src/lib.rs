@@ -90,6 +90,16 @@ pub struct ToolOutput {
     pub is_error: bool,
 }
 
+/// Why a tool call produced no result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError {
+    /// No tool has this name: -32602.
+    UnknownTool,
+    /// The server cannot stand behind an answer (for example, the audit trail could not record
+    /// the call): -32603 and, over HTTP, 503. The message is safe to show.
+    Unavailable(String),
+}
+
 /// The tools of a server, for one caller.
 pub trait ToolProvider: Sync {
     type Caller: Sync;
@@ -97,14 +107,14 @@ pub trait ToolProvider: Sync {
     /// The tools this caller may see, in a deterministic order.
     fn tools(&self, caller: &Self::Caller) -> Vec<Tool>;
 
-    /// Runs a tool; `None` when no tool has that name.
+    /// Runs a tool.
     fn call(
         &self,
         caller: &Self::Caller,
         client: &ClientFacts,
         name: &str,
         arguments: Map<String, Value>,
-    ) -> impl Future<Output = Option<ToolOutput>> + Send;
+    ) -> impl Future<Output = Result<ToolOutput, CallError>> + Send;
 }
 
 enum Era {
@@ -260,7 +270,7 @@ async fn legacy<P: ToolProvider>(
                     result.result_type = None; // a 2026-07-28 field, absent before it
                     ok(id, to_json(&result))
                 }
-                Err((code, message)) => error(200, id, code, &message, None),
+                Err((code, message)) => error(unavailable_or(code, 200), id, code, &message, None),
             }
         }
         _ => error(200, id, METHOD_NOT_FOUND, &format!("Method not found: {method}"), None),
@@ -347,10 +357,15 @@ async fn modern<P: ToolProvider>(
         ),
         "tools/call" => match call_tool(provider, caller, &client, params).await {
             Ok(result) => ok(id, complete(to_json(&result))),
-            Err((code, message)) => error(400, id, code, &message, None),
+            Err((code, message)) => error(unavailable_or(code, 400), id, code, &message, None),
         },
         _ => error(404, id, METHOD_NOT_FOUND, &format!("Method not found: {method}"), None),
     }
+}
+
+/// HTTP 503 for a call the server could not stand behind, else `status`.
+fn unavailable_or(code: ErrorCode, status: u16) -> u16 {
+    if code == INTERNAL_ERROR { 503 } else { status }
 }
 
 async fn call_tool<P: ToolProvider>(
@@ -362,8 +377,10 @@ async fn call_tool<P: ToolProvider>(
     let request: CallToolRequestParams = params_as(params)?;
     let name = request.name.as_ref();
     let arguments = request.arguments.unwrap_or_default();
-    let Some(output) = provider.call(caller, client, name, arguments).await else {
-        return Err((INVALID_PARAMS, format!("Unknown tool: {name}")));
+    let output = match provider.call(caller, client, name, arguments).await {
+        Ok(output) => output,
+        Err(CallError::UnknownTool) => return Err((INVALID_PARAMS, format!("Unknown tool: {name}"))),
+        Err(CallError::Unavailable(message)) => return Err((INTERNAL_ERROR, message)),
     };
     // The same JSON as text, for clients that read only `content`.
     Ok(if output.is_error {

@@ -20,14 +20,15 @@ impl ToolProvider for Echo {
         client: &ClientFacts,
         name: &str,
         arguments: Map<String, Value>,
-    ) -> Option<ToolOutput> {
+    ) -> Result<ToolOutput, CallError> {
         match name {
-            "echo" => Some(ToolOutput {
+            "echo" => Ok(ToolOutput {
                 structured: json!({ "arguments": arguments, "version": client.protocol_version, "client": client.client_name }),
                 is_error: false,
             }),
-            "fails" => Some(ToolOutput { structured: json!({ "error": "nope" }), is_error: true }),
-            _ => None,
+            "fails" => Ok(ToolOutput { structured: json!({ "error": "nope" }), is_error: true }),
+            "unaudited" => Err(CallError::Unavailable("The call could not be recorded.".into())),
+            _ => Err(CallError::UnknownTool),
         }
     }
 }
@@ -152,6 +153,9 @@ async fn legacy_tools() {
         legacy(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "fails"}})).await;
     assert_eq!(body["result"]["isError"], true);
     assert!(body["result"].get("resultType").is_none(), "legacy tool results carry no resultType");
+    let (status, body) =
+        legacy(json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "unaudited"}})).await;
+    assert_eq!((status, &body["error"]["code"]), (503, &json!(INTERNAL_ERROR.0)), "{body}");
     let (_, body) =
         legacy(json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "nope"}})).await;
     assert_eq!(

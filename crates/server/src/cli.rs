@@ -164,6 +164,10 @@ pub struct ServeArgs {
     /// Write the bound address to this file once listening (for scripts and tests that bind port 0).
     #[arg(long, env = "ALGA_ADDRESS_FILE")]
     pub address_file: Option<PathBuf>,
+
+    #[cfg(feature = "enterprise")]
+    #[command(flatten)]
+    pub enterprise: alga_ee_mcp::Settings,
 }
 
 #[derive(Debug, Args)]

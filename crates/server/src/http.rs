@@ -7,7 +7,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{App, HttpResponse, web};
+use actix_web::{App, HttpMessage, HttpResponse, web};
 use alga_core::error::{self, ApiError};
 use alga_core::migrations::Migrator;
 use alga_core::{AppContext, McpGovernance};
@@ -72,6 +72,7 @@ async fn request_span(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let id = request_id_of(&req);
+    req.extensions_mut().insert(alga_core::context::RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
     let started = Instant::now();
     // Handler errors arrive here as responses already; an Err is a failure of the stack itself.

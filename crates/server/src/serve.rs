@@ -25,7 +25,7 @@ const POOL_MAX_IDLE: Duration = Duration::from_secs(300);
 pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     let url: DatabaseUrl = global.database_url.parse()?;
     let configured_public_url = args.public_url.as_deref().map(parse_public_url).transpose()?;
-    let governance = edition::governance();
+    let governance = edition::serving(&args);
     let migrator = Arc::new(Migrator::new(&governance.migration_sets())?);
 
     let options =

@@ -385,7 +385,7 @@ mod tests {
         assert_eq!(set.verifier(Some("rsa"), "PS256").unwrap_err(), Rejection::KeyAlgorithm("PS256".into()));
         assert!(set.verifier(None, "RS256").is_ok(), "one key: no kid needed");
         // Encryption keys and small RSA keys are left out.
-        let mut enc = ec.clone();
+        let mut enc = ec;
         enc.set_key_use("enc");
         // A 1024-bit modulus (all ones), which josekit will not generate.
         let small = serde_json::json!({"kty": "RSA", "kid": "small", "n": "_".repeat(171), "e": "AQAB"});

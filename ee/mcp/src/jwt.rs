@@ -225,7 +225,8 @@ pub(crate) mod tests {
     fn claim_rules() {
         let (public, private) = es256_pair("k1");
         let now = SystemTime::now();
-        let cases: Vec<(Box<dyn Fn(&mut JwtPayload)>, Rejection)> = vec![
+        type Change = Box<dyn Fn(&mut JwtPayload)>;
+        let cases: Vec<(Change, Rejection)> = vec![
             (Box::new(|c| c.set_issuer("https://evil.test")), Rejection::UnknownIssuer("https://evil.test".into())),
             (Box::new(|c| c.set_audience(vec!["https://other.test"])), Rejection::WrongAudience(AUDIENCE.into())),
             (Box::new(|c| c.set_claim("aud", None).unwrap()), Rejection::WrongAudience(AUDIENCE.into())),

@@ -5,8 +5,21 @@
 //! Architecture invariant: only `crates/server`, under its `enterprise` feature, depends on this
 //! crate; nothing under `crates/` does.
 
+pub mod admin;
+pub mod agents;
+pub mod audit;
+pub mod auth;
+pub mod endpoint;
+pub mod idp;
 pub mod jwks;
 pub mod jwt;
+pub mod limits;
+pub mod metadata;
+pub mod schema;
+pub mod settings;
+pub mod sweeper;
+
+use std::sync::Arc;
 
 use actix_web::web;
 use alga_core::AppContext;
@@ -14,13 +27,55 @@ use alga_core::governance::{BackgroundTask, Edition, McpGovernance};
 use alga_core::migrations::{self, MigrationSet};
 use include_dir::{Dir, include_dir};
 
+pub use settings::Settings;
+
 static ENTERPRISE_DIR: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../migrations-ee");
 
 /// The enterprise migrations, applied after (and merged with) the community ones.
 pub static ENTERPRISE: MigrationSet = MigrationSet::new("migrations-ee", &ENTERPRISE_DIR);
 
-#[derive(Debug, Default)]
-pub struct Enterprise;
+/// What every governance request shares: settings, the JWKS cache, rate limits, an HTTP client.
+#[derive(Debug)]
+pub struct Governance {
+    pub settings: Settings,
+    pub http: reqwest::Client,
+    pub jwks: jwks::Jwks,
+    pub limits: limits::Limits,
+}
+
+impl Governance {
+    pub fn new(settings: Settings) -> Governance {
+        // Identity providers are contacted with a bounded client: no redirects to elsewhere.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(jwks::FETCH_TIMEOUT)
+            .user_agent(concat!("alga-server/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        let limits = limits::Limits {
+            calls: limits::Buckets::new(settings.mcp_calls_per_second, settings.mcp_call_burst),
+            writes: limits::Buckets::new(settings.mcp_writes_per_second, settings.mcp_writes_per_second * 2.0),
+        };
+        Governance { jwks: jwks::Jwks::new(http.clone()), http, limits, settings }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Enterprise {
+    state: Arc<Governance>,
+}
+
+impl Default for Enterprise {
+    fn default() -> Self {
+        Enterprise::new(Settings::default())
+    }
+}
+
+impl Enterprise {
+    pub fn new(settings: Settings) -> Enterprise {
+        Enterprise { state: Arc::new(Governance::new(settings)) }
+    }
+}
 
 impl McpGovernance for Enterprise {
     fn edition(&self) -> Edition {
@@ -31,13 +86,17 @@ impl McpGovernance for Enterprise {
         vec![&migrations::COMMUNITY, &ENTERPRISE]
     }
 
-    fn configure(&self, _cfg: &mut web::ServiceConfig) {
-        // The governance routes (admin API, /api/mcp, protected-resource metadata) are registered
-        // here by the enterprise governance work; until then these paths answer the generic 404.
+    fn configure(&self, cfg: &mut web::ServiceConfig) {
+        cfg.app_data(web::Data::from(self.state.clone()));
+        idp::configure(cfg);
+        agents::configure(cfg);
+        audit::configure(cfg);
+        endpoint::configure(cfg);
+        metadata::configure(cfg);
     }
 
-    fn background_tasks(&self, _ctx: &AppContext) -> Vec<BackgroundTask> {
-        Vec::new()
+    fn background_tasks(&self, ctx: &AppContext) -> Vec<BackgroundTask> {
+        vec![sweeper::task(ctx, self.state.settings.key_sweep_every())]
     }
 }
 

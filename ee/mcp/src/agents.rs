@@ -1,0 +1,550 @@
+//! Agents: identities of their own, with roles, bound to an IdP subject and/or holding API keys.
+//! The admin API `/api/v1/mcp/agents`, their keys, the assignable roles, and how an agent becomes
+//! a [`Principal`] on each request (read fresh from the database, so a deactivation, retirement,
+//! role change or key revocation takes effect on the very next call).
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, web};
+use alga_api::model::{IdPath, utc, utc_opt};
+use alga_core::db::write_transaction;
+use alga_core::identity::{self, Actor, Principal, RoleRef, generate_api_key, key_hash, key_prefix, new_id, now};
+use alga_core::schema::{roles, tenants};
+use alga_core::{ApiError, AppContext, DbConn};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::admin::Admin;
+use crate::schema::{agent_api_keys, agent_idp_providers, agent_roles, agents, mcp_audit};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = agents)]
+struct AgentRow {
+    id: String,
+    name: String,
+    description: String,
+    idp_id: Option<String>,
+    subject: Option<String>,
+    active: bool,
+    created_by: Option<String>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    retired_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AgentView {
+    id: String,
+    name: String,
+    description: String,
+    idp_id: Option<String>,
+    idp_issuer: Option<String>,
+    subject: Option<String>,
+    /// `active`, `inactive` or `retired`.
+    status: &'static str,
+    active: bool,
+    roles: Vec<RoleRef>,
+    created_by: Option<String>,
+    #[serde(serialize_with = "utc")]
+    created_at: NaiveDateTime,
+    #[serde(serialize_with = "utc")]
+    updated_at: NaiveDateTime,
+    #[serde(serialize_with = "utc_opt")]
+    retired_at: Option<NaiveDateTime>,
+    /// The newest audited tool call.
+    #[serde(serialize_with = "utc_opt")]
+    last_activity_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateAgent {
+    name: String,
+    #[serde(default)]
+    description: String,
+    /// The IdP whose tokens name this agent, with `subject`; omit both for an agent that only
+    /// uses API keys.
+    idp_id: Option<String>,
+    subject: Option<String>,
+    #[serde(default)]
+    role_ids: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateAgent {
+    name: Option<String>,
+    description: Option<String>,
+    role_ids: Option<Vec<String>>,
+    active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ListAgents {
+    include_retired: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateKey {
+    #[serde(default)]
+    description: String,
+    /// Required, at most one year ahead.
+    expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct KeyPath {
+    id: String,
+    key_id: String,
+}
+
+#[derive(Debug, Serialize, Queryable, Selectable)]
+#[diesel(table_name = agent_api_keys)]
+struct KeyView {
+    id: String,
+    prefix: String,
+    description: String,
+    #[serde(serialize_with = "utc")]
+    created_at: NaiveDateTime,
+    #[serde(serialize_with = "utc_opt")]
+    last_used_at: Option<NaiveDateTime>,
+    #[serde(serialize_with = "utc_opt")]
+    expires_at: Option<NaiveDateTime>,
+    #[serde(serialize_with = "utc_opt")]
+    revoked_at: Option<NaiveDateTime>,
+}
+
+const MAX_KEY_LIFETIME_DAYS: i64 = 366;
+
+fn roles_of(conn: &mut DbConn, tenant: &str, agent_ids: &[String]) -> Result<HashMap<String, Vec<RoleRef>>, ApiError> {
+    let pairs: Vec<(String, String)> = agent_roles::table
+        .filter(agent_roles::tenant_id.eq(tenant).and(agent_roles::agent_id.eq_any(agent_ids)))
+        .select((agent_roles::agent_id, agent_roles::role_id))
+        .load(conn)?;
+    let names: HashMap<String, String> = roles::table
+        .filter(roles::tenant_id.eq(tenant).and(roles::id.eq_any(pairs.iter().map(|(_, r)| r))))
+        .select((roles::id, roles::name))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
+    let mut out: HashMap<String, Vec<RoleRef>> = HashMap::new();
+    for (agent, role) in pairs {
+        let name = names.get(&role).cloned().unwrap_or_default();
+        out.entry(agent).or_default().push(RoleRef { id: role, name });
+    }
+    for list in out.values_mut() {
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    Ok(out)
+}
+
+fn views(conn: &mut DbConn, tenant: &str, rows: Vec<AgentRow>) -> Result<Vec<AgentView>, ApiError> {
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut roles = roles_of(conn, tenant, &ids)?;
+    let issuers: HashMap<String, String> = agent_idp_providers::table
+        .filter(agent_idp_providers::tenant_id.eq(tenant))
+        .select((agent_idp_providers::id, agent_idp_providers::issuer))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
+    let mut views = Vec::with_capacity(rows.len());
+    for r in rows {
+        let last_activity_at: Option<NaiveDateTime> = mcp_audit::table
+            .filter(mcp_audit::tenant_id.eq(tenant).and(mcp_audit::agent_id.eq(&r.id)))
+            .select(diesel::dsl::max(mcp_audit::created_at))
+            .first(conn)?;
+        let status = if r.retired_at.is_some() {
+            "retired"
+        } else if r.active {
+            "active"
+        } else {
+            "inactive"
+        };
+        views.push(AgentView {
+            idp_issuer: r.idp_id.as_ref().and_then(|i| issuers.get(i).cloned()),
+            roles: roles.remove(&r.id).unwrap_or_default(),
+            id: r.id,
+            name: r.name,
+            description: r.description,
+            idp_id: r.idp_id,
+            subject: r.subject,
+            status,
+            active: r.active,
+            created_by: r.created_by,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            retired_at: r.retired_at,
+            last_activity_at,
+        });
+    }
+    Ok(views)
+}
+
+fn load_row(conn: &mut DbConn, tenant: &str, id: &str) -> Result<AgentRow, ApiError> {
+    agents::table
+        .filter(agents::tenant_id.eq(tenant).and(agents::id.eq(id)))
+        .select(AgentRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("No agent with this id."))
+}
+
+fn view(conn: &mut DbConn, tenant: &str, id: &str) -> Result<AgentView, ApiError> {
+    let row = load_row(conn, tenant, id)?;
+    views(conn, tenant, vec![row])?.pop().ok_or_else(|| ApiError::not_found("No agent with this id."))
+}
+
+/// Checks that every role exists in the tenant; 400 naming the first that does not.
+fn check_roles(conn: &mut DbConn, tenant: &str, role_ids: &[String]) -> Result<(), ApiError> {
+    let found: Vec<String> = roles::table
+        .filter(roles::tenant_id.eq(tenant).and(roles::id.eq_any(role_ids)))
+        .select(roles::id)
+        .load(conn)?;
+    match role_ids.iter().find(|r| !found.contains(r)) {
+        Some(missing) => Err(ApiError::validation("role_ids", format!("no role `{missing}` in this tenant"))),
+        None => Ok(()),
+    }
+}
+
+fn set_roles(conn: &mut DbConn, tenant: &str, agent: &str, role_ids: &[String]) -> Result<(), ApiError> {
+    check_roles(conn, tenant, role_ids)?;
+    diesel::delete(agent_roles::table.filter(agent_roles::tenant_id.eq(tenant).and(agent_roles::agent_id.eq(agent))))
+        .execute(conn)?;
+    let mut unique: Vec<&String> = role_ids.iter().collect();
+    unique.sort();
+    unique.dedup();
+    for role in unique {
+        diesel::insert_into(agent_roles::table)
+            .values((agent_roles::tenant_id.eq(tenant), agent_roles::agent_id.eq(agent), agent_roles::role_id.eq(role)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+fn text(field: &str, value: &str, max: usize, required: bool) -> Result<String, ApiError> {
+    if required {
+        alga_api::model::required_text(field, value, max)
+    } else {
+        Ok(alga_api::model::optional_text(field, Some(value), max)?.unwrap_or_default())
+    }
+}
+
+async fn list(admin: Admin, ctx: web::Data<AppContext>, q: web::Query<ListAgents>) -> Result<HttpResponse, ApiError> {
+    let tenant = admin.tenant().to_owned();
+    let include_retired = q.include_retired.unwrap_or(false);
+    let data = ctx
+        .db
+        .run(move |conn| {
+            let mut query = agents::table.filter(agents::tenant_id.eq(&tenant)).into_boxed();
+            if !include_retired {
+                query = query.filter(agents::retired_at.is_null());
+            }
+            let rows = query.order((agents::name, agents::id)).select(AgentRow::as_select()).load(conn)?;
+            views(conn, &tenant, rows)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+}
+
+async fn get(admin: Admin, ctx: web::Data<AppContext>, path: web::Path<IdPath>) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = (admin.tenant().to_owned(), path.into_inner().id);
+    let data = ctx.db.run(move |conn| view(conn, &tenant, &id)).await?;
+    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+}
+
+async fn create(admin: Admin, ctx: web::Data<AppContext>, body: web::Json<CreateAgent>) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let name = text("name", &b.name, 200, true)?;
+    let description = text("description", &b.description, 2000, false)?;
+    let subject = b.subject.as_deref().map(|s| text("subject", s, 512, true)).transpose()?;
+    if b.idp_id.is_some() != subject.is_some() {
+        return Err(ApiError::validation("subject", "idp_id and subject go together: give both or neither"));
+    }
+    let tenant = admin.tenant().to_owned();
+    let created_by = admin.user_id();
+    let data = ctx
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                if let Some(idp) = &b.idp_id {
+                    crate::idp::load(conn, &tenant, idp)
+                        .map_err(|_| ApiError::validation("idp_id", "no identity provider with this id"))?;
+                }
+                if let (Some(idp), Some(subject)) = (&b.idp_id, &subject) {
+                    holder_conflict(conn, &tenant, idp, subject)?;
+                }
+                let id = new_id();
+                let at = now();
+                diesel::insert_into(agents::table)
+                    .values((
+                        agents::tenant_id.eq(&tenant),
+                        agents::id.eq(&id),
+                        agents::name.eq(&name),
+                        agents::description.eq(&description),
+                        agents::idp_id.eq(&b.idp_id),
+                        agents::subject.eq(&subject),
+                        agents::active.eq(true),
+                        agents::created_by.eq(&created_by),
+                        agents::created_at.eq(at),
+                        agents::updated_at.eq(at),
+                    ))
+                    .execute(conn)
+                    .map_err(|e| ApiError::from_unique(e, || "Another agent already holds this binding.".to_owned()))?;
+                set_roles(conn, &tenant, &id, &b.role_ids)?;
+                view(conn, &tenant, &id)
+            })
+        })
+        .await?;
+    tracing::info!(agent = %data.id, "agent created");
+    Ok(HttpResponse::Created().json(json!({ "data": data })))
+}
+
+/// 409 naming the live agent that already holds (IdP, subject).
+fn holder_conflict(conn: &mut DbConn, tenant: &str, idp: &str, subject: &str) -> Result<(), ApiError> {
+    let holder: Option<(String, String)> = agents::table
+        .filter(agents::tenant_id.eq(tenant).and(agents::idp_id.eq(idp)).and(agents::subject.eq(subject)))
+        .filter(agents::retired_at.is_null())
+        .select((agents::id, agents::name))
+        .first(conn)
+        .optional()?;
+    match holder {
+        Some((id, name)) => Err(ApiError::conflict(format!(
+            "The agent `{name}` already holds this identity provider and subject; retire it or change its binding first."
+        ))
+        .with_details(json!({ "agent_id": id, "agent_name": name }))),
+        None => Ok(()),
+    }
+}
+
+async fn update(
+    admin: Admin,
+    ctx: web::Data<AppContext>,
+    path: web::Path<IdPath>,
+    body: web::Json<UpdateAgent>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let name = b.name.as_deref().map(|n| text("name", n, 200, true)).transpose()?;
+    let description = b.description.as_deref().map(|d| text("description", d, 2000, false)).transpose()?;
+    let (tenant, id) = (admin.tenant().to_owned(), path.into_inner().id);
+    let data = ctx
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let row = load_row(conn, &tenant, &id)?;
+                if row.retired_at.is_some() {
+                    return Err(ApiError::conflict("This agent is retired; it cannot change."));
+                }
+                diesel::update(agents::table.filter(agents::tenant_id.eq(&tenant).and(agents::id.eq(&id))))
+                    .set((
+                        name.map(|n| agents::name.eq(n)),
+                        description.map(|d| agents::description.eq(d)),
+                        b.active.map(|a| agents::active.eq(a)),
+                        agents::updated_at.eq(now()),
+                    ))
+                    .execute(conn)?;
+                if let Some(role_ids) = &b.role_ids {
+                    set_roles(conn, &tenant, &id, role_ids)?;
+                }
+                view(conn, &tenant, &id)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+}
+
+/// Retires an agent: it stops working at once, its keys are revoked, its audit stays.
+async fn retire(admin: Admin, ctx: web::Data<AppContext>, path: web::Path<IdPath>) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = (admin.tenant().to_owned(), path.into_inner().id);
+    let data = ctx
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let row = load_row(conn, &tenant, &id)?;
+                if row.retired_at.is_none() {
+                    let at = now();
+                    diesel::update(agents::table.filter(agents::tenant_id.eq(&tenant).and(agents::id.eq(&id))))
+                        .set((agents::active.eq(false), agents::retired_at.eq(at), agents::updated_at.eq(at)))
+                        .execute(conn)?;
+                    diesel::update(
+                        agent_api_keys::table
+                            .filter(agent_api_keys::tenant_id.eq(&tenant).and(agent_api_keys::agent_id.eq(&id)))
+                            .filter(agent_api_keys::revoked_at.is_null()),
+                    )
+                    .set(agent_api_keys::revoked_at.eq(at))
+                    .execute(conn)?;
+                }
+                view(conn, &tenant, &id)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+}
+
+async fn roles_list(admin: Admin, ctx: web::Data<AppContext>) -> Result<HttpResponse, ApiError> {
+    let tenant = admin.tenant().to_owned();
+    let data = ctx
+        .db
+        .run(move |conn| {
+            let rows: Vec<(String, String, String, bool)> = roles::table
+                .filter(roles::tenant_id.eq(&tenant))
+                .order(roles::name)
+                .select((roles::id, roles::name, roles::description, roles::built_in))
+                .load(conn)?;
+            Ok::<_, ApiError>(
+                rows.into_iter()
+                    .map(|(id, name, description, built_in)| {
+                        json!({ "id": id, "name": name, "description": description, "built_in": built_in })
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+}
+
+async fn create_key(
+    admin: Admin,
+    ctx: web::Data<AppContext>,
+    path: web::Path<IdPath>,
+    body: web::Json<CreateKey>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let Some(expires_at) = b.expires_at else {
+        return Err(ApiError::validation("expires_at", "is required: agent keys expire within a year"));
+    };
+    let expires_at = expires_at.naive_utc();
+    let at = now();
+    if expires_at <= at {
+        return Err(ApiError::validation("expires_at", "must be in the future"));
+    }
+    if expires_at > at + Duration::days(MAX_KEY_LIFETIME_DAYS) {
+        return Err(ApiError::validation("expires_at", "must be at most one year ahead"));
+    }
+    let description = text("description", &b.description, 200, false)?;
+    let plaintext = generate_api_key()?;
+    let (tenant, id) = (admin.tenant().to_owned(), path.into_inner().id);
+    let hash = key_hash(&plaintext);
+    let prefix = key_prefix(&plaintext);
+    let key = ctx
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let row = load_row(conn, &tenant, &id)?;
+                if row.retired_at.is_some() {
+                    return Err(ApiError::conflict("This agent is retired; it cannot get keys."));
+                }
+                let key_id = new_id();
+                diesel::insert_into(agent_api_keys::table)
+                    .values((
+                        agent_api_keys::tenant_id.eq(&tenant),
+                        agent_api_keys::id.eq(&key_id),
+                        agent_api_keys::key_hash.eq(&hash),
+                        agent_api_keys::prefix.eq(&prefix),
+                        agent_api_keys::agent_id.eq(&id),
+                        agent_api_keys::description.eq(&description),
+                        agent_api_keys::purpose.eq("agent"),
+                        agent_api_keys::created_at.eq(at),
+                        agent_api_keys::expires_at.eq(expires_at),
+                    ))
+                    .execute(conn)?;
+                load_key(conn, &tenant, &id, &key_id)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(json!({ "data": { "key": plaintext, "info": key } })))
+}
+
+fn load_key(conn: &mut DbConn, tenant: &str, agent: &str, key: &str) -> Result<KeyView, ApiError> {
+    agent_api_keys::table
+        .filter(agent_api_keys::tenant_id.eq(tenant).and(agent_api_keys::agent_id.eq(agent)))
+        .filter(agent_api_keys::id.eq(key))
+        .select(KeyView::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("No such key for this agent."))
+}
+
+async fn list_keys(admin: Admin, ctx: web::Data<AppContext>, path: web::Path<IdPath>) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = (admin.tenant().to_owned(), path.into_inner().id);
+    let data = ctx
+        .db
+        .run(move |conn| {
+            load_row(conn, &tenant, &id)?;
+            Ok::<_, ApiError>(
+                agent_api_keys::table
+                    .filter(agent_api_keys::tenant_id.eq(&tenant).and(agent_api_keys::agent_id.eq(&id)))
+                    .order((agent_api_keys::created_at.desc(), agent_api_keys::id))
+                    .select(KeyView::as_select())
+                    .load(conn)?,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+}
+
+async fn revoke_key(admin: Admin, ctx: web::Data<AppContext>, path: web::Path<KeyPath>) -> Result<HttpResponse, ApiError> {
+    let (tenant, p) = (admin.tenant().to_owned(), path.into_inner());
+    ctx.db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                load_key(conn, &tenant, &p.id, &p.key_id)?;
+                identity::revoke_api_key(conn, Some(&tenant), &p.key_id).map(|_| ())
+            })
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The live agent with this id, as a principal: `None` when it is inactive, retired or gone.
+pub fn principal(
+    conn: &mut DbConn,
+    tenant: &str,
+    agent: &str,
+    api_key_id: Option<String>,
+) -> Result<Option<Principal>, ApiError> {
+    let row: Option<(String, bool, Option<NaiveDateTime>)> = agents::table
+        .filter(agents::tenant_id.eq(tenant).and(agents::id.eq(agent)))
+        .select((agents::name, agents::active, agents::retired_at))
+        .first(conn)
+        .optional()?;
+    let Some((name, true, None)) = row else { return Ok(None) };
+    let role_ids: Vec<String> = agent_roles::table
+        .filter(agent_roles::tenant_id.eq(tenant).and(agent_roles::agent_id.eq(agent)))
+        .select(agent_roles::role_id)
+        .load(conn)?;
+    let named: Vec<(String, String)> = roles::table
+        .filter(roles::tenant_id.eq(tenant).and(roles::id.eq_any(&role_ids)))
+        .order(roles::name)
+        .select((roles::id, roles::name))
+        .load(conn)?;
+    let (roles, permissions) = identity::grants_of_roles(conn, tenant, named)?;
+    let tenant_slug: String = tenants::table.filter(tenants::id.eq(tenant)).select(tenants::slug).first(conn)?;
+    Ok(Some(Principal {
+        tenant_id: tenant.to_owned(),
+        tenant_slug,
+        actor: Actor::Agent { id: agent.to_owned(), name },
+        api_key_id,
+        roles,
+        permissions,
+    }))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/api/v1/mcp/agents").route(web::get().to(list)).route(web::post().to(create)))
+        .service(
+            web::resource("/api/v1/mcp/agents/{id}")
+                .route(web::get().to(get))
+                .route(web::patch().to(update))
+                .route(web::delete().to(retire)),
+        )
+        .service(
+            web::resource("/api/v1/mcp/agents/{id}/keys")
+                .route(web::get().to(list_keys))
+                .route(web::post().to(create_key)),
+        )
+        .service(web::resource("/api/v1/mcp/agents/{id}/keys/{key_id}").route(web::delete().to(revoke_key)))
+        .service(web::resource("/api/v1/mcp/roles").route(web::get().to(roles_list)));
+}

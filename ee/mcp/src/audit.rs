@@ -1,0 +1,374 @@
+//! The audit trail of MCP tool calls: one append-only row per `tools/call`, written before the
+//! response leaves; reading it page by page, and exporting it as JSON Lines or CSV.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use alga_api::model::utc;
+use alga_core::db::write_transaction;
+use alga_core::{ApiError, AppContext, DbConn};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::admin::Admin;
+use crate::schema::mcp_audit;
+
+/// Argument keys whose values never reach the audit (compared case-insensitively, ignoring `-`
+/// and `_`, and matching as a part of a longer key such as `client_secret`).
+const SECRET_KEYS: [&str; 7] = ["password", "secret", "token", "apikey", "authorization", "credential", "privatekey"];
+pub const REDACTED: &str = "***";
+pub const MAX_SUMMARY: usize = 2000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Allow,
+    Deny,
+    Error,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allow => "allow",
+            Decision::Deny => "deny",
+            Decision::Error => "error",
+        }
+    }
+}
+
+/// One audited tool call.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = mcp_audit)]
+pub struct Record {
+    #[serde(skip)]
+    pub tenant_id: String,
+    pub id: String,
+    pub caller_kind: String,
+    pub agent_id: Option<String>,
+    pub user_id: Option<String>,
+    pub api_key_id: Option<String>,
+    pub idp_issuer: Option<String>,
+    pub idp_subject: Option<String>,
+    pub client_name: Option<String>,
+    pub client_version: Option<String>,
+    pub protocol_version: String,
+    pub method: String,
+    pub tool: Option<String>,
+    pub operation_id: Option<String>,
+    pub http_method: Option<String>,
+    pub http_path: Option<String>,
+    /// JSON text, secrets redacted.
+    pub arguments: String,
+    pub decision: String,
+    pub reason: Option<String>,
+    pub status_code: Option<i32>,
+    pub result_summary: Option<String>,
+    pub duration_ms: i64,
+    pub request_id: Option<String>,
+    #[serde(serialize_with = "utc")]
+    pub created_at: NaiveDateTime,
+}
+
+fn is_secret(key: &str) -> bool {
+    let plain: String = key.chars().filter(|c| *c != '_' && *c != '-').collect::<String>().to_ascii_lowercase();
+    SECRET_KEYS.iter().any(|s| plain.contains(s))
+}
+
+/// The arguments with every secret-looking key's value replaced, at any depth.
+pub fn redact(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), if is_secret(k) { Value::String(REDACTED.to_owned()) } else { redact(v) }))
+                .collect::<Map<String, Value>>(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
+        other => other.clone(),
+    }
+}
+
+/// At most [`MAX_SUMMARY`] characters.
+pub fn summary(text: &str) -> String {
+    if text.chars().count() <= MAX_SUMMARY {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(MAX_SUMMARY - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// Appends a record. The caller answers only after this returns `Ok`.
+pub fn insert(conn: &mut DbConn, record: &Record) -> Result<(), ApiError> {
+    write_transaction(conn, |conn| {
+        diesel::insert_into(mcp_audit::table).values(record).execute(conn)?;
+        Ok(())
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct Filter {
+    agent_id: Option<String>,
+    user_id: Option<String>,
+    decision: Option<String>,
+    tool: Option<String>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    page: Option<u32>,
+    page_size: Option<u32>,
+    format: Option<String>,
+}
+
+const MAX_PAGE_SIZE: u32 = 200;
+
+type Boxed<'a> = mcp_audit::BoxedQuery<'a, alga_core::db::MultiBackend>;
+
+fn check(f: &Filter) -> Result<(), ApiError> {
+    match &f.decision {
+        Some(d) if !["allow", "deny", "error"].contains(&d.as_str()) => {
+            Err(ApiError::validation("decision", "must be allow, deny or error"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn filtered<'a>(tenant: &'a str, f: &'a Filter) -> impl Fn() -> Boxed<'a> + 'a {
+    move || {
+        let mut q = mcp_audit::table.filter(mcp_audit::tenant_id.eq(tenant)).into_boxed();
+        if let Some(a) = &f.agent_id {
+            q = q.filter(mcp_audit::agent_id.eq(a));
+        }
+        if let Some(u) = &f.user_id {
+            q = q.filter(mcp_audit::user_id.eq(u));
+        }
+        if let Some(d) = &f.decision {
+            q = q.filter(mcp_audit::decision.eq(d));
+        }
+        if let Some(t) = &f.tool {
+            q = q.filter(mcp_audit::tool.eq(t));
+        }
+        if let Some(from) = f.from {
+            q = q.filter(mcp_audit::created_at.ge(from.naive_utc()));
+        }
+        if let Some(to) = f.to {
+            q = q.filter(mcp_audit::created_at.lt(to.naive_utc()));
+        }
+        q
+    }
+}
+
+async fn list(admin: Admin, ctx: web::Data<AppContext>, q: web::Query<Filter>) -> Result<HttpResponse, ApiError> {
+    let f = q.into_inner();
+    let page = f.page.unwrap_or(1);
+    let size = f.page_size.unwrap_or(50);
+    if page == 0 {
+        return Err(ApiError::validation("page", "starts at 1"));
+    }
+    if !(1..=MAX_PAGE_SIZE).contains(&size) {
+        return Err(ApiError::validation("page_size", format!("must be 1 to {MAX_PAGE_SIZE}")));
+    }
+    check(&f)?;
+    let tenant = admin.tenant().to_owned();
+    let (rows, total) = ctx
+        .db
+        .run(move |conn| {
+            let query = filtered(&tenant, &f);
+            let total: i64 = query().count().get_result(conn)?;
+            let rows: Vec<Record> = query()
+                .order((mcp_audit::created_at.desc(), mcp_audit::id.desc()))
+                .limit(i64::from(size))
+                .offset(i64::from(page - 1) * i64::from(size))
+                .select(Record::as_select())
+                .load(conn)?;
+            Ok::<_, ApiError>((rows, total))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "data": rows,
+        "page": page,
+        "page_size": size,
+        "total": total,
+    })))
+}
+
+/// Rows per database read while exporting.
+const EXPORT_CHUNK: i64 = 1000;
+const CSV_COLUMNS: [&str; 24] = [
+    "id",
+    "created_at",
+    "caller_kind",
+    "agent_id",
+    "user_id",
+    "api_key_id",
+    "idp_issuer",
+    "idp_subject",
+    "client_name",
+    "client_version",
+    "protocol_version",
+    "method",
+    "tool",
+    "operation_id",
+    "http_method",
+    "http_path",
+    "arguments",
+    "decision",
+    "reason",
+    "status_code",
+    "result_summary",
+    "duration_ms",
+    "request_id",
+    "tenant_id",
+];
+
+fn csv_field(value: &Value) -> String {
+    let text = match value {
+        Value::Null => return String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    // Quote always; a leading formula character is defused for spreadsheets.
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text };
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+fn csv_line(record: &Record) -> String {
+    let mut value = serde_json::to_value(record).unwrap_or(Value::Null);
+    value["tenant_id"] = Value::String(record.tenant_id.clone());
+    let fields: Vec<String> = CSV_COLUMNS.iter().map(|c| csv_field(&value[*c])).collect();
+    fields.join(",") + "\r\n"
+}
+
+/// Streams every matching row, oldest first, in chunks read by keyset (no offset scans).
+async fn export(admin: Admin, ctx: web::Data<AppContext>, q: web::Query<Filter>) -> Result<HttpResponse, ApiError> {
+    let f = q.into_inner();
+    let csv = match f.format.as_deref().unwrap_or("jsonl") {
+        "jsonl" => false,
+        "csv" => true,
+        _ => return Err(ApiError::validation("format", "must be jsonl or csv")),
+    };
+    check(&f)?;
+    let tenant = admin.tenant().to_owned();
+    let db = ctx.db.clone();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<web::Bytes, ApiError>>(4);
+    tokio::spawn(async move {
+        if csv {
+            let header = CSV_COLUMNS.join(",") + "\r\n";
+            if tx.send(Ok(web::Bytes::from(header))).await.is_err() {
+                return;
+            }
+        }
+        let mut after: Option<(NaiveDateTime, String)> = None;
+        loop {
+            let (t, filter, cursor) = (tenant.clone(), clone_filter(&f), after.clone());
+            let chunk = db
+                .run(move |conn| {
+                    let query = filtered(&t, &filter);
+                    let mut q = query();
+                    if let Some((at, id)) = &cursor {
+                        q = q.filter(
+                            mcp_audit::created_at.gt(*at).or(mcp_audit::created_at.eq(*at).and(mcp_audit::id.gt(id))),
+                        );
+                    }
+                    Ok::<_, ApiError>(
+                        q.order((mcp_audit::created_at, mcp_audit::id))
+                            .limit(EXPORT_CHUNK)
+                            .select(Record::as_select())
+                            .load::<Record>(conn)?,
+                    )
+                })
+                .await;
+            let rows = match chunk {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::warn!(error = %e, "audit export stopped");
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            };
+            let mut out = String::new();
+            for r in &rows {
+                if csv {
+                    out.push_str(&csv_line(r));
+                } else {
+                    out.push_str(&serde_json::to_string(r).unwrap_or_default());
+                    out.push('\n');
+                }
+            }
+            if !out.is_empty() && tx.send(Ok(web::Bytes::from(out))).await.is_err() {
+                return;
+            }
+            match rows.last() {
+                Some(last) if rows.len() as i64 == EXPORT_CHUNK => after = Some((last.created_at, last.id.clone())),
+                _ => return,
+            }
+        }
+    });
+    let stream = tokio_stream(rx);
+    let (content_type, name) =
+        if csv { ("text/csv; charset=utf-8", "mcp-audit.csv") } else { ("application/x-ndjson", "mcp-audit.jsonl") };
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .streaming(stream))
+}
+
+fn clone_filter(f: &Filter) -> Filter {
+    Filter {
+        agent_id: f.agent_id.clone(),
+        user_id: f.user_id.clone(),
+        decision: f.decision.clone(),
+        tool: f.tool.clone(),
+        from: f.from,
+        to: f.to,
+        page: None,
+        page_size: None,
+        format: None,
+    }
+}
+
+/// A receiver as a byte stream for actix.
+fn tokio_stream(
+    mut rx: tokio::sync::mpsc::Receiver<Result<web::Bytes, ApiError>>,
+) -> impl futures_core::Stream<Item = Result<web::Bytes, ApiError>> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/api/v1/mcp/audit").route(web::get().to(list)))
+        .service(web::resource("/api/v1/mcp/audit/export").route(web::get().to(export)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_at_any_depth() {
+        let args = json!({
+            "entryId": "users.create",
+            "body": {"email": "a@b.c", "password": "hunter2", "nested": [{"client_secret": "s", "Api-Key": "k"}]},
+            "query": {"access_token": "t", "limit": 5},
+            "headers": {"Authorization": "Bearer x"}
+        });
+        let out = redact(&args);
+        assert_eq!(out["body"]["password"], REDACTED);
+        assert_eq!(out["body"]["nested"][0]["client_secret"], REDACTED);
+        assert_eq!(out["body"]["nested"][0]["Api-Key"], REDACTED);
+        assert_eq!(out["query"]["access_token"], REDACTED);
+        assert_eq!(out["headers"]["Authorization"], REDACTED);
+        assert_eq!((out["body"]["email"].as_str(), out["query"]["limit"].as_i64()), (Some("a@b.c"), Some(5)));
+        assert_eq!(out["entryId"], "users.create");
+    }
+
+    #[test]
+    fn summaries_are_bounded_and_csv_is_quoted() {
+        assert_eq!(summary(&"é".repeat(5000)).chars().count(), MAX_SUMMARY);
+        assert_eq!(summary("short"), "short");
+        assert_eq!(csv_field(&json!("a \"b\", c")), "\"a \"\"b\"\", c\"");
+        assert_eq!(csv_field(&json!("=cmd()")), "\"'=cmd()\"");
+        assert_eq!(csv_field(&Value::Null), "");
+        assert_eq!(csv_field(&json!(403)), "\"403\"");
+    }
+}

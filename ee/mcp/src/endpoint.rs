@@ -1,0 +1,377 @@
+//! The remote MCP endpoint: `POST /api/mcp` and `POST /t/{tenant_slug}/api/mcp`, Streamable HTTP
+//! without sessions (JSON responses only), and the governed tool provider behind it: the three
+//! meta-tools with the caller's identity, rate limits, and one audit row per tool call written
+//! before the answer.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use alga_api::registry::registry;
+use alga_api::tools::{Caller, MetaTools};
+use alga_core::context::RequestId;
+use alga_core::identity::{Actor, new_id, now};
+use alga_core::schema::tenants;
+use alga_core::{ApiError, AppContext};
+use alga_mcp::{CallError, ClientFacts, Outcome, ServerInfo, Tool, ToolOutput, ToolProvider, Transport};
+use diesel::prelude::*;
+use futures_util::StreamExt;
+use serde_json::{Map, Value, json};
+
+use crate::Governance;
+use crate::audit::{self, Decision, Record};
+use crate::auth::{self, Identity, Refusal, Scope};
+
+/// Request bodies over this size are refused with 413.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Who calls, as the governed provider sees it.
+#[derive(Debug)]
+pub struct GovernedCaller {
+    tools: Caller,
+    identity: Identity,
+    gov: Arc<Governance>,
+    request_id: Option<String>,
+}
+
+/// The meta-tools, rate-limited and audited.
+#[derive(Debug)]
+pub struct Governed;
+
+/// What a `call_api_endpoint` call targets, for the audit and the write limit.
+struct Target {
+    operation_id: Option<String>,
+    http_method: Option<String>,
+    http_path: Option<String>,
+    writes: bool,
+}
+
+fn target(name: &str, arguments: &Map<String, Value>) -> Target {
+    let none = Target { operation_id: None, http_method: None, http_path: None, writes: false };
+    if name != alga_agent_tooling::tools::CALL_API_ENDPOINT {
+        return none;
+    }
+    let Some(id) = arguments.get("entryId").and_then(Value::as_str) else { return none };
+    let registry = registry().ok();
+    match registry.as_ref().and_then(|r| r.get(id)) {
+        Some(entry) => Target {
+            operation_id: Some(entry.id.clone()),
+            http_method: Some(entry.method.clone()),
+            http_path: Some(entry.path.clone()),
+            writes: entry.method != "GET",
+        },
+        None => Target { operation_id: Some(id.chars().take(200).collect()), ..none },
+    }
+}
+
+/// How a tool's answer is audited: the decision, its reason and the HTTP status it carries.
+fn classify(output: &ToolOutput) -> (Decision, Option<String>, Option<i32>) {
+    let status = output.structured.get("status").and_then(Value::as_i64).and_then(|s| i32::try_from(s).ok());
+    if !output.is_error {
+        return (Decision::Allow, None, status);
+    }
+    let why = output.structured.get("error").and_then(Value::as_str).map(|e| audit::summary(e));
+    match status {
+        Some(401 | 403) => (Decision::Deny, Some("forbidden".to_owned()), status),
+        _ => (Decision::Error, why, status),
+    }
+}
+
+impl ToolProvider for Governed {
+    type Caller = GovernedCaller;
+
+    fn tools(&self, caller: &GovernedCaller) -> Vec<Tool> {
+        MetaTools.tools(&caller.tools)
+    }
+
+    async fn call(
+        &self,
+        caller: &GovernedCaller,
+        client: &ClientFacts,
+        name: &str,
+        arguments: Map<String, Value>,
+    ) -> Result<ToolOutput, CallError> {
+        let started = Instant::now();
+        let target = target(name, &arguments);
+        let redacted = audit::redact(&Value::Object(arguments.clone())).to_string();
+        let principal = &caller.tools.principal;
+        let limiter_key = format!(
+            "{}:{}",
+            principal.tenant_id,
+            principal.api_key_id.as_deref().or(principal.agent_id()).unwrap_or_default()
+        );
+        let now_instant = Instant::now();
+        let limited = caller.gov.limits.calls.take(&limiter_key, now_instant).err().or_else(|| {
+            if target.writes { caller.gov.limits.writes.take(&limiter_key, now_instant).err() } else { None }
+        });
+        let (result, decision, reason, status) = match limited {
+            Some(wait) => {
+                let secs = wait.as_secs_f64().max(0.001);
+                let output = ToolOutput {
+                    structured: json!({
+                        "error": format!("Rate limit reached: retry in {secs:.1} s."),
+                        "retry_after_seconds": (secs * 10.0).ceil() / 10.0,
+                        "status": 429,
+                    }),
+                    is_error: true,
+                };
+                (Ok(output), Decision::Deny, Some("rate_limited".to_owned()), Some(429))
+            }
+            None => match MetaTools.call(&caller.tools, client, name, arguments).await {
+                Ok(output) => {
+                    let (decision, reason, status) = classify(&output);
+                    (Ok(output), decision, reason, status)
+                }
+                Err(e) => (Err(e), Decision::Error, Some("unknown_tool".to_owned()), None),
+            },
+        };
+        let summary = match &result {
+            Ok(output) => Some(audit::summary(&output.structured.to_string())),
+            Err(_) => Some(format!("Unknown tool: {}", name.chars().take(100).collect::<String>())),
+        };
+        let (agent_id, user_id) = match &principal.actor {
+            Actor::Agent { id, .. } => (Some(id.clone()), None),
+            Actor::User { id, .. } => (None, Some(id.clone())),
+        };
+        let record = Record {
+            tenant_id: principal.tenant_id.clone(),
+            id: new_id(),
+            caller_kind: if agent_id.is_some() { "agent" } else { "user" }.to_owned(),
+            agent_id,
+            user_id,
+            api_key_id: principal.api_key_id.clone(),
+            idp_issuer: caller.identity.issuer.clone(),
+            idp_subject: caller.identity.subject.clone(),
+            client_name: client.client_name.clone(),
+            client_version: client.client_version.clone(),
+            protocol_version: client.protocol_version.clone(),
+            method: "tools/call".to_owned(),
+            tool: Some(name.chars().take(200).collect()),
+            operation_id: target.operation_id,
+            http_method: target.http_method,
+            http_path: target.http_path,
+            arguments: redacted,
+            decision: decision.as_str().to_owned(),
+            reason,
+            status_code: status,
+            result_summary: summary,
+            duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+            request_id: caller.request_id.clone(),
+            created_at: now(),
+        };
+        if let Err(e) = caller.tools.app.db.run(move |conn| audit::insert(conn, &record)).await {
+            tracing::error!(error = %e, "the audit row could not be written; the call is not acknowledged");
+            return Err(CallError::Unavailable(
+                "The call could not be recorded in the audit trail, so it is not acknowledged; try again.".to_owned(),
+            ));
+        }
+        result
+    }
+}
+
+/// The `WWW-Authenticate` challenge pointing at this endpoint's protected-resource metadata.
+fn challenge(ctx: &AppContext, scope: &Scope, error: Option<&str>) -> String {
+    let metadata = crate::metadata::metadata_url(ctx, scope);
+    match error {
+        None => format!("Bearer resource_metadata=\"{metadata}\""),
+        Some(description) => {
+            let description = description.replace(['"', '\\'], "'");
+            format!(
+                "Bearer resource_metadata=\"{metadata}\", error=\"invalid_token\", error_description=\"{description}\""
+            )
+        }
+    }
+}
+
+fn refused(ctx: &AppContext, scope: &Scope, refusal: Refusal) -> HttpResponse {
+    match refusal {
+        Refusal::Missing => {
+            let e = ApiError::unauthorized("A bearer token or API key is required.");
+            HttpResponse::build(StatusCode::UNAUTHORIZED)
+                .insert_header((header::WWW_AUTHENTICATE, challenge(ctx, scope, None)))
+                .json(e.body())
+        }
+        Refusal::Invalid(why) => {
+            tracing::debug!(reason = %why, "MCP credential refused");
+            let e = ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", format!("Invalid token: {why}."));
+            HttpResponse::build(StatusCode::UNAUTHORIZED)
+                .insert_header((header::WWW_AUTHENTICATE, challenge(ctx, scope, Some(&why))))
+                .json(e.body())
+        }
+        Refusal::Forbidden(why) => {
+            tracing::debug!(reason = %why, "MCP caller forbidden");
+            HttpResponse::Forbidden().json(ApiError::forbidden(why).body())
+        }
+        Refusal::Failed(e) => HttpResponse::build(e.status()).json(e.body()),
+    }
+}
+
+/// The Origin, when a browser sent one, must be allowed (DNS-rebinding protection).
+fn origin_allowed(ctx: &AppContext, gov: &Governance, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else { return true };
+    let Ok(origin) = origin.to_str() else { return false };
+    let origin = origin.trim_end_matches('/');
+    if gov.settings.allowed_origins.is_empty() {
+        return ctx.public_url.origin().ascii_serialization() == origin;
+    }
+    gov.settings.allowed_origins.iter().any(|o| o.trim_end_matches('/') == origin)
+}
+
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, ApiError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ApiError::bad_request("The request body could not be read."))?;
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "The request body is larger than 1 MiB.",
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn server_info(ctx: &AppContext) -> ServerInfo {
+    ServerInfo {
+        name: "alga-psa".to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        instructions: format!(
+            "Alga PSA ({} edition): tickets, clients, contacts, projects and time entries. Use search_api_registry \
+             to find an operation, then call_api_endpoint to run it; search_business_data finds records by text.",
+            ctx.edition
+        ),
+    }
+}
+
+async fn serve(
+    req: HttpRequest,
+    payload: web::Payload,
+    ctx: &AppContext,
+    gov: Arc<Governance>,
+    scope: Scope,
+) -> HttpResponse {
+    if !origin_allowed(ctx, &gov, req.headers()) {
+        return HttpResponse::Forbidden().json(ApiError::forbidden("This Origin may not call the MCP endpoint.").body());
+    }
+    // Authentication comes before the body is read.
+    let identity = match auth::authenticate(ctx, &gov, req.headers(), &scope).await {
+        Ok(identity) => identity,
+        Err(refusal) => return refused(ctx, &scope, refusal),
+    };
+    let is_json = header_text(req.headers(), "content-type")
+        .and_then(|v| v.split(';').next().map(|t| t.trim().eq_ignore_ascii_case("application/json")))
+        .unwrap_or(false);
+    if !is_json {
+        let e = ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the JSON-RPC message as Content-Type: application/json.",
+        );
+        return HttpResponse::build(e.status()).json(e.body());
+    }
+    let body = match read_body(payload).await {
+        Ok(body) => body,
+        Err(e) => return HttpResponse::build(e.status()).json(e.body()),
+    };
+    let transport = Transport {
+        http: true,
+        protocol_version: header_text(req.headers(), "mcp-protocol-version"),
+        method: header_text(req.headers(), "mcp-method"),
+        name: header_text(req.headers(), "mcp-name"),
+    };
+    let caller = GovernedCaller {
+        tools: Caller { app: ctx.clone(), principal: identity.principal.clone() },
+        identity,
+        gov: gov.clone(),
+        request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
+    };
+    match alga_mcp::handle(&Governed, &caller, &server_info(ctx), &body, &transport).await {
+        Outcome::Reply { status, body } => HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(body),
+        Outcome::Accepted => HttpResponse::Accepted().finish(),
+    }
+}
+
+async fn instance(
+    req: HttpRequest,
+    payload: web::Payload,
+    ctx: web::Data<AppContext>,
+    gov: web::Data<Governance>,
+) -> HttpResponse {
+    serve(req, payload, &ctx, gov.into_inner(), Scope::Instance).await
+}
+
+async fn tenant(
+    req: HttpRequest,
+    payload: web::Payload,
+    path: web::Path<String>,
+    ctx: web::Data<AppContext>,
+    gov: web::Data<Governance>,
+) -> HttpResponse {
+    match tenant_scope(&ctx, path.into_inner()).await {
+        Ok(scope) => serve(req, payload, &ctx, gov.into_inner(), scope).await,
+        Err(e) => HttpResponse::build(e.status()).json(e.body()),
+    }
+}
+
+/// The scope of `/t/{slug}/…`; 404 for an unknown tenant.
+pub async fn tenant_scope(ctx: &AppContext, slug: String) -> Result<Scope, ApiError> {
+    if !alga_core::identity::valid_slug(&slug) {
+        return Err(ApiError::not_found("No such tenant."));
+    }
+    ctx.db
+        .run(move |conn| {
+            let id: Option<String> =
+                tenants::table.filter(tenants::slug.eq(&slug)).select(tenants::id).first(conn).optional()?;
+            id.map(|id| Scope::Tenant { id, slug }).ok_or_else(|| ApiError::not_found("No such tenant."))
+        })
+        .await
+}
+
+/// GET and DELETE: this endpoint keeps no sessions and opens no server-sent event streams.
+async fn not_allowed() -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header((header::ALLOW, "POST"))
+        .json(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Use POST.").body())
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for (path, handler) in [("/api/mcp", false), ("/t/{tenant}/api/mcp", true)] {
+        let post = if handler { web::post().to(tenant) } else { web::post().to(instance) };
+        cfg.service(
+            web::resource(path)
+                .route(post)
+                .route(web::get().to(not_allowed))
+                .route(web::delete().to(not_allowed)),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_answers_are_classified_for_the_audit() {
+        let out = |v: Value, e: bool| ToolOutput { structured: v, is_error: e };
+        assert_eq!(classify(&out(json!({"status": 200, "ok": true}), false)), (Decision::Allow, None, Some(200)));
+        assert_eq!(
+            classify(&out(json!({"status": 403, "error": "no"}), true)),
+            (Decision::Deny, Some("forbidden".into()), Some(403))
+        );
+        assert_eq!(
+            classify(&out(json!({"status": 404, "error": "gone"}), true)),
+            (Decision::Error, Some("gone".into()), Some(404))
+        );
+        assert_eq!(classify(&out(json!({"error": "bad field"}), true)).0, Decision::Error);
+    }
+}

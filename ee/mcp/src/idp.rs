@@ -1,0 +1,407 @@
+//! Trusted identity providers: registration with presets and OIDC discovery, and the admin API
+//! `/api/v1/mcp/idp-providers`.
+
+use actix_web::{HttpResponse, web};
+use alga_api::model::{utc, IdPath};
+use alga_core::db::write_transaction;
+use alga_core::identity::{new_id, now};
+use alga_core::{ApiError, AppContext, DbConn};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::Governance;
+use crate::admin::Admin;
+use crate::jwks::{FETCH_TIMEOUT, MAX_BODY, read_capped};
+use crate::schema::{agent_idp_providers, agents};
+
+pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
+/// The claims that may name an agent.
+pub const SUBJECT_CLAIMS: [&str; 5] = ["sub", "azp", "client_id", "oid", "appid"];
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = agent_idp_providers)]
+pub struct Idp {
+    #[serde(skip)]
+    pub tenant_id: String,
+    pub id: String,
+    pub kind: String,
+    pub issuer: String,
+    pub jwks_uri: Option<String>,
+    pub audience: String,
+    pub subject_claim: String,
+    pub entra_tenant_id: Option<String>,
+    pub active: bool,
+    #[serde(serialize_with = "utc")]
+    pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "utc")]
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Serialize)]
+struct IdpView {
+    #[serde(flatten)]
+    idp: Idp,
+    /// Agents bound to it that are not retired.
+    agents: i64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum Kind {
+    Custom,
+    Microsoft,
+    Google,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Custom => "custom",
+            Kind::Microsoft => "microsoft",
+            Kind::Google => "google",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateIdp {
+    kind: Kind,
+    /// Custom providers: the issuer exactly as its tokens carry it.
+    issuer: Option<String>,
+    /// Custom providers: the JWKS URL; without it, OIDC discovery finds it.
+    jwks_uri: Option<String>,
+    /// Microsoft Entra: the directory (tenant) id.
+    entra_tenant_id: Option<String>,
+    /// Default: this server's MCP resource URL.
+    audience: Option<String>,
+    subject_claim: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateIdp {
+    audience: Option<String>,
+    subject_claim: Option<String>,
+    active: Option<bool>,
+}
+
+/// This server's MCP resource URL: tokens for it carry it as their audience.
+pub fn resource_url(ctx: &AppContext, tenant_slug: Option<&str>) -> String {
+    let base = ctx.public_url.as_str().trim_end_matches('/');
+    match tenant_slug {
+        Some(slug) => format!("{base}/t/{slug}/api/mcp"),
+        None => format!("{base}/api/mcp"),
+    }
+}
+
+/// An https URL, or http on a loopback host when insecure IdP URLs are allowed.
+pub fn check_url(field: &str, text: &str, allow_insecure: bool) -> Result<Url, ApiError> {
+    let url = Url::parse(text.trim()).map_err(|e| ApiError::validation(field, format!("is not a URL: {e}")))?;
+    if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
+        return Err(ApiError::validation(field, "must not carry credentials or a fragment"));
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(url),
+        "http" if allow_insecure && loopback => Ok(url),
+        "http" if loopback => Err(ApiError::validation(
+            field,
+            "must use https (http on loopback needs the server flag --allow-insecure-idp-urls)",
+        )),
+        _ => Err(ApiError::validation(field, "must be an https URL")),
+    }
+}
+
+fn subject_claim(value: Option<&str>, default: &str) -> Result<String, ApiError> {
+    let claim = value.map(str::trim).unwrap_or(default);
+    if SUBJECT_CLAIMS.contains(&claim) {
+        Ok(claim.to_owned())
+    } else {
+        Err(ApiError::validation("subject_claim", format!("must be one of {}", SUBJECT_CLAIMS.join(", "))))
+    }
+}
+
+fn audience(value: &str) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > 500 {
+        return Err(ApiError::validation("audience", "must be 1 to 500 characters"));
+    }
+    Ok(value.to_owned())
+}
+
+/// OIDC discovery: the provider's `jwks_uri`, after checking that it names the same issuer.
+async fn discover(gov: &Governance, issuer: &str) -> Result<String, ApiError> {
+    let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+    let failed = |why: String| {
+        ApiError::validation("issuer", format!("OpenID discovery at {url} failed: {why}; give jwks_uri instead"))
+    };
+    let response = gov
+        .http
+        .get(&url)
+        .header("accept", "application/json")
+        .timeout(FETCH_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| failed(format!("{e}")))?;
+    if !response.status().is_success() {
+        return Err(failed(format!("HTTP {}", response.status())));
+    }
+    let body = read_capped(response, MAX_BODY).await.map_err(failed)?;
+    let document: Value = serde_json::from_slice(&body).map_err(|_| failed("the answer is not JSON".to_owned()))?;
+    let found = document.get("issuer").and_then(Value::as_str).unwrap_or_default();
+    if found != issuer {
+        return Err(ApiError::validation(
+            "issuer",
+            format!("the provider's discovery document names issuer `{found}`, not `{issuer}`"),
+        ));
+    }
+    let jwks_uri = document
+        .get("jwks_uri")
+        .and_then(Value::as_str)
+        .ok_or_else(|| failed("the document has no jwks_uri".to_owned()))?;
+    Ok(check_url("jwks_uri", jwks_uri, gov.settings.allow_insecure_idp_urls)?.to_string())
+}
+
+async fn list(admin: Admin, ctx: web::Data<AppContext>) -> Result<HttpResponse, ApiError> {
+    let tenant = admin.tenant().to_owned();
+    let views = ctx
+        .db
+        .run(move |conn| {
+            let idps: Vec<Idp> = agent_idp_providers::table
+                .filter(agent_idp_providers::tenant_id.eq(&tenant))
+                .order((agent_idp_providers::created_at, agent_idp_providers::id))
+                .select(Idp::as_select())
+                .load(conn)?;
+            idps.into_iter()
+                .map(|idp| {
+                    let agents = bound_agents(conn, &tenant, &idp.id)?.len();
+                    Ok(IdpView { idp, agents: i64::try_from(agents).unwrap_or(i64::MAX) })
+                })
+                .collect::<Result<Vec<_>, ApiError>>()
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "data": views })))
+}
+
+/// Names of the agents (not retired) bound to an IdP.
+fn bound_agents(conn: &mut DbConn, tenant: &str, idp_id: &str) -> Result<Vec<String>, ApiError> {
+    Ok(agents::table
+        .filter(agents::tenant_id.eq(tenant).and(agents::idp_id.eq(idp_id)).and(agents::retired_at.is_null()))
+        .order(agents::name)
+        .select(agents::name)
+        .load(conn)?)
+}
+
+async fn create(
+    admin: Admin,
+    ctx: web::Data<AppContext>,
+    gov: web::Data<Governance>,
+    body: web::Json<CreateIdp>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let insecure = gov.settings.allow_insecure_idp_urls;
+    let (issuer, default_claim) = match b.kind {
+        Kind::Google => {
+            if b.issuer.as_deref().is_some_and(|i| i.trim() != GOOGLE_ISSUER) {
+                return Err(ApiError::validation("issuer", format!("Google's issuer is {GOOGLE_ISSUER}")));
+            }
+            (GOOGLE_ISSUER.to_owned(), "sub")
+        }
+        Kind::Microsoft => {
+            let tid = b.entra_tenant_id.as_deref().map(str::trim).unwrap_or_default();
+            let valid = !tid.is_empty()
+                && tid.len() <= 100
+                && tid.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.');
+            if !valid {
+                return Err(ApiError::validation(
+                    "entra_tenant_id",
+                    "the Microsoft Entra directory (tenant) id is required, e.g. 72f988bf-86f1-41af-91ab-2d7cd011db47",
+                ));
+            }
+            let issuer = format!("https://login.microsoftonline.com/{tid}/v2.0");
+            if b.issuer.as_deref().is_some_and(|i| i.trim() != issuer) {
+                return Err(ApiError::validation("issuer", format!("this directory's issuer is {issuer}")));
+            }
+            (issuer, "azp")
+        }
+        Kind::Custom => {
+            let issuer = b.issuer.as_deref().map(str::trim).unwrap_or_default();
+            if issuer.is_empty() {
+                return Err(ApiError::validation("issuer", "is required for a custom provider"));
+            }
+            check_url("issuer", issuer, insecure)?;
+            (issuer.to_owned(), "sub")
+        }
+    };
+    if b.kind != Kind::Microsoft && b.entra_tenant_id.is_some() {
+        return Err(ApiError::validation("entra_tenant_id", "applies to Microsoft Entra providers only"));
+    }
+    let subject_claim = subject_claim(b.subject_claim.as_deref(), default_claim)?;
+    let audience = audience(b.audience.as_deref().unwrap_or(&resource_url(&ctx, None)))?;
+    let jwks_uri = match b.jwks_uri.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        Some(uri) if b.kind == Kind::Custom => check_url("jwks_uri", uri, insecure)?.to_string(),
+        Some(_) => return Err(ApiError::validation("jwks_uri", "is found by discovery for this kind of provider")),
+        None => discover(&gov, &issuer).await?,
+    };
+    let at = now();
+    let idp = Idp {
+        tenant_id: admin.tenant().to_owned(),
+        id: new_id(),
+        kind: b.kind.as_str().to_owned(),
+        issuer,
+        jwks_uri: Some(jwks_uri),
+        audience,
+        subject_claim,
+        entra_tenant_id: b.entra_tenant_id.map(|t| t.trim().to_owned()).filter(|_| b.kind == Kind::Microsoft),
+        active: true,
+        created_at: at,
+        updated_at: at,
+    };
+    let row = idp.clone();
+    ctx.db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                diesel::insert_into(agent_idp_providers::table)
+                    .values((
+                        agent_idp_providers::tenant_id.eq(&row.tenant_id),
+                        agent_idp_providers::id.eq(&row.id),
+                        agent_idp_providers::kind.eq(&row.kind),
+                        agent_idp_providers::issuer.eq(&row.issuer),
+                        agent_idp_providers::jwks_uri.eq(&row.jwks_uri),
+                        agent_idp_providers::audience.eq(&row.audience),
+                        agent_idp_providers::subject_claim.eq(&row.subject_claim),
+                        agent_idp_providers::entra_tenant_id.eq(&row.entra_tenant_id),
+                        agent_idp_providers::active.eq(true),
+                        agent_idp_providers::created_at.eq(row.created_at),
+                        agent_idp_providers::updated_at.eq(row.updated_at),
+                    ))
+                    .execute(conn)
+                    .map_err(|e| {
+                        ApiError::from_unique(e, || {
+                            format!("An identity provider with issuer {} already exists in this tenant.", row.issuer)
+                        })
+                    })
+            })
+        })
+        .await?;
+    tracing::info!(idp = %idp.id, issuer = %idp.issuer, "identity provider registered");
+    Ok(HttpResponse::Created().json(json!({ "data": IdpView { idp, agents: 0 } })))
+}
+
+/// One IdP of the tenant, or 404.
+pub fn load(conn: &mut DbConn, tenant: &str, id: &str) -> Result<Idp, ApiError> {
+    agent_idp_providers::table
+        .filter(agent_idp_providers::tenant_id.eq(tenant).and(agent_idp_providers::id.eq(id)))
+        .select(Idp::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("No identity provider with this id."))
+}
+
+async fn update(
+    admin: Admin,
+    ctx: web::Data<AppContext>,
+    path: web::Path<IdPath>,
+    body: web::Json<UpdateIdp>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let audience = b.audience.as_deref().map(audience).transpose()?;
+    let claim = b.subject_claim.as_deref().map(|c| subject_claim(Some(c), "sub")).transpose()?;
+    let (tenant, id) = (admin.tenant().to_owned(), path.into_inner().id);
+    let view = ctx
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                load(conn, &tenant, &id)?;
+                let target = agent_idp_providers::table
+                    .filter(agent_idp_providers::tenant_id.eq(&tenant).and(agent_idp_providers::id.eq(&id)));
+                diesel::update(target)
+                    .set((
+                        audience.map(|a| agent_idp_providers::audience.eq(a)),
+                        claim.map(|c| agent_idp_providers::subject_claim.eq(c)),
+                        b.active.map(|a| agent_idp_providers::active.eq(a)),
+                        agent_idp_providers::updated_at.eq(now()),
+                    ))
+                    .execute(conn)?;
+                let idp = load(conn, &tenant, &id)?;
+                let agents = i64::try_from(bound_agents(conn, &tenant, &id)?.len()).unwrap_or(i64::MAX);
+                Ok::<_, ApiError>(IdpView { idp, agents })
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "data": view })))
+}
+
+async fn delete(admin: Admin, ctx: web::Data<AppContext>, path: web::Path<IdPath>) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = (admin.tenant().to_owned(), path.into_inner().id);
+    ctx.db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                load(conn, &tenant, &id)?;
+                let bound = bound_agents(conn, &tenant, &id)?;
+                if !bound.is_empty() {
+                    return Err(ApiError::conflict(format!(
+                        "Agents are bound to this identity provider: {}. Retire them or bind them elsewhere first.",
+                        bound.join(", ")
+                    ))
+                    .with_details(json!({ "agents": bound })));
+                }
+                // Retired agents keep their audit (which records issuer and subject) but let go of
+                // the provider.
+                diesel::update(agents::table.filter(agents::tenant_id.eq(&tenant).and(agents::idp_id.eq(&id))))
+                    .set((agents::idp_id.eq(None::<String>), agents::subject.eq(None::<String>)))
+                    .execute(conn)?;
+                diesel::delete(
+                    agent_idp_providers::table
+                        .filter(agent_idp_providers::tenant_id.eq(&tenant).and(agent_idp_providers::id.eq(&id))),
+                )
+                .execute(conn)?;
+                Ok::<_, ApiError>(())
+            })
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/api/v1/mcp/idp-providers").route(web::get().to(list)).route(web::post().to(create)))
+        .service(
+            web::resource("/api/v1/mcp/idp-providers/{id}")
+                .route(web::patch().to(update))
+                .route(web::delete().to(delete)),
+        );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_must_be_https_unless_loopback_is_allowed() {
+        assert!(check_url("u", "https://idp.example.com/x", false).is_ok());
+        assert!(check_url("u", "http://idp.example.com", true).is_err());
+        assert!(check_url("u", "http://127.0.0.1:8080", false).is_err());
+        assert!(check_url("u", "http://127.0.0.1:8080", true).is_ok());
+        assert!(check_url("u", "http://localhost:1/x", true).is_ok());
+        assert!(check_url("u", "http://[::1]:1/x", true).is_ok());
+        assert!(check_url("u", "https://user:pw@idp.example.com", false).is_err());
+        assert!(check_url("u", "ftp://idp.example.com", true).is_err());
+        assert!(check_url("u", "not a url", true).is_err());
+    }
+
+    #[test]
+    fn subject_claims_are_a_closed_list() {
+        assert_eq!(subject_claim(None, "azp").unwrap(), "azp");
+        assert_eq!(subject_claim(Some("oid"), "sub").unwrap(), "oid");
+        assert!(subject_claim(Some("email"), "sub").is_err());
+    }
+}

@@ -1,0 +1,61 @@
+//! OAuth 2.0 Protected Resource Metadata (RFC 9728) for the MCP endpoints: which authorization
+//! servers (trusted IdP issuers) may issue tokens for them.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use alga_core::{ApiError, AppContext};
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::auth::Scope;
+use crate::idp::resource_url;
+use crate::schema::agent_idp_providers;
+
+const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
+
+/// Where a scope's metadata lives.
+pub fn metadata_url(ctx: &AppContext, scope: &Scope) -> String {
+    let base = ctx.public_url.as_str().trim_end_matches('/');
+    match scope {
+        Scope::Instance => format!("{base}{WELL_KNOWN}/api/mcp"),
+        Scope::Tenant { slug, .. } => format!("{base}{WELL_KNOWN}/t/{slug}/api/mcp"),
+    }
+}
+
+async fn document(ctx: &AppContext, scope: Scope) -> Result<HttpResponse, ApiError> {
+    let (resource, tenant) = match &scope {
+        Scope::Instance => (resource_url(ctx, None), None),
+        Scope::Tenant { id, slug } => (resource_url(ctx, Some(slug)), Some(id.clone())),
+    };
+    let issuers: Vec<String> = ctx
+        .db
+        .run(move |conn| {
+            let mut q = agent_idp_providers::table.filter(agent_idp_providers::active.eq(true)).into_boxed();
+            if let Some(t) = &tenant {
+                q = q.filter(agent_idp_providers::tenant_id.eq(t));
+            }
+            Ok::<_, ApiError>(q.select(agent_idp_providers::issuer).distinct().order(agent_idp_providers::issuer).load(conn)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(json!({
+        "resource": resource,
+        "authorization_servers": issuers,
+        "bearer_methods_supported": ["header"],
+        "resource_name": "Alga PSA MCP server",
+    })))
+}
+
+async fn instance(ctx: web::Data<AppContext>) -> Result<HttpResponse, ApiError> {
+    document(&ctx, Scope::Instance).await
+}
+
+async fn tenant(ctx: web::Data<AppContext>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let scope = crate::endpoint::tenant_scope(&ctx, path.into_inner()).await?;
+    document(&ctx, scope).await
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(WELL_KNOWN, web::get().to(instance))
+        .route(&format!("{WELL_KNOWN}/api/mcp"), web::get().to(instance))
+        .route(&format!("{WELL_KNOWN}/t/{{tenant}}/api/mcp"), web::get().to(tenant));
+}

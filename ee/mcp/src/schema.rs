@@ -1,0 +1,91 @@
+//! Diesel tables of the enterprise migrations. `agent_api_keys` is the community `api_keys` table
+//! seen with the `agent_id` column the enterprise migrations add.
+
+diesel::table! {
+    agent_idp_providers (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        kind -> Text,
+        issuer -> Text,
+        jwks_uri -> Nullable<Text>,
+        audience -> Text,
+        subject_claim -> Text,
+        entra_tenant_id -> Nullable<Text>,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    agents (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        name -> Text,
+        description -> Text,
+        idp_id -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        active -> Bool,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        retired_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    agent_roles (tenant_id, agent_id, role_id) {
+        tenant_id -> Text,
+        agent_id -> Text,
+        role_id -> Text,
+    }
+}
+
+diesel::table! {
+    #[sql_name = "api_keys"]
+    agent_api_keys (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        key_hash -> Text,
+        prefix -> Text,
+        user_id -> Nullable<Text>,
+        agent_id -> Nullable<Text>,
+        description -> Text,
+        purpose -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        expires_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    mcp_audit (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        caller_kind -> Text,
+        agent_id -> Nullable<Text>,
+        user_id -> Nullable<Text>,
+        api_key_id -> Nullable<Text>,
+        idp_issuer -> Nullable<Text>,
+        idp_subject -> Nullable<Text>,
+        client_name -> Nullable<Text>,
+        client_version -> Nullable<Text>,
+        protocol_version -> Text,
+        method -> Text,
+        tool -> Nullable<Text>,
+        operation_id -> Nullable<Text>,
+        http_method -> Nullable<Text>,
+        http_path -> Nullable<Text>,
+        arguments -> Text,
+        decision -> Text,
+        reason -> Nullable<Text>,
+        status_code -> Nullable<Integer>,
+        result_summary -> Nullable<Text>,
+        duration_ms -> BigInt,
+        request_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(agent_idp_providers, agents, agent_roles, agent_api_keys, mcp_audit);

@@ -1,0 +1,54 @@
+//! The enterprise edition's command-line flags (each also an `ALGA_*` environment variable).
+
+use std::time::Duration;
+
+use clap::Args;
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Origins allowed to call /api/mcp from a browser (comma-separated, e.g.
+    /// https://app.example.com). Requests with any other Origin header get 403. Default: the
+    /// public URL's origin.
+    #[arg(long, env = "ALGA_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Accept http:// identity-provider URLs on loopback hosts (development and tests only).
+    #[arg(long, env = "ALGA_ALLOW_INSECURE_IDP_URLS")]
+    pub allow_insecure_idp_urls: bool,
+
+    /// Tool calls per second each agent or API key may sustain on /api/mcp.
+    #[arg(long, env = "ALGA_MCP_CALLS_PER_SECOND", default_value_t = 10.0)]
+    pub mcp_calls_per_second: f64,
+
+    /// Tool calls each agent or API key may make in a burst.
+    #[arg(long, env = "ALGA_MCP_CALL_BURST", default_value_t = 20.0)]
+    pub mcp_call_burst: f64,
+
+    /// Writing calls (POST, PUT, DELETE through call_api_endpoint) per second, per agent or key;
+    /// bursts of twice this.
+    #[arg(long, env = "ALGA_MCP_WRITES_PER_SECOND", default_value_t = 2.0)]
+    pub mcp_writes_per_second: f64,
+
+    /// Seconds between sweeps that delete expired and revoked API keys.
+    #[arg(long, env = "ALGA_KEY_SWEEP_INTERVAL", default_value_t = 3600)]
+    pub key_sweep_interval: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            allowed_origins: Vec::new(),
+            allow_insecure_idp_urls: false,
+            mcp_calls_per_second: 10.0,
+            mcp_call_burst: 20.0,
+            mcp_writes_per_second: 2.0,
+            key_sweep_interval: 3600,
+        }
+    }
+}
+
+impl Settings {
+    pub fn key_sweep_every(&self) -> Duration {
+        Duration::from_secs(self.key_sweep_interval.max(1))
+    }
+}
