@@ -105,9 +105,17 @@ async fn call_api_endpoint(caller: &Caller, args: &Map<String, Value>) -> ToolOu
         return failure("call_api_endpoint requires \"entryId\" (use search_api_registry first).");
     };
     let Ok(registry) = registry() else { return failure("The API catalog is unavailable.") };
-    // An operation the caller may not call looks exactly like one that does not exist.
-    let Some(entry) = registry.get(entry_id).filter(|e| allows(&caller.principal, e)) else {
-        return failure(not_callable(entry_id));
+    // The same words whether the operation is missing or forbidden; a forbidden one also carries
+    // the 403 a REST call would get, so that it is recorded as a denial.
+    let entry = match registry.get(entry_id) {
+        Some(entry) if allows(&caller.principal, entry) => entry,
+        Some(_) => {
+            return ToolOutput {
+                structured: json!({ "error": not_callable(entry_id), "status": 403, "hint": failure_hint(403) }),
+                is_error: true,
+            };
+        }
+        None => return failure(not_callable(entry_id)),
     };
     let built = match build_request(entry, args) {
         Ok(b) => b,

@@ -87,7 +87,7 @@ impl ToolProvider for Remote {
                 let Some(query) =
                     arguments.get("query").and_then(Value::as_str).map(str::trim).filter(|q| !q.is_empty())
                 else {
-                    return Some(failure("search_api_registry requires a non-empty \"query\"."));
+                    return Ok(failure("search_api_registry requires a non-empty \"query\"."));
                 };
                 let limit = arguments.get("limit").and_then(Value::as_u64).unwrap_or(5).clamp(1, 25) as usize;
                 let outcome = search(&self.registry, query, limit, |_| true);

@@ -36,8 +36,8 @@ impl FromRequest for Admin {
             let principal = alga_api::http::authenticate(req.headers(), ctx)
                 .await?
                 .ok_or_else(|| ApiError::unauthorized("An administrator's API key is required (x-api-key)."))?;
-            let is_admin = principal.user_id().is_some()
-                && principal.roles.iter().any(|r| r.name == BuiltInRole::Admin.name());
+            let is_admin =
+                principal.user_id().is_some() && principal.roles.iter().any(|r| r.name == BuiltInRole::Admin.name());
             if !is_admin {
                 return Err(ApiError::forbidden("Only administrators may manage the MCP server."));
             }

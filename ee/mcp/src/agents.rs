@@ -255,7 +255,11 @@ async fn get(admin: Admin, ctx: web::Data<AppContext>, path: web::Path<IdPath>) 
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
 }
 
-async fn create(admin: Admin, ctx: web::Data<AppContext>, body: web::Json<CreateAgent>) -> Result<HttpResponse, ApiError> {
+async fn create(
+    admin: Admin,
+    ctx: web::Data<AppContext>,
+    body: web::Json<CreateAgent>,
+) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let name = text("name", &b.name, 200, true)?;
     let description = text("description", &b.description, 2000, false)?;
@@ -467,7 +471,11 @@ fn load_key(conn: &mut DbConn, tenant: &str, agent: &str, key: &str) -> Result<K
         .ok_or_else(|| ApiError::not_found("No such key for this agent."))
 }
 
-async fn list_keys(admin: Admin, ctx: web::Data<AppContext>, path: web::Path<IdPath>) -> Result<HttpResponse, ApiError> {
+async fn list_keys(
+    admin: Admin,
+    ctx: web::Data<AppContext>,
+    path: web::Path<IdPath>,
+) -> Result<HttpResponse, ApiError> {
     let (tenant, id) = (admin.tenant().to_owned(), path.into_inner().id);
     let data = ctx
         .db
@@ -485,7 +493,11 @@ async fn list_keys(admin: Admin, ctx: web::Data<AppContext>, path: web::Path<IdP
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
 }
 
-async fn revoke_key(admin: Admin, ctx: web::Data<AppContext>, path: web::Path<KeyPath>) -> Result<HttpResponse, ApiError> {
+async fn revoke_key(
+    admin: Admin,
+    ctx: web::Data<AppContext>,
+    path: web::Path<KeyPath>,
+) -> Result<HttpResponse, ApiError> {
     let (tenant, p) = (admin.tenant().to_owned(), path.into_inner());
     ctx.db
         .run(move |conn| {

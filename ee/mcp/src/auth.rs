@@ -105,6 +105,9 @@ async fn api_key(ctx: &AppContext, presented: &str, scope: &Scope) -> Result<Ide
     Ok(Identity { principal, issuer: None, subject: None })
 }
 
+/// tenant, key id, agent, expires_at, revoked_at
+type KeyRow = (String, String, Option<String>, Option<NaiveDateTime>, Option<NaiveDateTime>);
+
 /// An agent's API key: the key must be live and its agent active.
 async fn agent_key(ctx: &AppContext, presented: &str) -> Result<Option<Arc<Principal>>, Refusal> {
     if !presented.starts_with(alga_core::identity::API_KEY_PREFIX) || presented.len() > 128 {
@@ -114,18 +117,17 @@ async fn agent_key(ctx: &AppContext, presented: &str) -> Result<Option<Arc<Princ
     let found = ctx
         .db
         .run(move |conn| {
-            let key: Option<(String, String, Option<String>, Option<NaiveDateTime>, Option<NaiveDateTime>)> =
-                agent_api_keys::table
-                    .filter(agent_api_keys::key_hash.eq(&hash))
-                    .select((
-                        agent_api_keys::tenant_id,
-                        agent_api_keys::id,
-                        agent_api_keys::agent_id,
-                        agent_api_keys::expires_at,
-                        agent_api_keys::revoked_at,
-                    ))
-                    .first(conn)
-                    .optional()?;
+            let key: Option<KeyRow> = agent_api_keys::table
+                .filter(agent_api_keys::key_hash.eq(&hash))
+                .select((
+                    agent_api_keys::tenant_id,
+                    agent_api_keys::id,
+                    agent_api_keys::agent_id,
+                    agent_api_keys::expires_at,
+                    agent_api_keys::revoked_at,
+                ))
+                .first(conn)
+                .optional()?;
             let Some((tenant, key_id, Some(agent), expires_at, None)) = key else { return Ok(None) };
             if expires_at.is_some_and(|at| at <= now()) {
                 return Ok(None);

@@ -72,7 +72,7 @@ fn classify(output: &ToolOutput) -> (Decision, Option<String>, Option<i32>) {
     if !output.is_error {
         return (Decision::Allow, None, status);
     }
-    let why = output.structured.get("error").and_then(Value::as_str).map(|e| audit::summary(e));
+    let why = output.structured.get("error").and_then(Value::as_str).map(audit::summary);
     match status {
         Some(401 | 403) => (Decision::Deny, Some("forbidden".to_owned()), status),
         _ => (Decision::Error, why, status),
@@ -259,7 +259,8 @@ async fn serve(
     scope: Scope,
 ) -> HttpResponse {
     if !origin_allowed(ctx, &gov, req.headers()) {
-        return HttpResponse::Forbidden().json(ApiError::forbidden("This Origin may not call the MCP endpoint.").body());
+        return HttpResponse::Forbidden()
+            .json(ApiError::forbidden("This Origin may not call the MCP endpoint.").body());
     }
     // Authentication comes before the body is read.
     let identity = match auth::authenticate(ctx, &gov, req.headers(), &scope).await {
@@ -348,10 +349,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     for (path, handler) in [("/api/mcp", false), ("/t/{tenant}/api/mcp", true)] {
         let post = if handler { web::post().to(tenant) } else { web::post().to(instance) };
         cfg.service(
-            web::resource(path)
-                .route(post)
-                .route(web::get().to(not_allowed))
-                .route(web::delete().to(not_allowed)),
+            web::resource(path).route(post).route(web::get().to(not_allowed)).route(web::delete().to(not_allowed)),
         );
     }
 }

@@ -2,7 +2,7 @@
 //! `/api/v1/mcp/idp-providers`.
 
 use actix_web::{HttpResponse, web};
-use alga_api::model::{utc, IdPath};
+use alga_api::model::{IdPath, utc};
 use alga_core::db::write_transaction;
 use alga_core::identity::{new_id, now};
 use alga_core::{ApiError, AppContext, DbConn};

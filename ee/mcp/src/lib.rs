@@ -108,7 +108,7 @@ mod tests {
 
     #[test]
     fn the_sets_merge_without_duplicate_versions() {
-        let merged = Migrator::new(&Enterprise.migration_sets()).unwrap();
+        let merged = Migrator::new(&Enterprise::default().migration_sets()).unwrap();
         let ce = migrations::COMMUNITY.load().unwrap().len();
         let ee = ENTERPRISE.load().unwrap().len();
         assert_eq!(merged.migrations().len(), ce + ee);

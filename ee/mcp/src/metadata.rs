@@ -34,7 +34,9 @@ async fn document(ctx: &AppContext, scope: Scope) -> Result<HttpResponse, ApiErr
             if let Some(t) = &tenant {
                 q = q.filter(agent_idp_providers::tenant_id.eq(t));
             }
-            Ok::<_, ApiError>(q.select(agent_idp_providers::issuer).distinct().order(agent_idp_providers::issuer).load(conn)?)
+            Ok::<_, ApiError>(
+                q.select(agent_idp_providers::issuer).distinct().order(agent_idp_providers::issuer).load(conn)?,
+            )
         })
         .await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(json!({

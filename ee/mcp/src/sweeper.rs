@@ -12,8 +12,10 @@ use tokio_util::sync::CancellationToken;
 /// Deletes every key that is revoked or past its expiry; returns how many.
 pub fn sweep(conn: &mut alga_core::DbConn) -> Result<usize, ApiError> {
     write_transaction(conn, |conn| {
-        Ok(diesel::delete(api_keys::table.filter(api_keys::revoked_at.is_not_null().or(api_keys::expires_at.lt(now()))))
-            .execute(conn)?)
+        Ok(diesel::delete(
+            api_keys::table.filter(api_keys::revoked_at.is_not_null().or(api_keys::expires_at.lt(now()))),
+        )
+        .execute(conn)?)
     })
 }
 

@@ -24,7 +24,7 @@ fn the_community_edition_never_creates_enterprise_tables() {
 fn the_community_edition_runs_on_an_enterprise_database_and_leaves_its_versions_alone() {
     let db = TestDb::new();
     let mut conn = db.conn();
-    let enterprise = Migrator::new(&Enterprise.migration_sets()).unwrap();
+    let enterprise = Migrator::new(&Enterprise::default().migration_sets()).unwrap();
     let applied = enterprise.run_pending(&mut conn).unwrap();
     assert_eq!(applied.len(), enterprise.migrations().len());
     assert!(has_table(&mut conn, "agent_idp_providers"));
@@ -46,7 +46,7 @@ fn the_community_edition_runs_on_an_enterprise_database_and_leaves_its_versions_
 fn the_enterprise_set_round_trips() {
     let db = TestDb::new();
     let mut conn = db.conn();
-    let enterprise = Migrator::new(&Enterprise.migration_sets()).unwrap();
+    let enterprise = Migrator::new(&Enterprise::default().migration_sets()).unwrap();
     let n = enterprise.run_pending(&mut conn).unwrap().len();
     assert_eq!(enterprise.revert(&mut conn, n).unwrap().len(), n);
     assert!(!has_table(&mut conn, "agent_idp_providers") && !has_table(&mut conn, "tenants"));

@@ -1,5 +1,7 @@
 //! alga-ee-mcp's integration tests, on SQLite or (ALGA_TEST_DATABASE_URL) PostgreSQL.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod editions;
+mod governance;
+mod support;
