@@ -4,8 +4,7 @@
 //! release build, with `wrk` beside the server on this machine: requests/s, p50, p99 and the
 //! server's peak memory, on SQLite and on a throwaway PostgreSQL.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -60,7 +59,7 @@ fn measure(binary: &Path, database: &'static str, url: &str) -> Result<Vec<Row>>
     let dir = tempdir("alga-bench-server")?;
     let server = Server::start(binary, url, &dir)?;
     let key = server.admin_key()?;
-    let list = get(server.addr, "/api/v1/tickets?limit=1", &key)?;
+    let (_, list) = crate::http::request(server.addr, "GET", "/api/v1/tickets?limit=1", &[("x-api-key", &key)], None)?;
     let id = list
         .split("\"id\":\"")
         .nth(1)
@@ -96,15 +95,6 @@ fn wrk(addr: SocketAddr, path: &str, key: &str) -> Result<(f64, String, String)>
     };
     let rps = field("Requests/sec:").and_then(|v| v.parse().ok()).context("no Requests/sec in wrk output")?;
     Ok((rps, field("50%").unwrap_or_default(), field("99%").unwrap_or_default()))
-}
-
-/// A plain HTTP GET, read to the end.
-fn get(addr: SocketAddr, path: &str, key: &str) -> Result<String> {
-    let mut stream = TcpStream::connect(addr)?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nx-api-key: {key}\r\nConnection: close\r\n\r\n")?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text)?;
-    Ok(text)
 }
 
 fn tempdir(prefix: &str) -> Result<PathBuf> {

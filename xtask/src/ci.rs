@@ -29,7 +29,7 @@ pub fn run() -> Result<()> {
         total.passed += counts.passed;
     }
     step("OpenAPI document validates", validate_openapi)?;
-    step("interop: official MCP Python and TypeScript SDKs through the stdio connector", crate::interop::run)?;
+    step("interop: official MCP SDKs, the Inspector and a real OpenID provider (stdio and HTTP)", crate::interop::run)?;
     let pg = step("throwaway PostgreSQL", TempPostgres::start)?;
     for (edition, features) in EDITIONS {
         let counts = step(&format!("tests ({edition}, PostgreSQL)"), || tests(features, Some(&pg.url())))?;

