@@ -7,7 +7,9 @@
 //! - over HTTP: a real OpenID provider (npm `oidc-provider`, `tests/interop/oidc_provider.mjs`)
 //!   issues client-credentials tokens for `/api/mcp`; the Python SDK 1.x (bearer header) and 2.x
 //!   (`auto` with a bearer, and its own OAuth client-credentials flow from our metadata), the
-//!   TypeScript SDK and the MCP Inspector CLI call the endpoint as an agent bound to that client.
+//!   TypeScript SDK and the MCP Inspector CLI call the endpoint as an agent bound to that client,
+//!   and the official conformance suite runs through a proxy adding that agent's token
+//!   (`tests/interop/conformance-baseline.yml` lists the scenarios that need its own fixtures).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -23,6 +25,7 @@ use crate::{run, tools};
 const TS_SDK: &str = "1.32.2";
 const OIDC_PROVIDER: &str = "9.13.3";
 const INSPECTOR: &str = "2.12.0";
+const CONFORMANCE: &str = "0.1.16";
 
 /// (virtualenv, SDK version, connect mode) for each stdio client run.
 const STDIO_CLIENTS: [(&str, &str, &str); 3] =
@@ -85,57 +88,79 @@ fn stdio(server: &Server, binary: &Path, url: &str, connector: &Path, admin: &st
     .context("the MCP TypeScript SDK failed against the connector")
 }
 
-/// The OpenID provider process, stopped on drop.
-struct Provider {
-    child: Child,
-    issuer: String,
-}
+/// A helper process (Node), stopped on drop.
+struct Helper(Child);
 
-impl Drop for Provider {
+impl Drop for Helper {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
-/// Starts the provider; it also mints a client-credentials token for `resource`.
-fn start_provider(resource: &str) -> Result<(Provider, String)> {
-    let node = tools::node22()?;
-    let modules = tools::node_package("oidc", "oidc-provider", OIDC_PROVIDER)?;
-    let clients = json!([{ "client_id": AGENT_CLIENT, "client_secret": AGENT_SECRET }]).to_string();
-    let mut child = Command::new(node)
-        .arg(tools::root().join("tests/interop/oidc_provider.mjs"))
-        .env("ALGA_OIDC_MODULES", modules)
-        .env("ALGA_OIDC_CLIENTS", clients)
-        .env("ALGA_TOKEN_RESOURCE", resource)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("cannot start the OpenID provider")?;
-    let stdout = child.stdout.take().context("no provider output")?;
-    // It prints notices first; the ready line is the first JSON object.
+/// Starts `node script args` and returns it with the first JSON object it prints (its ready line;
+/// notices before it are skipped).
+fn start_helper(script: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(Helper, Value)> {
+    let mut cmd = Command::new(tools::node22()?);
+    cmd.arg(tools::root().join("tests/interop").join(script)).args(args).stdout(Stdio::piped()).stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().with_context(|| format!("cannot start {script}"))?;
+    let stdout = child.stdout.take().context("no output")?;
+    let helper = Helper(child);
     let mut seen = String::new();
-    let mut ready = None;
     for line in BufReader::new(stdout).lines() {
         let line = line?;
         if let Ok(value) = serde_json::from_str::<Value>(&line) {
-            ready = Some((value, line));
-            break;
+            return Ok((helper, value));
         }
         seen.push_str(&line);
         seen.push('\n');
     }
-    let (ready, line) = ready.with_context(|| format!("the OpenID provider did not start:\n{seen}"))?;
+    bail!("{script} did not start:\n{seen}")
+}
+
+/// The OpenID provider, with a client-credentials token it minted for `resource`: (process,
+/// issuer, token).
+fn start_provider(resource: &str) -> Result<(Helper, String, String)> {
+    let modules = tools::node_package("oidc", "oidc-provider", OIDC_PROVIDER)?;
+    let clients = json!([{ "client_id": AGENT_CLIENT, "client_secret": AGENT_SECRET }]).to_string();
+    let modules = modules.display().to_string();
+    let env =
+        [("ALGA_OIDC_MODULES", modules.as_str()), ("ALGA_OIDC_CLIENTS", &clients), ("ALGA_TOKEN_RESOURCE", resource)];
+    let (helper, ready) = start_helper("oidc_provider.mjs", &[], &env)?;
     let (Some(issuer), Some(token)) = (ready["issuer"].as_str(), ready["access_token"].as_str()) else {
-        bail!("the OpenID provider gave no issuer or token: {line}");
+        bail!("the OpenID provider gave no issuer or token: {ready}");
     };
-    Ok((Provider { child, issuer: issuer.to_owned() }, token.to_owned()))
+    Ok((helper, issuer.to_owned(), token.to_owned()))
+}
+
+/// The official conformance suite, through a proxy that adds the agent's token; the baseline
+/// lists the scenarios that need the suite's own fixtures.
+fn conformance(server: &Server, bearer: &str) -> Result<()> {
+    let modules = tools::node_package("conformance", "@modelcontextprotocol/conformance", CONFORMANCE)?;
+    let origin = format!("http://{}", server.addr);
+    let (_proxy, ready) = start_helper("auth_proxy.mjs", &[&origin], &[("ALGA_BEARER", bearer)])?;
+    let proxy = ready["url"].as_str().context("the proxy printed no URL")?;
+    let out = std::env::temp_dir().join(format!("alga-conformance-{}", std::process::id()));
+    let result = run::status(
+        Command::new(tools::node22()?)
+            .arg(modules.join("@modelcontextprotocol/conformance/dist/index.js"))
+            .args(["server", "--url", &format!("{proxy}/api/mcp"), "--expected-failures"])
+            .arg(tools::root().join("tests/interop/conformance-baseline.yml"))
+            .arg("-o")
+            .arg(&out),
+    )
+    .context("the MCP conformance suite found failures beyond its baseline");
+    let _ = std::fs::remove_dir_all(&out);
+    result
 }
 
 fn remote(server: &Server, admin: &str) -> Result<()> {
     let root = tools::root();
     let endpoint = format!("http://{}/api/mcp", server.addr);
-    let (provider, bearer) = start_provider(&endpoint)?;
+    let (_provider, issuer, bearer) = start_provider(&endpoint)?;
     let call = |method: &str, path: &str, body: Option<Value>| -> Result<Value> {
         let body = body.map(|b| b.to_string());
         let (status, text) = crate::http::request(server.addr, method, path, &[("x-api-key", admin)], body.as_deref())?;
@@ -144,7 +169,7 @@ fn remote(server: &Server, admin: &str) -> Result<()> {
         }
         Ok(serde_json::from_str(&text)?)
     };
-    let idp = call("POST", "/api/v1/mcp/idp-providers", Some(json!({ "kind": "custom", "issuer": provider.issuer })))?;
+    let idp = call("POST", "/api/v1/mcp/idp-providers", Some(json!({ "kind": "custom", "issuer": issuer })))?;
     let roles = call("GET", "/api/v1/mcp/roles", None)?;
     let technician = roles["data"]
         .as_array()
@@ -162,7 +187,7 @@ fn remote(server: &Server, admin: &str) -> Result<()> {
                 .arg(root.join("tests/interop/python_remote.py"))
                 .args([&endpoint, mode])
                 .env("ALGA_BEARER", &bearer)
-                .env("ALGA_OAUTH_ISSUER", &provider.issuer)
+                .env("ALGA_OAUTH_ISSUER", &issuer)
                 .env("ALGA_OAUTH_CLIENT_ID", AGENT_CLIENT)
                 .env("ALGA_OAUTH_CLIENT_SECRET", AGENT_SECRET),
         )
@@ -177,7 +202,8 @@ fn remote(server: &Server, admin: &str) -> Result<()> {
             .env("ALGA_BEARER", &bearer),
     )
     .context("the MCP TypeScript SDK failed against /api/mcp")?;
-    inspector(&endpoint, &bearer)
+    inspector(&endpoint, &bearer)?;
+    conformance(server, &bearer)
 }
 
 /// The MCP Inspector's CLI (Node 22) lists the tools and calls one.
