@@ -1,8 +1,11 @@
 //! `cargo xtask bench`: measurements that print figures (never assertions).
 //!
-//! Registry search quality and speed (`alga-api`'s `registry_bench` example), then REST reads on a
-//! release build, with `wrk` beside the server on this machine: requests/s, p50, p99 and the
-//! server's peak memory, on SQLite and on a throwaway PostgreSQL.
+//! Registry search quality and speed (`alga-api`'s `registry_bench` example); JWT verifications
+//! and audit rows per second (`alga-ee-mcp`'s `governance_bench` example); then, on a release
+//! build of the enterprise server with `wrk` beside it on this machine, a ticket read made
+//! directly over REST and the same read as a governed MCP `tools/call` (agent JWT, agent API key),
+//! with requests/s, p50, p99, the server's peak memory and the governed/direct ratio, on SQLite and
+//! on a throwaway PostgreSQL.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,21 +26,36 @@ pub fn run() -> Result<()> {
     prereq::ensure_debian_tool("wrk", "wrk")?;
     eprintln!("\n==> registry search");
     run::status(&mut run::cargo(["run", "--release", "--locked", "-p", "alga-api", "--example", "registry_bench"]))?;
-    run::status(&mut run::cargo(["build", "--release", "--locked", "-p", "alga-server"]))?;
+    eprintln!("\n==> JWT verification and audit writes");
+    run::status(&mut run::cargo([
+        "run",
+        "--release",
+        "--locked",
+        "-p",
+        "alga-ee-mcp",
+        "--example",
+        "governance_bench",
+    ]))?;
+    run::status(&mut run::cargo(["build", "--release", "--locked", "-p", "alga-server", "--features", "enterprise"]))?;
     let binary = tools::root().join("target/release/alga-server");
     let mut rows = Vec::new();
     let sqlite_dir = tempdir("alga-bench-sqlite")?;
     let sqlite_url = format!("sqlite://{}/bench.db", sqlite_dir.display());
     rows.extend(measure(&binary, "SQLite", &sqlite_url)?);
     let _ = std::fs::remove_dir_all(&sqlite_dir);
-    let pg = TempPostgres::start()?;
     rows.extend(measure(&binary, "PostgreSQL", &pg.url())?);
     drop(pg);
 
-    println!("\n| database | request | requests/s | p50 | p99 | server peak RSS |");
-    println!("|---|---|---:|---:|---:|---:|");
+    println!("\n| database | request | requests/s | p50 | p99 | server peak RSS | vs direct |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
     for r in &rows {
-        println!("| {} | {} | {:.0} | {} | {} | {:.1} MB |", r.database, r.request, r.rps, r.p50, r.p99, r.peak_mb);
+        let direct = rows.iter().find(|d| d.database == r.database && d.request == DIRECT).map_or(0.0, |d| d.rps);
+        let ratio =
+            if r.request.starts_with("MCP") && direct > 0.0 { format!("{:.2}", r.rps / direct) } else { String::new() };
+        println!(
+            "| {} | {} | {:.0} | {} | {} | {:.1} MB | {ratio} |",
+            r.database, r.request, r.rps, r.p50, r.p99, r.peak_mb
+        );
     }
     println!(
         "\n{CONNECTIONS} connections, {SECONDS} s per run, wrk with 2 threads on the same machine ({} cores).",
@@ -55,9 +73,22 @@ struct Row {
     peak_mb: f64,
 }
 
+const DIRECT: &str = "GET /api/v1/tickets/{id}";
+
+/// The bench server's flags: loopback IdP URLs, and rate limits out of the way.
+const SERVE_FLAGS: [&str; 7] = [
+    "--allow-insecure-idp-urls",
+    "--mcp-calls-per-second",
+    "1000000",
+    "--mcp-call-burst",
+    "1000000",
+    "--mcp-writes-per-second",
+    "1000000",
+];
+
 fn measure(binary: &Path, database: &'static str, url: &str) -> Result<Vec<Row>> {
     let dir = tempdir("alga-bench-server")?;
-    let server = Server::start(binary, url, &dir)?;
+    let server = Server::start(binary, url, &dir, &SERVE_FLAGS)?;
     let key = server.admin_key()?;
     let (_, list) = crate::http::request(server.addr, "GET", "/api/v1/tickets?limit=1", &[("x-api-key", &key)], None)?;
     let id = list
@@ -68,10 +99,47 @@ fn measure(binary: &Path, database: &'static str, url: &str) -> Result<Vec<Row>>
         .to_owned();
     let mut rows = Vec::new();
     for (request, path) in [
-        ("GET /api/v1/tickets/{id}", format!("/api/v1/tickets/{id}")),
+        (DIRECT, format!("/api/v1/tickets/{id}")),
         ("GET /api/v1/tickets?limit=25", "/api/v1/tickets?limit=25".to_owned()),
     ] {
-        let (rps, p50, p99) = wrk(server.addr, &path, &key)?;
+        let (rps, p50, p99) = wrk(server.addr, &path, &[format!("x-api-key: {key}")], None)?;
+        rows.push(Row { database, request, rps, p50, p99, peak_mb: server.peak_mb() });
+    }
+    // The same read through the governed endpoint: authentication, RBAC, dispatch and audit row.
+    let (_provider, _, jwt, agent) = crate::interop::governed_agent(&server, &key)?;
+    // Agent keys live at most a year.
+    let expires = (std::time::SystemTime::now() + std::time::Duration::from_secs(360 * 86_400))
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let issued = crate::interop::admin_call(
+        &server,
+        &key,
+        "POST",
+        &format!("/api/v1/mcp/agents/{agent}/keys"),
+        Some(serde_json::json!({ "expires_at": rfc3339(expires) })),
+    )?;
+    let agent_key = issued["data"]["key"].as_str().context("no agent key")?.to_owned();
+    let call = serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": { "name": "call_api_endpoint", "arguments": { "entryId": "tickets.get", "path": { "id": id } } }
+    })
+    .to_string();
+    for (request, credential) in [
+        ("MCP tools/call → ticket (agent JWT)", format!("Bearer {jwt}")),
+        ("MCP tools/call → ticket (agent API key)", format!("Bearer {agent_key}")),
+    ] {
+        let headers = [format!("Authorization: {credential}"), "Content-Type: application/json".to_owned()];
+        let probe = crate::http::request(
+            server.addr,
+            "POST",
+            "/api/mcp",
+            &[("Authorization", credential.as_str())],
+            Some(&call),
+        )?;
+        if probe.0 != 200 || probe.1.contains("\"isError\":true") {
+            bail!("the governed call does not succeed: {} {}", probe.0, probe.1);
+        }
+        let (rps, p50, p99) = wrk(server.addr, "/api/mcp", &headers, Some(&call))?;
         rows.push(Row { database, request, rps, p50, p99, peak_mb: server.peak_mb() });
     }
     drop(server);
@@ -79,13 +147,23 @@ fn measure(binary: &Path, database: &'static str, url: &str) -> Result<Vec<Row>>
     Ok(rows)
 }
 
-fn wrk(addr: SocketAddr, path: &str, key: &str) -> Result<(f64, String, String)> {
-    let out = run::output(
-        Command::new("wrk")
-            .args(["-t2", &format!("-c{CONNECTIONS}"), &format!("-d{SECONDS}s"), "--latency"])
-            .args(["-H", &format!("x-api-key: {key}")])
-            .arg(format!("http://{addr}{path}")),
-    )?;
+/// wrk against `path` with these headers; with a body, every request is a POST of it.
+fn wrk(addr: SocketAddr, path: &str, headers: &[String], body: Option<&str>) -> Result<(f64, String, String)> {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t2", &format!("-c{CONNECTIONS}"), &format!("-d{SECONDS}s"), "--latency"]);
+    for h in headers {
+        cmd.args(["-H", h]);
+    }
+    let script = tempdir("alga-bench-wrk")?.join("post.lua");
+    if let Some(body) = body {
+        let quoted = body.replace('\\', "\\\\").replace('\'', "\\'");
+        std::fs::write(&script, format!("wrk.method = \"POST\"\nwrk.body = '{quoted}'\n"))?;
+        cmd.arg("-s").arg(&script);
+    }
+    let out = run::output(cmd.arg(format!("http://{addr}{path}")))?;
+    if let Some(dir) = script.parent() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     if text.contains("Non-2xx") {
         bail!("wrk saw error responses:\n{text}");
@@ -95,6 +173,22 @@ fn wrk(addr: SocketAddr, path: &str, key: &str) -> Result<(f64, String, String)>
     };
     let rps = field("Requests/sec:").and_then(|v| v.parse().ok()).context("no Requests/sec in wrk output")?;
     Ok((rps, field("50%").unwrap_or_default(), field("99%").unwrap_or_default()))
+}
+
+/// Seconds since the epoch as an RFC 3339 UTC timestamp (days-from-civil, no date library).
+fn rfc3339(secs: u64) -> String {
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 fn tempdir(prefix: &str) -> Result<PathBuf> {

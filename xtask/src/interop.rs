@@ -49,7 +49,7 @@ pub fn run() -> Result<()> {
     std::fs::create_dir_all(&dir)?;
     let url = format!("sqlite://{}/interop.db", dir.display());
     let result = (|| -> Result<()> {
-        let server = Server::start_with(&binary, &url, &dir, &["--allow-insecure-idp-urls"])?;
+        let server = Server::start(&binary, &url, &dir, &["--allow-insecure-idp-urls"])?;
         let admin = server.admin_key()?;
         stdio(&server, &binary, &url, &connector, &admin)?;
         remote(&server, &admin)
@@ -89,7 +89,7 @@ fn stdio(server: &Server, binary: &Path, url: &str, connector: &Path, admin: &st
 }
 
 /// A helper process (Node), stopped on drop.
-struct Helper(Child);
+pub struct Helper(Child);
 
 impl Drop for Helper {
     fn drop(&mut self) {
@@ -157,20 +157,19 @@ fn conformance(server: &Server, bearer: &str) -> Result<()> {
     result
 }
 
-fn remote(server: &Server, admin: &str) -> Result<()> {
-    let root = tools::root();
+/// An agent with the Technician role, bound to a client of a freshly started OpenID provider that
+/// the server now trusts: (the provider, its issuer, a token for `/api/mcp`, the agent's id).
+pub fn governed_agent(server: &Server, admin: &str) -> Result<(Helper, String, String, String)> {
     let endpoint = format!("http://{}/api/mcp", server.addr);
-    let (_provider, issuer, bearer) = start_provider(&endpoint)?;
-    let call = |method: &str, path: &str, body: Option<Value>| -> Result<Value> {
-        let body = body.map(|b| b.to_string());
-        let (status, text) = crate::http::request(server.addr, method, path, &[("x-api-key", admin)], body.as_deref())?;
-        if !(200..300).contains(&status) {
-            bail!("{method} {path}: {status} {text}");
-        }
-        Ok(serde_json::from_str(&text)?)
-    };
-    let idp = call("POST", "/api/v1/mcp/idp-providers", Some(json!({ "kind": "custom", "issuer": issuer })))?;
-    let roles = call("GET", "/api/v1/mcp/roles", None)?;
+    let (provider, issuer, bearer) = start_provider(&endpoint)?;
+    let idp = admin_call(
+        server,
+        admin,
+        "POST",
+        "/api/v1/mcp/idp-providers",
+        Some(json!({ "kind": "custom", "issuer": issuer })),
+    )?;
+    let roles = admin_call(server, admin, "GET", "/api/v1/mcp/roles", None)?;
     let technician = roles["data"]
         .as_array()
         .and_then(|r| r.iter().find(|r| r["name"] == "Technician"))
@@ -178,7 +177,25 @@ fn remote(server: &Server, admin: &str) -> Result<()> {
         .context("no Technician role")?
         .to_owned();
     let agent = json!({ "name": "Interop agent", "idp_id": idp["data"]["id"], "subject": AGENT_CLIENT, "role_ids": [technician] });
-    call("POST", "/api/v1/mcp/agents", Some(agent))?;
+    let agent = admin_call(server, admin, "POST", "/api/v1/mcp/agents", Some(agent))?;
+    let id = agent["data"]["id"].as_str().context("no agent id")?.to_owned();
+    Ok((provider, issuer, bearer, id))
+}
+
+/// A JSON call to the admin API; an error status is an error.
+pub fn admin_call(server: &Server, admin: &str, method: &str, path: &str, body: Option<Value>) -> Result<Value> {
+    let body = body.map(|b| b.to_string());
+    let (status, text) = crate::http::request(server.addr, method, path, &[("x-api-key", admin)], body.as_deref())?;
+    if !(200..300).contains(&status) {
+        bail!("{method} {path}: {status} {text}");
+    }
+    Ok(serde_json::from_str(&text)?)
+}
+
+fn remote(server: &Server, admin: &str) -> Result<()> {
+    let root = tools::root();
+    let endpoint = format!("http://{}/api/mcp", server.addr);
+    let (_provider, issuer, bearer, _) = governed_agent(server, admin)?;
 
     for (venv, version, mode) in HTTP_CLIENTS {
         let python = tools::python_env(venv, "mcp", version)?;

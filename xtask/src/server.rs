@@ -15,12 +15,8 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn start(binary: &Path, url: &str, dir: &Path) -> Result<Server> {
-        Server::start_with(binary, url, dir, &[])
-    }
-
-    /// A server with these extra `serve` flags.
-    pub fn start_with(binary: &Path, url: &str, dir: &Path, extra: &[&str]) -> Result<Server> {
+    /// A server with demo data and these extra `serve` flags.
+    pub fn start(binary: &Path, url: &str, dir: &Path, extra: &[&str]) -> Result<Server> {
         let address = dir.join("address");
         let stdout = dir.join("stdout");
         let child = Command::new(binary)

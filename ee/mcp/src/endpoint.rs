@@ -97,11 +97,12 @@ impl ToolProvider for Governed {
         let target = target(name, &arguments);
         let redacted = audit::redact(&Value::Object(arguments.clone())).to_string();
         let principal = &caller.tools.principal;
-        let limiter_key = format!(
-            "{}:{}",
-            principal.tenant_id,
-            principal.api_key_id.as_deref().or(principal.agent_id()).unwrap_or_default()
-        );
+        let limiter_key = credential_key(principal);
+        let remembered = if client.client_name.is_none() { caller.gov.clients.get(&limiter_key) } else { None };
+        let (client_name, client_version) = match remembered {
+            Some((name, version)) => (Some(name), version),
+            None => (client.client_name.clone(), client.client_version.clone()),
+        };
         let now_instant = Instant::now();
         let limited = caller.gov.limits.calls.take(&limiter_key, now_instant).err().or_else(|| {
             if target.writes { caller.gov.limits.writes.take(&limiter_key, now_instant).err() } else { None }
@@ -144,8 +145,8 @@ impl ToolProvider for Governed {
             api_key_id: principal.api_key_id.clone(),
             idp_issuer: caller.identity.issuer.clone(),
             idp_subject: caller.identity.subject.clone(),
-            client_name: client.client_name.clone(),
-            client_version: client.client_version.clone(),
+            client_name,
+            client_version,
             protocol_version: client.protocol_version.clone(),
             method: "tools/call".to_owned(),
             tool: Some(name.chars().take(200).collect()),
@@ -168,6 +169,24 @@ impl ToolProvider for Governed {
             ));
         }
         result
+    }
+}
+
+/// One caller's credential: the API key, else the agent (a JWT), within its tenant.
+fn credential_key(principal: &alga_core::Principal) -> String {
+    format!("{}:{}", principal.tenant_id, principal.api_key_id.as_deref().or(principal.agent_id()).unwrap_or_default())
+}
+
+/// Remembers the client named by an `initialize` message, for the audit of later calls.
+fn remember_client(gov: &Governance, principal: &alga_core::Principal, body: &[u8]) {
+    let Ok(message) = serde_json::from_slice::<Value>(body) else { return };
+    if message.get("method").and_then(Value::as_str) != Some("initialize") {
+        return;
+    }
+    let info = &message["params"]["clientInfo"];
+    if let Some(name) = info.get("name").and_then(Value::as_str) {
+        let version = info.get("version").and_then(Value::as_str).map(|v| v.chars().take(100).collect());
+        gov.clients.insert(credential_key(principal), (name.chars().take(200).collect(), version));
     }
 }
 
@@ -282,6 +301,7 @@ async fn serve(
         Ok(body) => body,
         Err(e) => return HttpResponse::build(e.status()).json(e.body()),
     };
+    remember_client(&gov, &identity.principal, &body);
     let transport = Transport {
         http: true,
         protocol_version: header_text(req.headers(), "mcp-protocol-version"),

@@ -41,6 +41,9 @@ pub struct Governance {
     pub http: reqwest::Client,
     pub jwks: jwks::Jwks,
     pub limits: limits::Limits,
+    /// The client each credential last named in `initialize` (name, version): stateless legacy
+    /// clients send it only there, and the audit wants it on every call.
+    pub clients: moka::sync::Cache<String, (String, Option<String>)>,
 }
 
 impl Governance {
@@ -56,7 +59,11 @@ impl Governance {
             calls: limits::Buckets::new(settings.mcp_calls_per_second, settings.mcp_call_burst),
             writes: limits::Buckets::new(settings.mcp_writes_per_second, settings.mcp_writes_per_second * 2.0),
         };
-        Governance { jwks: jwks::Jwks::new(http.clone()), http, limits, settings }
+        let clients = moka::sync::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_idle(std::time::Duration::from_secs(24 * 3600))
+            .build();
+        Governance { jwks: jwks::Jwks::new(http.clone()), http, limits, settings, clients }
     }
 }
 

@@ -159,6 +159,8 @@ async fn tokens_are_verified_and_agents_act_with_their_roles() {
     assert_eq!(denied.body["result"]["isError"], true, "{}", denied.body);
     let rows = env.audit(&env.a, &format!("agent_id={agent}&decision=deny")).await;
     assert_eq!(rows.len(), 2, "{rows:?}");
+    let named = (rows[0]["client_name"].as_str(), rows[0]["client_version"].as_str());
+    assert_eq!(named, (Some("it"), Some("1")), "the client from initialize, on a later legacy call");
     assert_eq!(rows[0]["operation_id"], "clients.list");
     assert_eq!((rows[0]["status_code"].as_i64(), rows[0]["idp_subject"].as_str()), (Some(403), Some("bot")));
 

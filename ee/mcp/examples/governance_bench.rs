@@ -1,0 +1,128 @@
+//! Prints JWT verifications per second with a warm key cache (ES256 and RS256, one core), and
+//! audit rows written per second (8 concurrent writers, one durable row per write, as each tool
+//! call does) on SQLite, and on PostgreSQL when `ALGA_TEST_DATABASE_URL` names a server.
+//! Run by `cargo xtask bench`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::time::{Duration, Instant, SystemTime};
+
+use alga_core::governance::McpGovernance;
+use alga_core::identity::{create_tenant, new_id, now};
+use alga_core::migrations::Migrator;
+use alga_core::testing::TestDb;
+use alga_core::{Db, PoolOptions};
+use alga_ee_mcp::audit::{self, Record};
+use alga_ee_mcp::jwks::KeySet;
+use alga_ee_mcp::{Enterprise, jwt};
+use josekit::jwk::{Jwk, JwkSet};
+use josekit::jws::{ES256, JwsHeader, JwsSigner, RS256};
+use josekit::jwt::JwtPayload;
+
+const ISSUER: &str = "https://idp.bench";
+const AUDIENCE: &str = "https://alga.bench/api/mcp";
+
+fn token(signer: &dyn JwsSigner) -> String {
+    let mut claims = JwtPayload::new();
+    claims.set_issuer(ISSUER);
+    claims.set_audience(vec![AUDIENCE]);
+    claims.set_subject("bench-agent");
+    claims.set_expires_at(&(SystemTime::now() + Duration::from_secs(3600)));
+    let mut header = JwsHeader::new();
+    header.set_token_type("JWT");
+    header.set_key_id("k");
+    josekit::jwt::encode_with_signer(&claims, &header, signer).unwrap()
+}
+
+fn verifications_per_second(public: Jwk, signer: &dyn JwsSigner) -> f64 {
+    let mut set = JwkSet::new();
+    let mut public = public;
+    public.set_key_id("k");
+    set.push_key(public);
+    let keys = KeySet::parse(set.to_string().as_bytes(), Duration::from_secs(600)).unwrap();
+    let token = token(signer);
+    let started = Instant::now();
+    let mut n = 0u32;
+    while started.elapsed() < Duration::from_secs(2) {
+        let seen = jwt::inspect(&token).unwrap();
+        let verifier = keys.verifier(seen.kid.as_deref(), &seen.algorithm).unwrap();
+        let payload = jwt::verify(&token, verifier, ISSUER, AUDIENCE, SystemTime::now()).unwrap();
+        assert_eq!(jwt::subject(&payload, "sub").unwrap(), "bench-agent");
+        n += 1;
+    }
+    f64::from(n) / started.elapsed().as_secs_f64()
+}
+
+fn record(tenant: &str) -> Record {
+    Record {
+        tenant_id: tenant.to_owned(),
+        id: new_id(),
+        caller_kind: "agent".to_owned(),
+        agent_id: Some("bench-agent".to_owned()),
+        user_id: None,
+        api_key_id: None,
+        idp_issuer: Some(ISSUER.to_owned()),
+        idp_subject: Some("bench-agent".to_owned()),
+        client_name: Some("bench".to_owned()),
+        client_version: Some("1".to_owned()),
+        protocol_version: "2025-11-25".to_owned(),
+        method: "tools/call".to_owned(),
+        tool: Some("call_api_endpoint".to_owned()),
+        operation_id: Some("tickets.get".to_owned()),
+        http_method: Some("GET".to_owned()),
+        http_path: Some("/api/v1/tickets/{id}".to_owned()),
+        arguments: r#"{"entryId":"tickets.get","path":{"id":"0194"}}"#.to_owned(),
+        decision: "allow".to_owned(),
+        reason: None,
+        status_code: Some(200),
+        result_summary: Some(r#"{"status":200,"ok":true}"#.to_owned()),
+        duration_ms: 1,
+        request_id: Some(new_id()),
+        created_at: now(),
+    }
+}
+
+async fn audit_rows_per_second(db: &TestDb) -> f64 {
+    let mut conn = db.conn();
+    Migrator::new(&Enterprise::default().migration_sets()).unwrap().run_pending(&mut conn).unwrap();
+    let tenant = create_tenant(&mut conn, "bench", "Bench").unwrap().id;
+    let pool = Db::connect(db.url().clone(), PoolOptions { max_size: 8, ..PoolOptions::default() }).await.unwrap();
+    let started = Instant::now();
+    let writers: Vec<_> = (0..8)
+        .map(|_| {
+            let (pool, tenant) = (pool.clone(), tenant.clone());
+            tokio::spawn(async move {
+                let mut n = 0u32;
+                while started.elapsed() < Duration::from_secs(3) {
+                    let row = record(&tenant);
+                    pool.run(move |conn| audit::insert(conn, &row)).await.unwrap();
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let mut total = 0u32;
+    for w in writers {
+        total += w.await.unwrap();
+    }
+    f64::from(total) / started.elapsed().as_secs_f64()
+}
+
+#[tokio::main]
+async fn main() {
+    let es = ES256.generate_key_pair().unwrap();
+    let mut es_private = es.to_jwk_private_key();
+    es_private.set_key_id("k");
+    let es_rate = verifications_per_second(es.to_jwk_public_key(), &ES256.signer_from_jwk(&es_private).unwrap());
+    let rs = RS256.generate_key_pair(2048).unwrap();
+    let rs_rate =
+        verifications_per_second(rs.to_jwk_public_key(), &RS256.signer_from_der(rs.to_der_private_key()).unwrap());
+    println!("JWT verifications per second, warm key cache, one core: ES256 {es_rate:.0}, RS256 {rs_rate:.0}");
+    let sqlite = audit_rows_per_second(&TestDb::sqlite()).await;
+    println!("audit rows per second, 8 writers, one durable row per call: SQLite {sqlite:.0}");
+    if std::env::var(alga_core::testing::TEST_DATABASE_ENV).is_ok_and(|v| !v.is_empty()) {
+        let pg = audit_rows_per_second(&TestDb::new()).await;
+        println!("audit rows per second, 8 writers, one durable row per call: PostgreSQL {pg:.0}");
+    }
+}
