@@ -26,16 +26,11 @@ pub fn run() -> Result<()> {
     prereq::ensure_debian_tool("wrk", "wrk")?;
     eprintln!("\n==> registry search");
     run::status(&mut run::cargo(["run", "--release", "--locked", "-p", "alga-api", "--example", "registry_bench"]))?;
+    let pg = TempPostgres::start()?;
     eprintln!("\n==> JWT verification and audit writes");
-    run::status(&mut run::cargo([
-        "run",
-        "--release",
-        "--locked",
-        "-p",
-        "alga-ee-mcp",
-        "--example",
-        "governance_bench",
-    ]))?;
+    let mut example =
+        run::cargo(["run", "--release", "--locked", "-p", "alga-ee-mcp", "--example", "governance_bench"]);
+    run::status(example.env("ALGA_TEST_DATABASE_URL", pg.url()))?;
     run::status(&mut run::cargo(["build", "--release", "--locked", "-p", "alga-server", "--features", "enterprise"]))?;
     let binary = tools::root().join("target/release/alga-server");
     let mut rows = Vec::new();
