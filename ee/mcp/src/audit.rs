@@ -99,12 +99,83 @@ pub fn summary(text: &str) -> String {
     cut
 }
 
-/// Appends a record. The caller answers only after this returns `Ok`.
-pub fn insert(conn: &mut DbConn, record: &Record) -> Result<(), ApiError> {
+/// Appends records in one transaction: all are durable, or none.
+pub fn insert(conn: &mut DbConn, records: &[Record]) -> Result<(), ApiError> {
     write_transaction(conn, |conn| {
-        diesel::insert_into(mcp_audit::table).values(record).execute(conn)?;
+        // One statement per row (diesel's multi-backend connection has no multi-row insert for
+        // nullable columns); the cost that matters is the commit, and there is one.
+        for record in records {
+            diesel::insert_into(mcp_audit::table).values(record).execute(conn)?;
+        }
         Ok(())
     })
+}
+
+/// Most records one commit carries.
+const BATCH: usize = 500;
+
+type Pending = (Record, tokio::sync::oneshot::Sender<bool>);
+
+/// Group commit: tool calls hand their record to one writer thread per process, which commits
+/// whatever has queued up in one transaction on its own connection and then tells each caller; a
+/// caller answers only after that. One commit per batch instead of per call removes write-lock
+/// contention (SQLite) and most commit latency (PostgreSQL) without ever acknowledging an
+/// unrecorded call. A plain thread, not a task: it outlives any HTTP worker's runtime, so calls
+/// still in flight at shutdown get their rows.
+#[derive(Debug, Default)]
+pub struct AuditWriter {
+    queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<Pending>>,
+}
+
+impl AuditWriter {
+    /// Records one tool call durably; `Err` when it could not be written.
+    pub async fn write(&self, db: &alga_core::Db, record: Record) -> Result<(), ApiError> {
+        let unavailable = || ApiError::unavailable("The audit trail cannot be written.");
+        let queue = self.queue.get_or_init(|| start_writer(db.url().clone()));
+        let (done, acked) = tokio::sync::oneshot::channel();
+        queue.send((record, done)).await.map_err(|_| unavailable())?;
+        match acked.await {
+            Ok(true) => Ok(()),
+            _ => Err(unavailable()),
+        }
+    }
+}
+
+fn start_writer(url: alga_core::DatabaseUrl) -> tokio::sync::mpsc::Sender<Pending> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Pending>(4 * BATCH);
+    let spawned = std::thread::Builder::new().name("audit-writer".to_owned()).spawn(move || {
+        let mut conn: Option<DbConn> = None;
+        while let Some(first) = rx.blocking_recv() {
+            let mut batch = vec![first];
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            let (records, acks): (Vec<Record>, Vec<_>) = batch.into_iter().unzip();
+            let written = match conn.as_mut() {
+                Some(c) => insert(c, &records),
+                None => alga_core::db::establish(&url).map_err(ApiError::from).and_then(|mut c| {
+                    let result = insert(&mut c, &records);
+                    conn = Some(c);
+                    result
+                }),
+            };
+            if let Err(e) = &written {
+                tracing::error!(error = %e, rows = acks.len(), "audit rows could not be written");
+                conn = None; // reconnect for the next batch
+            }
+            for ack in acks {
+                let _ = ack.send(written.is_ok());
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        // The receiver is gone with the closure: every write will fail as unavailable.
+        tracing::error!(error = %e, "the audit writer thread could not start");
+    }
+    tx
 }
 
 #[derive(Debug, Deserialize)]

@@ -162,7 +162,7 @@ impl ToolProvider for Governed {
             request_id: caller.request_id.clone(),
             created_at: now(),
         };
-        if let Err(e) = caller.tools.app.db.run(move |conn| audit::insert(conn, &record)).await {
+        if let Err(e) = caller.gov.audit.write(&caller.tools.app.db, record).await {
             tracing::error!(error = %e, "the audit row could not be written; the call is not acknowledged");
             return Err(CallError::Unavailable(
                 "The call could not be recorded in the audit trail, so it is not acknowledged; try again.".to_owned(),

@@ -44,6 +44,8 @@ pub struct Governance {
     /// The client each credential last named in `initialize` (name, version): stateless legacy
     /// clients send it only there, and the audit wants it on every call.
     pub clients: moka::sync::Cache<String, (String, Option<String>)>,
+    /// The one audit writer of this process (group commit), started on the first tool call.
+    pub audit: audit::AuditWriter,
 }
 
 impl Governance {
@@ -63,7 +65,14 @@ impl Governance {
             .max_capacity(100_000)
             .time_to_idle(std::time::Duration::from_secs(24 * 3600))
             .build();
-        Governance { jwks: jwks::Jwks::new(http.clone()), http, limits, settings, clients }
+        Governance {
+            jwks: jwks::Jwks::new(http.clone()),
+            http,
+            limits,
+            settings,
+            clients,
+            audit: audit::AuditWriter::default(),
+        }
     }
 }
 
