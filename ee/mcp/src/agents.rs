@@ -9,7 +9,7 @@ use actix_web::{HttpResponse, web};
 use alga_api::model::{IdPath, utc, utc_opt};
 use alga_core::db::write_transaction;
 use alga_core::identity::{self, Actor, Principal, RoleRef, generate_api_key, key_hash, key_prefix, new_id, now};
-use alga_core::schema::{roles, tenants};
+use alga_core::schema::roles;
 use alga_core::{ApiError, AppContext, DbConn};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::admin::Admin;
-use crate::schema::{agent_api_keys, agent_idp_providers, agent_roles, agents, mcp_audit};
+use crate::schema::{agent_api_keys, agent_idp_providers, agent_roles, agents, mcp_audit, role_names, tenant_slugs};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = agents)]
@@ -517,23 +517,24 @@ pub fn principal(
     agent: &str,
     api_key_id: Option<String>,
 ) -> Result<Option<Principal>, ApiError> {
-    let row: Option<(String, bool, Option<NaiveDateTime>)> = agents::table
+    // Three round trips: the agent with its tenant's slug, its roles, their permissions.
+    let row: Option<(String, bool, Option<NaiveDateTime>, String)> = agents::table
+        .inner_join(tenant_slugs::table.on(tenant_slugs::id.eq(agents::tenant_id)))
         .filter(agents::tenant_id.eq(tenant).and(agents::id.eq(agent)))
-        .select((agents::name, agents::active, agents::retired_at))
+        .select((agents::name, agents::active, agents::retired_at, tenant_slugs::slug))
         .first(conn)
         .optional()?;
-    let Some((name, true, None)) = row else { return Ok(None) };
-    let role_ids: Vec<String> = agent_roles::table
+    let Some((name, true, None, tenant_slug)) = row else { return Ok(None) };
+    let named: Vec<(String, String)> = agent_roles::table
+        .inner_join(
+            role_names::table
+                .on(role_names::tenant_id.eq(agent_roles::tenant_id).and(role_names::id.eq(agent_roles::role_id))),
+        )
         .filter(agent_roles::tenant_id.eq(tenant).and(agent_roles::agent_id.eq(agent)))
-        .select(agent_roles::role_id)
-        .load(conn)?;
-    let named: Vec<(String, String)> = roles::table
-        .filter(roles::tenant_id.eq(tenant).and(roles::id.eq_any(&role_ids)))
-        .order(roles::name)
-        .select((roles::id, roles::name))
+        .order(role_names::name)
+        .select((role_names::id, role_names::name))
         .load(conn)?;
     let (roles, permissions) = identity::grants_of_roles(conn, tenant, named)?;
-    let tenant_slug: String = tenants::table.filter(tenants::id.eq(tenant)).select(tenants::slug).first(conn)?;
     Ok(Some(Principal {
         tenant_id: tenant.to_owned(),
         tenant_slug,

@@ -88,4 +88,31 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(agent_idp_providers, agents, agent_roles, agent_api_keys, mcp_audit);
+// Community tables seen from here (the columns this crate reads), so that queries can join them
+// with the enterprise tables: reading an agent's grants takes few round trips.
+diesel::table! {
+    #[sql_name = "roles"]
+    role_names (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        name -> Text,
+    }
+}
+
+diesel::table! {
+    #[sql_name = "tenants"]
+    tenant_slugs (id) {
+        id -> Text,
+        slug -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    agent_idp_providers,
+    agents,
+    agent_roles,
+    agent_api_keys,
+    mcp_audit,
+    role_names,
+    tenant_slugs
+);
