@@ -459,7 +459,7 @@ const LAST_USED_EVERY: Duration = Duration::from_secs(60);
 /// Resolves presented API keys into principals, with a cache.
 pub struct Authenticator {
     db: Db,
-    cache: moka::sync::Cache<String, CachedKey>,
+    cache: moka::sync::Cache<String, Option<CachedKey>>,
     last_written: Mutex<HashMap<String, Instant>>,
 }
 
@@ -493,13 +493,14 @@ impl Authenticator {
             Some(hit) => hit,
             None => {
                 let lookup = hash.clone();
-                let Some(loaded) = self.db.run(move |conn| load_key(conn, &lookup)).await? else {
-                    return Err(invalid());
-                };
+                let loaded = self.db.run(move |conn| load_key(conn, &lookup)).await?;
+                // Misses are cached too (keys are random: a hash never becomes a user's key later),
+                // so unknown and agent-owned keys cost no query on their next use.
                 self.cache.insert(hash, loaded.clone());
                 loaded
             }
         };
+        let Some(cached) = cached else { return Err(invalid()) };
         if cached.revoked || !cached.active || cached.expires_at.is_some_and(|at| at <= now()) {
             return Err(invalid());
         }

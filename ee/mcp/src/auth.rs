@@ -138,12 +138,24 @@ async fn agent_key(ctx: &AppContext, presented: &str) -> Result<Option<Arc<Princ
     Ok(found.map(Arc::new))
 }
 
+/// What the database says about a token before its signature is checked: each active IdP with
+/// its issuer, and the agent bound to the subject the token claims for it.
+struct Candidate {
+    idp: Idp,
+    claimed: Option<String>,
+    /// The bound agent: `Some(None)` when it exists but is deactivated.
+    agent: Option<Option<Principal>>,
+}
+
 /// A JWT: its issuer must be an active IdP (of the scope's tenant, on a per-tenant endpoint); its
 /// signature, audience and times must check out; its subject must name a live agent.
+///
+/// The IdP and the agent are read in one round trip, ahead of verification, using the subject the
+/// token claims; the agent is used only if verification then yields that same subject.
 async fn agent_token(ctx: &AppContext, gov: &Governance, token: &str, scope: &Scope) -> Result<Identity, Refusal> {
     let seen = jwt::inspect(token)?;
-    let (issuer, tenant) = (seen.issuer.clone(), scope.tenant_id().map(str::to_owned));
-    let candidates: Vec<Idp> = ctx
+    let (issuer, tenant, claims) = (seen.issuer.clone(), scope.tenant_id().map(str::to_owned), seen.claims.clone());
+    let candidates: Vec<Candidate> = ctx
         .db
         .run(move |conn| {
             let mut q = agent_idp_providers::table
@@ -152,7 +164,17 @@ async fn agent_token(ctx: &AppContext, gov: &Governance, token: &str, scope: &Sc
             if let Some(t) = &tenant {
                 q = q.filter(agent_idp_providers::tenant_id.eq(t));
             }
-            Ok::<_, ApiError>(q.select(Idp::as_select()).load(conn)?)
+            let idps: Vec<Idp> = q.select(Idp::as_select()).load(conn)?;
+            let mut out = Vec::with_capacity(idps.len());
+            for idp in idps {
+                let claimed = claims.get(&idp.subject_claim).and_then(|v| v.as_str()).map(str::to_owned);
+                let agent = match &claimed {
+                    Some(subject) => bound_agent(conn, &idp, subject)?,
+                    None => None,
+                };
+                out.push(Candidate { idp, claimed, agent });
+            }
+            Ok::<_, ApiError>(out)
         })
         .await?;
     if candidates.is_empty() {
@@ -160,48 +182,30 @@ async fn agent_token(ctx: &AppContext, gov: &Governance, token: &str, scope: &Sc
     }
     let mut first_rejection = None;
     let mut matches = Vec::new();
-    for idp in candidates {
+    for candidate in candidates {
         let audience = match scope {
-            Scope::Instance => idp.audience.clone(),
+            Scope::Instance => candidate.idp.audience.clone(),
             Scope::Tenant { slug, .. } => resource_url(ctx, Some(slug)),
         };
-        match verify_with(gov, token, &seen, &idp, &audience).await {
-            Ok(subject) => matches.push((idp, subject)),
+        match verify_with(gov, token, &seen, &candidate.idp, &audience).await {
+            Ok(subject) if Some(&subject) == candidate.claimed.as_ref() => matches.push((subject, candidate.agent)),
+            Ok(_) => {
+                first_rejection.get_or_insert(Rejection::Malformed);
+            }
             Err(r) => {
                 first_rejection.get_or_insert(r);
             }
         }
     }
-    if matches.is_empty() {
+    let Some((subject, _)) = matches.first() else {
         return Err(first_rejection.unwrap_or(Rejection::BadSignature).into());
-    }
-    let lookups: Vec<(String, String, String)> =
-        matches.iter().map(|(idp, subject)| (idp.tenant_id.clone(), idp.id.clone(), subject.clone())).collect();
-    let found = ctx
-        .db
-        .run(move |conn| {
-            let mut found = Vec::new();
-            for (tenant, idp, subject) in &lookups {
-                let agent: Option<(String, bool)> = agents::table
-                    .filter(agents::tenant_id.eq(tenant).and(agents::idp_id.eq(idp)).and(agents::subject.eq(subject)))
-                    .filter(agents::retired_at.is_null())
-                    .select((agents::id, agents::active))
-                    .first(conn)
-                    .optional()?;
-                if let Some((agent, active)) = agent {
-                    let principal = if active { crate::agents::principal(conn, tenant, &agent, None)? } else { None };
-                    found.push((subject.clone(), principal));
-                }
-            }
-            Ok::<_, ApiError>(found)
-        })
-        .await?;
-    let (_, subject) = &matches[0];
+    };
     let describe = format!("issuer {} and subject {subject}", seen.issuer);
-    match found.as_slice() {
+    let bound: Vec<&Option<Principal>> = matches.iter().filter_map(|(_, agent)| agent.as_ref()).collect();
+    match bound.as_slice() {
         [] => Err(Refusal::Forbidden(format!("No active agent is bound to {describe}."))),
-        [(_, None)] => Err(Refusal::Forbidden(format!("The agent bound to {describe} is deactivated."))),
-        [(subject, Some(principal))] => Ok(Identity {
+        [None] => Err(Refusal::Forbidden(format!("The agent bound to {describe} is deactivated."))),
+        [Some(principal)] => Ok(Identity {
             principal: Arc::new(principal.clone()),
             issuer: Some(seen.issuer.clone()),
             subject: Some(subject.clone()),
@@ -210,6 +214,21 @@ async fn agent_token(ctx: &AppContext, gov: &Governance, token: &str, scope: &Sc
             "Agents in several tenants are bound to {describe}; use your tenant's endpoint /t/<tenant>/api/mcp."
         ))),
     }
+}
+
+/// The live agent bound to (IdP, subject): `Some(Some(..))` active, `Some(None)` deactivated.
+fn bound_agent(conn: &mut alga_core::DbConn, idp: &Idp, subject: &str) -> Result<Option<Option<Principal>>, ApiError> {
+    let agent: Option<(String, bool)> = agents::table
+        .filter(agents::tenant_id.eq(&idp.tenant_id).and(agents::idp_id.eq(&idp.id)).and(agents::subject.eq(subject)))
+        .filter(agents::retired_at.is_null())
+        .select((agents::id, agents::active))
+        .first(conn)
+        .optional()?;
+    Ok(match agent {
+        None => None,
+        Some((_, false)) => Some(None),
+        Some((agent, true)) => Some(crate::agents::principal(conn, &idp.tenant_id, &agent, None)?),
+    })
 }
 
 async fn verify_with(

@@ -61,6 +61,8 @@ pub struct Unverified {
     pub algorithm: String,
     pub kid: Option<String>,
     pub issuer: String,
+    /// The payload as sent: for reading ahead only; nothing in it counts until verified.
+    pub claims: serde_json::Map<String, Value>,
 }
 
 /// Whether a bearer credential looks like a JWT (three base64url parts) rather than an API key.
@@ -95,9 +97,11 @@ pub fn inspect(token: &str) -> Result<Unverified, Rejection> {
     };
     let payload = token.split('.').nth(1).ok_or(Rejection::Malformed)?;
     let bytes = base64url(payload).ok_or(Rejection::Malformed)?;
-    let claims: Value = serde_json::from_slice(&bytes).map_err(|_| Rejection::Malformed)?;
-    let issuer = claims.get("iss").and_then(Value::as_str).ok_or(Rejection::NoIssuer)?;
-    Ok(Unverified { algorithm: algorithm.to_owned(), kid, issuer: issuer.to_owned() })
+    let Value::Object(claims) = serde_json::from_slice(&bytes).map_err(|_| Rejection::Malformed)? else {
+        return Err(Rejection::Malformed);
+    };
+    let issuer = claims.get("iss").and_then(Value::as_str).ok_or(Rejection::NoIssuer)?.to_owned();
+    Ok(Unverified { algorithm: algorithm.to_owned(), kid, issuer, claims })
 }
 
 /// Checks the signature with `verifier` (whose algorithm must be the header's), then the claims:
@@ -215,7 +219,10 @@ pub(crate) mod tests {
         let (public, private) = es256_pair("k1");
         let token = sign_es256(&private, &claims("agent-1"));
         let seen = inspect(&token).unwrap();
-        assert_eq!(seen, Unverified { algorithm: "ES256".into(), kid: Some("k1".into()), issuer: ISSUER.into() });
+        assert_eq!(
+            (seen.algorithm.as_str(), seen.kid.as_deref(), seen.issuer.as_str(), &seen.claims["sub"]),
+            ("ES256", Some("k1"), ISSUER, &serde_json::json!("agent-1"))
+        );
         let payload = check(&token, &public).unwrap();
         assert_eq!(subject(&payload, "sub").unwrap(), "agent-1");
         assert_eq!(subject(&payload, "azp"), Err(Rejection::NoSubject("azp".into())));
