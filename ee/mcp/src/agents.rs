@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::admin::Admin;
-use crate::schema::{agent_api_keys, agent_idp_providers, agent_roles, agents, mcp_audit, role_names, tenant_slugs};
+use crate::schema::{
+    agent_api_keys, agent_idp_providers, agent_roles, agents, mcp_audit, role_grants, role_names, tenant_slugs,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = agents)]
@@ -510,6 +512,23 @@ async fn revoke_key(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// An agent as authentication reads it, with its tenant's slug.
+#[derive(Debug, Clone, Queryable)]
+pub struct LiveAgent {
+    pub tenant_id: String,
+    pub id: String,
+    pub name: String,
+    pub active: bool,
+    pub retired_at: Option<NaiveDateTime>,
+    pub tenant_slug: String,
+}
+
+/// The columns of [`LiveAgent`], for queries that join `agents` with `tenant_slugs`.
+pub type LiveAgentColumns =
+    (agents::tenant_id, agents::id, agents::name, agents::active, agents::retired_at, tenant_slugs::slug);
+pub const LIVE_AGENT: LiveAgentColumns =
+    (agents::tenant_id, agents::id, agents::name, agents::active, agents::retired_at, tenant_slugs::slug);
+
 /// The live agent with this id, as a principal: `None` when it is inactive, retired or gone.
 pub fn principal(
     conn: &mut DbConn,
@@ -517,28 +536,58 @@ pub fn principal(
     agent: &str,
     api_key_id: Option<String>,
 ) -> Result<Option<Principal>, ApiError> {
-    // Three round trips: the agent with its tenant's slug, its roles, their permissions.
-    let row: Option<(String, bool, Option<NaiveDateTime>, String)> = agents::table
+    let row: Option<LiveAgent> = agents::table
         .inner_join(tenant_slugs::table.on(tenant_slugs::id.eq(agents::tenant_id)))
         .filter(agents::tenant_id.eq(tenant).and(agents::id.eq(agent)))
-        .select((agents::name, agents::active, agents::retired_at, tenant_slugs::slug))
+        .select(LIVE_AGENT)
         .first(conn)
         .optional()?;
-    let Some((name, true, None, tenant_slug)) = row else { return Ok(None) };
-    let named: Vec<(String, String)> = agent_roles::table
+    match row {
+        Some(row) => principal_of(conn, row, api_key_id),
+        None => Ok(None),
+    }
+}
+
+/// An agent already read, as a principal with its roles and their permissions (one more round
+/// trip); `None` when it is inactive or retired.
+pub fn principal_of(
+    conn: &mut DbConn,
+    row: LiveAgent,
+    api_key_id: Option<String>,
+) -> Result<Option<Principal>, ApiError> {
+    if !row.active || row.retired_at.is_some() {
+        return Ok(None);
+    }
+    let grants: Vec<(String, String, Option<String>, Option<String>)> = agent_roles::table
         .inner_join(
             role_names::table
                 .on(role_names::tenant_id.eq(agent_roles::tenant_id).and(role_names::id.eq(agent_roles::role_id))),
         )
-        .filter(agent_roles::tenant_id.eq(tenant).and(agent_roles::agent_id.eq(agent)))
-        .order(role_names::name)
-        .select((role_names::id, role_names::name))
+        .left_join(
+            role_grants::table.on(role_grants::tenant_id
+                .eq(agent_roles::tenant_id)
+                .and(role_grants::role_id.eq(agent_roles::role_id))),
+        )
+        .filter(agent_roles::tenant_id.eq(&row.tenant_id).and(agent_roles::agent_id.eq(&row.id)))
+        .order((role_names::name, role_names::id))
+        .select((role_names::id, role_names::name, role_grants::resource.nullable(), role_grants::action.nullable()))
         .load(conn)?;
-    let (roles, permissions) = identity::grants_of_roles(conn, tenant, named)?;
+    let mut roles: Vec<RoleRef> = Vec::new();
+    let mut permissions = alga_core::rbac::PermissionSet::default();
+    for (id, name, resource, action) in grants {
+        if roles.last().is_none_or(|r| r.id != id) {
+            roles.push(RoleRef { id, name });
+        }
+        if let (Some(resource), Some(action)) = (resource, action)
+            && let Some(p) = alga_core::Permission::parse(&resource, &action)
+        {
+            permissions.insert(p);
+        }
+    }
     Ok(Some(Principal {
-        tenant_id: tenant.to_owned(),
-        tenant_slug,
-        actor: Actor::Agent { id: agent.to_owned(), name },
+        tenant_id: row.tenant_id,
+        tenant_slug: row.tenant_slug,
+        actor: Actor::Agent { id: row.id, name: row.name },
         api_key_id,
         roles,
         permissions,

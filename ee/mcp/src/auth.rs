@@ -12,9 +12,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::Governance;
+use crate::agents::{LIVE_AGENT, LiveAgent};
 use crate::idp::{Idp, resource_url};
 use crate::jwt::{self, Rejection};
-use crate::schema::{agent_api_keys, agent_idp_providers, agents};
+use crate::schema::{agent_api_keys, agent_idp_providers, agents, tenant_slugs};
 
 /// Which endpoint is being called: instance-wide, or one tenant's.
 #[derive(Debug, Clone)]
@@ -105,9 +106,6 @@ async fn api_key(ctx: &AppContext, presented: &str, scope: &Scope) -> Result<Ide
     Ok(Identity { principal, issuer: None, subject: None })
 }
 
-/// tenant, key id, agent, expires_at, revoked_at
-type KeyRow = (String, String, Option<String>, Option<NaiveDateTime>, Option<NaiveDateTime>);
-
 /// An agent's API key: the key must be live and its agent active.
 async fn agent_key(ctx: &AppContext, presented: &str) -> Result<Option<Arc<Principal>>, Refusal> {
     if !presented.starts_with(alga_core::identity::API_KEY_PREFIX) || presented.len() > 128 {
@@ -117,22 +115,23 @@ async fn agent_key(ctx: &AppContext, presented: &str) -> Result<Option<Arc<Princ
     let found = ctx
         .db
         .run(move |conn| {
-            let key: Option<KeyRow> = agent_api_keys::table
+            // The key, its agent and the tenant's slug in one query; the grants in one more.
+            let key: Option<(Option<NaiveDateTime>, Option<NaiveDateTime>, String, LiveAgent)> = agent_api_keys::table
+                .inner_join(
+                    agents::table.on(agents::tenant_id
+                        .eq(agent_api_keys::tenant_id)
+                        .and(agents::id.nullable().eq(agent_api_keys::agent_id))),
+                )
+                .inner_join(tenant_slugs::table.on(tenant_slugs::id.eq(agent_api_keys::tenant_id)))
                 .filter(agent_api_keys::key_hash.eq(&hash))
-                .select((
-                    agent_api_keys::tenant_id,
-                    agent_api_keys::id,
-                    agent_api_keys::agent_id,
-                    agent_api_keys::expires_at,
-                    agent_api_keys::revoked_at,
-                ))
+                .select((agent_api_keys::expires_at, agent_api_keys::revoked_at, agent_api_keys::id, LIVE_AGENT))
                 .first(conn)
                 .optional()?;
-            let Some((tenant, key_id, Some(agent), expires_at, None)) = key else { return Ok(None) };
+            let Some((expires_at, None, key_id, agent)) = key else { return Ok(None) };
             if expires_at.is_some_and(|at| at <= now()) {
                 return Ok(None);
             }
-            crate::agents::principal(conn, &tenant, &agent, Some(key_id))
+            crate::agents::principal_of(conn, agent, Some(key_id))
         })
         .await?;
     Ok(found.map(Arc::new))
@@ -218,16 +217,16 @@ async fn agent_token(ctx: &AppContext, gov: &Governance, token: &str, scope: &Sc
 
 /// The live agent bound to (IdP, subject): `Some(Some(..))` active, `Some(None)` deactivated.
 fn bound_agent(conn: &mut alga_core::DbConn, idp: &Idp, subject: &str) -> Result<Option<Option<Principal>>, ApiError> {
-    let agent: Option<(String, bool)> = agents::table
+    let agent: Option<LiveAgent> = agents::table
+        .inner_join(tenant_slugs::table.on(tenant_slugs::id.eq(agents::tenant_id)))
         .filter(agents::tenant_id.eq(&idp.tenant_id).and(agents::idp_id.eq(&idp.id)).and(agents::subject.eq(subject)))
         .filter(agents::retired_at.is_null())
-        .select((agents::id, agents::active))
+        .select(LIVE_AGENT)
         .first(conn)
         .optional()?;
     Ok(match agent {
         None => None,
-        Some((_, false)) => Some(None),
-        Some((agent, true)) => Some(crate::agents::principal(conn, &idp.tenant_id, &agent, None)?),
+        Some(agent) => Some(crate::agents::principal_of(conn, agent, None)?),
     })
 }
 

@@ -100,6 +100,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    #[sql_name = "role_permissions"]
+    role_grants (tenant_id, role_id, resource, action) {
+        tenant_id -> Text,
+        role_id -> Text,
+        resource -> Text,
+        action -> Text,
+    }
+}
+
+diesel::table! {
     #[sql_name = "tenants"]
     tenant_slugs (id) {
         id -> Text,
@@ -114,5 +124,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     agent_api_keys,
     mcp_audit,
     role_names,
+    role_grants,
     tenant_slugs
 );
