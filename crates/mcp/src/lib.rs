@@ -133,6 +133,16 @@ fn to_json(value: &impl Serialize) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
+/// A tool result as JSON, its structured content moved rather than copied (it can be large).
+fn call_result_json(mut result: CallToolResult) -> Value {
+    let structured = result.structured_content.take();
+    let mut value = to_json(&result);
+    if let (Some(structured), Value::Object(map)) = (structured, &mut value) {
+        map.insert("structuredContent".to_owned(), structured);
+    }
+    value
+}
+
 /// Typed request params; a mismatch is -32602 with serde's words for what is wrong.
 fn params_as<T: serde::de::DeserializeOwned>(params: &Map<String, Value>) -> Result<T, (ErrorCode, String)> {
     serde_json::from_value(Value::Object(params.clone())).map_err(|e| (INVALID_PARAMS, format!("Invalid params: {e}")))
@@ -268,7 +278,7 @@ async fn legacy<P: ToolProvider>(
             match call_tool(provider, caller, &client, params).await {
                 Ok(mut result) => {
                     result.result_type = None; // a 2026-07-28 field, absent before it
-                    ok(id, to_json(&result))
+                    ok(id, call_result_json(result))
                 }
                 Err((code, message)) => error(unavailable_or(code, 200), id, code, &message, None),
             }
@@ -356,7 +366,7 @@ async fn modern<P: ToolProvider>(
             complete(json!({ "tools": provider.tools(caller), "ttlMs": 60_000, "cacheScope": "private" })),
         ),
         "tools/call" => match call_tool(provider, caller, &client, params).await {
-            Ok(result) => ok(id, complete(to_json(&result))),
+            Ok(result) => ok(id, complete(call_result_json(result))),
             Err((code, message)) => error(unavailable_or(code, 400), id, code, &message, None),
         },
         _ => error(404, id, METHOD_NOT_FOUND, &format!("Method not found: {method}"), None),
