@@ -16,11 +16,19 @@ where
     cmd
 }
 
+/// The command line as echoed in logs, with bearer credentials masked.
 pub fn describe(cmd: &Command) -> String {
     let mut s = cmd.get_program().to_string_lossy().into_owned();
     for arg in cmd.get_args() {
+        let arg = arg.to_string_lossy();
         s.push(' ');
-        s.push_str(&arg.to_string_lossy());
+        match arg.split_once("Bearer ") {
+            Some((before, _)) => {
+                s.push_str(before);
+                s.push_str("Bearer ***");
+            }
+            None => s.push_str(&arg),
+        }
     }
     s
 }
