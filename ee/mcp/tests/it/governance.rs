@@ -73,6 +73,7 @@ async fn the_admin_api_registers_providers_and_agents() {
     env.api(&env.a.admin_key, "DELETE", &format!("{path}/{idp}"), None).await.expect(204);
     let roles = env.api(&env.a.admin_key, "GET", "/api/v1/mcp/roles", None).await.expect(200);
     assert!(roles.data().as_array().unwrap().iter().any(|r| r["name"] == "Technician"));
+    env.stop().await;
 }
 
 #[actix_web::test]
@@ -169,6 +170,7 @@ async fn tokens_are_verified_and_agents_act_with_their_roles() {
     env.api(&env.a.admin_key, "PATCH", &format!("/api/v1/mcp/agents/{agent}"), Some(off)).await.expect(200);
     let res = env.rpc("/api/mcp", &token, "tools/list", json!({})).await.expect(403);
     assert!(res.body["error"]["message"].as_str().unwrap().contains("deactivated"), "{}", res.body);
+    env.stop().await;
 }
 
 #[actix_web::test]
@@ -201,6 +203,7 @@ async fn signing_keys_rotate_and_survive_an_outage() {
     provider.up.store(false, Ordering::SeqCst);
     env.rpc("/api/mcp", &old.sign(&claims), "tools/list", json!({})).await.expect(200);
     env.rpc("/api/mcp", &new.sign(&claims), "tools/list", json!({})).await.expect(200);
+    env.stop().await;
 }
 
 #[actix_web::test]
@@ -240,6 +243,7 @@ async fn tenants_stay_apart_on_both_endpoints() {
     assert_eq!(meta_b.body["authorization_servers"], json!([]));
     assert_eq!(meta_b.body["resource"], env.resource(Some("tenant-b")));
     env.send("GET", "/.well-known/oauth-protected-resource", &[], None).await.expect(200);
+    env.stop().await;
 }
 
 #[actix_web::test]
@@ -289,6 +293,7 @@ async fn the_endpoint_follows_streamable_http() {
     ];
     let res = env.send("POST", "/api/mcp", &modern, Some(list)).await.expect(200);
     assert_eq!(res.body["result"]["cacheScope"], "private");
+    env.stop().await;
 }
 
 #[actix_web::test]
@@ -351,6 +356,7 @@ async fn every_tool_call_is_audited_and_limited() {
     let lines: Vec<Value> = jsonl.body.as_str().unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 5);
     assert!(lines.windows(2).all(|w| w[0]["created_at"].as_str() <= w[1]["created_at"].as_str()), "oldest first");
+    env.stop().await;
 }
 
 #[actix_web::test]
@@ -389,4 +395,5 @@ async fn agents_can_hold_expiring_keys() {
     let swept = env.ctx.db.run(alga_ee_mcp::sweeper::sweep).await.unwrap();
     assert_eq!(swept, 1);
     assert!(env.api(&env.a.admin_key, "GET", &keys, None).await.data().as_array().unwrap().is_empty());
+    env.stop().await;
 }

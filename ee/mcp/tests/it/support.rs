@@ -132,7 +132,7 @@ pub struct Env {
     pub http: reqwest::Client,
     pub a: Tenant,
     pub b: Tenant,
-    _server: actix_web::dev::ServerHandle,
+    server: actix_web::dev::ServerHandle,
 }
 
 #[derive(Debug)]
@@ -198,7 +198,15 @@ impl Env {
         .run();
         let handle = server.handle();
         tokio::spawn(server);
-        Env { _db: db, ctx, base, http: reqwest::Client::new(), a, b, _server: handle }
+        Env { _db: db, ctx, base, http: reqwest::Client::new(), a, b, server: handle }
+    }
+
+    /// Stops the server gracefully while the test's runtime still runs: its workers then drop
+    /// their pooled connections inside a runtime (dropped during runtime teardown, deadpool's
+    /// connection wrapper panics for want of one, and the test binary aborts).
+    pub async fn stop(self) {
+        self.server.stop(true).await;
+        self.ctx.db.close();
     }
 
     pub async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> Answer {
