@@ -103,15 +103,13 @@ fn measure(binary: &Path, database: &'static str, url: &str) -> Result<Vec<Row>>
     // The same read through the governed endpoint: authentication, RBAC, dispatch and audit row.
     let (_provider, _, jwt, agent) = crate::interop::governed_agent(&server, &key)?;
     // Agent keys live at most a year.
-    let expires = (std::time::SystemTime::now() + std::time::Duration::from_secs(360 * 86_400))
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
+    let expires = (chrono::Utc::now() + chrono::Duration::days(360)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let issued = crate::interop::admin_call(
         &server,
         &key,
         "POST",
         &format!("/api/v1/mcp/agents/{agent}/keys"),
-        Some(serde_json::json!({ "expires_at": rfc3339(expires) })),
+        Some(serde_json::json!({ "expires_at": expires })),
     )?;
     let agent_key = issued["data"]["key"].as_str().context("no agent key")?.to_owned();
     let call = serde_json::json!({
@@ -168,22 +166,6 @@ fn wrk(addr: SocketAddr, path: &str, headers: &[String], body: Option<&str>) -> 
     };
     let rps = field("Requests/sec:").and_then(|v| v.parse().ok()).context("no Requests/sec in wrk output")?;
     Ok((rps, field("50%").unwrap_or_default(), field("99%").unwrap_or_default()))
-}
-
-/// Seconds since the epoch as an RFC 3339 UTC timestamp (days-from-civil, no date library).
-fn rfc3339(secs: u64) -> String {
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 fn tempdir(prefix: &str) -> Result<PathBuf> {

@@ -400,36 +400,23 @@ async fn call_tool<P: ToolProvider>(
     })
 }
 
-/// `=?base64?…?=` header values decoded (RFC 2047 style, as the 2026-07-28 transport allows).
+/// `=?base64?…?=` header values decoded (RFC 2047 style, as the 2026-07-28 transport allows);
+/// padding optional, and the URL-safe alphabet accepted too.
 fn decode_header(value: &str) -> String {
+    use base64::Engine;
+    use base64::alphabet::{STANDARD, URL_SAFE};
+    use base64::engine::GeneralPurpose;
+    use base64::engine::general_purpose::PAD_INDIFFERENT;
+    const ENGINES: [GeneralPurpose; 2] =
+        [GeneralPurpose::new(&STANDARD, PAD_INDIFFERENT), GeneralPurpose::new(&URL_SAFE, PAD_INDIFFERENT)];
     let Some(inner) = value.strip_prefix("=?base64?").and_then(|v| v.strip_suffix("?=")) else {
         return value.to_owned();
     };
-    base64_decode(inner).and_then(|b| String::from_utf8(b).ok()).unwrap_or_else(|| value.to_owned())
-}
-
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let value = |c: u8| -> Option<u32> {
-        match c {
-            b'A'..=b'Z' => Some(u32::from(c - b'A')),
-            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
-            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
-            b'+' | b'-' => Some(62),
-            b'/' | b'_' => Some(63),
-            _ => None,
-        }
-    };
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes().filter(|c| *c != b'=') {
-        acc = (acc << 6) | value(c)?;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(u8::try_from((acc >> bits) & 0xff).ok()?);
-        }
-    }
-    Some(out)
+    ENGINES
+        .iter()
+        .find_map(|engine| engine.decode(inner).ok())
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .unwrap_or_else(|| value.to_owned())
 }
 
 #[cfg(test)]

@@ -178,7 +178,7 @@ fn start_writer(url: alga_core::DatabaseUrl) -> tokio::sync::mpsc::Sender<Pendin
     tx
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct Filter {
     agent_id: Option<String>,
     user_id: Option<String>,
@@ -331,7 +331,7 @@ async fn export(admin: Admin, ctx: web::Data<AppContext>, q: web::Query<Filter>)
         }
         let mut after: Option<(NaiveDateTime, String)> = None;
         loop {
-            let (t, filter, cursor) = (tenant.clone(), clone_filter(&f), after.clone());
+            let (t, filter, cursor) = (tenant.clone(), f.clone(), after.clone());
             let chunk = db
                 .run(move |conn| {
                     let query = filtered(&t, &filter);
@@ -383,20 +383,6 @@ async fn export(admin: Admin, ctx: web::Data<AppContext>, q: web::Query<Filter>)
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .streaming(stream))
-}
-
-fn clone_filter(f: &Filter) -> Filter {
-    Filter {
-        agent_id: f.agent_id.clone(),
-        user_id: f.user_id.clone(),
-        decision: f.decision.clone(),
-        tool: f.tool.clone(),
-        from: f.from,
-        to: f.to,
-        page: None,
-        page_size: None,
-        format: None,
-    }
 }
 
 /// A receiver as a byte stream for actix.

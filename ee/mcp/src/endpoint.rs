@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap};
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use alga_api::registry::registry;
 use alga_api::tools::{Caller, MetaTools};
 use alga_core::context::RequestId;
@@ -221,9 +221,9 @@ fn refused(ctx: &AppContext, scope: &Scope, refusal: Refusal) -> HttpResponse {
         }
         Refusal::Forbidden(why) => {
             tracing::debug!(reason = %why, "MCP caller forbidden");
-            HttpResponse::Forbidden().json(ApiError::forbidden(why).body())
+            ApiError::forbidden(why).error_response()
         }
-        Refusal::Failed(e) => HttpResponse::build(e.status()).json(e.body()),
+        Refusal::Failed(e) => e.error_response(),
     }
 }
 
@@ -295,11 +295,11 @@ async fn serve(
             "unsupported_media_type",
             "Send the JSON-RPC message as Content-Type: application/json.",
         );
-        return HttpResponse::build(e.status()).json(e.body());
+        return e.error_response();
     }
     let body = match read_body(payload).await {
         Ok(body) => body,
-        Err(e) => return HttpResponse::build(e.status()).json(e.body()),
+        Err(e) => return e.error_response(),
     };
     remember_client(&gov, &identity.principal, &body);
     let transport = Transport {
@@ -340,7 +340,7 @@ async fn tenant(
 ) -> HttpResponse {
     match tenant_scope(&ctx, path.into_inner()).await {
         Ok(scope) => serve(req, payload, &ctx, gov.into_inner(), scope).await,
-        Err(e) => HttpResponse::build(e.status()).json(e.body()),
+        Err(e) => e.error_response(),
     }
 }
 
