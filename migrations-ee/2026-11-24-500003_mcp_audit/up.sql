@@ -33,5 +33,6 @@ CREATE TABLE mcp_audit (
 );
 
 CREATE INDEX mcp_audit_created_idx ON mcp_audit (tenant_id, created_at);
-CREATE INDEX mcp_audit_agent_idx ON mcp_audit (tenant_id, agent_id, created_at);
-CREATE INDEX mcp_audit_user_idx ON mcp_audit (tenant_id, user_id, created_at);
+-- Partial: a row has an agent or a user, so each call writes one of these two indexes.
+CREATE INDEX mcp_audit_agent_idx ON mcp_audit (tenant_id, agent_id, created_at) WHERE agent_id IS NOT NULL;
+CREATE INDEX mcp_audit_user_idx ON mcp_audit (tenant_id, user_id, created_at) WHERE user_id IS NOT NULL;

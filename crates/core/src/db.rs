@@ -6,6 +6,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool::Runtime;
@@ -33,6 +34,21 @@ impl DbConn {
             DbConn::Sqlite(_) => Backend::Sqlite,
         }
     }
+}
+
+/// Runs one diesel expression on the concrete connection inside a [`DbConn`], once per backend.
+///
+/// Hot paths use it: through the multi-backend layer diesel renders a query's SQL on every
+/// execution just to find its prepared statement, while on a concrete connection a query with a
+/// static type is found by that type alone.
+#[macro_export]
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Sqlite($c) => $body,
+            $crate::db::DbConn::Postgresql($c) => $body,
+        }
+    };
 }
 
 impl fmt::Debug for DbConn {
@@ -186,6 +202,8 @@ impl DbError {
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Per-connection SQLite settings (WAL is set apart: it persists in the file).
+/// No `mmap_size`: a connection unmaps the whole file whenever another one has committed, which
+/// under a steady stream of audit rows costs more than the reads it saves.
 const SQLITE_PRAGMAS: [&str; 3] =
     ["PRAGMA busy_timeout = 5000;", "PRAGMA synchronous = NORMAL;", "PRAGMA foreign_keys = ON;"];
 
@@ -238,7 +256,50 @@ pub fn establish(url: &DatabaseUrl) -> Result<DbConn, DbError> {
     }
 }
 
-/// deadpool manager that establishes connections through [`establish`].
+/// A connection of a running server: like [`establish`], but on SQLite it leaves checkpoints to
+/// the [`Checkpointer`], so that no commit waits for a checkpoint's `fsync`.
+fn establish_pooled(url: &DatabaseUrl) -> Result<DbConn, DbError> {
+    let mut conn = establish(url)?;
+    if let DbConn::Sqlite(c) = &mut conn {
+        c.batch_execute("PRAGMA wal_autocheckpoint = 0;").map_err(DbError::Pragma)?;
+    }
+    Ok(conn)
+}
+
+/// How often the checkpointer moves committed pages from SQLite's write-ahead log into the file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Checkpoints a SQLite database on a thread of its own, for as long as the [`Db`] lives.
+///
+/// SQLite's default is for the commit that grows the log past 1,000 pages to checkpoint in line,
+/// and that checkpoint's `fsync` can take tens of milliseconds here: every caller waiting on that
+/// commit stalls with it. A passive checkpoint from another connection never blocks a writer.
+#[derive(Debug)]
+struct Checkpointer {
+    /// Dropping it stops the thread.
+    _stop: std::sync::mpsc::Sender<()>,
+}
+
+impl Checkpointer {
+    fn start(url: &DatabaseUrl) -> Result<Checkpointer, DbError> {
+        let mut conn = establish(url)?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".to_owned())
+            .spawn(move || {
+                // Ends when the last handle on the database is dropped (the sender with it).
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
+                    if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
+                        tracing::warn!(error = %e, "SQLite checkpoint failed; retrying");
+                    }
+                }
+            })
+            .map_err(|e| DbError::Unavailable(format!("cannot start the SQLite checkpointer: {e}")))?;
+        Ok(Checkpointer { _stop: stop })
+    }
+}
+
+/// deadpool manager that establishes connections through [`establish_pooled`].
 #[derive(Debug)]
 pub struct Manager {
     url: DatabaseUrl,
@@ -250,7 +311,7 @@ impl managed::Manager for Manager {
 
     async fn create(&self) -> Result<Self::Type, DbError> {
         let url = self.url.clone();
-        SyncWrapper::new(Runtime::Tokio1, move || establish(&url)).await
+        SyncWrapper::new(Runtime::Tokio1, move || establish_pooled(&url)).await
     }
 
     async fn recycle(&self, conn: &mut Self::Type, _: &Metrics) -> RecycleResult<DbError> {
@@ -280,6 +341,7 @@ impl Default for PoolOptions {
 pub struct Db {
     pool: managed::Pool<Manager>,
     url: DatabaseUrl,
+    _checkpointer: Option<Arc<Checkpointer>>,
 }
 
 impl fmt::Debug for Db {
@@ -300,9 +362,18 @@ impl Db {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| DbError::Unavailable(e.to_string()))?;
-        let db = Db { pool, url };
-        drop(db.pool.get().await.map_err(pool_error)?);
-        Ok(db)
+        drop(pool.get().await.map_err(pool_error)?);
+        let checkpointer = match url.backend() {
+            Backend::Sqlite => Some(Arc::new(Checkpointer::start(&url)?)),
+            Backend::Postgres => None,
+        };
+        Ok(Db { pool, url, _checkpointer: checkpointer })
+    }
+
+    /// A connection of its own, outside the pool, set up like the pool's (for a long-lived
+    /// worker such as the audit writer).
+    pub fn dedicated_connection(&self) -> Result<DbConn, DbError> {
+        establish_pooled(&self.url)
     }
 
     pub fn backend(&self) -> Backend {

@@ -21,10 +21,10 @@
 use std::future::Future;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ErrorCode, ErrorData, Implementation, InitializeRequestParams,
-    InitializeResult, ProtocolVersion, ServerCapabilities, ToolsCapability,
+    CallToolRequestParams, CallToolResult, ErrorCode, ErrorData, InitializeRequestParams, InitializeResult,
+    ProtocolVersion, ServerCapabilities, ToolsCapability,
 };
-pub use rmcp::model::{JsonObject, Tool, ToolAnnotations};
+pub use rmcp::model::{Implementation, JsonObject, Tool, ToolAnnotations};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -115,6 +115,9 @@ pub trait ToolProvider: Sync {
         name: &str,
         arguments: Map<String, Value>,
     ) -> impl Future<Output = Result<ToolOutput, CallError>> + Send;
+
+    /// Told the client's name and version when it initializes, for whoever wants to remember it.
+    fn initialized(&self, _caller: &Self::Caller, _client: &Implementation) {}
 }
 
 enum Era {
@@ -259,6 +262,7 @@ async fn legacy<P: ToolProvider>(
                 Ok(request) => request,
                 Err((code, message)) => return error(200, id, code, &message, None),
             };
+            provider.initialized(caller, &request.client_info);
             let requested = request.protocol_version.to_string();
             let chosen = if LEGACY_VERSIONS.contains(&requested.as_str()) {
                 request.protocol_version

@@ -17,9 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::admin::Admin;
-use crate::schema::{
-    agent_api_keys, agent_idp_providers, agent_roles, agents, mcp_audit, role_grants, role_names, tenant_slugs,
-};
+use crate::schema::{agent_api_keys, agent_idp_providers, agent_roles, agents, mcp_audit, tenant_slugs};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = agents)]
@@ -529,53 +527,60 @@ pub type LiveAgentColumns =
 pub const LIVE_AGENT: LiveAgentColumns =
     (agents::tenant_id, agents::id, agents::name, agents::active, agents::retired_at, tenant_slugs::slug);
 
-/// The live agent with this id, as a principal: `None` when it is inactive, retired or gone.
-pub fn principal(
-    conn: &mut DbConn,
-    tenant: &str,
-    agent: &str,
-    api_key_id: Option<String>,
-) -> Result<Option<Principal>, ApiError> {
-    let row: Option<LiveAgent> = agents::table
-        .inner_join(tenant_slugs::table.on(tenant_slugs::id.eq(agents::tenant_id)))
-        .filter(agents::tenant_id.eq(tenant).and(agents::id.eq(agent)))
-        .select(LIVE_AGENT)
-        .first(conn)
-        .optional()?;
-    match row {
-        Some(row) => principal_of(conn, row, api_key_id),
-        None => Ok(None),
-    }
+/// `$agents` (a query that joins `agents`) left-joined with the agent's roles and their grants:
+/// one row per grant, so that authentication reads an agent and its permissions in one round trip.
+macro_rules! with_grants {
+    ($agents:expr) => {
+        $agents
+            .left_join(
+                agent_roles::table
+                    .on(agent_roles::tenant_id.eq(agents::tenant_id).and(agent_roles::agent_id.eq(agents::id))),
+            )
+            .left_join(
+                role_names::table
+                    .on(role_names::tenant_id.eq(agent_roles::tenant_id).and(role_names::id.eq(agent_roles::role_id))),
+            )
+            .left_join(role_grants::table.on(
+                role_grants::tenant_id.eq(agent_roles::tenant_id).and(role_grants::role_id.eq(agent_roles::role_id)),
+            ))
+            .order((role_names::name, role_names::id))
+    };
 }
+pub(crate) use with_grants;
 
-/// An agent already read, as a principal with its roles and their permissions (one more round
-/// trip); `None` when it is inactive or retired.
+/// The columns [`with_grants`] adds, read as [`Grant`].
+macro_rules! grant_columns {
+    () => {
+        (
+            role_names::id.nullable(),
+            role_names::name.nullable(),
+            role_grants::resource.nullable(),
+            role_grants::action.nullable(),
+        )
+    };
+}
+pub(crate) use grant_columns;
+
+/// One row of [`grant_columns`]: role id and name (none without roles), resource and action
+/// (none for a role that grants nothing).
+pub type Grant = (Option<String>, Option<String>, Option<String>, Option<String>);
+
+/// An agent and its grants as read through [`with_grants`], as a principal; `None` when it is
+/// inactive or retired.
 pub fn principal_of(
-    conn: &mut DbConn,
     row: LiveAgent,
+    grants: impl IntoIterator<Item = Grant>,
     api_key_id: Option<String>,
-) -> Result<Option<Principal>, ApiError> {
+) -> Option<Principal> {
     if !row.active || row.retired_at.is_some() {
-        return Ok(None);
+        return None;
     }
-    let grants: Vec<(String, String, Option<String>, Option<String>)> = agent_roles::table
-        .inner_join(
-            role_names::table
-                .on(role_names::tenant_id.eq(agent_roles::tenant_id).and(role_names::id.eq(agent_roles::role_id))),
-        )
-        .left_join(
-            role_grants::table.on(role_grants::tenant_id
-                .eq(agent_roles::tenant_id)
-                .and(role_grants::role_id.eq(agent_roles::role_id))),
-        )
-        .filter(agent_roles::tenant_id.eq(&row.tenant_id).and(agent_roles::agent_id.eq(&row.id)))
-        .order((role_names::name, role_names::id))
-        .select((role_names::id, role_names::name, role_grants::resource.nullable(), role_grants::action.nullable()))
-        .load(conn)?;
     let mut roles: Vec<RoleRef> = Vec::new();
     let mut permissions = alga_core::rbac::PermissionSet::default();
     for (id, name, resource, action) in grants {
-        if roles.last().is_none_or(|r| r.id != id) {
+        if let (Some(id), Some(name)) = (id, name)
+            && roles.last().is_none_or(|r| r.id != id)
+        {
             roles.push(RoleRef { id, name });
         }
         if let (Some(resource), Some(action)) = (resource, action)
@@ -584,14 +589,14 @@ pub fn principal_of(
             permissions.insert(p);
         }
     }
-    Ok(Some(Principal {
+    Some(Principal {
         tenant_id: row.tenant_id,
         tenant_slug: row.tenant_slug,
         actor: Actor::Agent { id: row.id, name: row.name },
         api_key_id,
         roles,
         permissions,
-    }))
+    })
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -40,7 +40,7 @@ impl Decision {
 
 /// One audited tool call.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
-#[diesel(table_name = mcp_audit)]
+#[diesel(table_name = mcp_audit, treat_none_as_default_value = false)]
 pub struct Record {
     #[serde(skip)]
     pub tenant_id: String,
@@ -89,6 +89,35 @@ pub fn redact(value: &Value) -> Value {
     }
 }
 
+/// A tool result as JSON text of at most [`MAX_SUMMARY`] characters, without serializing all of
+/// a large result.
+pub fn summary_of(value: &Value) -> String {
+    /// Keeps the first bytes, then refuses more (which ends serialization early).
+    struct Capped(Vec<u8>);
+    impl std::io::Write for Capped {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            // Four bytes per character at most, and one more character to know there is more.
+            let room = (4 * MAX_SUMMARY + 4).saturating_sub(self.0.len());
+            if room == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            let taken = buf.len().min(room);
+            self.0.extend_from_slice(&buf[..taken]);
+            Ok(taken)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut out = Capped(Vec::new());
+    let _ = serde_json::to_writer(&mut out, value); // stops at the cap, by design
+    let text = match std::str::from_utf8(&out.0) {
+        Ok(text) => text,
+        Err(e) => std::str::from_utf8(&out.0[..e.valid_up_to()]).unwrap_or_default(),
+    };
+    summary(text)
+}
+
 /// At most [`MAX_SUMMARY`] characters.
 pub fn summary(text: &str) -> String {
     if text.chars().count() <= MAX_SUMMARY {
@@ -105,7 +134,7 @@ pub fn insert(conn: &mut DbConn, records: &[Record]) -> Result<(), ApiError> {
         // One statement per row (diesel's multi-backend connection has no multi-row insert for
         // nullable columns); the cost that matters is the commit, and there is one.
         for record in records {
-            diesel::insert_into(mcp_audit::table).values(record).execute(conn)?;
+            alga_core::on_backend!(&mut *conn, |c| diesel::insert_into(mcp_audit::table).values(record).execute(c))?;
         }
         Ok(())
     })
@@ -131,7 +160,7 @@ impl AuditWriter {
     /// Records one tool call durably; `Err` when it could not be written.
     pub async fn write(&self, db: &alga_core::Db, record: Record) -> Result<(), ApiError> {
         let unavailable = || ApiError::unavailable("The audit trail cannot be written.");
-        let queue = self.queue.get_or_init(|| start_writer(db.url().clone()));
+        let queue = self.queue.get_or_init(|| start_writer(db.clone()));
         let (done, acked) = tokio::sync::oneshot::channel();
         queue.send((record, done)).await.map_err(|_| unavailable())?;
         match acked.await {
@@ -141,7 +170,7 @@ impl AuditWriter {
     }
 }
 
-fn start_writer(url: alga_core::DatabaseUrl) -> tokio::sync::mpsc::Sender<Pending> {
+fn start_writer(db: alga_core::Db) -> tokio::sync::mpsc::Sender<Pending> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Pending>(4 * BATCH);
     let spawned = std::thread::Builder::new().name("audit-writer".to_owned()).spawn(move || {
         let mut conn: Option<DbConn> = None;
@@ -156,7 +185,7 @@ fn start_writer(url: alga_core::DatabaseUrl) -> tokio::sync::mpsc::Sender<Pendin
             let (records, acks): (Vec<Record>, Vec<_>) = batch.into_iter().unzip();
             let written = match conn.as_mut() {
                 Some(c) => insert(c, &records),
-                None => alga_core::db::establish(&url).map_err(ApiError::from).and_then(|mut c| {
+                None => db.dedicated_connection().map_err(ApiError::from).and_then(|mut c| {
                     let result = insert(&mut c, &records);
                     conn = Some(c);
                     result
@@ -423,6 +452,11 @@ mod tests {
     fn summaries_are_bounded_and_csv_is_quoted() {
         assert_eq!(summary(&"é".repeat(5000)).chars().count(), MAX_SUMMARY);
         assert_eq!(summary("short"), "short");
+        let big = json!({ "items": vec!["é".repeat(100); 500] });
+        let cut = summary_of(&big);
+        assert_eq!(cut.chars().count(), MAX_SUMMARY);
+        assert!(big.to_string().starts_with(cut.trim_end_matches('…')));
+        assert_eq!(summary_of(&json!({ "a": 1 })), r#"{"a":1}"#);
         assert_eq!(csv_field(&json!("a \"b\", c")), "\"a \"\"b\"\", c\"");
         assert_eq!(csv_field(&json!("=cmd()")), "\"'=cmd()\"");
         assert_eq!(csv_field(&Value::Null), "");

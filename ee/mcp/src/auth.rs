@@ -12,10 +12,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::Governance;
-use crate::agents::{LIVE_AGENT, LiveAgent};
+use crate::agents::{Grant, LIVE_AGENT, LiveAgent, grant_columns, principal_of, with_grants};
 use crate::idp::{Idp, resource_url};
 use crate::jwt::{self, Rejection};
-use crate::schema::{agent_api_keys, agent_idp_providers, agents, tenant_slugs};
+use crate::schema::{agent_api_keys, agent_idp_providers, agent_roles, agents, role_grants, role_names, tenant_slugs};
 
 /// Which endpoint is being called: instance-wide, or one tenant's.
 #[derive(Debug, Clone)]
@@ -115,23 +115,31 @@ async fn agent_key(ctx: &AppContext, presented: &str) -> Result<Option<Arc<Princ
     let found = ctx
         .db
         .run(move |conn| {
-            // The key, its agent and the tenant's slug in one query; the grants in one more.
-            let key: Option<(Option<NaiveDateTime>, Option<NaiveDateTime>, String, LiveAgent)> = agent_api_keys::table
-                .inner_join(
-                    agents::table.on(agents::tenant_id
-                        .eq(agent_api_keys::tenant_id)
-                        .and(agents::id.nullable().eq(agent_api_keys::agent_id))),
-                )
-                .inner_join(tenant_slugs::table.on(tenant_slugs::id.eq(agent_api_keys::tenant_id)))
-                .filter(agent_api_keys::key_hash.eq(&hash))
-                .select((agent_api_keys::expires_at, agent_api_keys::revoked_at, agent_api_keys::id, LIVE_AGENT))
-                .first(conn)
-                .optional()?;
-            let Some((expires_at, None, key_id, agent)) = key else { return Ok(None) };
+            // The key, its agent, the tenant's slug and the agent's grants in one query.
+            type KeyRow = (Option<NaiveDateTime>, Option<NaiveDateTime>, String, LiveAgent, Grant);
+            let rows: Vec<KeyRow> = alga_core::on_backend!(conn, |c| with_grants!(
+                agent_api_keys::table
+                    .inner_join(
+                        agents::table.on(agents::tenant_id
+                            .eq(agent_api_keys::tenant_id)
+                            .and(agents::id.nullable().eq(agent_api_keys::agent_id))),
+                    )
+                    .inner_join(tenant_slugs::table.on(tenant_slugs::id.eq(agent_api_keys::tenant_id)))
+            )
+            .filter(agent_api_keys::key_hash.eq(&hash))
+            .select((
+                agent_api_keys::expires_at,
+                agent_api_keys::revoked_at,
+                agent_api_keys::id,
+                LIVE_AGENT,
+                grant_columns!()
+            ))
+            .load(c))?;
+            let Some((expires_at, None, key_id, agent, _)) = rows.first().cloned() else { return Ok(None) };
             if expires_at.is_some_and(|at| at <= now()) {
                 return Ok(None);
             }
-            crate::agents::principal_of(conn, agent, Some(key_id))
+            Ok::<_, ApiError>(principal_of(agent, rows.into_iter().map(|row| row.4), Some(key_id)))
         })
         .await?;
     Ok(found.map(Arc::new))
@@ -215,19 +223,18 @@ async fn agent_token(ctx: &AppContext, gov: &Governance, token: &str, scope: &Sc
     }
 }
 
-/// The live agent bound to (IdP, subject): `Some(Some(..))` active, `Some(None)` deactivated.
+/// The live agent bound to (IdP, subject), with its grants: `Some(Some(..))` active, `Some(None)`
+/// deactivated.
 fn bound_agent(conn: &mut alga_core::DbConn, idp: &Idp, subject: &str) -> Result<Option<Option<Principal>>, ApiError> {
-    let agent: Option<LiveAgent> = agents::table
-        .inner_join(tenant_slugs::table.on(tenant_slugs::id.eq(agents::tenant_id)))
-        .filter(agents::tenant_id.eq(&idp.tenant_id).and(agents::idp_id.eq(&idp.id)).and(agents::subject.eq(subject)))
-        .filter(agents::retired_at.is_null())
-        .select(LIVE_AGENT)
-        .first(conn)
-        .optional()?;
-    Ok(match agent {
-        None => None,
-        Some(agent) => Some(crate::agents::principal_of(conn, agent, None)?),
-    })
+    let rows: Vec<(LiveAgent, Grant)> = alga_core::on_backend!(conn, |c| with_grants!(
+        agents::table.inner_join(tenant_slugs::table.on(tenant_slugs::id.eq(agents::tenant_id)))
+    )
+    .filter(agents::tenant_id.eq(&idp.tenant_id).and(agents::idp_id.eq(&idp.id)).and(agents::subject.eq(subject)))
+    .filter(agents::retired_at.is_null())
+    .select((LIVE_AGENT, grant_columns!()))
+    .load(c))?;
+    let Some((agent, _)) = rows.first().cloned() else { return Ok(None) };
+    Ok(Some(principal_of(agent, rows.into_iter().map(|row| row.1), None)))
 }
 
 async fn verify_with(

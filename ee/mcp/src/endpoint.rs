@@ -15,7 +15,9 @@ use alga_core::context::RequestId;
 use alga_core::identity::{Actor, new_id, now};
 use alga_core::schema::tenants;
 use alga_core::{ApiError, AppContext};
-use alga_mcp::{CallError, ClientFacts, Outcome, ServerInfo, Tool, ToolOutput, ToolProvider, Transport};
+use alga_mcp::{
+    CallError, ClientFacts, Implementation, Outcome, ServerInfo, Tool, ToolOutput, ToolProvider, Transport,
+};
 use diesel::prelude::*;
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
@@ -86,6 +88,13 @@ impl ToolProvider for Governed {
         MetaTools.tools(&caller.tools)
     }
 
+    /// Remembers the client per credential, for the audit of later calls that do not name it.
+    fn initialized(&self, caller: &GovernedCaller, client: &Implementation) {
+        let name = client.name.chars().take(200).collect();
+        let version = Some(client.version.chars().take(100).collect());
+        caller.gov.clients.insert(credential_key(&caller.tools.principal), (name, version));
+    }
+
     async fn call(
         &self,
         caller: &GovernedCaller,
@@ -129,7 +138,7 @@ impl ToolProvider for Governed {
             },
         };
         let summary = match &result {
-            Ok(output) => Some(audit::summary(&output.structured.to_string())),
+            Ok(output) => Some(audit::summary_of(&output.structured)),
             Err(_) => Some(format!("Unknown tool: {}", name.chars().take(100).collect::<String>())),
         };
         let (agent_id, user_id) = match &principal.actor {
@@ -175,19 +184,6 @@ impl ToolProvider for Governed {
 /// One caller's credential: the API key, else the agent (a JWT), within its tenant.
 fn credential_key(principal: &alga_core::Principal) -> String {
     format!("{}:{}", principal.tenant_id, principal.api_key_id.as_deref().or(principal.agent_id()).unwrap_or_default())
-}
-
-/// Remembers the client named by an `initialize` message, for the audit of later calls.
-fn remember_client(gov: &Governance, principal: &alga_core::Principal, body: &[u8]) {
-    let Ok(message) = serde_json::from_slice::<Value>(body) else { return };
-    if message.get("method").and_then(Value::as_str) != Some("initialize") {
-        return;
-    }
-    let info = &message["params"]["clientInfo"];
-    if let Some(name) = info.get("name").and_then(Value::as_str) {
-        let version = info.get("version").and_then(Value::as_str).map(|v| v.chars().take(100).collect());
-        gov.clients.insert(credential_key(principal), (name.chars().take(200).collect(), version));
-    }
 }
 
 /// The `WWW-Authenticate` challenge pointing at this endpoint's protected-resource metadata.
@@ -301,7 +297,6 @@ async fn serve(
         Ok(body) => body,
         Err(e) => return e.error_response(),
     };
-    remember_client(&gov, &identity.principal, &body);
     let transport = Transport {
         http: true,
         protocol_version: header_text(req.headers(), "mcp-protocol-version"),

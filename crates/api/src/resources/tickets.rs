@@ -239,13 +239,13 @@ macro_rules! names {
 }
 
 pub fn load(conn: &mut DbConn, tenant: &str, id: &str) -> Result<Ticket, ApiError> {
-    joined!(tenant)
+    alga_core::on_backend!(conn, |c| joined!(tenant)
         .filter(tickets::id.eq(id))
         .select((Row::as_select(), names!()))
-        .first::<(Row, Names)>(conn)
-        .optional()?
-        .map(view)
-        .ok_or_else(|| ApiError::not_found("No ticket with this id."))
+        .first::<(Row, Names)>(c)
+        .optional())?
+    .map(view)
+    .ok_or_else(|| ApiError::not_found("No ticket with this id."))
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]

@@ -55,3 +55,43 @@ fn write_transactions_survive_a_concurrent_commit() {
     .unwrap();
     slow.join().unwrap().unwrap();
 }
+
+/// Pool connections never checkpoint in line (a commit would wait for the checkpoint's fsync);
+/// the checkpointer thread moves their pages into the database file instead, while the `Db` lives.
+#[tokio::test]
+async fn sqlite_pool_commits_leave_checkpoints_to_the_checkpointer() {
+    use diesel::RunQueryDsl;
+    use diesel::connection::SimpleConnection;
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        wal_autocheckpoint: i64,
+    }
+
+    let test = TestDb::new();
+    let Some(path) = test.url().sqlite_path() else { return }; // PostgreSQL checkpoints by itself
+    let db = Db::connect(test.url().clone(), PoolOptions::default()).await.unwrap();
+    let setting = db
+        .run(|c| diesel::sql_query("PRAGMA wal_autocheckpoint").get_result::<Setting>(c).map_err(DbError::from))
+        .await
+        .unwrap();
+    assert_eq!(setting.wal_autocheckpoint, 0, "pool connections do not checkpoint in line");
+
+    // About 2 MB in the log; only a checkpoint copies it into the database file.
+    db.run(|c| {
+        c.batch_execute(
+            "CREATE TABLE filler (v TEXT);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+             INSERT INTO filler SELECT printf('%.1000c', 'x') FROM n;",
+        )
+        .map_err(DbError::from)
+    })
+    .await
+    .unwrap();
+    let file_size = || std::fs::metadata(&path).unwrap().len();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while file_size() < 2_000_000 {
+        assert!(std::time::Instant::now() < deadline, "no checkpoint within 10 s: {} bytes", file_size());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
