@@ -256,9 +256,10 @@ pub fn establish(url: &DatabaseUrl) -> Result<DbConn, DbError> {
     }
 }
 
-/// A connection of a running server: like [`establish`], but on SQLite it leaves checkpoints to
-/// the [`Checkpointer`], so that no commit waits for a checkpoint's `fsync`.
-fn establish_pooled(url: &DatabaseUrl) -> Result<DbConn, DbError> {
+/// A connection of a running server (the pool's, or a long-lived worker's beside a [`Db`]): like
+/// [`establish`], but on SQLite it leaves checkpoints to the [`Db`]'s checkpointer, so that no
+/// commit waits for a checkpoint's `fsync`.
+pub fn establish_pooled(url: &DatabaseUrl) -> Result<DbConn, DbError> {
     let mut conn = establish(url)?;
     if let DbConn::Sqlite(c) = &mut conn {
         c.batch_execute("PRAGMA wal_autocheckpoint = 0;").map_err(DbError::Pragma)?;
@@ -370,11 +371,6 @@ impl Db {
         Ok(Db { pool, url, _checkpointer: checkpointer })
     }
 
-    /// A connection of its own, outside the pool, set up like the pool's (for a long-lived
-    /// worker such as the audit writer).
-    pub fn dedicated_connection(&self) -> Result<DbConn, DbError> {
-        establish_pooled(&self.url)
-    }
 
     pub fn backend(&self) -> Backend {
         self.url.backend()

@@ -96,7 +96,7 @@ async fn audit_rows_per_second(db: &TestDb) -> f64 {
             tokio::spawn(async move {
                 let mut n = 0u32;
                 while started.elapsed() < Duration::from_secs(3) {
-                    writer.write(&pool, record(&tenant)).await.unwrap();
+                    writer.write(&pool, audit::Entry { record: record(&tenant), epoch: None }).await.unwrap();
                     n += 1;
                 }
                 n

@@ -128,22 +128,74 @@ pub fn summary(text: &str) -> String {
     cut
 }
 
-/// Appends records in one transaction: all are durable, or none.
-pub fn insert(conn: &mut DbConn, records: &[Record]) -> Result<(), ApiError> {
+fn insert_rows(conn: &mut DbConn, records: &[Record]) -> Result<(), ApiError> {
+    // One statement per row (diesel's multi-backend connection has no multi-row insert for
+    // nullable columns); the cost that matters is the commit, and there is one.
+    for record in records {
+        alga_core::on_backend!(&mut *conn, |c| diesel::insert_into(mcp_audit::table).values(record).execute(c))?;
+    }
+    Ok(())
+}
+
+/// A tool call to record, made with grants read at `epoch` (for an agent).
+#[derive(Debug)]
+pub struct Entry {
+    pub record: Record,
+    pub epoch: Option<i64>,
+}
+
+/// What became of an [`Entry`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// Durable.
+    Recorded,
+    /// Not recorded: the agent's grants changed after they were read, so the call must be made
+    /// again with fresh ones.
+    Stale,
+}
+
+/// Writes the entries whose grant epoch is still current, in one transaction, and says for each
+/// whether it was recorded. The epochs are read inside the write transaction, so a change to a
+/// grant either committed before (the entry is stale) or will be ordered after this call.
+pub fn record(conn: &mut DbConn, entries: &[Entry]) -> Result<Vec<Written>, ApiError> {
+    use crate::schema::grant_epochs;
     write_transaction(conn, |conn| {
-        // One statement per row (diesel's multi-backend connection has no multi-row insert for
-        // nullable columns); the cost that matters is the commit, and there is one.
-        for record in records {
-            alga_core::on_backend!(&mut *conn, |c| diesel::insert_into(mcp_audit::table).values(record).execute(c))?;
-        }
-        Ok(())
+        let mut tenants: Vec<&str> =
+            entries.iter().filter(|e| e.epoch.is_some()).map(|e| e.record.tenant_id.as_str()).collect();
+        tenants.sort_unstable();
+        tenants.dedup();
+        let current: std::collections::HashMap<String, i64> = if tenants.is_empty() {
+            Default::default()
+        } else {
+            alga_core::on_backend!(&mut *conn, |c| grant_epochs::table
+                .filter(grant_epochs::tenant_id.eq_any(&tenants))
+                .select((grant_epochs::tenant_id, grant_epochs::epoch))
+                .load::<(String, i64)>(c))?
+            .into_iter()
+            .collect()
+        };
+        let written: Vec<Written> = entries
+            .iter()
+            .map(|e| match e.epoch {
+                Some(read) if current.get(&e.record.tenant_id).copied().unwrap_or(0) != read => Written::Stale,
+                _ => Written::Recorded,
+            })
+            .collect();
+        let rows: Vec<Record> = entries
+            .iter()
+            .zip(&written)
+            .filter(|(_, w)| **w == Written::Recorded)
+            .map(|(e, _)| e.record.clone())
+            .collect();
+        insert_rows(conn, &rows)?;
+        Ok(written)
     })
 }
 
 /// Most records one commit carries.
 const BATCH: usize = 500;
 
-type Pending = (Record, tokio::sync::oneshot::Sender<bool>);
+type Pending = (Entry, tokio::sync::oneshot::Sender<Option<Written>>);
 
 /// Group commit: tool calls hand their record to one writer thread per process, which commits
 /// whatever has queued up in one transaction on its own connection and then tells each caller; a
@@ -157,20 +209,18 @@ pub struct AuditWriter {
 }
 
 impl AuditWriter {
-    /// Records one tool call durably; `Err` when it could not be written.
-    pub async fn write(&self, db: &alga_core::Db, record: Record) -> Result<(), ApiError> {
+    /// Records one tool call durably, unless its grants went stale; `Err` when it could not be
+    /// written.
+    pub async fn write(&self, db: &alga_core::Db, entry: Entry) -> Result<Written, ApiError> {
         let unavailable = || ApiError::unavailable("The audit trail cannot be written.");
-        let queue = self.queue.get_or_init(|| start_writer(db.clone()));
+        let queue = self.queue.get_or_init(|| start_writer(db.url().clone()));
         let (done, acked) = tokio::sync::oneshot::channel();
-        queue.send((record, done)).await.map_err(|_| unavailable())?;
-        match acked.await {
-            Ok(true) => Ok(()),
-            _ => Err(unavailable()),
-        }
+        queue.send((entry, done)).await.map_err(|_| unavailable())?;
+        acked.await.ok().flatten().ok_or_else(unavailable)
     }
 }
 
-fn start_writer(db: alga_core::Db) -> tokio::sync::mpsc::Sender<Pending> {
+fn start_writer(url: alga_core::DatabaseUrl) -> tokio::sync::mpsc::Sender<Pending> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Pending>(4 * BATCH);
     let spawned = std::thread::Builder::new().name("audit-writer".to_owned()).spawn(move || {
         let mut conn: Option<DbConn> = None;
@@ -182,21 +232,28 @@ fn start_writer(db: alga_core::Db) -> tokio::sync::mpsc::Sender<Pending> {
                     Err(_) => break,
                 }
             }
-            let (records, acks): (Vec<Record>, Vec<_>) = batch.into_iter().unzip();
+            let (entries, acks): (Vec<Entry>, Vec<_>) = batch.into_iter().unzip();
             let written = match conn.as_mut() {
-                Some(c) => insert(c, &records),
-                None => db.dedicated_connection().map_err(ApiError::from).and_then(|mut c| {
-                    let result = insert(&mut c, &records);
+                Some(c) => record(c, &entries),
+                None => alga_core::db::establish_pooled(&url).map_err(ApiError::from).and_then(|mut c| {
+                    let result = record(&mut c, &entries);
                     conn = Some(c);
                     result
                 }),
             };
-            if let Err(e) = &written {
-                tracing::error!(error = %e, rows = acks.len(), "audit rows could not be written");
-                conn = None; // reconnect for the next batch
-            }
-            for ack in acks {
-                let _ = ack.send(written.is_ok());
+            match written {
+                Ok(written) => {
+                    for (ack, w) in acks.into_iter().zip(written) {
+                        let _ = ack.send(Some(w));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, rows = acks.len(), "audit rows could not be written");
+                    conn = None; // reconnect for the next batch
+                    for ack in acks {
+                        let _ = ack.send(None);
+                    }
+                }
             }
         }
     });

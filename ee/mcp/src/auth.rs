@@ -1,6 +1,7 @@
 //! Who is calling `/api/mcp`: a JWT from a trusted IdP names an agent; an API key names a user or
-//! an agent. Agents are read from the database on every request, so a change takes effect on the
-//! next call; JWT signing keys come from the JWKS cache.
+//! an agent. An agent and its grants are cached with their tenant's grant epoch, which the audit
+//! of each call checks, so a change still takes effect on the next call; JWT signing keys come
+//! from the JWKS cache.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -15,7 +16,10 @@ use crate::Governance;
 use crate::agents::{Grant, LIVE_AGENT, LiveAgent, grant_columns, principal_of, with_grants};
 use crate::idp::{Idp, resource_url};
 use crate::jwt::{self, Rejection};
-use crate::schema::{agent_api_keys, agent_idp_providers, agent_roles, agents, role_grants, role_names, tenant_slugs};
+use crate::schema::{
+    agent_api_keys, agent_idp_providers, agent_roles, agents, grant_epochs, role_grants, role_names, tenant_slugs,
+};
+use serde_json::{Value, json};
 
 /// Which endpoint is being called: instance-wide, or one tenant's.
 #[derive(Debug, Clone)]
@@ -39,6 +43,46 @@ pub struct Identity {
     pub principal: Arc<Principal>,
     pub issuer: Option<String>,
     pub subject: Option<String>,
+    /// For an agent, its tenant's grant epoch read no later than its grants: the audit of each
+    /// call checks it is still current.
+    pub epoch: Option<i64>,
+    /// Read from the database for this request, not from [`AgentCache`].
+    pub fresh: bool,
+}
+
+impl Identity {
+    fn user(principal: Arc<Principal>) -> Identity {
+        Identity { principal, issuer: None, subject: None, epoch: None, fresh: true }
+    }
+}
+
+/// An agent key as last read: the agent's principal, the epoch read in the same statement, and
+/// when the key expires.
+#[derive(Debug, Clone)]
+struct CachedKey {
+    principal: Arc<Principal>,
+    epoch: i64,
+    expires_at: Option<NaiveDateTime>,
+}
+
+/// Agents as authentication last read them. Serving a stale entry is harmless by construction:
+/// each entry carries the grant epoch read no later than it, a call made with it is audited only
+/// if that epoch is still current, and otherwise the request is made again with a fresh read
+/// (see `endpoint`). The bounds only cap memory.
+#[derive(Debug)]
+pub struct AgentCache {
+    keys: moka::sync::Cache<String, CachedKey>,
+    tokens: moka::sync::Cache<String, Arc<Vec<Candidate>>>,
+}
+
+impl Default for AgentCache {
+    fn default() -> Self {
+        let ttl = std::time::Duration::from_secs(600);
+        AgentCache {
+            keys: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
+            tokens: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
+        }
+    }
 }
 
 /// Why a caller was not let in.
@@ -66,11 +110,13 @@ impl From<Rejection> for Refusal {
     }
 }
 
+/// Who is calling; `fresh` reads an agent from the database even when it is cached.
 pub async fn authenticate(
     ctx: &AppContext,
     gov: &Governance,
     headers: &HeaderMap,
     scope: &Scope,
+    fresh: bool,
 ) -> Result<Identity, Refusal> {
     let bearer = match headers.get(header::AUTHORIZATION) {
         None => None,
@@ -84,74 +130,102 @@ pub async fn authenticate(
     };
     if let Some(key) = headers.get("x-api-key") {
         let key = key.to_str().map_err(|_| Refusal::Invalid("the API key is invalid, expired or revoked".into()))?;
-        return api_key(ctx, key, scope).await;
+        return api_key(ctx, gov, key, scope, fresh).await;
     }
     match bearer {
         None => Err(Refusal::Missing),
-        Some(token) if jwt::looks_like_jwt(&token) => agent_token(ctx, gov, &token, scope).await,
-        Some(key) => api_key(ctx, &key, scope).await,
+        Some(token) if jwt::looks_like_jwt(&token) => agent_token(ctx, gov, &token, scope, fresh).await,
+        Some(key) => api_key(ctx, gov, &key, scope, fresh).await,
     }
 }
 
-async fn api_key(ctx: &AppContext, presented: &str, scope: &Scope) -> Result<Identity, Refusal> {
+async fn api_key(
+    ctx: &AppContext,
+    gov: &Governance,
+    presented: &str,
+    scope: &Scope,
+    fresh: bool,
+) -> Result<Identity, Refusal> {
     let invalid = || Refusal::Invalid("the API key is invalid, expired or revoked".into());
-    let principal = match ctx.auth.authenticate(presented).await {
-        Ok(user) => user,
-        Err(e) if e.status().as_u16() == 401 => agent_key(ctx, presented).await?.ok_or_else(invalid)?,
+    let identity = match ctx.auth.authenticate(presented).await {
+        Ok(user) => Identity::user(user),
+        Err(e) if e.status().as_u16() == 401 => agent_key(ctx, gov, presented, fresh).await?.ok_or_else(invalid)?,
         Err(e) => return Err(Refusal::Failed(e)),
     };
-    if scope.tenant_id().is_some_and(|t| t != principal.tenant_id) {
+    if scope.tenant_id().is_some_and(|t| t != identity.principal.tenant_id) {
         return Err(invalid());
     }
-    Ok(Identity { principal, issuer: None, subject: None })
+    Ok(identity)
 }
 
 /// An agent's API key: the key must be live and its agent active.
-async fn agent_key(ctx: &AppContext, presented: &str) -> Result<Option<Arc<Principal>>, Refusal> {
+async fn agent_key(
+    ctx: &AppContext,
+    gov: &Governance,
+    presented: &str,
+    fresh: bool,
+) -> Result<Option<Identity>, Refusal> {
     if !presented.starts_with(alga_core::identity::API_KEY_PREFIX) || presented.len() > 128 {
         return Ok(None);
     }
     let hash = key_hash(presented);
-    let found = ctx
-        .db
-        .run(move |conn| {
-            // The key, its agent, the tenant's slug and the agent's grants in one query.
-            type KeyRow = (Option<NaiveDateTime>, Option<NaiveDateTime>, String, LiveAgent, Grant);
-            let rows: Vec<KeyRow> = alga_core::on_backend!(conn, |c| with_grants!(
-                agent_api_keys::table
-                    .inner_join(
-                        agents::table.on(agents::tenant_id
-                            .eq(agent_api_keys::tenant_id)
-                            .and(agents::id.nullable().eq(agent_api_keys::agent_id))),
-                    )
-                    .inner_join(tenant_slugs::table.on(tenant_slugs::id.eq(agent_api_keys::tenant_id)))
-            )
-            .filter(agent_api_keys::key_hash.eq(&hash))
-            .select((
-                agent_api_keys::expires_at,
-                agent_api_keys::revoked_at,
-                agent_api_keys::id,
-                LIVE_AGENT,
-                grant_columns!()
-            ))
-            .load(c))?;
-            let Some((expires_at, None, key_id, agent, _)) = rows.first().cloned() else { return Ok(None) };
-            if expires_at.is_some_and(|at| at <= now()) {
-                return Ok(None);
-            }
-            Ok::<_, ApiError>(principal_of(agent, rows.into_iter().map(|row| row.4), Some(key_id)))
-        })
-        .await?;
-    Ok(found.map(Arc::new))
+    let live = |k: &CachedKey| k.expires_at.is_none_or(|at| at > now());
+    let identity = |k: CachedKey, fresh| Identity {
+        principal: k.principal,
+        issuer: None,
+        subject: None,
+        epoch: Some(k.epoch),
+        fresh,
+    };
+    if !fresh && let Some(key) = gov.agents.keys.get(&hash).filter(live) {
+        return Ok(Some(identity(key, false)));
+    }
+    let lookup = hash.clone();
+    let key = ctx.db.run(move |conn| read_agent_key(conn, &lookup)).await?;
+    match &key {
+        Some(key) => gov.agents.keys.insert(hash, key.clone()),
+        None => gov.agents.keys.invalidate(&hash),
+    }
+    Ok(key.filter(live).map(|k| identity(k, true)))
+}
+
+/// The key, its agent, the tenant's slug and grant epoch, and the agent's grants, in one statement
+/// (so the epoch is as old as the grants); `None` unless the key and its agent are live.
+fn read_agent_key(conn: &mut alga_core::DbConn, hash: &str) -> Result<Option<CachedKey>, ApiError> {
+    type KeyRow = (Option<NaiveDateTime>, Option<NaiveDateTime>, String, Option<i64>, LiveAgent, Grant);
+    let rows: Vec<KeyRow> = alga_core::on_backend!(conn, |c| with_grants!(
+        agent_api_keys::table
+            .inner_join(agents::table.on(
+                agents::tenant_id.eq(agent_api_keys::tenant_id).and(agents::id.nullable().eq(agent_api_keys::agent_id))
+            ),)
+            .inner_join(tenant_slugs::table.on(tenant_slugs::id.eq(agent_api_keys::tenant_id)))
+            .left_join(grant_epochs::table.on(grant_epochs::tenant_id.eq(agent_api_keys::tenant_id)))
+    )
+    .filter(agent_api_keys::key_hash.eq(hash))
+    .select((
+        agent_api_keys::expires_at,
+        agent_api_keys::revoked_at,
+        agent_api_keys::id,
+        grant_epochs::epoch.nullable(),
+        LIVE_AGENT,
+        grant_columns!()
+    ))
+    .load(c))?;
+    let Some((expires_at, None, key_id, epoch, agent, _)) = rows.first().cloned() else { return Ok(None) };
+    let principal = principal_of(agent, rows.into_iter().map(|row| row.5), Some(key_id));
+    Ok(principal.map(|p| CachedKey { principal: Arc::new(p), epoch: epoch.unwrap_or(0), expires_at }))
 }
 
 /// What the database says about a token before its signature is checked: each active IdP with
 /// its issuer, and the agent bound to the subject the token claims for it.
-struct Candidate {
+#[derive(Debug)]
+pub struct Candidate {
     idp: Idp,
+    /// The IdP's tenant's grant epoch, read before the agent.
+    epoch: i64,
     claimed: Option<String>,
     /// The bound agent: `Some(None)` when it exists but is deactivated.
-    agent: Option<Option<Principal>>,
+    agent: Option<Option<Arc<Principal>>>,
 }
 
 /// A JWT: its issuer must be an active IdP (of the scope's tenant, on a per-tenant endpoint); its
@@ -159,31 +233,75 @@ struct Candidate {
 ///
 /// The IdP and the agent are read in one round trip, ahead of verification, using the subject the
 /// token claims; the agent is used only if verification then yields that same subject.
-async fn agent_token(ctx: &AppContext, gov: &Governance, token: &str, scope: &Scope) -> Result<Identity, Refusal> {
+async fn agent_token(
+    ctx: &AppContext,
+    gov: &Governance,
+    token: &str,
+    scope: &Scope,
+    fresh: bool,
+) -> Result<Identity, Refusal> {
     let seen = jwt::inspect(token)?;
+    let cache_key = token_cache_key(scope, &seen);
+    let cached = if fresh { None } else { gov.agents.tokens.get(&cache_key) };
+    if let Some(candidates) = cached
+        && let Ok(identity) = decide(ctx, gov, token, scope, &seen, &candidates, false).await
+    {
+        return Ok(identity);
+    }
+    // Not cached, or refused on what was cached: a refusal is only ever given on a fresh read.
     let (issuer, tenant, claims) = (seen.issuer.clone(), scope.tenant_id().map(str::to_owned), seen.claims.clone());
-    let candidates: Vec<Candidate> = ctx
-        .db
-        .run(move |conn| {
-            let mut q = agent_idp_providers::table
-                .filter(agent_idp_providers::issuer.eq(&issuer).and(agent_idp_providers::active.eq(true)))
-                .into_boxed();
-            if let Some(t) = &tenant {
-                q = q.filter(agent_idp_providers::tenant_id.eq(t));
-            }
-            let idps: Vec<Idp> = q.select(Idp::as_select()).load(conn)?;
-            let mut out = Vec::with_capacity(idps.len());
-            for idp in idps {
-                let claimed = claims.get(&idp.subject_claim).and_then(|v| v.as_str()).map(str::to_owned);
-                let agent = match &claimed {
-                    Some(subject) => bound_agent(conn, &idp, subject)?,
-                    None => None,
-                };
-                out.push(Candidate { idp, claimed, agent });
-            }
-            Ok::<_, ApiError>(out)
-        })
-        .await?;
+    let candidates =
+        Arc::new(ctx.db.run(move |conn| read_candidates(conn, &issuer, tenant.as_deref(), &claims)).await?);
+    if !candidates.is_empty() {
+        gov.agents.tokens.insert(cache_key, candidates.clone());
+    }
+    decide(ctx, gov, token, scope, &seen, &candidates, true).await
+}
+
+/// What a token's unverified issuer and subject claims map to, within the endpoint's scope.
+fn token_cache_key(scope: &Scope, seen: &jwt::Unverified) -> String {
+    let claims = crate::idp::SUBJECT_CLAIMS.map(|c| seen.claims.get(c).and_then(Value::as_str));
+    json!([scope.tenant_id(), seen.issuer, claims]).to_string()
+}
+
+/// Each active IdP with this issuer (of `tenant`, if given), its tenant's grant epoch read in the
+/// same statement, and the agent bound to the subject the token claims for it.
+fn read_candidates(
+    conn: &mut alga_core::DbConn,
+    issuer: &str,
+    tenant: Option<&str>,
+    claims: &serde_json::Map<String, Value>,
+) -> Result<Vec<Candidate>, ApiError> {
+    let mut q = agent_idp_providers::table
+        .left_join(grant_epochs::table.on(grant_epochs::tenant_id.eq(agent_idp_providers::tenant_id)))
+        .filter(agent_idp_providers::issuer.eq(issuer).and(agent_idp_providers::active.eq(true)))
+        .into_boxed();
+    if let Some(t) = tenant {
+        q = q.filter(agent_idp_providers::tenant_id.eq(t));
+    }
+    let idps: Vec<(Idp, Option<i64>)> = q.select((Idp::as_select(), grant_epochs::epoch.nullable())).load(conn)?;
+    let mut out = Vec::with_capacity(idps.len());
+    for (idp, epoch) in idps {
+        let claimed = claims.get(&idp.subject_claim).and_then(|v| v.as_str()).map(str::to_owned);
+        let agent = match &claimed {
+            Some(subject) => bound_agent(conn, &idp, subject)?,
+            None => None,
+        };
+        out.push(Candidate { idp, epoch: epoch.unwrap_or(0), claimed, agent });
+    }
+    Ok(out)
+}
+
+/// Verifies the token against each candidate IdP and names the one live agent it maps to.
+async fn decide(
+    ctx: &AppContext,
+    gov: &Governance,
+    token: &str,
+    scope: &Scope,
+    seen: &jwt::Unverified,
+    candidates: &[Candidate],
+    fresh: bool,
+) -> Result<Identity, Refusal> {
     if candidates.is_empty() {
         return Err(Rejection::UnknownIssuer(seen.issuer.chars().take(200).collect()).into());
     }
@@ -194,8 +312,8 @@ async fn agent_token(ctx: &AppContext, gov: &Governance, token: &str, scope: &Sc
             Scope::Instance => candidate.idp.audience.clone(),
             Scope::Tenant { slug, .. } => resource_url(ctx, Some(slug)),
         };
-        match verify_with(gov, token, &seen, &candidate.idp, &audience).await {
-            Ok(subject) if Some(&subject) == candidate.claimed.as_ref() => matches.push((subject, candidate.agent)),
+        match verify_with(gov, token, seen, &candidate.idp, &audience).await {
+            Ok(subject) if Some(&subject) == candidate.claimed.as_ref() => matches.push((subject, candidate)),
             Ok(_) => {
                 first_rejection.get_or_insert(Rejection::Malformed);
             }
@@ -208,14 +326,17 @@ async fn agent_token(ctx: &AppContext, gov: &Governance, token: &str, scope: &Sc
         return Err(first_rejection.unwrap_or(Rejection::BadSignature).into());
     };
     let describe = format!("issuer {} and subject {subject}", seen.issuer);
-    let bound: Vec<&Option<Principal>> = matches.iter().filter_map(|(_, agent)| agent.as_ref()).collect();
+    let bound: Vec<(&Option<Arc<Principal>>, i64)> =
+        matches.iter().filter_map(|(_, c)| c.agent.as_ref().map(|agent| (agent, c.epoch))).collect();
     match bound.as_slice() {
         [] => Err(Refusal::Forbidden(format!("No active agent is bound to {describe}."))),
-        [None] => Err(Refusal::Forbidden(format!("The agent bound to {describe} is deactivated."))),
-        [Some(principal)] => Ok(Identity {
-            principal: Arc::new(principal.clone()),
+        [(None, _)] => Err(Refusal::Forbidden(format!("The agent bound to {describe} is deactivated."))),
+        [(Some(principal), epoch)] => Ok(Identity {
+            principal: principal.clone(),
             issuer: Some(seen.issuer.clone()),
             subject: Some(subject.clone()),
+            epoch: Some(*epoch),
+            fresh,
         }),
         _ => Err(Refusal::Forbidden(format!(
             "Agents in several tenants are bound to {describe}; use your tenant's endpoint /t/<tenant>/api/mcp."
@@ -225,7 +346,11 @@ async fn agent_token(ctx: &AppContext, gov: &Governance, token: &str, scope: &Sc
 
 /// The live agent bound to (IdP, subject), with its grants: `Some(Some(..))` active, `Some(None)`
 /// deactivated.
-fn bound_agent(conn: &mut alga_core::DbConn, idp: &Idp, subject: &str) -> Result<Option<Option<Principal>>, ApiError> {
+fn bound_agent(
+    conn: &mut alga_core::DbConn,
+    idp: &Idp,
+    subject: &str,
+) -> Result<Option<Option<Arc<Principal>>>, ApiError> {
     let rows: Vec<(LiveAgent, Grant)> = alga_core::on_backend!(conn, |c| with_grants!(
         agents::table.inner_join(tenant_slugs::table.on(tenant_slugs::id.eq(agents::tenant_id)))
     )
@@ -234,7 +359,7 @@ fn bound_agent(conn: &mut alga_core::DbConn, idp: &Idp, subject: &str) -> Result
     .select((LIVE_AGENT, grant_columns!()))
     .load(c))?;
     let Some((agent, _)) = rows.first().cloned() else { return Ok(None) };
-    Ok(Some(principal_of(agent, rows.into_iter().map(|row| row.1), None)))
+    Ok(Some(principal_of(agent, rows.into_iter().map(|row| row.1), None).map(Arc::new)))
 }
 
 async fn verify_with(

@@ -4,6 +4,7 @@
 //! before the answer.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use actix_web::http::StatusCode;
@@ -23,7 +24,7 @@ use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 
 use crate::Governance;
-use crate::audit::{self, Decision, Record};
+use crate::audit::{self, Decision, Record, Written};
 use crate::auth::{self, Identity, Refusal, Scope};
 
 /// Request bodies over this size are refused with 413.
@@ -36,6 +37,18 @@ pub struct GovernedCaller {
     identity: Identity,
     gov: Arc<Governance>,
     request_id: Option<String>,
+    /// Set when the answer must not be given with this identity: it came from the cache and its
+    /// grants have changed, or the message needs grants read fresh. The request is then handled
+    /// again with a fresh identity.
+    stale: AtomicBool,
+}
+
+impl GovernedCaller {
+    /// Asks for the message to be handled again with grants read fresh.
+    fn redo(&self) -> CallError {
+        self.stale.store(true, Ordering::Relaxed);
+        CallError::Unavailable("The caller's grants changed during the call; try again.".to_owned())
+    }
 }
 
 /// The meta-tools, rate-limited and audited.
@@ -85,6 +98,11 @@ impl ToolProvider for Governed {
     type Caller = GovernedCaller;
 
     fn tools(&self, caller: &GovernedCaller) -> Vec<Tool> {
+        // A listing is not audited, so nothing would check cached grants afterwards.
+        if !caller.identity.fresh {
+            caller.redo();
+            return Vec::new();
+        }
         MetaTools.tools(&caller.tools)
     }
 
@@ -104,6 +122,10 @@ impl ToolProvider for Governed {
     ) -> Result<ToolOutput, CallError> {
         let started = Instant::now();
         let target = target(name, &arguments);
+        // Cached grants are checked when the call is audited, which is too late for a write.
+        if target.writes && !caller.identity.fresh {
+            return Err(caller.redo());
+        }
         let redacted = audit::redact(&Value::Object(arguments.clone())).to_string();
         let principal = &caller.tools.principal;
         let limiter_key = credential_key(principal);
@@ -171,13 +193,18 @@ impl ToolProvider for Governed {
             request_id: caller.request_id.clone(),
             created_at: now(),
         };
-        if let Err(e) = caller.gov.audit.write(&caller.tools.app.db, record).await {
-            tracing::error!(error = %e, "the audit row could not be written; the call is not acknowledged");
-            return Err(CallError::Unavailable(
-                "The call could not be recorded in the audit trail, so it is not acknowledged; try again.".to_owned(),
-            ));
+        let entry = audit::Entry { record, epoch: caller.identity.epoch };
+        match caller.gov.audit.write(&caller.tools.app.db, entry).await {
+            Ok(Written::Recorded) => result,
+            Ok(Written::Stale) => Err(caller.redo()),
+            Err(e) => {
+                tracing::error!(error = %e, "the audit row could not be written; the call is not acknowledged");
+                Err(CallError::Unavailable(
+                    "The call could not be recorded in the audit trail, so it is not acknowledged; try again."
+                        .to_owned(),
+                ))
+            }
         }
-        result
     }
 }
 
@@ -278,7 +305,7 @@ async fn serve(
             .json(ApiError::forbidden("This Origin may not call the MCP endpoint.").body());
     }
     // Authentication comes before the body is read.
-    let identity = match auth::authenticate(ctx, &gov, req.headers(), &scope).await {
+    let mut identity = match auth::authenticate(ctx, &gov, req.headers(), &scope, false).await {
         Ok(identity) => identity,
         Err(refusal) => return refused(ctx, &scope, refusal),
     };
@@ -303,19 +330,38 @@ async fn serve(
         method: header_text(req.headers(), "mcp-method"),
         name: header_text(req.headers(), "mcp-name"),
     };
-    let caller = GovernedCaller {
-        tools: Caller { app: ctx.clone(), principal: identity.principal.clone() },
-        identity,
-        gov: gov.clone(),
-        request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
-    };
-    match alga_mcp::handle(&Governed, &caller, &server_info(ctx), &body, &transport).await {
-        Outcome::Reply { status, body } => HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(body),
-        Outcome::Accepted => HttpResponse::Accepted().finish(),
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    // A cached identity whose grants changed is replaced by a fresh one and the message handled
+    // again; fresh grants can only go stale again if they change once more meanwhile.
+    for _ in 0..REDO_LIMIT {
+        let caller = GovernedCaller {
+            tools: Caller { app: ctx.clone(), principal: identity.principal.clone() },
+            identity,
+            gov: gov.clone(),
+            request_id: request_id.clone(),
+            stale: AtomicBool::new(false),
+        };
+        let outcome = alga_mcp::handle(&Governed, &caller, &server_info(ctx), &body, &transport).await;
+        if !caller.stale.load(Ordering::Relaxed) {
+            return match outcome {
+                Outcome::Reply { status, body } => {
+                    HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
+                        .insert_header((header::CACHE_CONTROL, "no-store"))
+                        .json(body)
+                }
+                Outcome::Accepted => HttpResponse::Accepted().finish(),
+            };
+        }
+        identity = match auth::authenticate(ctx, &gov, req.headers(), &scope, true).await {
+            Ok(identity) => identity,
+            Err(refusal) => return refused(ctx, &scope, refusal),
+        };
     }
+    ApiError::unavailable("The caller's grants kept changing during the call; try again.").error_response()
 }
+
+/// How many times one message is handled at most, the first time included.
+const REDO_LIMIT: usize = 3;
 
 async fn instance(
     req: HttpRequest,

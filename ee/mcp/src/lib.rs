@@ -46,6 +46,8 @@ pub struct Governance {
     pub clients: moka::sync::Cache<String, (String, Option<String>)>,
     /// The one audit writer of this process (group commit), started on the first tool call.
     pub audit: audit::AuditWriter,
+    /// Agents as authentication last read them, each with the grant epoch read before it.
+    pub agents: auth::AgentCache,
 }
 
 impl Governance {
@@ -72,6 +74,7 @@ impl Governance {
             settings,
             clients,
             audit: audit::AuditWriter::default(),
+            agents: auth::AgentCache::default(),
         }
     }
 }

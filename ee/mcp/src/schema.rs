@@ -117,7 +117,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Moved forward by triggers on every change to agents, their roles, keys and IdPs.
+    grant_epochs (tenant_id) {
+        tenant_id -> Text,
+        epoch -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    grant_epochs,
     agent_idp_providers,
     agents,
     agent_roles,

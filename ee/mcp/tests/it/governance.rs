@@ -385,10 +385,25 @@ async fn agents_can_hold_expiring_keys() {
     let user_keys = env.api(&env.a.admin_key, "GET", "/api/v1/api-keys", None).await.expect(200);
     assert!(!user_keys.body.to_string().contains(&key_id));
 
+    // The agent is cached now; a change made with plain SQL still takes effect on the next call
+    // (triggers move the tenant's grant epoch, which each call's audit checks).
+    let listed = env.call_api("/api/mcp", &plaintext, json!({"entryId": "clients.list"})).await.expect(200);
+    assert_eq!(listed.body["result"]["isError"], false, "{}", listed.body);
+    let sql = format!("DELETE FROM agent_roles WHERE agent_id = '{agent}'");
+    env.ctx
+        .db
+        .run(move |c| diesel::RunQueryDsl::execute(diesel::sql_query(sql), c).map_err(alga_core::ApiError::from))
+        .await
+        .unwrap();
+    let denied = env.call_api("/api/mcp", &plaintext, json!({"entryId": "clients.list"})).await.expect(200);
+    assert_eq!(denied.body["result"]["isError"], true, "{}", denied.body);
+    assert_eq!(tool_result(&denied)["status"], 403, "{}", denied.body);
+
     env.api(&env.a.admin_key, "DELETE", &format!("{keys}/{key_id}"), None).await.expect(204);
     env.call_api("/api/mcp", &plaintext, json!({"entryId": "meta.me"})).await.expect(401);
     let rows = env.audit(&env.a, &format!("agent_id={agent}")).await;
-    assert_eq!(rows.len(), 2);
+    let decisions: Vec<&str> = rows.iter().map(|r| r["decision"].as_str().unwrap()).collect();
+    assert_eq!(decisions, ["deny", "allow", "deny", "allow"], "one row per answered call, the stale attempt none");
     assert_eq!(rows[0]["api_key_id"], key_id.as_str());
 
     // The sweeper removes the revoked key.
