@@ -164,16 +164,16 @@ pub fn record(conn: &mut DbConn, entries: &[Entry]) -> Result<Vec<Written>, ApiE
             entries.iter().filter(|e| e.epoch.is_some()).map(|e| e.record.tenant_id.as_str()).collect();
         tenants.sort_unstable();
         tenants.dedup();
-        let current: std::collections::HashMap<String, i64> = if tenants.is_empty() {
-            Default::default()
-        } else {
-            alga_core::on_backend!(&mut *conn, |c| grant_epochs::table
-                .filter(grant_epochs::tenant_id.eq_any(&tenants))
-                .select((grant_epochs::tenant_id, grant_epochs::epoch))
-                .load::<(String, i64)>(c))?
-            .into_iter()
-            .collect()
-        };
+        // One lookup per tenant (a batch rarely holds more than one), each a cached statement.
+        let mut current = std::collections::HashMap::new();
+        for tenant in tenants {
+            let epoch: Option<i64> = alga_core::on_backend!(&mut *conn, |c| grant_epochs::table
+                .filter(grant_epochs::tenant_id.eq(tenant))
+                .select(grant_epochs::epoch)
+                .first(c)
+                .optional())?;
+            current.insert(tenant.to_owned(), epoch.unwrap_or(0));
+        }
         let written: Vec<Written> = entries
             .iter()
             .map(|e| match e.epoch {
