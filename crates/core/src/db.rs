@@ -400,7 +400,6 @@ impl Db {
         Ok(Db { pool, url, _checkpointer: checkpointer })
     }
 
-
     pub fn backend(&self) -> Backend {
         self.url.backend()
     }

@@ -73,7 +73,21 @@ struct CachedKey {
 pub struct AgentCache {
     keys: moka::sync::Cache<String, CachedKey>,
     tokens: moka::sync::Cache<String, Arc<Vec<Candidate>>>,
+    /// Tokens already verified, by SHA-256 and endpoint, until their `exp`. Held for less time
+    /// than the JWKS cache keeps signing keys, so dropping a key from the JWKS takes no longer.
+    verified: moka::sync::Cache<String, VerifiedToken>,
 }
+
+/// A token that passed verification: who it names, and its `exp` (honoured with the same leeway
+/// as verification gives it).
+#[derive(Debug, Clone)]
+struct VerifiedToken {
+    identity: Identity,
+    expires_at: i64,
+}
+
+/// How long a verified token is remembered at most.
+const VERIFIED_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Default for AgentCache {
     fn default() -> Self {
@@ -81,6 +95,7 @@ impl Default for AgentCache {
         AgentCache {
             keys: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
             tokens: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
+            verified: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(VERIFIED_TTL).build(),
         }
     }
 }
@@ -240,12 +255,26 @@ async fn agent_token(
     scope: &Scope,
     fresh: bool,
 ) -> Result<Identity, Refusal> {
+    let token_key = format!("{}:{}", scope.tenant_id().unwrap_or_default(), key_hash(token));
+    let unix_now = || SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    if !fresh && let Some(known) = gov.agents.verified.get(&token_key) {
+        if known.expires_at + jwt::LEEWAY.as_secs() as i64 > unix_now() {
+            return Ok(Identity { fresh: false, ..known.identity });
+        }
+        gov.agents.verified.invalidate(&token_key);
+    }
     let seen = jwt::inspect(token)?;
+    let remember = |identity: &Identity| {
+        if let Some(expires_at) = seen.claims.get("exp").and_then(Value::as_i64) {
+            gov.agents.verified.insert(token_key.clone(), VerifiedToken { identity: identity.clone(), expires_at });
+        }
+    };
     let cache_key = token_cache_key(scope, &seen);
     let cached = if fresh { None } else { gov.agents.tokens.get(&cache_key) };
     if let Some(candidates) = cached
         && let Ok(identity) = decide(ctx, gov, token, scope, &seen, &candidates, false).await
     {
+        remember(&identity);
         return Ok(identity);
     }
     // Not cached, or refused on what was cached: a refusal is only ever given on a fresh read.
@@ -255,7 +284,9 @@ async fn agent_token(
     if !candidates.is_empty() {
         gov.agents.tokens.insert(cache_key, candidates.clone());
     }
-    decide(ctx, gov, token, scope, &seen, &candidates, true).await
+    let identity = decide(ctx, gov, token, scope, &seen, &candidates, true).await?;
+    remember(&identity);
+    Ok(identity)
 }
 
 /// What a token's unverified issuer and subject claims map to, within the endpoint's scope.

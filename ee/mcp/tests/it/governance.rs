@@ -115,6 +115,14 @@ async fn tokens_are_verified_and_agents_act_with_their_roles() {
     };
     let mut claims = env.claims("https://untrusted.example", "bot", &aud);
     expect_401(env.rpc("/api/mcp", &key.sign(&claims), "tools/list", json!({})).await, "unknown issuer");
+    // A token is remembered once verified, but never past its expiry (plus the 60 s leeway).
+    claims = env.claims(&provider.base, "bot", &aud);
+    claims.set_expires_at(&(std::time::SystemTime::now() - std::time::Duration::from_secs(57)));
+    let brief = key.sign(&claims);
+    let res = env.call_api("/api/mcp", &brief, json!({"entryId": "meta.me"})).await.expect(200);
+    assert_eq!(tool_result(&res)["status"], 200, "{}", res.body);
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    expect_401(env.call_api("/api/mcp", &brief, json!({"entryId": "meta.me"})).await, "expired");
     claims = env.claims(&provider.base, "bot", "https://elsewhere.example/api/mcp");
     expect_401(env.rpc("/api/mcp", &key.sign(&claims), "tools/list", json!({})).await, "wrong audience");
     claims = env.claims(&provider.base, "bot", &aud);
