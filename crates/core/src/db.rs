@@ -204,8 +204,13 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Per-connection SQLite settings (WAL is set apart: it persists in the file).
 /// No `mmap_size`: a connection unmaps the whole file whenever another one has committed, which
 /// under a steady stream of audit rows costs more than the reads it saves.
-const SQLITE_PRAGMAS: [&str; 3] =
-    ["PRAGMA busy_timeout = 5000;", "PRAGMA synchronous = NORMAL;", "PRAGMA foreign_keys = ON;"];
+/// `journal_size_limit`: a write-ahead log that starts over shrinks back to 64 MiB.
+const SQLITE_PRAGMAS: [&str; 4] = [
+    "PRAGMA busy_timeout = 5000;",
+    "PRAGMA synchronous = NORMAL;",
+    "PRAGMA foreign_keys = ON;",
+    "PRAGMA journal_size_limit = 67108864;",
+];
 
 /// Puts the file in WAL mode unless it already is. Switching needs an exclusive lock for which
 /// SQLite does not apply busy_timeout, so two processes opening a new file at once retry here.
@@ -301,10 +306,11 @@ impl Checkpointer {
     }
 }
 
-/// A log this long (in 4 KiB frames, so 256 MiB) is started over by the next checkpoint. Only a
-/// sustained stream of commits gets there (about 4 s of 6,000 audited calls per second here), and
-/// starting over holds writers back for a checkpoint's `fsync` (20–70 ms on this machine).
-const RESTART_AT_FRAMES: i32 = 65_536;
+/// A log this long (in 4 KiB frames, so 1 GiB) is started over by the next checkpoint. Only a long
+/// sustained stream of commits gets there (some 15 s of 7,000 audited calls per second on the
+/// 2-core machine of `docs/benchmarks.md`): starting over holds writers back while the readers of
+/// the moment finish and the checkpoint syncs, tens of milliseconds there.
+const RESTART_AT_FRAMES: i32 = 262_144;
 
 /// One checkpoint. A passive one copies what it can without blocking anyone. But the log only
 /// starts over from its beginning when a commit finds no reader using it, which a steady stream of
@@ -578,6 +584,7 @@ mod tests {
         assert_eq!(get(&mut conn, "busy_timeout"), 5000);
         assert_eq!(get(&mut conn, "foreign_keys"), 1);
         assert_eq!(get(&mut conn, "synchronous"), 1, "NORMAL is 1");
+        assert_eq!(get(&mut conn, "journal_size_limit"), 67_108_864);
         #[derive(diesel::QueryableByName)]
         struct Mode {
             #[diesel(sql_type = diesel::sql_types::Text)]
