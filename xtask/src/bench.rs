@@ -5,7 +5,7 @@
 //! build of the enterprise server with `wrk` beside it on this machine, a ticket read made
 //! directly over REST and the same read as a governed MCP `tools/call` (agent JWT, agent API key),
 //! with requests/s, p50, p99, the server's peak memory and the governed/direct ratio, on SQLite and
-//! on a throwaway PostgreSQL.
+//! on a throwaway PostgreSQL; and the time from start to ready and the idle memory on SQLite.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -33,6 +33,8 @@ pub fn run() -> Result<()> {
     run::status(example.env("ALGA_TEST_DATABASE_URL", pg.url()))?;
     run::status(&mut run::cargo(["build", "--release", "--locked", "-p", "alga-server", "--features", "enterprise"]))?;
     let binary = tools::root().join("target/release/alga-server");
+    eprintln!("\n==> start-up and idle memory (SQLite)");
+    let startup = startup(&binary)?;
     let mut rows = Vec::new();
     let sqlite_dir = tempdir("alga-bench-sqlite")?;
     let sqlite_url = format!("sqlite://{}/bench.db", sqlite_dir.display());
@@ -56,7 +58,31 @@ pub fn run() -> Result<()> {
         "\n{CONNECTIONS} connections, {SECONDS} s per run, wrk with 2 threads on the same machine ({} cores).",
         cores()
     );
+    println!("\n{startup}");
     Ok(())
+}
+
+/// Time from spawn to the first 200 from `/readyz` on SQLite (a new database, which the server
+/// creates, migrates and fills with demo data; then the same database again), and the resident
+/// memory of the second server after a few idle seconds.
+fn startup(binary: &Path) -> Result<String> {
+    let dir = tempdir("alga-bench-startup")?;
+    let url = format!("sqlite://{}/startup.db", dir.display());
+    let first = Server::start(binary, &url, &dir, &[])?;
+    let new_database = first.ready_after()?;
+    drop(first);
+    let again = Server::start(binary, &url, &dir, &[])?;
+    let existing_database = again.ready_after()?;
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let idle_mb = again.resident_mb();
+    drop(again);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(format!(
+        "start to ready (SQLite): new database (migrations and demo data) {:.0} ms, existing database {:.0} ms; \
+         resident memory after 3 s idle: {idle_mb:.1} MB",
+        new_database.as_secs_f64() * 1000.0,
+        existing_database.as_secs_f64() * 1000.0,
+    ))
 }
 
 struct Row {

@@ -12,6 +12,7 @@ pub struct Server {
     child: Child,
     pub addr: SocketAddr,
     stdout: PathBuf,
+    spawned: Instant,
 }
 
 impl Server {
@@ -19,6 +20,8 @@ impl Server {
     pub fn start(binary: &Path, url: &str, dir: &Path, extra: &[&str]) -> Result<Server> {
         let address = dir.join("address");
         let stdout = dir.join("stdout");
+        // A previous server in the same folder left its address behind.
+        let _ = std::fs::remove_file(&address);
         let child = Command::new(binary)
             .args(["serve", "--bind", "127.0.0.1:0", "--demo", "--database-url", url])
             .arg("--address-file")
@@ -29,17 +32,30 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .context("cannot start alga-server")?;
-        let started = Instant::now();
+        let spawned = Instant::now();
         let addr = loop {
             if let Some(addr) = std::fs::read_to_string(&address).ok().and_then(|a| a.trim().parse().ok()) {
                 break addr;
             }
-            if started.elapsed() > Duration::from_secs(120) {
+            if spawned.elapsed() > Duration::from_secs(120) {
                 bail!("alga-server did not start");
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(2));
         };
-        Ok(Server { child, addr, stdout })
+        Ok(Server { child, addr, stdout, spawned })
+    }
+
+    /// Waits for `/readyz` to answer 200 and returns how long after the spawn it first did.
+    pub fn ready_after(&self) -> Result<Duration> {
+        loop {
+            if let Ok((200, _)) = crate::http::request(self.addr, "GET", "/readyz", &[], None) {
+                return Ok(self.spawned.elapsed());
+            }
+            if self.spawned.elapsed() > Duration::from_secs(120) {
+                bail!("alga-server never became ready");
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     pub fn admin_key(&self) -> Result<String> {
@@ -52,10 +68,19 @@ impl Server {
 
     /// Peak resident memory so far (VmHWM), in MB.
     pub fn peak_mb(&self) -> f64 {
+        self.memory_mb("VmHWM:")
+    }
+
+    /// Resident memory now (VmRSS), in MB.
+    pub fn resident_mb(&self) -> f64 {
+        self.memory_mb("VmRSS:")
+    }
+
+    fn memory_mb(&self, field: &str) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
         let kb: f64 = status
             .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse().ok())
             .unwrap_or(0.0);

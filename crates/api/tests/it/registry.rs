@@ -111,26 +111,11 @@ fn every_documented_example_passes_validation() {
 /// A request built for an entry routes back to that entry's operation, whatever the path values.
 #[test]
 fn built_requests_route_to_their_own_operation() {
-    use alga_agent_tooling::request::build_request;
     let registry = alga_api::registry::registry().unwrap();
     let catalog = alga_api::catalog();
     for value in ["abc", "../../users", "a/b", "%2F", ".."] {
         for entry in registry.entries() {
-            let path: serde_json::Map<String, serde_json::Value> = entry
-                .parameters
-                .iter()
-                .filter(|p| p.location == "path")
-                .map(|p| (p.name.clone(), json!(value)))
-                .collect();
-            let mut args = serde_json::Map::new();
-            args.insert("path".into(), serde_json::Value::Object(path));
-            args.insert("method".into(), json!(entry.method));
-            let built = match build_request(entry, &args) {
-                Ok(b) => b,
-                // Needs a body or a required query value; routing is the point here.
-                Err(e) if e.field.as_deref().is_some_and(|f| f == "body" || f.starts_with("query.")) => continue,
-                Err(e) => panic!("{}: {e}", entry.id),
-            };
+            let Some(built) = built_with_path_value(entry, value) else { continue };
             let method = alga_api::catalog::Method::parse(&built.method).unwrap();
             let (op, params) = catalog
                 .route(method, &built.path)
@@ -138,5 +123,58 @@ fn built_requests_route_to_their_own_operation() {
             assert_eq!(op.meta.id, entry.id, "{value}: {}", built.path);
             assert!(params.iter().all(|(_, v)| v == value), "{value}: decoded back exactly: {params:?}");
         }
+    }
+}
+
+/// Builds the request for `entry` with every path parameter set to `value`; `None` when the
+/// operation also needs a body or a query value (routing is what these tests are about).
+fn built_with_path_value(
+    entry: &alga_agent_tooling::registry::RegistryEntry,
+    value: &str,
+) -> Option<alga_agent_tooling::request::BuiltRequest> {
+    let path: serde_json::Map<String, serde_json::Value> =
+        entry.parameters.iter().filter(|p| p.location == "path").map(|p| (p.name.clone(), json!(value))).collect();
+    let mut args = serde_json::Map::new();
+    args.insert("path".into(), serde_json::Value::Object(path));
+    args.insert("method".into(), json!(entry.method));
+    match alga_agent_tooling::request::build_request(entry, &args) {
+        Ok(built) => Some(built),
+        Err(e) if e.field.as_deref().is_some_and(|f| f == "body" || f.starts_with("query.")) => None,
+        Err(e) => panic!("{}: {e}", entry.id),
+    }
+}
+
+proptest::proptest! {
+    /// Whatever characters a path argument holds, the built request routes back to its own
+    /// operation, with the value decoded back exactly: no argument leaves the path template.
+    #[test]
+    fn no_path_argument_leaves_the_template(value in "(?s).{1,40}") {
+        let registry = alga_api::registry::registry().unwrap();
+        let catalog = alga_api::catalog();
+        for entry in registry.entries().iter().filter(|e| e.path.contains('{')) {
+            let Some(built) = built_with_path_value(entry, &value) else { continue };
+            let method = alga_api::catalog::Method::parse(&built.method).unwrap();
+            let routed = catalog.route(method, &built.path);
+            proptest::prop_assert!(routed.is_some(), "{} {} routes nowhere", built.method, built.path);
+            let (op, params) = routed.unwrap();
+            proptest::prop_assert_eq!(op.meta.id, entry.id.as_str());
+            proptest::prop_assert!(params.iter().all(|(_, v)| *v == value), "{:?} came back as {:?}", value, params);
+        }
+    }
+
+    /// Search never panics, whatever the query, and answers the same query the same way.
+    #[test]
+    fn search_is_total_and_deterministic(query in "(?s).{0,200}", limit in 0usize..30) {
+        let registry = alga_api::registry::registry().unwrap();
+        let ranked = |q: &str| {
+            alga_agent_tooling::search::search(&registry, q, limit, |_| true)
+                .hits
+                .iter()
+                .map(|h| (h.entry.id.clone(), h.score.to_bits()))
+                .collect::<Vec<_>>()
+        };
+        let first = ranked(&query);
+        proptest::prop_assert!(first.len() <= limit);
+        proptest::prop_assert_eq!(first, ranked(&query));
     }
 }
