@@ -295,9 +295,11 @@ impl Checkpointer {
             .name("sqlite-checkpoint".to_owned())
             .spawn(move || {
                 // Ends when the last handle on the database is dropped (the sender with it).
+                let mut log = 0;
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
-                    if let Err(e) = checkpoint(&mut conn) {
-                        tracing::warn!(error = %e, "SQLite checkpoint failed; retrying");
+                    match checkpoint(&mut conn, log) {
+                        Ok(now) => log = now,
+                        Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed; retrying"),
                     }
                 }
             })
@@ -306,30 +308,36 @@ impl Checkpointer {
     }
 }
 
-/// A log this long (in 4 KiB frames, so 1 GiB) is started over by the next checkpoint. Only a long
-/// sustained stream of commits gets there (some 15 s of 7,000 audited calls per second on the
-/// 2-core machine of `docs/benchmarks.md`): starting over holds writers back while the readers of
-/// the moment finish and the checkpoint syncs, tens of milliseconds there.
-const RESTART_AT_FRAMES: i32 = 262_144;
+/// A log this long (in 4 KiB frames, so 64 MiB) is started over at the next lull.
+const RESTART_AT_FRAMES: i32 = 16_384;
 
-/// One checkpoint. A passive one copies what it can without blocking anyone. But the log only
-/// starts over from its beginning when a commit finds no reader using it, which a steady stream of
-/// short reads can put off forever (the log then grows without bound); so once it is long, a
-/// restarting checkpoint holds new writers back for as long as the readers of the moment take to
-/// finish, at most [`RESTART_WAIT_MS`].
-fn checkpoint(conn: &mut DbConn) -> Result<(), diesel::result::Error> {
+/// One checkpoint; `previous` is the log length the last one saw, and the length now is returned.
+///
+/// A passive checkpoint copies what it can without blocking anyone. But the log only starts over
+/// from its beginning when a commit finds no reader using it, which a steady stream of short reads
+/// can put off forever (it reached 1.8 GB under a benchmark). So a long log that is fully copied
+/// and has not grown since the last round (nothing was committed for half a second) is started
+/// over by a restarting checkpoint: with nothing left to copy it only waits for the readers of the
+/// moment, at most [`RESTART_WAIT_MS`]. Restarting under load instead held writers back for up to
+/// 0.8 s (the sync of everything copied meanwhile), so a log keeps growing through sustained
+/// load and is started over at its first pause.
+fn checkpoint(conn: &mut DbConn, previous: i32) -> Result<i32, diesel::result::Error> {
     use diesel::RunQueryDsl;
     use diesel::sql_types::Integer;
     #[derive(diesel::QueryableByName)]
     struct Checkpointed {
         #[diesel(sql_type = Integer)]
         log: i32,
+        #[diesel(sql_type = Integer)]
+        checkpointed: i32,
     }
     let passive = diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result::<Checkpointed>(conn)?;
-    if passive.log >= RESTART_AT_FRAMES {
-        diesel::sql_query("PRAGMA wal_checkpoint(RESTART)").get_result::<Checkpointed>(conn)?;
+    let quiet = passive.log == previous && passive.checkpointed == passive.log;
+    if passive.log >= RESTART_AT_FRAMES && quiet {
+        let restarted = diesel::sql_query("PRAGMA wal_checkpoint(RESTART)").get_result::<Checkpointed>(conn)?;
+        return Ok(restarted.log);
     }
-    Ok(())
+    Ok(passive.log)
 }
 
 /// How long a restarting checkpoint waits for readers before it gives up until the next round.

@@ -95,3 +95,39 @@ async fn sqlite_pool_commits_leave_checkpoints_to_the_checkpointer() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A long write-ahead log is started over at the first pause and shrinks back to 64 MiB. (The case
+/// this guards against, readers that never all pause and so keep SQLite from starting the log over
+/// by itself, is measured by `cargo xtask bench`, not reproduced here.)
+#[tokio::test]
+async fn a_long_sqlite_log_shrinks_back_after_a_pause() {
+    use diesel::connection::SimpleConnection;
+
+    let test = TestDb::new();
+    let Some(path) = test.url().sqlite_path() else { return };
+    let db = Db::connect(test.url().clone(), PoolOptions::default()).await.unwrap();
+    // About 80 MB through the log: past the 64 MiB at which it is started over.
+    db.run(|c| {
+        c.batch_execute(
+            "CREATE TABLE filler (v TEXT);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+             INSERT INTO filler SELECT printf('%.3900c', 'x') FROM n;",
+        )
+        .map_err(DbError::from)
+    })
+    .await
+    .unwrap();
+    let log = path.with_extension("db-wal");
+    let log_size = || std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+    assert!(log_size() > 70_000_000, "the log holds the rows: {} bytes", log_size());
+    // A commit after the restart begins the log anew, and shrinks it to `journal_size_limit`.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        db.run(|c| c.batch_execute("INSERT INTO filler VALUES ('y')").map_err(DbError::from)).await.unwrap();
+        if log_size() <= 64 * 1024 * 1024 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the log never started over: {} bytes", log_size());
+    }
+}
