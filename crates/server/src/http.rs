@@ -66,6 +66,15 @@ fn request_id_of(req: &ServiceRequest) -> String {
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
 
+/// Most bytes a request's target and headers may take together (the HTTP parser's own limit is
+/// 128 KiB). Room for a 16 KiB token, well short of what a parser of every request should hold.
+pub const MAX_HEAD_BYTES: usize = 32 * 1024;
+
+fn head_bytes(req: &ServiceRequest) -> usize {
+    let target = req.uri().path().len() + req.uri().query().map_or(0, str::len);
+    target + req.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum::<usize>()
+}
+
 /// One span per request carrying its id, a log line when it ends, and `x-request-id` on the answer.
 async fn request_span(
     req: ServiceRequest,
@@ -75,8 +84,18 @@ async fn request_span(
     req.extensions_mut().insert(alga_core::context::RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
     let started = Instant::now();
-    // Handler errors arrive here as responses already; an Err is a failure of the stack itself.
-    let mut res = next.call(req).instrument(span.clone()).await?.map_into_boxed_body();
+    let mut res = if head_bytes(&req) > MAX_HEAD_BYTES {
+        use actix_web::ResponseError;
+        let e = ApiError::new(
+            actix_web::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!("The request's target and headers are larger than {} KiB.", MAX_HEAD_BYTES / 1024),
+        );
+        req.into_response(e.error_response())
+    } else {
+        // Handler errors arrive here as responses already; an Err is a failure of the stack itself.
+        next.call(req).instrument(span.clone()).await?.map_into_boxed_body()
+    };
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, value);
     }

@@ -20,6 +20,21 @@ fn health_and_readiness_answer_with_request_ids() {
 }
 
 #[test]
+fn oversized_request_heads_are_refused_with_431() {
+    let server = Server::start();
+    let big = "a".repeat(20 * 1024);
+    let res = server.request("GET", "/healthz", &[("x-padding", big.as_str())], None);
+    assert_eq!(res.status, 200, "room for a 16 KiB token and the rest");
+    let huge = "a".repeat(40 * 1024);
+    let res = server.request("GET", "/healthz", &[("x-padding", huge.as_str())], None);
+    assert_eq!(res.status, 431);
+    assert_eq!(res.json()["error"]["code"], "headers_too_large");
+    assert!(res.header("x-request-id").is_some());
+    let res = server.get(&format!("/api/v1/tickets?search={huge}"));
+    assert_eq!(res.status, 431, "the target counts too");
+}
+
+#[test]
 fn unknown_paths_answer_the_json_envelope() {
     let server = Server::start();
     let res = server.get("/nope");
