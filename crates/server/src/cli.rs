@@ -153,6 +153,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ALGA_DATABASE_TIMEOUT", default_value_t = 5)]
     pub database_timeout: u64,
 
+    /// Seconds a request's body may take to arrive in full; a slower one answers 408.
+    #[arg(long, env = "ALGA_BODY_TIMEOUT", default_value_t = 30)]
+    pub body_timeout: u64,
+
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "ALGA_SHUTDOWN_TIMEOUT", default_value_t = 30)]
     pub shutdown_timeout: u64,

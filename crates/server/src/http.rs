@@ -1,6 +1,7 @@
 //! The HTTP application: shared middleware, health routes, and the edition's routes.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -22,7 +23,13 @@ pub struct Shared {
     pub ctx: AppContext,
     pub governance: Arc<dyn McpGovernance>,
     pub migrator: Arc<Migrator>,
+    /// How long a request's body may take to arrive in full (`--body-timeout`).
+    pub body_deadline: Duration,
 }
+
+/// [`Shared::body_deadline`], for the middleware.
+#[derive(Clone, Copy, Debug)]
+struct BodyDeadline(Duration);
 
 /// Builds the application for one worker.
 pub fn app(
@@ -36,11 +43,12 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let Shared { ctx, governance, migrator } = shared;
+    let Shared { ctx, governance, migrator, body_deadline } = shared;
     let catalog = alga_api::catalog();
     App::new()
         .app_data(web::Data::new(ctx))
         .app_data(web::Data::new(migrator))
+        .app_data(BodyDeadline(body_deadline))
         .app_data(web::PayloadConfig::new(error::MAX_JSON_BODY))
         .app_data(error::json_config())
         .app_data(error::path_config())
@@ -75,6 +83,32 @@ fn head_bytes(req: &ServiceRequest) -> usize {
     target + req.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum::<usize>()
 }
 
+/// The request's body, cut off with an error at `deadline`; `timed_out` tells it happened.
+fn with_deadline(
+    payload: actix_web::dev::Payload,
+    deadline: tokio::time::Instant,
+    timed_out: Arc<AtomicBool>,
+) -> actix_web::dev::Payload {
+    use actix_web::error::PayloadError;
+    use futures_util::StreamExt;
+    let stream = futures_util::stream::unfold(Some(payload), move |state| {
+        let timed_out = timed_out.clone();
+        async move {
+            let mut payload = state?;
+            match tokio::time::timeout_at(deadline, payload.next()).await {
+                Ok(Some(chunk)) => Some((chunk, Some(payload))),
+                Ok(None) => None,
+                Err(_) => {
+                    timed_out.store(true, Ordering::Relaxed);
+                    let late = std::io::Error::new(std::io::ErrorKind::TimedOut, "the request body arrived too slowly");
+                    Some((Err(PayloadError::Io(late)), None))
+                }
+            }
+        }
+    });
+    actix_web::dev::Payload::Stream { payload: Box::pin(stream) }
+}
+
 /// One span per request carrying its id, a log line when it ends, and `x-request-id` on the answer.
 async fn request_span(
     req: ServiceRequest,
@@ -84,6 +118,12 @@ async fn request_span(
     req.extensions_mut().insert(alga_core::context::RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
     let started = Instant::now();
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let (http, payload) = req.into_parts();
+    // A body that trickles in must not hold its connection forever.
+    let allowed = http.app_data::<BodyDeadline>().map_or(Duration::from_secs(30), |d| d.0);
+    let deadline = tokio::time::Instant::now() + allowed;
+    let req = ServiceRequest::from_parts(http, with_deadline(payload, deadline, timed_out.clone()));
     let mut res = if head_bytes(&req) > MAX_HEAD_BYTES {
         use actix_web::ResponseError;
         let e = ApiError::new(
@@ -96,6 +136,15 @@ async fn request_span(
         // Handler errors arrive here as responses already; an Err is a failure of the stack itself.
         next.call(req).instrument(span.clone()).await?.map_into_boxed_body()
     };
+    if timed_out.load(Ordering::Relaxed) {
+        use actix_web::ResponseError;
+        let e = ApiError::new(
+            actix_web::http::StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!("The request body did not arrive within {} s.", allowed.as_secs()),
+        );
+        res = ServiceResponse::new(res.request().clone(), e.error_response());
+    }
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, value);
     }

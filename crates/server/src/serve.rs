@@ -54,7 +54,8 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         let summary = alga_api::demo::seed(&ctx, "default").await.context("cannot add the sample data")?;
         crate::admin::report_demo("default", summary)?;
     }
-    let shared = Shared { ctx: ctx.clone(), governance: governance.clone(), migrator };
+    let body_deadline = Duration::from_secs(args.body_timeout.max(1));
+    let shared = Shared { ctx: ctx.clone(), governance: governance.clone(), migrator, body_deadline };
 
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
     let server = HttpServer::new(move || http::app(shared.clone()))

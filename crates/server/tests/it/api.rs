@@ -231,15 +231,7 @@ fn sigterm_lets_a_request_still_uploading_finish() {
     let mut server = Server::start();
     let key = bootstrap_key(&server);
     let body = br#"{"name": "Uploaded during shutdown"}"#;
-    let mut stream = TcpStream::connect(server.addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let head = format!(
-        "POST /api/v1/clients HTTP/1.1\r\nHost: test\r\nx-api-key: {key}\r\ncontent-type: application/json\r\n\
-         content-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(&body[..10]).unwrap();
+    let mut stream = start_upload(&server, &key, body);
     std::thread::sleep(Duration::from_millis(300));
     server.signal("TERM");
     std::thread::sleep(Duration::from_millis(700));
@@ -250,6 +242,37 @@ fn sigterm_lets_a_request_still_uploading_finish() {
     let res = parse_response(&raw);
     assert_eq!(res.status, 201, "{}", res.text());
     assert_eq!(server.wait(Duration::from_secs(20)).code(), Some(0), "{}", server.log());
+}
+
+/// Starts `POST /api/v1/clients` with `body` and sends only its first 10 bytes.
+fn start_upload(server: &Server, key: &str, body: &[u8]) -> TcpStream {
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "POST /api/v1/clients HTTP/1.1\r\nHost: test\r\nx-api-key: {key}\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body[..10]).unwrap();
+    stream
+}
+
+#[test]
+fn a_body_that_trickles_in_answers_408_and_changes_nothing() {
+    let server = Server::start_with(&["--body-timeout", "1"], None);
+    let key = bootstrap_key(&server);
+    let before = server.request("GET", "/api/v1/clients", &[("x-api-key", &key)], None).json();
+    let mut stream = start_upload(&server, &key, br#"{"name": "Never finished"}"#);
+    let started = std::time::Instant::now();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let res = parse_response(&raw);
+    assert_eq!(res.status, 408, "{}", res.text());
+    assert_eq!(res.json()["error"]["code"], "request_timeout");
+    assert!(started.elapsed() < Duration::from_secs(10), "answered at the deadline: {:?}", started.elapsed());
+    let after = server.request("GET", "/api/v1/clients", &[("x-api-key", &key)], None).json();
+    assert_eq!(before["pagination"]["total"], after["pagination"]["total"], "nothing was created");
 }
 
 #[test]
