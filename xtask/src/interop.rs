@@ -35,8 +35,8 @@ const STDIO_CLIENTS: [(&str, &str, &str); 3] =
 const HTTP_CLIENTS: [(&str, &str, &str); 3] =
     [("python-mcp1", "1.30.0", "bearer"), ("python-mcp2", "2.3.0", "bearer"), ("python-mcp2", "2.3.0", "oauth")];
 
-const AGENT_CLIENT: &str = "alga-interop-agent";
-const AGENT_SECRET: &str = "alga-interop-agent-secret-0123456789abcdef";
+pub const AGENT_CLIENT: &str = "alga-interop-agent";
+pub const AGENT_SECRET: &str = "alga-interop-agent-secret-0123456789abcdef";
 
 pub fn run() -> Result<()> {
     let build =
@@ -123,7 +123,7 @@ fn start_helper(script: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(He
 
 /// The OpenID provider, with a client-credentials token it minted for `resource`: (process,
 /// issuer, token).
-fn start_provider(resource: &str) -> Result<(Helper, String, String)> {
+pub fn start_provider(resource: &str) -> Result<(Helper, String, String)> {
     let modules = tools::node_package("oidc", "oidc-provider", OIDC_PROVIDER)?;
     let clients = json!([{ "client_id": AGENT_CLIENT, "client_secret": AGENT_SECRET }]).to_string();
     let modules = modules.display().to_string();
@@ -169,17 +169,21 @@ pub fn governed_agent(server: &Server, admin: &str) -> Result<(Helper, String, S
         "/api/v1/mcp/idp-providers",
         Some(json!({ "kind": "custom", "issuer": issuer })),
     )?;
-    let roles = admin_call(server, admin, "GET", "/api/v1/mcp/roles", None)?;
-    let technician = roles["data"]
-        .as_array()
-        .and_then(|r| r.iter().find(|r| r["name"] == "Technician"))
-        .and_then(|r| r["id"].as_str())
-        .context("no Technician role")?
-        .to_owned();
+    let technician = technician_role(server, admin)?;
     let agent = json!({ "name": "Interop agent", "idp_id": idp["data"]["id"], "subject": AGENT_CLIENT, "role_ids": [technician] });
     let agent = admin_call(server, admin, "POST", "/api/v1/mcp/agents", Some(agent))?;
     let id = agent["data"]["id"].as_str().context("no agent id")?.to_owned();
     Ok((provider, issuer, bearer, id))
+}
+
+/// The id of the tenant's built-in Technician role.
+pub fn technician_role(server: &Server, admin: &str) -> Result<String> {
+    let roles = admin_call(server, admin, "GET", "/api/v1/mcp/roles", None)?;
+    let id = roles["data"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["name"] == "Technician"))
+        .and_then(|r| r["id"].as_str());
+    Ok(id.context("no Technician role")?.to_owned())
 }
 
 /// A JSON call to the admin API; an error status is an error.

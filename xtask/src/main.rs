@@ -3,11 +3,13 @@
 //! - `cargo xtask ci`: everything CI checks, stopping at the first failure.
 //! - `cargo xtask migrate`: merge and run the migration sets (through `alga-server migrate`).
 //! - `cargo xtask interop`: only the interoperability checks.
+//! - `cargo xtask browser`: only the admin UI's browser checks.
 //! - `cargo xtask pg`: a throwaway PostgreSQL for manual work.
 
 #![allow(clippy::print_stdout)] // a command-line tool: stdout is its interface
 
 mod bench;
+mod browser;
 mod ci;
 mod http;
 mod interop;
@@ -52,6 +54,9 @@ enum Task {
     /// Run only the interoperability checks (official MCP SDKs, the Inspector, a real OpenID
     /// provider) against the enterprise server.
     Interop,
+    /// Run only the admin UI's browser checks (headless Chromium, playwright-core) against the
+    /// enterprise server and a real OpenID provider.
+    Browser,
     /// Start a throwaway PostgreSQL on a free loopback port, print its URL, and remove it when
     /// you press Enter.
     Pg,
@@ -68,6 +73,7 @@ fn main() -> Result<()> {
         Task::Ci => ci::run(),
         Task::Bench => bench::run(),
         Task::Interop => interop::run(),
+        Task::Browser => browser::run(),
         Task::Migrate { database_url, edition, status, revert } => {
             let mut cmd = run::cargo(["run", "--quiet", "--locked", "-p", "alga-server"]);
             if edition == Edition::Enterprise {

@@ -66,6 +66,15 @@ impl Server {
             .context("the server printed no admin key")
     }
 
+    /// The bootstrap administrator's one-time password.
+    pub fn admin_password(&self) -> Result<String> {
+        let out = std::fs::read_to_string(&self.stdout)?;
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix("one-time password:"))
+            .map(|k| k.trim().to_owned())
+            .context("the server printed no admin password")
+    }
+
     /// Peak resident memory so far (VmHWM), in MB.
     pub fn peak_mb(&self) -> f64 {
         self.memory_mb("VmHWM:")

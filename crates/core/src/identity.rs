@@ -232,6 +232,12 @@ pub fn hash_password(password: &str) -> Result<String, ApiError> {
         .map_err(|e| ApiError::internal(&format!("argon2: {e}")))
 }
 
+/// Whether `password` matches an argon2 PHC string (a malformed hash matches nothing).
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    use argon2::password_hash::PasswordVerifier;
+    argon2::Argon2::default().verify_password(password.as_bytes(), hash).is_ok()
+}
+
 /// Creates a user with roles; returns the user id. 409 when the email is taken.
 pub fn create_user(conn: &mut DbConn, new: &NewUser<'_>) -> Result<String, ApiError> {
     let email = normalize_email(new.email)?;
@@ -395,21 +401,39 @@ fn load_key(conn: &mut DbConn, hash: &str) -> Result<Option<CachedKey>, ApiError
     let Some(user_id) = user_id else {
         return Ok(None); // keys without a user owner belong to the enterprise edition
     };
-    let (email, display_name, active) = users::table
-        .filter(users::tenant_id.eq(&tenant_id).and(users::id.eq(&user_id)))
-        .select((users::email, users::display_name, users::active))
-        .first::<(String, String, bool)>(conn)?;
-    let tenant_slug = tenants::table.filter(tenants::id.eq(&tenant_id)).select(tenants::slug).first::<String>(conn)?;
-    let (roles, permissions) = grants_of_user(conn, &tenant_id, &user_id)?;
+    let Some((principal, active)) = user_principal(conn, &tenant_id, &user_id, Some(key_id))? else {
+        return Ok(None);
+    };
+    Ok(Some(CachedKey { principal: Arc::new(principal), expires_at, revoked: revoked_at.is_some(), active }))
+}
+
+/// A user with their roles and permissions as a principal (acting through `api_key_id`, if
+/// any), and whether the user is active; `None` when there is no such user.
+pub fn user_principal(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    user_id: &str,
+    api_key_id: Option<String>,
+) -> Result<Option<(Principal, bool)>, ApiError> {
+    let Some((email, display_name, active, tenant_slug)) = users::table
+        .inner_join(tenants::table.on(tenants::id.eq(users::tenant_id)))
+        .filter(users::tenant_id.eq(tenant_id).and(users::id.eq(user_id)))
+        .select((users::email, users::display_name, users::active, tenants::slug))
+        .first::<(String, String, bool, String)>(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let (roles, permissions) = grants_of_user(conn, tenant_id, user_id)?;
     let principal = Principal {
-        tenant_id,
+        tenant_id: tenant_id.to_owned(),
         tenant_slug,
-        actor: Actor::User { id: user_id, email, display_name },
-        api_key_id: Some(key_id),
+        actor: Actor::User { id: user_id.to_owned(), email, display_name },
+        api_key_id,
         roles,
         permissions,
     };
-    Ok(Some(CachedKey { principal: Arc::new(principal), expires_at, revoked: revoked_at.is_some(), active }))
+    Ok(Some((principal, active)))
 }
 
 /// A user's roles and the union of their permissions.

@@ -1,13 +1,15 @@
-//! Who may use `/api/v1/mcp/*`: a user with the Admin role, by API key (the admin session cookie
-//! comes with the admin UI). The tenant always comes from the credential.
+//! Who may use `/api/v1/mcp/*`: a user with the Admin role, by API key or by the admin UI's
+//! session cookie. A cookie-authenticated write must also carry the session's CSRF token in
+//! `x-csrf-token`. The tenant always comes from the credential.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use actix_web::{FromRequest, HttpRequest, web};
-use alga_core::rbac::BuiltInRole;
 use alga_core::{ApiError, AppContext, Principal};
+
+use crate::session;
 
 /// An authenticated administrator of one tenant.
 #[derive(Debug, Clone)]
@@ -33,15 +35,27 @@ impl FromRequest for Admin {
             let ctx = req
                 .app_data::<web::Data<AppContext>>()
                 .ok_or_else(|| ApiError::internal(&"the application context is missing"))?;
-            let principal = alga_api::http::authenticate(req.headers(), ctx)
-                .await?
-                .ok_or_else(|| ApiError::unauthorized("An administrator's API key is required (x-api-key)."))?;
-            let is_admin =
-                principal.user_id().is_some() && principal.roles.iter().any(|r| r.name == BuiltInRole::Admin.name());
-            if !is_admin {
+            let principal = match alga_api::http::authenticate(req.headers(), ctx).await? {
+                Some(principal) => principal,
+                None => by_cookie(ctx, &req).await?,
+            };
+            if !session::is_admin(&principal) {
                 return Err(ApiError::forbidden("Only administrators may manage the MCP server."));
             }
             Ok(Admin(principal))
         })
     }
+}
+
+/// The admin UI's session, for requests without an API key; writes need its CSRF token.
+async fn by_cookie(ctx: &AppContext, req: &HttpRequest) -> Result<Arc<Principal>, ApiError> {
+    let missing = || ApiError::unauthorized("An administrator's API key (x-api-key) or admin session is required.");
+    let s = session::current(ctx, req).await?.ok_or_else(missing)?;
+    if !req.method().is_safe() {
+        let presented = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if !session::same_secret(presented, &s.csrf) {
+            return Err(ApiError::forbidden("A session-authenticated change needs the session's x-csrf-token header."));
+        }
+    }
+    Ok(s.principal)
 }

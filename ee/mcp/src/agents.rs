@@ -36,49 +36,49 @@ struct AgentRow {
 
 #[derive(Debug, Serialize)]
 pub struct AgentView {
-    id: String,
-    name: String,
-    description: String,
-    idp_id: Option<String>,
-    idp_issuer: Option<String>,
-    subject: Option<String>,
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub idp_id: Option<String>,
+    pub idp_issuer: Option<String>,
+    pub subject: Option<String>,
     /// `active`, `inactive` or `retired`.
-    status: &'static str,
-    active: bool,
-    roles: Vec<RoleRef>,
-    created_by: Option<String>,
+    pub status: &'static str,
+    pub active: bool,
+    pub roles: Vec<RoleRef>,
+    pub created_by: Option<String>,
     #[serde(serialize_with = "utc")]
-    created_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
     #[serde(serialize_with = "utc")]
-    updated_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
     #[serde(serialize_with = "utc_opt")]
-    retired_at: Option<NaiveDateTime>,
+    pub retired_at: Option<NaiveDateTime>,
     /// The newest audited tool call.
     #[serde(serialize_with = "utc_opt")]
-    last_activity_at: Option<NaiveDateTime>,
+    pub last_activity_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateAgent {
-    name: String,
+pub struct CreateAgent {
+    pub name: String,
     #[serde(default)]
-    description: String,
+    pub description: String,
     /// The IdP whose tokens name this agent, with `subject`; omit both for an agent that only
     /// uses API keys.
-    idp_id: Option<String>,
-    subject: Option<String>,
+    pub idp_id: Option<String>,
+    pub subject: Option<String>,
     #[serde(default)]
-    role_ids: Vec<String>,
+    pub role_ids: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct UpdateAgent {
-    name: Option<String>,
-    description: Option<String>,
-    role_ids: Option<Vec<String>>,
-    active: Option<bool>,
+pub struct UpdateAgent {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub role_ids: Option<Vec<String>>,
+    pub active: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,11 +88,11 @@ struct ListAgents {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateKey {
+pub struct CreateKey {
     #[serde(default)]
-    description: String,
+    pub description: String,
     /// Required, at most one year ahead.
-    expires_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,18 +103,27 @@ struct KeyPath {
 
 #[derive(Debug, Serialize, Queryable, Selectable)]
 #[diesel(table_name = agent_api_keys)]
-struct KeyView {
-    id: String,
-    prefix: String,
-    description: String,
+pub struct KeyView {
+    pub id: String,
+    pub prefix: String,
+    pub description: String,
     #[serde(serialize_with = "utc")]
-    created_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
     #[serde(serialize_with = "utc_opt")]
-    last_used_at: Option<NaiveDateTime>,
+    pub last_used_at: Option<NaiveDateTime>,
     #[serde(serialize_with = "utc_opt")]
-    expires_at: Option<NaiveDateTime>,
+    pub expires_at: Option<NaiveDateTime>,
     #[serde(serialize_with = "utc_opt")]
-    revoked_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+/// A role an agent may be given.
+#[derive(Debug, Serialize, Queryable)]
+pub struct RoleInfo {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub built_in: bool,
 }
 
 const MAX_KEY_LIFETIME_DAYS: i64 = 366;
@@ -233,10 +242,14 @@ fn text(field: &str, value: &str, max: usize, required: bool) -> Result<String, 
 }
 
 async fn list(admin: Admin, ctx: web::Data<AppContext>, q: web::Query<ListAgents>) -> Result<HttpResponse, ApiError> {
-    let tenant = admin.tenant().to_owned();
-    let include_retired = q.include_retired.unwrap_or(false);
-    let data = ctx
-        .db
+    let data = list_agents(&ctx, admin.tenant(), q.include_retired.unwrap_or(false)).await?;
+    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+}
+
+/// The tenant's agents by name, retired ones only when asked.
+pub async fn list_agents(ctx: &AppContext, tenant: &str, include_retired: bool) -> Result<Vec<AgentView>, ApiError> {
+    let tenant = tenant.to_owned();
+    ctx.db
         .run(move |conn| {
             let mut query = agents::table.filter(agents::tenant_id.eq(&tenant)).into_boxed();
             if !include_retired {
@@ -245,14 +258,18 @@ async fn list(admin: Admin, ctx: web::Data<AppContext>, q: web::Query<ListAgents
             let rows = query.order((agents::name, agents::id)).select(AgentRow::as_select()).load(conn)?;
             views(conn, &tenant, rows)
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+        .await
 }
 
 async fn get(admin: Admin, ctx: web::Data<AppContext>, path: web::Path<IdPath>) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = (admin.tenant().to_owned(), path.into_inner().id);
-    let data = ctx.db.run(move |conn| view(conn, &tenant, &id)).await?;
+    let data = get_agent(&ctx, admin.tenant(), &path.into_inner().id).await?;
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
+}
+
+/// One agent of the tenant, or 404.
+pub async fn get_agent(ctx: &AppContext, tenant: &str, id: &str) -> Result<AgentView, ApiError> {
+    let (tenant, id) = (tenant.to_owned(), id.to_owned());
+    ctx.db.run(move |conn| view(conn, &tenant, &id)).await
 }
 
 async fn create(
@@ -260,15 +277,25 @@ async fn create(
     ctx: web::Data<AppContext>,
     body: web::Json<CreateAgent>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
+    let data = create_agent(&ctx, admin.tenant(), admin.user_id(), body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(json!({ "data": data })))
+}
+
+/// Creates an agent with roles, bound to (IdP, subject) or to nothing (API keys only); 409
+/// naming the agent that already holds the binding.
+pub async fn create_agent(
+    ctx: &AppContext,
+    tenant: &str,
+    created_by: Option<String>,
+    b: CreateAgent,
+) -> Result<AgentView, ApiError> {
     let name = text("name", &b.name, 200, true)?;
     let description = text("description", &b.description, 2000, false)?;
     let subject = b.subject.as_deref().map(|s| text("subject", s, 512, true)).transpose()?;
     if b.idp_id.is_some() != subject.is_some() {
         return Err(ApiError::validation("subject", "idp_id and subject go together: give both or neither"));
     }
-    let tenant = admin.tenant().to_owned();
-    let created_by = admin.user_id();
+    let tenant = tenant.to_owned();
     let data = ctx
         .db
         .run(move |conn| {
@@ -303,7 +330,7 @@ async fn create(
         })
         .await?;
     tracing::info!(agent = %data.id, "agent created");
-    Ok(HttpResponse::Created().json(json!({ "data": data })))
+    Ok(data)
 }
 
 /// 409 naming the live agent that already holds (IdP, subject).
@@ -329,12 +356,16 @@ async fn update(
     path: web::Path<IdPath>,
     body: web::Json<UpdateAgent>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
+    let data = update_agent(&ctx, admin.tenant(), &path.into_inner().id, body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+}
+
+/// Changes an agent's name, description, roles or status (not a retired agent's).
+pub async fn update_agent(ctx: &AppContext, tenant: &str, id: &str, b: UpdateAgent) -> Result<AgentView, ApiError> {
     let name = b.name.as_deref().map(|n| text("name", n, 200, true)).transpose()?;
     let description = b.description.as_deref().map(|d| text("description", d, 2000, false)).transpose()?;
-    let (tenant, id) = (admin.tenant().to_owned(), path.into_inner().id);
-    let data = ctx
-        .db
+    let (tenant, id) = (tenant.to_owned(), id.to_owned());
+    ctx.db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let row = load_row(conn, &tenant, &id)?;
@@ -355,15 +386,18 @@ async fn update(
                 view(conn, &tenant, &id)
             })
         })
-        .await?;
+        .await
+}
+
+async fn retire(admin: Admin, ctx: web::Data<AppContext>, path: web::Path<IdPath>) -> Result<HttpResponse, ApiError> {
+    let data = retire_agent(&ctx, admin.tenant(), &path.into_inner().id).await?;
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
 }
 
 /// Retires an agent: it stops working at once, its keys are revoked, its audit stays.
-async fn retire(admin: Admin, ctx: web::Data<AppContext>, path: web::Path<IdPath>) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = (admin.tenant().to_owned(), path.into_inner().id);
-    let data = ctx
-        .db
+pub async fn retire_agent(ctx: &AppContext, tenant: &str, id: &str) -> Result<AgentView, ApiError> {
+    let (tenant, id) = (tenant.to_owned(), id.to_owned());
+    ctx.db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let row = load_row(conn, &tenant, &id)?;
@@ -383,30 +417,28 @@ async fn retire(admin: Admin, ctx: web::Data<AppContext>, path: web::Path<IdPath
                 view(conn, &tenant, &id)
             })
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+        .await
 }
 
 async fn roles_list(admin: Admin, ctx: web::Data<AppContext>) -> Result<HttpResponse, ApiError> {
-    let tenant = admin.tenant().to_owned();
-    let data = ctx
-        .db
+    let data = assignable_roles(&ctx, admin.tenant()).await?;
+    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+}
+
+/// The tenant's roles, by name.
+pub async fn assignable_roles(ctx: &AppContext, tenant: &str) -> Result<Vec<RoleInfo>, ApiError> {
+    let tenant = tenant.to_owned();
+    ctx.db
         .run(move |conn| {
-            let rows: Vec<(String, String, String, bool)> = roles::table
-                .filter(roles::tenant_id.eq(&tenant))
-                .order(roles::name)
-                .select((roles::id, roles::name, roles::description, roles::built_in))
-                .load(conn)?;
             Ok::<_, ApiError>(
-                rows.into_iter()
-                    .map(|(id, name, description, built_in)| {
-                        json!({ "id": id, "name": name, "description": description, "built_in": built_in })
-                    })
-                    .collect::<Vec<_>>(),
+                roles::table
+                    .filter(roles::tenant_id.eq(&tenant))
+                    .order(roles::name)
+                    .select((roles::id, roles::name, roles::description, roles::built_in))
+                    .load(conn)?,
             )
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+        .await
 }
 
 async fn create_key(
@@ -415,7 +447,17 @@ async fn create_key(
     path: web::Path<IdPath>,
     body: web::Json<CreateKey>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
+    let (plaintext, key) = create_agent_key(&ctx, admin.tenant(), &path.into_inner().id, body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(json!({ "data": { "key": plaintext, "info": key } })))
+}
+
+/// A new API key for an agent: its plaintext (to show once) and what is stored of it.
+pub async fn create_agent_key(
+    ctx: &AppContext,
+    tenant: &str,
+    id: &str,
+    b: CreateKey,
+) -> Result<(String, KeyView), ApiError> {
     let Some(expires_at) = b.expires_at else {
         return Err(ApiError::validation("expires_at", "is required: agent keys expire within a year"));
     };
@@ -429,7 +471,7 @@ async fn create_key(
     }
     let description = text("description", &b.description, 200, false)?;
     let plaintext = generate_api_key()?;
-    let (tenant, id) = (admin.tenant().to_owned(), path.into_inner().id);
+    let (tenant, id) = (tenant.to_owned(), id.to_owned());
     let hash = key_hash(&plaintext);
     let prefix = key_prefix(&plaintext);
     let key = ctx
@@ -458,7 +500,7 @@ async fn create_key(
             })
         })
         .await?;
-    Ok(HttpResponse::Created().json(json!({ "data": { "key": plaintext, "info": key } })))
+    Ok((plaintext, key))
 }
 
 fn load_key(conn: &mut DbConn, tenant: &str, agent: &str, key: &str) -> Result<KeyView, ApiError> {
@@ -476,9 +518,14 @@ async fn list_keys(
     ctx: web::Data<AppContext>,
     path: web::Path<IdPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = (admin.tenant().to_owned(), path.into_inner().id);
-    let data = ctx
-        .db
+    let data = agent_keys(&ctx, admin.tenant(), &path.into_inner().id).await?;
+    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+}
+
+/// An agent's keys, newest first, revoked and expired ones included.
+pub async fn agent_keys(ctx: &AppContext, tenant: &str, id: &str) -> Result<Vec<KeyView>, ApiError> {
+    let (tenant, id) = (tenant.to_owned(), id.to_owned());
+    ctx.db
         .run(move |conn| {
             load_row(conn, &tenant, &id)?;
             Ok::<_, ApiError>(
@@ -489,8 +536,7 @@ async fn list_keys(
                     .load(conn)?,
             )
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+        .await
 }
 
 async fn revoke_key(
@@ -498,16 +544,22 @@ async fn revoke_key(
     ctx: web::Data<AppContext>,
     path: web::Path<KeyPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, p) = (admin.tenant().to_owned(), path.into_inner());
+    let p = path.into_inner();
+    revoke_agent_key(&ctx, admin.tenant(), &p.id, &p.key_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Revokes one of an agent's keys: it stops working on its next use.
+pub async fn revoke_agent_key(ctx: &AppContext, tenant: &str, agent: &str, key: &str) -> Result<(), ApiError> {
+    let (tenant, agent, key) = (tenant.to_owned(), agent.to_owned(), key.to_owned());
     ctx.db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                load_key(conn, &tenant, &p.id, &p.key_id)?;
-                identity::revoke_api_key(conn, Some(&tenant), &p.key_id).map(|_| ())
+                load_key(conn, &tenant, &agent, &key)?;
+                identity::revoke_api_key(conn, Some(&tenant), &key).map(|_| ())
             })
         })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+        .await
 }
 
 /// An agent as authentication reads it, with its tenant's slug.

@@ -264,17 +264,19 @@ fn start_writer(url: alga_core::DatabaseUrl) -> tokio::sync::mpsc::Sender<Pendin
     tx
 }
 
-#[derive(Debug, Clone, Deserialize)]
-struct Filter {
-    agent_id: Option<String>,
-    user_id: Option<String>,
-    decision: Option<String>,
-    tool: Option<String>,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-    page: Option<u32>,
-    page_size: Option<u32>,
-    format: Option<String>,
+/// Which rows to read: every field narrows; `page` (from 1) and `page_size` (at most 200) page
+/// the list, `format` chooses the export's.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Filter {
+    pub agent_id: Option<String>,
+    pub user_id: Option<String>,
+    pub decision: Option<String>,
+    pub tool: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub page: Option<u32>,
+    pub page_size: Option<u32>,
+    pub format: Option<String>,
 }
 
 const MAX_PAGE_SIZE: u32 = 200;
@@ -317,6 +319,18 @@ fn filtered<'a>(tenant: &'a str, f: &'a Filter) -> impl Fn() -> Boxed<'a> + 'a {
 
 async fn list(admin: Admin, ctx: web::Data<AppContext>, q: web::Query<Filter>) -> Result<HttpResponse, ApiError> {
     let f = q.into_inner();
+    let (page, size) = (f.page.unwrap_or(1), f.page_size.unwrap_or(50));
+    let (rows, total) = page_of(&ctx, admin.tenant(), f).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "data": rows,
+        "page": page,
+        "page_size": size,
+        "total": total,
+    })))
+}
+
+/// One page of the tenant's matching rows, newest first, and how many match in all.
+pub async fn page_of(ctx: &AppContext, tenant: &str, f: Filter) -> Result<(Vec<Record>, i64), ApiError> {
     let page = f.page.unwrap_or(1);
     let size = f.page_size.unwrap_or(50);
     if page == 0 {
@@ -326,9 +340,8 @@ async fn list(admin: Admin, ctx: web::Data<AppContext>, q: web::Query<Filter>) -
         return Err(ApiError::validation("page_size", format!("must be 1 to {MAX_PAGE_SIZE}")));
     }
     check(&f)?;
-    let tenant = admin.tenant().to_owned();
-    let (rows, total) = ctx
-        .db
+    let tenant = tenant.to_owned();
+    ctx.db
         .run(move |conn| {
             let query = filtered(&tenant, &f);
             let total: i64 = query().count().get_result(conn)?;
@@ -340,13 +353,22 @@ async fn list(admin: Admin, ctx: web::Data<AppContext>, q: web::Query<Filter>) -
                 .load(conn)?;
             Ok::<_, ApiError>((rows, total))
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "data": rows,
-        "page": page,
-        "page_size": size,
-        "total": total,
-    })))
+        .await
+}
+
+/// One row of the tenant's audit, or 404.
+pub async fn one(ctx: &AppContext, tenant: &str, id: &str) -> Result<Record, ApiError> {
+    let (tenant, id) = (tenant.to_owned(), id.to_owned());
+    ctx.db
+        .run(move |conn| {
+            mcp_audit::table
+                .filter(mcp_audit::tenant_id.eq(&tenant).and(mcp_audit::id.eq(&id)))
+                .select(Record::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or_else(|| ApiError::not_found("No audited call with this id."))
+        })
+        .await
 }
 
 /// Rows per database read while exporting.

@@ -409,3 +409,184 @@ async fn verify_with(
     let payload = jwt::verify(token, verifier, &idp.issuer, audience, SystemTime::now())?;
     jwt::subject(&payload, &idp.subject_claim)
 }
+
+/// One line of the IdP doctor's report.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub label: &'static str,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// What the IdP doctor found: each rule in the order the endpoint applies them, and the verdict
+/// (`Ok`: who the token signs in as; `Err`: why it is refused).
+#[derive(Debug, Clone)]
+pub struct Diagnosis {
+    pub checks: Vec<Check>,
+    pub verdict: Result<String, String>,
+}
+
+/// Explains whether `token` would be accepted on one of this tenant's endpoints (the instance-wide
+/// one, or `/t/{slug}/api/mcp`), and if not exactly why. It applies the endpoint's own rules and
+/// keys, but only ever looks at the tenant's own identity providers and agents.
+pub async fn diagnose(
+    ctx: &AppContext,
+    gov: &Governance,
+    tenant_id: &str,
+    tenant_slug: &str,
+    token: &str,
+    per_tenant: bool,
+) -> Result<Diagnosis, ApiError> {
+    let token = token.trim();
+    let token = token.strip_prefix("Bearer ").or_else(|| token.strip_prefix("bearer ")).unwrap_or(token).trim();
+    let mut checks = Vec::new();
+    let fail = |checks: &mut Vec<Check>, label, detail: String| {
+        checks.push(Check { label, passed: false, detail: detail.clone() });
+        detail
+    };
+    let seen = match jwt::inspect(token) {
+        Ok(seen) => seen,
+        Err(r) => {
+            let why = fail(&mut checks, "Format", format!("Refused: {r}."));
+            return Ok(Diagnosis { checks, verdict: Err(why) });
+        }
+    };
+    checks.push(Check {
+        label: "Format",
+        passed: true,
+        detail: format!("A JWT signed with {}, key id {}.", seen.algorithm, seen.kid.as_deref().unwrap_or("(none)")),
+    });
+    let (tenant, issuer) = (tenant_id.to_owned(), seen.issuer.clone());
+    let idp: Option<Idp> = ctx
+        .db
+        .run(move |conn| {
+            Ok::<_, ApiError>(
+                agent_idp_providers::table
+                    .filter(agent_idp_providers::tenant_id.eq(&tenant).and(agent_idp_providers::issuer.eq(&issuer)))
+                    .select(Idp::as_select())
+                    .first(conn)
+                    .optional()?,
+            )
+        })
+        .await?;
+    let idp = match idp {
+        Some(idp) if idp.active => {
+            checks.push(Check {
+                label: "Issuer",
+                passed: true,
+                detail: format!("{} is a trusted {} provider.", seen.issuer, idp.kind),
+            });
+            idp
+        }
+        Some(_) => {
+            let why =
+                fail(&mut checks, "Issuer", format!("{} is registered but deactivated: reactivate it.", seen.issuer));
+            return Ok(Diagnosis { checks, verdict: Err(why) });
+        }
+        None => {
+            let why = fail(
+                &mut checks,
+                "Issuer",
+                format!("No identity provider of this organization has issuer {}: add one.", seen.issuer),
+            );
+            return Ok(Diagnosis { checks, verdict: Err(why) });
+        }
+    };
+    let audience = if per_tenant { resource_url(ctx, Some(tenant_slug)) } else { idp.audience.clone() };
+    let audiences: Vec<String> = match seen.claims.get("aud") {
+        Some(Value::String(a)) => vec![a.clone()],
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        _ => Vec::new(),
+    };
+    let aud_ok = audiences.contains(&audience);
+    checks.push(Check {
+        label: "Audience",
+        passed: aud_ok,
+        detail: if aud_ok {
+            format!("The token is for {audience}.")
+        } else {
+            format!(
+                "The token is for {}, but this endpoint expects {audience}: have the provider issue tokens for it, or change the provider's audience.",
+                if audiences.is_empty() { "no audience".to_owned() } else { audiences.join(", ") }
+            )
+        },
+    });
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let leeway = jwt::LEEWAY.as_secs() as i64;
+    let when = |at: i64| {
+        chrono::DateTime::from_timestamp(at, 0)
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .unwrap_or_default()
+    };
+    let exp = seen.claims.get("exp").and_then(Value::as_i64);
+    let nbf = seen.claims.get("nbf").and_then(Value::as_i64);
+    let (times_ok, times) = match exp {
+        None => (false, "The token has no expiry (exp).".to_owned()),
+        Some(exp) if exp + leeway <= now => (false, format!("The token expired at {}.", when(exp))),
+        Some(_) if nbf.is_some_and(|n| n > now + leeway) => {
+            (false, format!("The token is not valid before {}.", when(nbf.unwrap_or_default())))
+        }
+        Some(exp) => (true, format!("Valid until {} ({} min from now).", when(exp), (exp - now).max(0) / 60)),
+    };
+    checks.push(Check { label: "Lifetime", passed: times_ok, detail: times });
+    let verified = verify_with(gov, token, &seen, &idp, &audience).await;
+    let signature = match &verified {
+        Ok(_) => Check { label: "Signature", passed: true, detail: "Signed by one of the provider's keys.".to_owned() },
+        Err(
+            r @ (Rejection::KeysUnavailable
+            | Rejection::KidRequired
+            | Rejection::UnknownKey(_)
+            | Rejection::KeyAlgorithm(_)
+            | Rejection::BadSignature),
+        ) => Check { label: "Signature", passed: false, detail: format!("Refused: {r}.") },
+        Err(_) => {
+            Check { label: "Signature", passed: true, detail: "Signed by one of the provider's keys.".to_owned() }
+        }
+    };
+    checks.push(signature);
+    let claim = idp.subject_claim.clone();
+    let subject = seen.claims.get(&claim).and_then(Value::as_str).map(str::to_owned);
+    let agent = match &subject {
+        None => Err(format!("The token has no {claim} claim, which names the agent for this provider.")),
+        Some(subject) => {
+            let (conn_idp, subject) = (idp.clone(), subject.clone());
+            let bound = ctx.db.run(move |conn| bound_agent(conn, &conn_idp, &subject)).await?;
+            match bound {
+                Some(Some(p)) => {
+                    let roles: Vec<&str> = p.roles.iter().map(|r| r.name.as_str()).collect();
+                    let name = match &p.actor {
+                        alga_core::identity::Actor::Agent { name, .. } => name.clone(),
+                        alga_core::identity::Actor::User { email, .. } => email.clone(),
+                    };
+                    Ok(format!(
+                        "{claim} = {} maps to the agent {name} (roles: {}).",
+                        seen.claims.get(&claim).and_then(Value::as_str).unwrap_or_default(),
+                        if roles.is_empty() { "none".to_owned() } else { roles.join(", ") }
+                    ))
+                }
+                Some(None) => {
+                    Err(format!("The agent bound to {claim} = {} is deactivated.", subject_text(&seen, &claim)))
+                }
+                None => Err(format!(
+                    "No active agent is bound to {claim} = {}: add an agent with this subject.",
+                    subject_text(&seen, &claim)
+                )),
+            }
+        }
+    };
+    checks.push(match &agent {
+        Ok(detail) => Check { label: "Agent", passed: true, detail: detail.clone() },
+        Err(detail) => Check { label: "Agent", passed: false, detail: detail.clone() },
+    });
+    let endpoint = resource_url(ctx, per_tenant.then_some(tenant_slug));
+    let verdict = match (verified, agent) {
+        (Err(r), _) => Err(format!("Refused with 401 invalid_token: {r}.")),
+        (Ok(_), Err(why)) => Err(format!("Refused with 403: {why}")),
+        (Ok(_), Ok(who)) => Ok(format!("Accepted on {endpoint}: {who}")),
+    };
+    Ok(Diagnosis { checks, verdict })
+}
+
+fn subject_text(seen: &jwt::Unverified, claim: &str) -> String {
+    seen.claims.get(claim).and_then(Value::as_str).unwrap_or_default().chars().take(200).collect()
+}

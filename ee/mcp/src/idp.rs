@@ -41,16 +41,16 @@ pub struct Idp {
 }
 
 #[derive(Debug, Serialize)]
-struct IdpView {
+pub struct IdpView {
     #[serde(flatten)]
-    idp: Idp,
+    pub idp: Idp,
     /// Agents bound to it that are not retired.
-    agents: i64,
+    pub agents: i64,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
-enum Kind {
+pub enum Kind {
     Custom,
     Microsoft,
     Google,
@@ -68,25 +68,25 @@ impl Kind {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateIdp {
-    kind: Kind,
+pub struct CreateIdp {
+    pub kind: Kind,
     /// Custom providers: the issuer exactly as its tokens carry it.
-    issuer: Option<String>,
+    pub issuer: Option<String>,
     /// Custom providers: the JWKS URL; without it, OIDC discovery finds it.
-    jwks_uri: Option<String>,
+    pub jwks_uri: Option<String>,
     /// Microsoft Entra: the directory (tenant) id.
-    entra_tenant_id: Option<String>,
+    pub entra_tenant_id: Option<String>,
     /// Default: this server's MCP resource URL.
-    audience: Option<String>,
-    subject_claim: Option<String>,
+    pub audience: Option<String>,
+    pub subject_claim: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct UpdateIdp {
-    audience: Option<String>,
-    subject_claim: Option<String>,
-    active: Option<bool>,
+pub struct UpdateIdp {
+    pub audience: Option<String>,
+    pub subject_claim: Option<String>,
+    pub active: Option<bool>,
 }
 
 /// This server's MCP resource URL: tokens for it carry it as their audience.
@@ -172,9 +172,14 @@ async fn discover(gov: &Governance, issuer: &str) -> Result<String, ApiError> {
 }
 
 async fn list(admin: Admin, ctx: web::Data<AppContext>) -> Result<HttpResponse, ApiError> {
-    let tenant = admin.tenant().to_owned();
-    let views = ctx
-        .db
+    let views = list_idps(&ctx, admin.tenant()).await?;
+    Ok(HttpResponse::Ok().json(json!({ "data": views })))
+}
+
+/// The tenant's identity providers, oldest first, each with how many agents are bound to it.
+pub async fn list_idps(ctx: &AppContext, tenant: &str) -> Result<Vec<IdpView>, ApiError> {
+    let tenant = tenant.to_owned();
+    ctx.db
         .run(move |conn| {
             let idps: Vec<Idp> = agent_idp_providers::table
                 .filter(agent_idp_providers::tenant_id.eq(&tenant))
@@ -188,8 +193,7 @@ async fn list(admin: Admin, ctx: web::Data<AppContext>) -> Result<HttpResponse, 
                 })
                 .collect::<Result<Vec<_>, ApiError>>()
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(json!({ "data": views })))
+        .await
 }
 
 /// Names of the agents (not retired) bound to an IdP.
@@ -207,7 +211,12 @@ async fn create(
     gov: web::Data<Governance>,
     body: web::Json<CreateIdp>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
+    let view = create_idp(&ctx, &gov, admin.tenant(), body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(json!({ "data": view })))
+}
+
+/// Registers an identity provider from a preset (discovering its keys unless given).
+pub async fn create_idp(ctx: &AppContext, gov: &Governance, tenant: &str, b: CreateIdp) -> Result<IdpView, ApiError> {
     let insecure = gov.settings.allow_insecure_idp_urls;
     let (issuer, default_claim) = match b.kind {
         Kind::Google => {
@@ -246,15 +255,15 @@ async fn create(
         return Err(ApiError::validation("entra_tenant_id", "applies to Microsoft Entra providers only"));
     }
     let subject_claim = subject_claim(b.subject_claim.as_deref(), default_claim)?;
-    let audience = audience(b.audience.as_deref().unwrap_or(&resource_url(&ctx, None)))?;
+    let audience = audience(b.audience.as_deref().unwrap_or(&resource_url(ctx, None)))?;
     let jwks_uri = match b.jwks_uri.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
         Some(uri) if b.kind == Kind::Custom => check_url("jwks_uri", uri, insecure)?.to_string(),
         Some(_) => return Err(ApiError::validation("jwks_uri", "is found by discovery for this kind of provider")),
-        None => discover(&gov, &issuer).await?,
+        None => discover(gov, &issuer).await?,
     };
     let at = now();
     let idp = Idp {
-        tenant_id: admin.tenant().to_owned(),
+        tenant_id: tenant.to_owned(),
         id: new_id(),
         kind: b.kind.as_str().to_owned(),
         issuer,
@@ -294,7 +303,7 @@ async fn create(
         })
         .await?;
     tracing::info!(idp = %idp.id, issuer = %idp.issuer, "identity provider registered");
-    Ok(HttpResponse::Created().json(json!({ "data": IdpView { idp, agents: 0 } })))
+    Ok(IdpView { idp, agents: 0 })
 }
 
 /// One IdP of the tenant, or 404.
@@ -313,12 +322,16 @@ async fn update(
     path: web::Path<IdPath>,
     body: web::Json<UpdateIdp>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
+    let view = update_idp(&ctx, admin.tenant(), &path.into_inner().id, body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(json!({ "data": view })))
+}
+
+/// Changes a provider's audience, agent claim or status.
+pub async fn update_idp(ctx: &AppContext, tenant: &str, id: &str, b: UpdateIdp) -> Result<IdpView, ApiError> {
     let audience = b.audience.as_deref().map(audience).transpose()?;
     let claim = b.subject_claim.as_deref().map(|c| subject_claim(Some(c), "sub")).transpose()?;
-    let (tenant, id) = (admin.tenant().to_owned(), path.into_inner().id);
-    let view = ctx
-        .db
+    let (tenant, id) = (tenant.to_owned(), id.to_owned());
+    ctx.db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 load(conn, &tenant, &id)?;
@@ -337,12 +350,17 @@ async fn update(
                 Ok::<_, ApiError>(IdpView { idp, agents })
             })
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(json!({ "data": view })))
+        .await
 }
 
 async fn delete(admin: Admin, ctx: web::Data<AppContext>, path: web::Path<IdPath>) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = (admin.tenant().to_owned(), path.into_inner().id);
+    delete_idp(&ctx, admin.tenant(), &path.into_inner().id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Deletes a provider; 409 naming the agents while live agents are bound to it.
+pub async fn delete_idp(ctx: &AppContext, tenant: &str, id: &str) -> Result<(), ApiError> {
+    let (tenant, id) = (tenant.to_owned(), id.to_owned());
     ctx.db
         .run(move |conn| {
             write_transaction(conn, |conn| {
@@ -368,8 +386,7 @@ async fn delete(admin: Admin, ctx: web::Data<AppContext>, path: web::Path<IdPath
                 Ok::<_, ApiError>(())
             })
         })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+        .await
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -1,6 +1,6 @@
 //! The enterprise edition's [`McpGovernance`]: its migration set merged after the community one,
-//! and (as the governance work lands) trusted identity providers, agents, JWT verification, the
-//! remote MCP endpoint, the audit trail and the admin API.
+//! trusted identity providers, agents, JWT verification, the remote MCP endpoint, the audit
+//! trail, the admin API and the admin web UI.
 //!
 //! Architecture invariant: only `crates/server`, under its `enterprise` feature, depends on this
 //! crate; nothing under `crates/` does.
@@ -16,8 +16,10 @@ pub mod jwt;
 pub mod limits;
 pub mod metadata;
 pub mod schema;
+pub mod session;
 pub mod settings;
 pub mod sweeper;
+pub mod ui;
 
 use std::sync::Arc;
 
@@ -48,6 +50,8 @@ pub struct Governance {
     pub audit: audit::AuditWriter,
     /// Agents as authentication last read them, each with the grant epoch read before it.
     pub agents: auth::AgentCache,
+    /// Failed admin sign-ins, per account and per address.
+    pub sign_ins: session::Throttle,
 }
 
 impl Governance {
@@ -75,6 +79,7 @@ impl Governance {
             clients,
             audit: audit::AuditWriter::default(),
             agents: auth::AgentCache::default(),
+            sign_ins: session::Throttle::default(),
         }
     }
 }
@@ -112,6 +117,7 @@ impl McpGovernance for Enterprise {
         audit::configure(cfg);
         endpoint::configure(cfg);
         metadata::configure(cfg);
+        ui::configure(cfg);
     }
 
     fn background_tasks(&self, ctx: &AppContext) -> Vec<BackgroundTask> {

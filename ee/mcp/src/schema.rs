@@ -136,3 +136,16 @@ diesel::allow_tables_to_appear_in_same_query!(
     role_grants,
     tenant_slugs
 );
+
+diesel::table! {
+    /// Admin UI sessions, found by the SHA-256 of the cookie's token.
+    admin_sessions (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        user_id -> Text,
+        token_hash -> Text,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}

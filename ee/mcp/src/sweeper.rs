@@ -1,4 +1,4 @@
-//! Deletes expired and revoked API keys on a schedule.
+//! Deletes expired and revoked API keys, and expired admin sessions, on a schedule.
 
 use std::time::Duration;
 
@@ -33,6 +33,10 @@ pub fn task(ctx: &AppContext, every: Duration) -> BackgroundTask {
                     match db.run(sweep).await {
                         Ok(swept) => tracing::info!(swept, "expired and revoked API keys swept"),
                         Err(e) => tracing::warn!(error = %e, "sweeping API keys failed"),
+                    }
+                    match db.run(crate::session::sweep).await {
+                        Ok(swept) => tracing::info!(swept, "expired admin sessions swept"),
+                        Err(e) => tracing::warn!(error = %e, "sweeping admin sessions failed"),
                     }
                 }
             })

@@ -5,3 +5,4 @@
 mod editions;
 mod governance;
 mod support;
+mod ui;

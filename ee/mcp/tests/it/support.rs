@@ -198,7 +198,9 @@ impl Env {
         .run();
         let handle = server.handle();
         tokio::spawn(server);
-        Env { _db: db, ctx, base, http: reqwest::Client::new(), a, b, server: handle }
+        // Redirects are answers to check (the admin UI), never followed.
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Env { _db: db, ctx, base, http, a, b, server: handle }
     }
 
     /// Stops the server gracefully while the test's runtime still runs: its workers then drop

@@ -1,0 +1,305 @@
+//! Admin sign-in for the web UI: email and password (argon2id), a server-side session in
+//! `admin_sessions` behind an `HttpOnly; SameSite=Strict` cookie, a CSRF token per session, and
+//! sign-in throttling per account and per address.
+
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
+
+use actix_web::HttpRequest;
+use actix_web::cookie::{Cookie, SameSite, time};
+use alga_core::identity::{
+    Principal, hash_password, key_hash, new_id, normalize_email, now, user_principal, verify_password,
+};
+use alga_core::rbac::BuiltInRole;
+use alga_core::schema::{tenants, users};
+use alga_core::{ApiError, AppContext};
+use chrono::Duration;
+use diesel::prelude::*;
+
+use crate::schema::admin_sessions;
+
+/// The session cookie; its value is a random token whose SHA-256 is stored.
+pub const COOKIE: &str = "alga_admin";
+/// The sign-in form's CSRF cookie (there is no session yet to hold the token).
+pub const LOGIN_CSRF_COOKIE: &str = "alga_login_csrf";
+/// How long a session lasts after sign-in.
+pub const LIFETIME_HOURS: i64 = 8;
+/// Failed sign-ins (per account, per address) that pause signing in…
+pub const MAX_FAILURES: u32 = 5;
+/// …for this long after the last failure.
+pub const PAUSE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// A signed-in user of the admin UI.
+#[derive(Debug, Clone)]
+pub struct AdminSession {
+    pub id: String,
+    pub principal: Arc<Principal>,
+    /// Every form and every cookie-authenticated API write must carry it.
+    pub csrf: String,
+}
+
+impl AdminSession {
+    pub fn is_admin(&self) -> bool {
+        is_admin(&self.principal)
+    }
+
+    pub fn email(&self) -> &str {
+        match &self.principal.actor {
+            alga_core::identity::Actor::User { email, .. } => email,
+            alga_core::identity::Actor::Agent { name, .. } => name,
+        }
+    }
+}
+
+/// A user with the Admin role (agents never are).
+pub fn is_admin(principal: &Principal) -> bool {
+    principal.user_id().is_some() && principal.roles.iter().any(|r| r.name == BuiltInRole::Admin.name())
+}
+
+/// Compares two secrets in time independent of where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// 32 random bytes, hex.
+pub fn random_token() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(&format!("getrandom: {e}")))?;
+    Ok(hex::encode(bytes))
+}
+
+/// The session named by the request's cookie, if it is live and its user still active.
+pub async fn current(ctx: &AppContext, req: &HttpRequest) -> Result<Option<AdminSession>, ApiError> {
+    let Some(token) = req.cookie(COOKIE).map(|c| c.value().to_owned()) else { return Ok(None) };
+    if token.len() != 64 {
+        return Ok(None);
+    }
+    let hash = key_hash(&token);
+    ctx.db
+        .run(move |conn| {
+            let row: Option<(String, String, String, String)> = admin_sessions::table
+                .filter(admin_sessions::token_hash.eq(&hash).and(admin_sessions::expires_at.gt(now())))
+                .select((
+                    admin_sessions::tenant_id,
+                    admin_sessions::id,
+                    admin_sessions::user_id,
+                    admin_sessions::csrf_token,
+                ))
+                .first(conn)
+                .optional()?;
+            let Some((tenant_id, id, user_id, csrf)) = row else { return Ok(None) };
+            Ok(user_principal(conn, &tenant_id, &user_id, None)?
+                .filter(|(_, active)| *active)
+                .map(|(principal, _)| AdminSession { id, principal: Arc::new(principal), csrf }))
+        })
+        .await
+}
+
+/// Why a sign-in did not succeed.
+#[derive(Debug)]
+pub enum Refused {
+    /// Wrong email or password, or signing in is paused: one message for all, by design.
+    Generic,
+    /// The email and password are right in several organizations: the form must name one.
+    ChooseOrganization,
+    Failed(ApiError),
+}
+
+impl From<ApiError> for Refused {
+    fn from(e: ApiError) -> Self {
+        Refused::Failed(e)
+    }
+}
+
+/// Failed sign-ins per account and per address, forgotten [`PAUSE`] after the last one. Kept in
+/// this process: each replica throttles on its own.
+#[derive(Debug)]
+pub struct Throttle {
+    failures: moka::sync::Cache<String, u32>,
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Throttle { failures: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(PAUSE).build() }
+    }
+}
+
+impl Throttle {
+    fn keys(email: &str, addr: Option<IpAddr>) -> [String; 2] {
+        [format!("account:{email}"), format!("address:{}", addr.map(|a| a.to_string()).unwrap_or_default())]
+    }
+
+    fn paused(&self, keys: &[String; 2]) -> bool {
+        keys.iter().any(|k| self.failures.get(k).unwrap_or(0) >= MAX_FAILURES)
+    }
+
+    fn failed(&self, keys: &[String; 2]) {
+        for k in keys {
+            let n = self.failures.get(k).unwrap_or(0);
+            self.failures.insert(k.clone(), n.saturating_add(1));
+        }
+    }
+}
+
+/// A password hash nobody has, verified when no account matches so that a wrong email costs as
+/// long as a wrong password.
+fn decoy_hash() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| hash_password("decoy password for absent accounts").unwrap_or_default())
+}
+
+/// Checks the credentials and opens a session; returns it with the cookie's token.
+pub async fn sign_in(
+    ctx: &AppContext,
+    throttle: &Throttle,
+    email: &str,
+    password: &str,
+    organization: Option<&str>,
+    addr: Option<IpAddr>,
+) -> Result<(AdminSession, String), Refused> {
+    let Ok(email) = normalize_email(email) else { return Err(Refused::Generic) };
+    let keys = Throttle::keys(&email, addr);
+    if throttle.paused(&keys) || password.is_empty() || password.len() > 1024 {
+        return Err(Refused::Generic);
+    }
+    let organization = organization.map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned);
+    let (lookup, secret) = (email.clone(), password.to_owned());
+    // Argon2 is slow on purpose: it runs on the blocking pool with the query.
+    let matched: Vec<(String, String)> = ctx
+        .db
+        .run(move |conn| {
+            let mut q = users::table
+                .inner_join(tenants::table.on(tenants::id.eq(users::tenant_id)))
+                .filter(users::email.eq(&lookup).and(users::active.eq(true)))
+                .select((users::tenant_id, users::id, tenants::slug, users::password_hash))
+                .into_boxed();
+            if let Some(slug) = &organization {
+                q = q.filter(tenants::slug.eq(slug));
+            }
+            let candidates: Vec<(String, String, String, Option<String>)> = q.load(conn)?;
+            let mut matched = Vec::new();
+            for (tenant, user, _slug, hash) in &candidates {
+                if let Some(hash) = hash
+                    && verify_password(&secret, hash)
+                {
+                    matched.push((tenant.clone(), user.clone()));
+                }
+            }
+            if candidates.iter().all(|c| c.3.is_none()) {
+                verify_password(&secret, decoy_hash());
+            }
+            Ok::<_, ApiError>(matched)
+        })
+        .await?;
+    let (tenant_id, user_id) = match matched.as_slice() {
+        [] => {
+            throttle.failed(&keys);
+            tracing::info!(address = ?addr, "admin sign-in failed");
+            return Err(Refused::Generic);
+        }
+        [one] => one.clone(),
+        _ => return Err(Refused::ChooseOrganization),
+    };
+    throttle.failures.invalidate(&keys[0]);
+    let token = random_token()?;
+    let csrf = random_token()?;
+    let (hash, session_csrf) = (key_hash(&token), csrf.clone());
+    let session = ctx
+        .db
+        .run(move |conn| {
+            let id = new_id();
+            let at = now();
+            diesel::insert_into(admin_sessions::table)
+                .values((
+                    admin_sessions::tenant_id.eq(&tenant_id),
+                    admin_sessions::id.eq(&id),
+                    admin_sessions::user_id.eq(&user_id),
+                    admin_sessions::token_hash.eq(&hash),
+                    admin_sessions::csrf_token.eq(&session_csrf),
+                    admin_sessions::created_at.eq(at),
+                    admin_sessions::expires_at.eq(at + Duration::hours(LIFETIME_HOURS)),
+                ))
+                .execute(conn)?;
+            let principal = user_principal(conn, &tenant_id, &user_id, None)?
+                .map(|(p, _)| p)
+                .ok_or_else(|| ApiError::not_found("The user is gone."))?;
+            Ok::<_, ApiError>(AdminSession { id, principal: Arc::new(principal), csrf: session_csrf })
+        })
+        .await?;
+    tracing::info!(session = %session.id, user = ?session.principal.user_id(), "admin signed in");
+    Ok((session, token))
+}
+
+/// Ends a session.
+pub async fn sign_out(ctx: &AppContext, session: &AdminSession) -> Result<(), ApiError> {
+    let (tenant, id) = (session.principal.tenant_id.clone(), session.id.clone());
+    ctx.db
+        .run(move |conn| {
+            diesel::delete(
+                admin_sessions::table.filter(admin_sessions::tenant_id.eq(&tenant).and(admin_sessions::id.eq(&id))),
+            )
+            .execute(conn)?;
+            Ok::<_, ApiError>(())
+        })
+        .await
+}
+
+/// Deletes expired sessions; returns how many.
+pub fn sweep(conn: &mut alga_core::DbConn) -> Result<usize, ApiError> {
+    Ok(diesel::delete(admin_sessions::table.filter(admin_sessions::expires_at.le(now()))).execute(conn)?)
+}
+
+/// A cookie for this server: `Secure` when the public URL is https.
+pub fn cookie<'a>(ctx: &AppContext, name: &'a str, value: String, max_age: Option<time::Duration>) -> Cookie<'a> {
+    let mut c = Cookie::build(name, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(ctx.public_url.scheme() == "https")
+        .finish();
+    if let Some(age) = max_age {
+        c.set_max_age(age);
+    }
+    c
+}
+
+/// The session cookie for a new session.
+pub fn session_cookie(ctx: &AppContext, token: String) -> Cookie<'static> {
+    cookie(ctx, COOKIE, token, Some(time::Duration::hours(LIFETIME_HOURS)))
+}
+
+/// A cookie that removes `name`.
+pub fn removal(ctx: &AppContext, name: &'static str) -> Cookie<'static> {
+    cookie(ctx, name, String::new(), Some(time::Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare_by_content() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("abc", "abcd"));
+        assert!(!same_secret("", "a"));
+    }
+
+    #[test]
+    fn throttling_pauses_after_five_failures_per_account_or_address() {
+        let t = Throttle::default();
+        let addr: IpAddr = [10, 0, 0, 1].into();
+        let keys = Throttle::keys("a@b.c", Some(addr));
+        for _ in 0..MAX_FAILURES - 1 {
+            t.failed(&keys);
+        }
+        assert!(!t.paused(&keys));
+        t.failed(&keys);
+        assert!(t.paused(&keys));
+        // Another account from the same address is paused too; the same account elsewhere too.
+        assert!(t.paused(&Throttle::keys("other@b.c", Some(addr))));
+        assert!(t.paused(&Throttle::keys("a@b.c", Some([10, 0, 0, 2].into()))));
+        assert!(!t.paused(&Throttle::keys("other@b.c", Some([10, 0, 0, 2].into()))));
+    }
+}

@@ -1,0 +1,125 @@
+//! `/admin/login` and `/admin/logout`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use alga_core::AppContext;
+use maud::html;
+
+use super::{Form, bare, csrf_rejected, respond, see_other};
+use crate::Governance;
+use crate::session::{self, LOGIN_CSRF_COOKIE, Refused};
+
+/// One message for every failure, so the form tells nobody which accounts exist.
+const GENERIC: &str =
+    "Sign-in failed. Check your email and password; after repeated failures, signing in pauses for 15 minutes.";
+
+#[derive(Debug, serde::Deserialize)]
+struct Next {
+    next: Option<String>,
+}
+
+/// Where to go after signing in: only a path of this UI.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with("/admin/") && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        _ => "/admin/mcp".to_owned(),
+    }
+}
+
+fn form_page(csrf: &str, next: &str, email: &str, error: Option<&str>, ask_organization: bool) -> maud::Markup {
+    bare(
+        "Sign in",
+        &html! {
+            h1 { "Sign in to Alga" }
+            p .lead { "Administrators manage the MCP server here: identity providers, agents and their activity." }
+            @if let Some(e) = error { div .alert.error role="alert" { (e) } }
+            form .stack method="post" action="/admin/login" {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="next" value=(next);
+                div .field { label for="email" { "Email" } input #email type="email" name="email" autocomplete="username" required value=(email); }
+                div .field { label for="password" { "Password" } input #password type="password" name="password" autocomplete="current-password" required; }
+                @if ask_organization {
+                    div .field {
+                        label for="organization" { "Organization" }
+                        span .hint { "Your email belongs to several organizations: give the short name (slug) of the one to manage." }
+                        input #organization type="text" name="organization" required;
+                    }
+                }
+                button type="submit" { "Sign in" }
+            }
+        },
+    )
+}
+
+/// The sign-in form, with a fresh CSRF token in a cookie and in the form.
+fn show(ctx: &AppContext, next: &str, email: &str, error: Option<&str>, ask: bool, status: StatusCode) -> HttpResponse {
+    let Ok(csrf) = session::random_token() else {
+        return super::error_page(&alga_core::ApiError::unavailable("Signing in is unavailable right now."));
+    };
+    let mut response = respond(status, form_page(&csrf, next, email, error, ask));
+    let _ = response.add_cookie(&session::cookie(ctx, LOGIN_CSRF_COOKIE, csrf, None));
+    response
+}
+
+async fn login_form(req: HttpRequest, ctx: web::Data<AppContext>, q: web::Query<Next>) -> HttpResponse {
+    if let Ok(Some(s)) = session::current(&ctx, &req).await
+        && s.is_admin()
+    {
+        return see_other(&safe_next(q.next.as_deref()));
+    }
+    show(&ctx, &safe_next(q.next.as_deref()), "", None, false, StatusCode::OK)
+}
+
+async fn login(
+    req: HttpRequest,
+    ctx: web::Data<AppContext>,
+    gov: web::Data<Governance>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let form = Form::parse(&body);
+    let expected = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+    if expected.is_empty() || !session::same_secret(form.get("csrf"), &expected) {
+        return csrf_rejected();
+    }
+    let next = safe_next(Some(form.get("next")));
+    let email = form.get("email").trim().to_owned();
+    let addr = req.peer_addr().map(|a| a.ip());
+    let organization = form.opt("organization");
+    match session::sign_in(&ctx, &gov.sign_ins, &email, form.get("password"), organization.as_deref(), addr).await {
+        Ok((_, token)) => {
+            let mut response = see_other(&next);
+            let _ = response.add_cookie(&session::session_cookie(&ctx, token));
+            let _ = response.add_removal_cookie(&session::removal(&ctx, LOGIN_CSRF_COOKIE));
+            response
+        }
+        Err(Refused::Generic) => {
+            show(&ctx, &next, &email, Some(GENERIC), organization.is_some(), StatusCode::UNAUTHORIZED)
+        }
+        Err(Refused::ChooseOrganization) => show(&ctx, &next, &email, None, true, StatusCode::OK),
+        Err(Refused::Failed(e)) => super::error_page(&e),
+    }
+}
+
+/// Ends the session of any signed-in user (administrator or not).
+async fn logout(req: HttpRequest, ctx: web::Data<AppContext>, body: web::Bytes) -> HttpResponse {
+    match session::current(&ctx, &req).await {
+        Ok(Some(s)) => {
+            if !session::same_secret(Form::parse(&body).get("csrf"), &s.csrf) {
+                return csrf_rejected();
+            }
+            if let Err(e) = session::sign_out(&ctx, &s).await {
+                return super::error_page(&e);
+            }
+            let mut response = see_other("/admin/login");
+            let _ = response.add_removal_cookie(&session::removal(&ctx, session::COOKIE));
+            response
+        }
+        Ok(None) => see_other("/admin/login"),
+        Err(e) => super::error_page(&e),
+    }
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/admin/login").route(web::get().to(login_form)).route(web::post().to(login)))
+        .service(web::resource("/admin/logout").route(web::post().to(logout)));
+}

@@ -1,0 +1,276 @@
+//! The admin web UI over HTTP: sign-in, sessions, CSRF, throttling, the admin-only pages, tenant
+//! isolation, and the IdP doctor. (The whole journey in a real browser is `cargo xtask browser`.)
+
+use alga_core::identity::hash_password;
+use alga_core::schema::users;
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::support::{Answer, Env, Key, Provider};
+
+const ADMIN: &str = "admin@tenant-a.test";
+const TECH: &str = "technician@tenant-a.test";
+const PASSWORD: &str = "correct horse battery staple";
+const GENERIC: &str = "Sign-in failed.";
+
+fn text(a: &Answer) -> &str {
+    a.body.as_str().unwrap_or_default()
+}
+
+/// The value of the first `name="…" value="…"` input of a page.
+fn input(page: &str, name: &str) -> String {
+    let start = page.find(&format!("name=\"{name}\" value=\"")).unwrap_or_else(|| panic!("no {name} in {page}"));
+    let rest = &page[start + name.len() + 15..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+/// `name=value` of a `Set-Cookie` header, and the whole header.
+fn set_cookie(a: &Answer, name: &str) -> Option<(String, String)> {
+    a.headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| (v.split(';').next().unwrap().to_owned(), v.to_owned()))
+}
+
+async fn set_password(env: &Env, email: &'static str) {
+    let hash = hash_password(PASSWORD).unwrap();
+    env.ctx
+        .db
+        .run(move |conn| {
+            diesel::update(users::table.filter(users::email.eq(email)))
+                .set(users::password_hash.eq(Some(hash)))
+                .execute(conn)
+                .map_err(alga_core::ApiError::from)
+        })
+        .await
+        .unwrap();
+}
+
+fn form(fields: &[(&str, &str)]) -> Vec<u8> {
+    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish().into_bytes()
+}
+
+async fn post_form(env: &Env, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Answer {
+    let headers = [("cookie", cookie), ("content-type", "application/x-www-form-urlencoded")];
+    env.send("POST", path, &headers, Some(form(fields))).await
+}
+
+/// Signs in through the form; returns the answer and the cookies to send afterwards.
+async fn sign_in(env: &Env, email: &str, password: &str) -> (Answer, String) {
+    let page = env.send("GET", "/admin/login", &[], None).await.expect(200);
+    let (login_cookie, header) = set_cookie(&page, "alga_login_csrf").unwrap();
+    assert!(header.contains("HttpOnly") && header.contains("SameSite=Strict"), "{header}");
+    let csrf = input(text(&page), "csrf");
+    let answer =
+        post_form(env, "/admin/login", &login_cookie, &[("csrf", &csrf), ("email", email), ("password", password)])
+            .await;
+    let session = set_cookie(&answer, "alga_admin").map(|(c, _)| c).unwrap_or_default();
+    (answer, session)
+}
+
+async fn get(env: &Env, path: &str, cookie: &str) -> Answer {
+    env.send("GET", path, &[("cookie", cookie)], None).await
+}
+
+#[tokio::test]
+async fn admins_sign_in_and_every_change_needs_the_session_and_its_csrf_token() {
+    let env = Env::start().await;
+    set_password(&env, ADMIN).await;
+    set_password(&env, TECH).await;
+
+    // Without a session, pages send the browser to the sign-in form, remembering where it was.
+    let away = get(&env, "/admin/mcp/agents", "").await.expect(303);
+    assert_eq!(away.header("location"), "/admin/login?next=%2Fadmin%2Fmcp%2Fagents");
+
+    // A sign-in form posted without its CSRF token is refused.
+    let forged = post_form(&env, "/admin/login", "", &[("email", ADMIN), ("password", PASSWORD)]).await.expect(403);
+    assert!(set_cookie(&forged, "alga_admin").is_none());
+
+    // A wrong password and an unknown account get the same message and no session.
+    let (wrong, none) = sign_in(&env, ADMIN, "not the password at all").await;
+    let (unknown, _) = sign_in(&env, "nobody@tenant-a.test", PASSWORD).await;
+    assert_eq!((wrong.status, unknown.status), (401, 401));
+    assert!(text(&wrong).contains(GENERIC) && text(&unknown).contains(GENERIC));
+    assert!(none.is_empty());
+
+    // The right password: a session cookie, HttpOnly and SameSite=Strict (not Secure over http).
+    let (ok, cookie) = sign_in(&env, ADMIN, PASSWORD).await;
+    assert_eq!((ok.status, ok.header("location").as_str()), (303, "/admin/mcp"));
+    let (_, header) = set_cookie(&ok, "alga_admin").unwrap();
+    assert!(header.contains("HttpOnly") && header.contains("SameSite=Strict") && header.contains("Path=/"));
+    assert!(!header.contains("Secure"), "{header}");
+    let overview = get(&env, "/admin/mcp", &cookie).await.expect(200);
+    assert!(text(&overview).contains("Getting started"));
+    assert_eq!(overview.header("x-frame-options"), "DENY");
+    let csrf = input(text(&overview), "csrf");
+
+    // A form without the session's CSRF token changes nothing.
+    let body = [("name", "Forged agent"), ("idp_id", ""), ("subject", "")];
+    post_form(&env, "/admin/mcp/agents", &cookie, &body).await.expect(403);
+    post_form(&env, "/admin/mcp/agents", &cookie, &[("csrf", "0".repeat(64).as_str()), body[0]]).await.expect(403);
+    let agents = env.api(&env.a.admin_key, "GET", "/api/v1/mcp/agents", None).await.expect(200);
+    assert_eq!(agents.data().as_array().unwrap().len(), 0);
+
+    // With it, the agent is created and the browser goes to its page.
+    let technician = env.a.technician_role.clone();
+    let created = post_form(
+        &env,
+        "/admin/mcp/agents",
+        &cookie,
+        &[("csrf", &csrf), ("name", "Form agent"), ("idp_id", ""), ("subject", ""), ("role_ids", &technician)],
+    )
+    .await
+    .expect(303);
+    let location = created.header("location");
+    assert!(location.starts_with("/admin/mcp/agents/") && location.ends_with("?done=agent-added"), "{location}");
+    let page = get(&env, &location, &cookie).await.expect(200);
+    assert!(text(&page).contains("Agent: Form agent") && text(&page).contains("Agent added."));
+
+    // Validation errors come back on the page, with the status the API gives.
+    let invalid = post_form(&env, "/admin/mcp/agents", &cookie, &[("csrf", &csrf), ("name", " ")]).await.expect(400);
+    assert!(text(&invalid).contains("role=\"alert\""));
+
+    // The session works on the admin API too; there, a write needs x-csrf-token.
+    let listed = env.send("GET", "/api/v1/mcp/agents", &[("cookie", &cookie)], None).await.expect(200);
+    assert_eq!(listed.data().as_array().unwrap().len(), 1);
+    let idp = json!({ "kind": "google" }).to_string().into_bytes();
+    let json_headers = [("cookie", cookie.as_str()), ("content-type", "application/json")];
+    env.send("POST", "/api/v1/mcp/idp-providers", &json_headers, Some(idp.clone())).await.expect(403);
+    let with_token = [json_headers[0], json_headers[1], ("x-csrf-token", csrf.as_str())];
+    let answer = env.send("POST", "/api/v1/mcp/idp-providers", &with_token, Some(idp)).await;
+    assert_ne!(answer.status, 403, "{}", answer.body);
+
+    // Tenant isolation: tenant B's agent is not found through tenant A's session.
+    let b_agent = env
+        .api(&env.b.admin_key, "POST", "/api/v1/mcp/agents", Some(json!({ "name": "B agent" })))
+        .await
+        .expect(201)
+        .data()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    get(&env, &format!("/admin/mcp/agents/{b_agent}"), &cookie).await.expect(404);
+    post_form(&env, &format!("/admin/mcp/agents/{b_agent}/retire"), &cookie, &[("csrf", &csrf)]).await.expect(404);
+    let b_view = env.api(&env.b.admin_key, "GET", &format!("/api/v1/mcp/agents/{b_agent}"), None).await.expect(200);
+    assert_eq!(b_view.data()["status"], "active");
+
+    // A user without the Admin role may sign in, but gets the 403 page and a 403 from the API.
+    let (tech, tech_cookie) = sign_in(&env, TECH, PASSWORD).await;
+    assert_eq!(tech.status, 303);
+    let refused = get(&env, "/admin/mcp", &tech_cookie).await.expect(403);
+    assert!(text(&refused).contains("Administrators only"));
+    env.send("GET", "/api/v1/mcp/agents", &[("cookie", &tech_cookie)], None).await.expect(403);
+
+    // Signing out ends the session for good.
+    post_form(&env, "/admin/logout", &cookie, &[("csrf", &csrf)]).await.expect(303);
+    get(&env, "/admin/mcp", &cookie).await.expect(303);
+    env.send("GET", "/api/v1/mcp/agents", &[("cookie", &cookie)], None).await.expect(401);
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn five_failures_pause_signing_in_even_with_the_right_password() {
+    let env = Env::start().await;
+    set_password(&env, TECH).await;
+    for _ in 0..5 {
+        let (a, _) = sign_in(&env, TECH, "a wrong password, again").await;
+        assert_eq!(a.status, 401);
+    }
+    let (paused, cookie) = sign_in(&env, TECH, PASSWORD).await;
+    assert_eq!(paused.status, 401);
+    assert!(text(&paused).contains(GENERIC) && cookie.is_empty());
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn the_doctor_says_why_a_token_is_refused_and_who_it_signs_in_as() {
+    let env = Env::start().await;
+    set_password(&env, ADMIN).await;
+    let (key, public) = Key::new("k1");
+    let provider = Provider::start(vec![public]).await;
+    let idp = env.trust(&env.a, &provider).await;
+    env.agent(&env.a, &idp, "doctor-client", &[&env.a.technician_role]).await;
+    let (_, cookie) = sign_in(&env, ADMIN, PASSWORD).await;
+    let page = get(&env, "/admin/mcp/doctor", &cookie).await.expect(200);
+    let csrf = input(text(&page), "csrf");
+    let diagnose = |token: String, endpoint: &'static str| {
+        let (cookie, csrf) = (cookie.clone(), csrf.clone());
+        let env = &env;
+        async move {
+            let answer = post_form(
+                env,
+                "/admin/mcp/doctor",
+                &cookie,
+                &[("csrf", &csrf), ("token", &token), ("endpoint", endpoint)],
+            )
+            .await
+            .expect(200);
+            text(&answer).to_owned()
+        }
+    };
+
+    let good = key.sign(&env.claims(&provider.base, "doctor-client", &env.resource(None)));
+    let accepted = diagnose(good.clone(), "instance").await;
+    assert!(accepted.contains("Accepted on") && accepted.contains("agent doctor-client"), "{accepted}");
+    assert!(!accepted.contains(&good), "the token is never shown back");
+
+    // The same token on the tenant's endpoint: wrong audience, named.
+    let wrong_audience = diagnose(good, "tenant").await;
+    assert!(wrong_audience.contains("wrong audience"), "{wrong_audience}");
+    assert!(wrong_audience.contains(&format!("this endpoint expects {}", env.resource(Some("tenant-a")))));
+
+    let stranger = key.sign(&env.claims("https://elsewhere.example.com", "doctor-client", &env.resource(None)));
+    assert!(diagnose(stranger, "instance").await.contains("No identity provider of this organization has issuer"));
+
+    let unbound = key.sign(&env.claims(&provider.base, "someone-else", &env.resource(None)));
+    assert!(diagnose(unbound, "instance").await.contains("No active agent is bound to sub = someone-else"));
+
+    let mut expired = env.claims(&provider.base, "doctor-client", &env.resource(None));
+    expired.set_expires_at(&(std::time::SystemTime::now() - std::time::Duration::from_secs(3600)));
+    assert!(diagnose(key.sign(&expired), "instance").await.contains("the token has expired"));
+
+    let (other, _) = Key::new("k1");
+    let forged = other.sign(&env.claims(&provider.base, "doctor-client", &env.resource(None)));
+    assert!(diagnose(forged, "instance").await.contains("bad signature"));
+
+    assert!(diagnose("not a token".to_owned(), "instance").await.contains("not a well-formed JWT"));
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn activity_pages_and_exports_show_only_the_tenants_calls() {
+    let env = Env::start().await;
+    set_password(&env, ADMIN).await;
+    let (key, public) = Key::new("k1");
+    let provider = Provider::start(vec![public]).await;
+    for t in [&env.a, &env.b] {
+        let idp = env.trust(t, &provider).await;
+        env.agent(t, &idp, "shared-client", &[&t.technician_role]).await;
+    }
+    for slug in ["tenant-a", "tenant-b"] {
+        let token = key.sign(&env.claims(&provider.base, "shared-client", &env.resource(Some(slug))));
+        let endpoint = format!("/t/{slug}/api/mcp");
+        let args = json!({ "entryId": "tickets.list", "query": { "limit": 1 }, "password": "hunter2" });
+        env.call_api(&endpoint, &token, args).await.expect(200);
+    }
+    let (_, cookie) = sign_in(&env, ADMIN, PASSWORD).await;
+    let page = get(&env, "/admin/mcp/activity", &cookie).await.expect(200);
+    assert!(text(&page).contains("1 calls"), "{}", text(&page));
+    let a_rows = env.audit(&env.a, "").await;
+    let id = a_rows[0]["id"].as_str().unwrap();
+    let detail = get(&env, &format!("/admin/mcp/activity/{id}"), &cookie).await.expect(200);
+    assert!(
+        text(&detail).contains("tickets.list") && text(&detail).contains("***") && !text(&detail).contains("hunter2")
+    );
+    let b_id = env.audit(&env.b, "").await[0]["id"].as_str().unwrap().to_owned();
+    get(&env, &format!("/admin/mcp/activity/{b_id}"), &cookie).await.expect(404);
+    let csv = env.send("GET", "/api/v1/mcp/audit/export?format=csv", &[("cookie", &cookie)], None).await.expect(200);
+    let lines: Vec<&str> = text(&csv).trim().split("\r\n").collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[1].contains(id) && !lines[1].contains(&b_id));
+    let filtered = get(&env, "/admin/mcp/activity?decision=deny", &cookie).await.expect(200);
+    assert!(text(&filtered).contains("0 calls"));
+    env.stop().await;
+}

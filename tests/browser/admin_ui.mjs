@@ -1,0 +1,249 @@
+// The admin UI in a real browser (Debian's Chromium, headless, driven by playwright-core): the
+// whole journey of an administrator, against the real enterprise server and a real OpenID
+// provider. Run by `cargo xtask browser` (and `cargo xtask ci`), which starts both and passes:
+//
+//   ALGA_PLAYWRIGHT_MODULES  node_modules holding playwright-core
+//   ALGA_CHROMIUM            the browser executable
+//   ALGA_URL                 the server, e.g. http://127.0.0.1:PORT
+//   ALGA_ADMIN_EMAIL, ALGA_ADMIN_PASSWORD   the bootstrap administrator
+//   ALGA_TECH_EMAIL, ALGA_TECH_PASSWORD     a user without the Admin role
+//   ALGA_ISSUER, ALGA_CLIENT_ID, ALGA_CLIENT_SECRET   the provider and the agent's client
+//   ALGA_SHOTS               where to save a screenshot of each page
+//
+// Exits non-zero at the first failed expectation, naming it.
+
+import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+};
+const require = createRequire(path.join(env('ALGA_PLAYWRIGHT_MODULES'), 'noop.js'));
+const { chromium } = require('playwright-core');
+
+const base = env('ALGA_URL');
+const shots = env('ALGA_SHOTS');
+mkdirSync(shots, { recursive: true });
+const endpoint = `${base}/api/mcp`;
+
+const browser = await chromium.launch({
+  executablePath: env('ALGA_CHROMIUM'),
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+});
+let step = 'starting';
+const check = async (name, body) => {
+  step = name;
+  await body();
+  console.log(`ok - ${name}`);
+};
+
+/** A client-credentials token from the provider for `resource`. */
+async function token(resource) {
+  const basic = Buffer.from(`${env('ALGA_CLIENT_ID')}:${env('ALGA_CLIENT_SECRET')}`).toString('base64');
+  const response = await fetch(`${env('ALGA_ISSUER')}/token`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', resource, scope: 'mcp' }),
+  });
+  assert.equal(response.status, 200, 'the provider issues a token');
+  return (await response.json()).access_token;
+}
+
+/** A tools/call of call_api_endpoint through /api/mcp with a bearer token (or an API key in
+ * `x-api-key`); returns the HTTP status and body. */
+async function toolCall(credential, scheme = 'bearer') {
+  const response = await fetch(endpoint, {
+    method: 'POST',
+    headers: {
+      ...(scheme === 'bearer' ? { authorization: `Bearer ${credential}` } : { 'x-api-key': credential }),
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2025-06-18',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0', id: 1, method: 'tools/call',
+      params: { name: 'call_api_endpoint', arguments: { entryId: 'tickets.list', query: { limit: 2 } } },
+    }),
+  });
+  return { status: response.status, body: await response.text() };
+}
+
+/** Opens a tab of the MCP server settings. */
+async function tab(page, name) {
+  await page.getByRole('navigation', { name: 'MCP server settings' }).getByRole('link', { name, exact: true }).click();
+}
+
+async function signIn(page, email, password) {
+  await page.goto(`${base}/admin/login`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+try {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const shot = (name) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+
+  await check('a wrong password shows the one generic error', async () => {
+    await signIn(page, env('ALGA_ADMIN_EMAIL'), 'not the password at all');
+    await page.getByRole('alert').filter({ hasText: 'Sign-in failed' }).waitFor();
+    assert.match(page.url(), /\/admin\/login/);
+    await shot('login-error');
+  });
+
+  await check('the bootstrap administrator signs in', async () => {
+    await signIn(page, env('ALGA_ADMIN_EMAIL'), env('ALGA_ADMIN_PASSWORD'));
+    await page.waitForURL(`${base}/admin/mcp`);
+    await page.getByRole('heading', { level: 1, name: 'MCP server' }).waitFor();
+    await shot('overview');
+  });
+
+  await check('a custom identity provider is added from its issuer (OpenID discovery)', async () => {
+    await tab(page, 'Identity providers');
+    await page.getByLabel('Provider', { exact: true }).selectOption('custom');
+    await page.getByLabel('Issuer').fill(env('ALGA_ISSUER'));
+    await page.getByRole('button', { name: 'Add provider' }).click();
+    await page.getByRole('status').filter({ hasText: 'Identity provider added.' }).waitFor();
+    await page.getByRole('cell', { name: env('ALGA_ISSUER'), exact: true }).waitFor();
+    await shot('identity-providers');
+  });
+
+  await check('an agent is bound to the client with the Technician role', async () => {
+    await tab(page, 'Agents');
+    await page.getByLabel('Name').fill('Browser agent');
+    await page.getByLabel('Identity provider').selectOption({ label: `${env('ALGA_ISSUER')} (custom)` });
+    await page.getByLabel('Agent ID at the provider').fill(env('ALGA_CLIENT_ID'));
+    await page.getByRole('checkbox', { name: /^Technician/ }).check();
+    await page.getByRole('button', { name: 'Add agent' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Agent: Browser agent' }).waitFor();
+    assert.equal(await page.getByRole('checkbox', { name: /^Technician/ }).isChecked(), true);
+    await shot('agent');
+  });
+
+  await check('an agent key is shown once and works on /api/mcp', async () => {
+    await page.getByLabel('Description').last().fill('browser test key');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const key = await page.getByLabel('API key', { exact: true }).inputValue();
+    assert.match(key, /^alga_/);
+    await page.getByRole('button', { name: 'Copy' }).waitFor();
+    await shot('agent-key');
+    const { status, body } = await toolCall(key, 'x-api-key');
+    assert.equal(status, 200, body);
+    assert.equal(JSON.parse(body).result.isError, false, body);
+    await tab(page, 'Agents');
+    await page.getByRole('link', { name: 'Browser agent' }).click();
+    assert.equal(await page.getByLabel('API key', { exact: true }).count(), 0, 'the key is shown only once');
+  });
+
+  const bearer = await token(endpoint);
+  await check('the agent calls a tool through /api/mcp with a token from the provider', async () => {
+    const { status, body } = await toolCall(bearer);
+    assert.equal(status, 200, body);
+    const reply = JSON.parse(body);
+    assert.equal(reply.result.isError, false, body);
+  });
+
+  await check('the call shows under Activity, with its detail', async () => {
+    await tab(page, 'Activity');
+    await page.getByLabel('Agent').selectOption({ label: 'Browser agent' });
+    await page.getByRole('button', { name: 'Filter' }).click();
+    // Two calls: with the agent's key, then with its token.
+    const row = page.getByRole('row').filter({ hasText: 'tickets.list' }).filter({ hasText: 'Browser agent' }).first();
+    await row.getByText('allow').waitFor();
+    await shot('activity');
+    await row.getByRole('link').first().click();
+    await page.getByRole('heading', { level: 1, name: 'Tool call' }).waitFor();
+    await page.getByText('"entryId": "tickets.list"').waitFor();
+    await shot('activity-detail');
+  });
+
+  await check('the CSV export holds the call', async () => {
+    await tab(page, 'Activity');
+    const href = await page.getByRole('link', { name: 'CSV' }).getAttribute('href');
+    const response = await page.request.get(`${base}${href}`);
+    assert.equal(response.status(), 200);
+    assert.match(response.headers()['content-type'], /text\/csv/);
+    const lines = (await response.text()).trim().split('\r\n');
+    assert.match(lines[0], /^id,created_at,caller_kind,agent_id/);
+    const calls = lines.slice(1).filter((l) => l.includes('"tickets.list"') && l.includes('"allow"'));
+    assert.equal(calls.length, 2, lines.join('\n'));
+  });
+
+  await check('a deactivated agent is refused on its next call', async () => {
+    await tab(page, 'Agents');
+    await page.getByRole('link', { name: 'Browser agent' }).click();
+    await page.getByRole('button', { name: 'Deactivate' }).click();
+    await page.getByRole('status').filter({ hasText: 'Agent deactivated' }).waitFor();
+    const { status, body } = await toolCall(bearer);
+    assert.equal(status, 403, body);
+    assert.match(body, /deactivated/);
+  });
+
+  await check('the doctor explains a token for another audience', async () => {
+    await tab(page, 'IdP doctor');
+    await page.getByLabel('Access token (JWT)').fill(bearer);
+    // The token names the instance-wide endpoint; this organization's endpoint expects its own URL.
+    await page.getByLabel('Endpoint').selectOption('tenant');
+    await page.getByRole('button', { name: 'Check token' }).click();
+    await page.getByRole('alert').filter({ hasText: 'wrong audience' }).waitFor();
+    await page.getByText(/Audience: The token is for .*\/api\/mcp, but this endpoint expects .*\/t\/default\/api\/mcp/).waitFor();
+    await shot('doctor');
+  });
+
+  await check('the Connect page gives the endpoints and client configuration', async () => {
+    await tab(page, 'Connect');
+    assert.equal(await page.getByLabel("This organization's endpoint (recommended)").inputValue(), `${base}/t/default/api/mcp`);
+    await page.getByRole('heading', { name: 'Claude Code' }).waitFor();
+    await shot('connect');
+  });
+
+  await check('a form posted without its CSRF token changes nothing', async () => {
+    const response = await page.request.post(`${base}/admin/mcp/idps`, {
+      form: { kind: 'custom', issuer: 'https://forged.example.com' },
+    });
+    assert.equal(response.status(), 403);
+    await page.goto(`${base}/admin/mcp/idps`);
+    assert.equal(await page.getByText('https://forged.example.com').count(), 0);
+  });
+
+  await check('the keyboard reaches the tabs and forms', async () => {
+    await page.goto(`${base}/admin/mcp/agents`);
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Skip to content');
+    const labelled = await page.evaluate(() =>
+      [...document.querySelectorAll('input:not([type=hidden]), select, textarea')].every((c) => c.labels.length > 0));
+    assert.equal(labelled, true, 'every control has a label');
+  });
+
+  await check('a user without the Admin role gets the 403 page', async () => {
+    const other = await browser.newContext();
+    const tech = await other.newPage();
+    await signIn(tech, env('ALGA_TECH_EMAIL'), env('ALGA_TECH_PASSWORD'));
+    await tech.getByRole('heading', { name: 'Administrators only' }).waitFor();
+    const response = await tech.goto(`${base}/admin/mcp/agents`);
+    assert.equal(response.status(), 403);
+    await tech.screenshot({ path: path.join(shots, 'forbidden.png'), fullPage: true });
+    await other.close();
+  });
+
+  await check('signing in again after signing out', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(/\/admin\/login/);
+    await shot('login');
+    const response = await page.goto(`${base}/admin/mcp`);
+    assert.match(response.url(), /\/admin\/login\?next=/);
+  });
+  console.log('admin UI: all checks passed');
+} catch (e) {
+  console.error(`not ok - ${step}: ${e.stack || e}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
