@@ -274,3 +274,83 @@ async fn activity_pages_and_exports_show_only_the_tenants_calls() {
     assert!(text(&filtered).contains("0 calls"));
     env.stop().await;
 }
+
+#[tokio::test]
+async fn retiring_revoking_and_deleting_from_the_pages() {
+    let env = Env::start().await;
+    set_password(&env, ADMIN).await;
+    let (_, public) = Key::new("k1");
+    let provider = Provider::start(vec![public]).await;
+    let idp = env.trust(&env.a, &provider).await;
+    let agent = env.agent(&env.a, &idp, "page-client", &[&env.a.technician_role]).await;
+    let (_, cookie) = sign_in(&env, ADMIN, PASSWORD).await;
+    let page = get(&env, &format!("/admin/mcp/agents/{agent}"), &cookie).await.expect(200);
+    let csrf = input(text(&page), "csrf");
+
+    // Deleting a provider with a bound agent is refused, naming the agent, and changes nothing.
+    let refused =
+        post_form(&env, &format!("/admin/mcp/idps/{idp}/delete"), &cookie, &[("csrf", &csrf)]).await.expect(409);
+    assert!(text(&refused).contains("agent page-client"), "{}", text(&refused));
+
+    // A key made on the page is shown once; revoking it stops it.
+    let made = post_form(
+        &env,
+        &format!("/admin/mcp/agents/{agent}/keys"),
+        &cookie,
+        &[("csrf", &csrf), ("description", "page key"), ("expires_on", "2099-01-01")],
+    )
+    .await
+    .expect(400);
+    assert!(text(&made).contains("at most one year ahead"));
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(30)).format("%Y-%m-%d").to_string();
+    let made = post_form(
+        &env,
+        &format!("/admin/mcp/agents/{agent}/keys"),
+        &cookie,
+        &[("csrf", &csrf), ("description", "page key"), ("expires_on", &tomorrow)],
+    )
+    .await
+    .expect(201);
+    let plaintext = text(&made).split("value=\"alga_").nth(1).unwrap().split('"').next().unwrap();
+    let plaintext = format!("alga_{plaintext}");
+    let call = |key: String| {
+        let env = &env;
+        async move {
+            let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" }).to_string().into_bytes();
+            env.send("POST", "/api/mcp", &[("x-api-key", &key), ("content-type", "application/json")], Some(body)).await
+        }
+    };
+    call(plaintext.clone()).await.expect(200);
+    let keys = env.api(&env.a.admin_key, "GET", &format!("/api/v1/mcp/agents/{agent}/keys"), None).await.expect(200);
+    let key_id = keys.data()[0]["id"].as_str().unwrap().to_owned();
+    let revoked =
+        post_form(&env, &format!("/admin/mcp/agents/{agent}/keys/{key_id}/revoke"), &cookie, &[("csrf", &csrf)]).await;
+    assert_eq!(revoked.expect(303).header("location"), format!("/admin/mcp/agents/{agent}?done=key-revoked"));
+    call(plaintext).await.expect(401);
+
+    // Retiring asks first, saying the audit stays; then the agent is retired.
+    let confirm = get(&env, &format!("/admin/mcp/agents/{agent}/retire"), &cookie).await.expect(200);
+    assert!(text(&confirm).contains("Its activity stays in the audit."));
+    post_form(&env, &format!("/admin/mcp/agents/{agent}/retire"), &cookie, &[("csrf", &csrf)]).await.expect(303);
+    let view = env.api(&env.a.admin_key, "GET", &format!("/api/v1/mcp/agents/{agent}"), None).await.expect(200);
+    assert_eq!(view.data()["status"], "retired");
+
+    // With no live agent bound, the provider can go.
+    post_form(&env, &format!("/admin/mcp/idps/{idp}/delete"), &cookie, &[("csrf", &csrf)]).await.expect(303);
+    let idps = env.api(&env.a.admin_key, "GET", "/api/v1/mcp/idp-providers", None).await.expect(200);
+    assert_eq!(idps.data().as_array().unwrap().len(), 0);
+
+    // An expired session no longer works, and the sweeper removes it.
+    env.ctx
+        .db
+        .run(|conn| {
+            diesel::sql_query("UPDATE admin_sessions SET expires_at = created_at")
+                .execute(conn)
+                .map_err(alga_core::ApiError::from)
+        })
+        .await
+        .unwrap();
+    get(&env, "/admin/mcp", &cookie).await.expect(303);
+    assert_eq!(env.ctx.db.run(alga_ee_mcp::session::sweep).await.unwrap(), 1);
+    env.stop().await;
+}
