@@ -11,6 +11,8 @@ use crate::search::Outcome;
 pub const SEARCH_API_REGISTRY: &str = "search_api_registry";
 pub const SEARCH_BUSINESS_DATA: &str = "search_business_data";
 pub const CALL_API_ENDPOINT: &str = "call_api_endpoint";
+/// The three meta-tools.
+pub const NAMES: [&str; 3] = [SEARCH_API_REGISTRY, SEARCH_BUSINESS_DATA, CALL_API_ENDPOINT];
 
 /// The tool definitions, in a fixed order.
 pub fn definitions(groups: &[String]) -> Vec<Tool> {

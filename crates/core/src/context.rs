@@ -7,6 +7,7 @@ use url::Url;
 use crate::db::Db;
 use crate::governance::Edition;
 use crate::identity::Authenticator;
+use crate::metrics::Metrics;
 
 #[derive(Clone, Debug)]
 pub struct AppContext {
@@ -17,12 +18,13 @@ pub struct AppContext {
     pub auth: Arc<Authenticator>,
     /// The edition this server is (community unless the server says otherwise).
     pub edition: Edition,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppContext {
     pub fn new(db: Db, public_url: Url) -> AppContext {
         let auth = Arc::new(Authenticator::new(db.clone()));
-        AppContext { db, public_url, auth, edition: Edition::Community }
+        AppContext { db, public_url, auth, edition: Edition::Community, metrics: Arc::default() }
     }
 }
 

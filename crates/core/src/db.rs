@@ -460,6 +460,11 @@ impl Db {
         self.run(|c| if is_alive(c) { Ok(()) } else { Err(DbError::Unavailable("no answer to SELECT 1".into())) }).await
     }
 
+    /// How many connections are open, idle and waited for, and the pool's maximum.
+    pub fn pool_status(&self) -> managed::Status {
+        self.pool.status()
+    }
+
     /// Closes connections idle for longer than `max_idle`; returns how many were closed.
     pub fn close_idle(&self, max_idle: Duration) -> usize {
         let before = self.pool.status().size;

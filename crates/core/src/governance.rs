@@ -59,6 +59,9 @@ pub trait McpGovernance: Send + Sync + 'static {
 
     /// Tasks to run beside the HTTP server; they are stopped in reverse order at shutdown.
     fn background_tasks(&self, ctx: &AppContext) -> Vec<BackgroundTask>;
+
+    /// Adds the edition's own metrics to the process's registry (once, at start).
+    fn register_metrics(&self, _metrics: &crate::metrics::Metrics) {}
 }
 
 /// The paths that belong to governance, as actix route patterns.

@@ -8,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod governance;
 pub mod identity;
+pub mod metrics;
 pub mod migrations;
 pub mod rbac;
 pub mod schema;

@@ -169,6 +169,15 @@ pub struct ServeArgs {
     #[arg(long, env = "ALGA_ADDRESS_FILE")]
     pub address_file: Option<PathBuf>,
 
+    /// Serve GET /metrics (Prometheus text format) on this separate address, e.g. 127.0.0.1:9100.
+    #[arg(long, env = "ALGA_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+
+    /// Serve GET /metrics on the main address too, to requests with `Authorization: Bearer
+    /// <this token>`. Without this flag or --metrics-bind, /metrics is not served.
+    #[arg(long, env = "ALGA_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     #[cfg(feature = "enterprise")]
     #[command(flatten)]
     pub enterprise: alga_ee_mcp::Settings,

@@ -25,6 +25,8 @@ pub struct Shared {
     pub migrator: Arc<Migrator>,
     /// How long a request's body may take to arrive in full (`--body-timeout`).
     pub body_deadline: Duration,
+    /// SHA-256 of `--metrics-token`: with it, the main listener serves `/metrics` to its bearer.
+    pub metrics_token: Option<String>,
 }
 
 /// [`Shared::body_deadline`], for the middleware.
@@ -43,10 +45,11 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let Shared { ctx, governance, migrator, body_deadline } = shared;
+    let Shared { ctx, governance, migrator, body_deadline, metrics_token } = shared;
     let catalog = alga_api::catalog();
     App::new()
         .app_data(web::Data::new(ctx))
+        .app_data(web::Data::new(MetricsToken(metrics_token)))
         .app_data(web::Data::new(migrator))
         .app_data(BodyDeadline(body_deadline))
         .app_data(web::PayloadConfig::new(error::MAX_JSON_BODY))
@@ -60,7 +63,56 @@ pub fn app(
         .configure(|cfg| alga_api::http::configure(cfg, &catalog))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics_with_token))
         .default_service(web::to(error::no_route))
+}
+
+/// The metrics listener's app (`--metrics-bind`): `/metrics` and nothing else.
+pub fn metrics_app(
+    ctx: AppContext,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(web::Data::new(ctx))
+        .route("/metrics", web::get().to(metrics))
+        .default_service(web::to(error::no_route))
+}
+
+/// [`Shared::metrics_token`], for the handler.
+struct MetricsToken(Option<String>);
+
+async fn metrics(ctx: web::Data<AppContext>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(ctx.metrics.render(&ctx.db))
+}
+
+/// `/metrics` on the main listener: only with `--metrics-token`, and only to its bearer.
+async fn metrics_with_token(
+    req: actix_web::HttpRequest,
+    ctx: web::Data<AppContext>,
+    token: web::Data<MetricsToken>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(expected) = &token.0 else { return Err(error::no_route(req).await) };
+    let presented = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    // Equality of SHA-256 digests: nothing usable leaks through timing.
+    if alga_core::identity::key_hash(presented) != *expected {
+        return Err(ApiError::unauthorized("The metrics token is missing or wrong (Authorization: Bearer)."));
+    }
+    Ok(metrics(ctx).await)
 }
 
 /// Accepts a caller's request id when it is short and plain; otherwise makes a new one.
@@ -149,7 +201,12 @@ async fn request_span(
         res.headers_mut().insert(REQUEST_ID, value);
     }
     let status = res.status().as_u16();
-    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let elapsed = started.elapsed();
+    if let Some(ctx) = res.request().app_data::<web::Data<AppContext>>() {
+        let route = res.request().match_pattern();
+        ctx.metrics.observe_request(res.request().method().as_str(), route.as_deref(), status, elapsed.as_secs_f64());
+    }
+    let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
     span.in_scope(|| tracing::info!(status, elapsed_us = micros, "request finished"));
     Ok(res)
 }

@@ -55,7 +55,9 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         crate::admin::report_demo("default", summary)?;
     }
     let body_deadline = Duration::from_secs(args.body_timeout.max(1));
-    let shared = Shared { ctx: ctx.clone(), governance: governance.clone(), migrator, body_deadline };
+    governance.register_metrics(&ctx.metrics);
+    let metrics_token = args.metrics_token.as_deref().map(alga_core::identity::key_hash);
+    let shared = Shared { ctx: ctx.clone(), governance: governance.clone(), migrator, body_deadline, metrics_token };
 
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
     let server = HttpServer::new(move || http::app(shared.clone()))
@@ -65,6 +67,24 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         .listen(listener)
         .context("cannot start the HTTP server")?
         .run();
+    let metrics_server = match args.metrics_bind {
+        Some(addr) => {
+            let metrics_ctx = ctx.clone();
+            let server = HttpServer::new(move || http::metrics_app(metrics_ctx.clone()))
+                .workers(1)
+                .disable_signals()
+                .bind(addr)
+                .with_context(|| format!("cannot listen for metrics on {addr}"))?
+                .run();
+            tracing::info!(address = %addr, "serving metrics");
+            Some(server)
+        }
+        None => None,
+    };
+    let metrics_handle = metrics_server.as_ref().map(actix_web::dev::Server::handle);
+    if let Some(server) = metrics_server {
+        tokio::spawn(server);
+    }
     if let Some(path) = &args.address_file {
         std::fs::write(path, bound.to_string())
             .with_context(|| format!("cannot write the address file {}", path.display()))?;
@@ -85,6 +105,9 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
             let (_, result) = tokio::join!(handle.stop(true), &mut server);
             result.context("the HTTP server failed while stopping")?;
         }
+    }
+    if let Some(handle) = metrics_handle {
+        handle.stop(true).await;
     }
     tasks.stop().await;
     db.close();

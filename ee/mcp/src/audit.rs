@@ -8,6 +8,8 @@ use alga_core::db::write_transaction;
 use alga_core::{ApiError, AppContext, DbConn};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -206,6 +208,27 @@ type Pending = (Entry, tokio::sync::oneshot::Sender<Option<Written>>);
 #[derive(Debug, Default)]
 pub struct AuditWriter {
     queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<Pending>>,
+    pub metrics: AuditMetrics,
+}
+
+/// How the audit writer keeps up, exported as metrics.
+#[derive(Debug, Clone)]
+pub struct AuditMetrics {
+    /// Time to write and commit one batch.
+    pub commit_seconds: Histogram,
+    pub batch_rows: Histogram,
+    /// Tool calls waiting for their row.
+    pub backlog: Gauge,
+}
+
+impl Default for AuditMetrics {
+    fn default() -> Self {
+        AuditMetrics {
+            commit_seconds: alga_core::metrics::latency_histogram(),
+            batch_rows: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
+            backlog: Gauge::default(),
+        }
+    }
 }
 
 impl AuditWriter {
@@ -213,14 +236,18 @@ impl AuditWriter {
     /// written.
     pub async fn write(&self, db: &alga_core::Db, entry: Entry) -> Result<Written, ApiError> {
         let unavailable = || ApiError::unavailable("The audit trail cannot be written.");
-        let queue = self.queue.get_or_init(|| start_writer(db.url().clone()));
+        let queue = self.queue.get_or_init(|| start_writer(db.url().clone(), self.metrics.clone()));
         let (done, acked) = tokio::sync::oneshot::channel();
-        queue.send((entry, done)).await.map_err(|_| unavailable())?;
+        self.metrics.backlog.inc();
+        if queue.send((entry, done)).await.is_err() {
+            self.metrics.backlog.dec();
+            return Err(unavailable());
+        }
         acked.await.ok().flatten().ok_or_else(unavailable)
     }
 }
 
-fn start_writer(url: alga_core::DatabaseUrl) -> tokio::sync::mpsc::Sender<Pending> {
+fn start_writer(url: alga_core::DatabaseUrl, metrics: AuditMetrics) -> tokio::sync::mpsc::Sender<Pending> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Pending>(4 * BATCH);
     let spawned = std::thread::Builder::new().name("audit-writer".to_owned()).spawn(move || {
         let mut conn: Option<DbConn> = None;
@@ -233,6 +260,7 @@ fn start_writer(url: alga_core::DatabaseUrl) -> tokio::sync::mpsc::Sender<Pendin
                 }
             }
             let (entries, acks): (Vec<Entry>, Vec<_>) = batch.into_iter().unzip();
+            let started = std::time::Instant::now();
             let written = match conn.as_mut() {
                 Some(c) => record(c, &entries),
                 None => alga_core::db::establish_pooled(&url).map_err(ApiError::from).and_then(|mut c| {
@@ -241,6 +269,9 @@ fn start_writer(url: alga_core::DatabaseUrl) -> tokio::sync::mpsc::Sender<Pendin
                     result
                 }),
             };
+            metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
+            metrics.batch_rows.observe(acks.len() as f64);
+            metrics.backlog.dec_by(i64::try_from(acks.len()).unwrap_or(i64::MAX));
             match written {
                 Ok(written) => {
                     for (ack, w) in acks.into_iter().zip(written) {

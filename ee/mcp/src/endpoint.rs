@@ -195,7 +195,12 @@ impl ToolProvider for Governed {
         };
         let entry = audit::Entry { record, epoch: caller.identity.epoch };
         match caller.gov.audit.write(&caller.tools.app.db, entry).await {
-            Ok(Written::Recorded) => result,
+            Ok(Written::Recorded) => {
+                let tool = if alga_agent_tooling::tools::NAMES.contains(&name) { name } else { "unknown" };
+                let labels = crate::ToolCallLabels { tool: tool.to_owned(), decision: decision.as_str() };
+                caller.gov.tool_calls.get_or_create(&labels).inc();
+                result
+            }
             Ok(Written::Stale) => Err(caller.redo()),
             Err(e) => {
                 tracing::error!(error = %e, "the audit row could not be written; the call is not acknowledged");

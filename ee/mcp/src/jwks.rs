@@ -8,8 +8,8 @@
 //!   then retried at most every 30 s, so an outage never makes each request wait for a timeout.
 //! - Fetches time out after 5 s and bodies over 1 MiB are refused.
 
+use prometheus_client::metrics::counter::Counter;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -199,11 +199,11 @@ impl moka::Expiry<String, Arc<KeySet>> for PerEntryTtl {
     }
 }
 
-/// Fetch counters, for metrics and tests.
+/// Fetch counters, exported as metrics.
 #[derive(Debug, Default)]
 pub struct JwksStats {
-    pub fetches: AtomicU64,
-    pub failures: AtomicU64,
+    pub fetches: Counter,
+    pub failures: Counter,
 }
 
 /// The JWKS cache shared by every request.
@@ -237,7 +237,7 @@ impl Jwks {
         let fetched = self
             .cache
             .try_get_with(uri.to_owned(), async {
-                self.stats.fetches.fetch_add(1, Ordering::Relaxed);
+                self.stats.fetches.inc();
                 match self.fetch(uri).await {
                     Ok(set) => {
                         let set = Arc::new(set);
@@ -247,7 +247,7 @@ impl Jwks {
                         Ok(set)
                     }
                     Err(e) => {
-                        self.stats.failures.fetch_add(1, Ordering::Relaxed);
+                        self.stats.failures.inc();
                         tracing::warn!(jwks_uri = uri, error = %e, "fetching signing keys failed");
                         // Serve the last good keys for a while, and retry no more than every 30 s.
                         let stale = self.last_good.lock().ok().and_then(|good| good.get(uri).cloned());

@@ -26,8 +26,12 @@ use std::sync::Arc;
 use actix_web::web;
 use alga_core::AppContext;
 use alga_core::governance::{BackgroundTask, Edition, McpGovernance};
+use alga_core::metrics::Metrics;
 use alga_core::migrations::{self, MigrationSet};
 use include_dir::{Dir, include_dir};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 
 pub use settings::Settings;
 
@@ -52,6 +56,14 @@ pub struct Governance {
     pub agents: auth::AgentCache,
     /// Failed admin sign-ins, per account and per address.
     pub sign_ins: session::Throttle,
+    /// Audited tool calls by tool and decision (the other metrics live with their subjects).
+    pub tool_calls: Family<ToolCallLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ToolCallLabels {
+    pub tool: String,
+    pub decision: &'static str,
 }
 
 impl Governance {
@@ -80,6 +92,7 @@ impl Governance {
             audit: audit::AuditWriter::default(),
             agents: auth::AgentCache::default(),
             sign_ins: session::Throttle::default(),
+            tool_calls: Family::default(),
         }
     }
 }
@@ -122,6 +135,25 @@ impl McpGovernance for Enterprise {
 
     fn background_tasks(&self, ctx: &AppContext) -> Vec<BackgroundTask> {
         vec![sweeper::task(ctx, self.state.settings.key_sweep_every())]
+    }
+
+    fn register_metrics(&self, metrics: &Metrics) {
+        let g = &self.state;
+        metrics.register("mcp_tool_calls", "MCP tool calls, by tool and audited decision", g.tool_calls.clone());
+        metrics.register(
+            "jwks_fetches",
+            "Signing-key (JWKS) fetches from identity providers",
+            g.jwks.stats.fetches.clone(),
+        );
+        metrics.register("jwks_fetch_failures", "JWKS fetches that failed", g.jwks.stats.failures.clone());
+        let audit = &g.audit.metrics;
+        metrics.register(
+            "audit_commit_duration_seconds",
+            "Time to write and commit one batch of audit rows",
+            audit.commit_seconds.clone(),
+        );
+        metrics.register("audit_batch_rows", "Audit rows per commit", audit.batch_rows.clone());
+        metrics.register("audit_backlog", "Tool calls waiting for their audit row", audit.backlog.clone());
     }
 }
 

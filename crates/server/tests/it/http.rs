@@ -91,3 +91,45 @@ fn json_logs_carry_the_request_id() {
     assert_eq!(value["span"]["request_id"], "json-log-check", "{line}");
     assert_eq!(value["fields"]["status"], 200, "{line}");
 }
+
+/// `/metrics`: not served by default; with --metrics-token only to its bearer; with
+/// --metrics-bind on its own address without a token. It counts requests by route pattern.
+#[test]
+fn metrics_are_served_only_where_configured() {
+    let server = Server::start();
+    assert_eq!(server.get("/metrics").status, 404);
+
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let db = alga_core::testing::TestDb::new();
+    let url = db.url().expose().to_owned();
+    let metrics_bind = free.to_string();
+    let args = ["--database-url", &url, "--metrics-token", "scrape-token-0123", "--metrics-bind", &metrics_bind];
+    let server = Server::start_with(&args, None);
+    assert_eq!(server.get("/healthz").status, 200);
+    assert_eq!(server.get("/api/v1/tickets/abc").status, 401);
+    assert_eq!(server.get("/metrics").status, 401);
+    assert_eq!(server.request("GET", "/metrics", &[("authorization", "Bearer wrong")], None).status, 401);
+    let res = server.request("GET", "/metrics", &[("authorization", "Bearer scrape-token-0123")], None);
+    assert_eq!(res.status, 200);
+    assert!(res.header("content-type").unwrap_or_default().starts_with("text/plain; version=0.0.4"));
+    let text = res.text();
+    for line in [
+        r#"alga_http_requests_total{method="GET",route="/healthz",status="200"} 1"#,
+        r#"alga_http_requests_total{method="GET",route="/api/v1/tickets/{id}",status="401"} 1"#,
+        r#"alga_db_pool_connections{state="max"} 16"#,
+        "# TYPE alga_http_request_duration_seconds histogram",
+    ] {
+        assert!(text.contains(line), "{line} in {text}");
+    }
+    assert_eq!(
+        text.contains("# TYPE alga_audit_backlog gauge") && text.contains("# TYPE alga_jwks_fetches counter"),
+        enterprise(),
+        "enterprise metrics come with the enterprise edition"
+    );
+    // The separate listener needs no token and serves nothing else.
+    let separate = crate::support::request(free, "GET", "/metrics", &[], None);
+    assert_eq!(separate.status, 200);
+    assert!(separate.text().contains("alga_http_requests_total"));
+    assert_eq!(crate::support::request(free, "GET", "/healthz", &[], None).status, 404);
+    drop(db);
+}

@@ -120,7 +120,7 @@ fn filters(q: &Query, agents: &[(String, String)]) -> Markup {
                 label for="f-tool" { "Tool" }
                 select #f-tool name="tool" {
                     option value="" { "Any" }
-                    @for t in ["call_api_endpoint", "search_api_registry", "search_business_data"] { option value=(t) selected[selected(&q.tool, t)] { (t) } }
+                    @for t in alga_agent_tooling::tools::NAMES { option value=(t) selected[selected(&q.tool, t)] { (t) } }
                 }
             }
             div .field { label for="f-from" { "From (UTC)" } input #f-from type="datetime-local" name="from" value=(q.from.as_deref().unwrap_or("")); }

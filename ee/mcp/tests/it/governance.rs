@@ -364,6 +364,21 @@ async fn every_tool_call_is_audited_and_limited() {
     let lines: Vec<Value> = jsonl.body.as_str().unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 5);
     assert!(lines.windows(2).all(|w| w[0]["created_at"].as_str() <= w[1]["created_at"].as_str()), "oldest first");
+
+    // The same calls in the metrics, by tool and decision, and the audit writer's work.
+    let metrics = env.ctx.metrics.render(&env.ctx.db);
+    for line in [
+        r#"alga_mcp_tool_calls_total{tool="call_api_endpoint",decision="allow"} 2"#,
+        r#"alga_mcp_tool_calls_total{tool="call_api_endpoint",decision="deny"} 2"#,
+        r#"alga_mcp_tool_calls_total{tool="call_api_endpoint",decision="error"} 1"#,
+        r#"alga_mcp_tool_calls_total{tool="search_api_registry",decision="allow"} 1"#,
+        r#"alga_mcp_tool_calls_total{tool="unknown",decision="error"} 1"#,
+        "alga_audit_backlog 0",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
+    let batches = metrics.lines().find_map(|l| l.strip_prefix("alga_audit_batch_rows_sum ")).unwrap();
+    assert_eq!(batches.parse::<f64>().unwrap(), 7.0);
     env.stop().await;
 }
 

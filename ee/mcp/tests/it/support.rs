@@ -174,6 +174,7 @@ impl Env {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let mut ctx = AppContext::new(pool, base.parse().unwrap());
         ctx.edition = alga_core::Edition::Enterprise;
+        governance.register_metrics(&ctx.metrics);
         let a = tenant(&mut conn, "tenant-a");
         let b = tenant(&mut conn, "tenant-b");
         let app_ctx = ctx.clone();
