@@ -4,5 +4,6 @@
 
 mod editions;
 mod governance;
+mod load;
 mod support;
 mod ui;
