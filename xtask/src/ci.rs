@@ -31,6 +31,7 @@ pub fn run() -> Result<()> {
     step("OpenAPI document validates", validate_openapi)?;
     step("interop: official MCP SDKs, the Inspector and a real OpenID provider (stdio and HTTP)", crate::interop::run)?;
     step("admin UI in headless Chromium (playwright-core) with a real OpenID provider", crate::browser::run)?;
+    step("faults under load: SIGTERM, PostgreSQL stopped, SQLite held", || crate::faults::run(crate::faults::CI))?;
     let pg = step("throwaway PostgreSQL", TempPostgres::start)?;
     for (edition, features) in EDITIONS {
         let counts = step(&format!("tests ({edition}, PostgreSQL)"), || tests(features, Some(&pg.url())))?;

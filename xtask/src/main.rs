@@ -4,6 +4,7 @@
 //! - `cargo xtask migrate`: merge and run the migration sets (through `alga-server migrate`).
 //! - `cargo xtask interop`: only the interoperability checks.
 //! - `cargo xtask browser`: only the admin UI's browser checks.
+//! - `cargo xtask faults` / `soak`: the fault checks under load, short or long.
 //! - `cargo xtask pg`: a throwaway PostgreSQL for manual work.
 
 #![allow(clippy::print_stdout)] // a command-line tool: stdout is its interface
@@ -11,6 +12,7 @@
 mod bench;
 mod browser;
 mod ci;
+mod faults;
 mod http;
 mod interop;
 mod pg;
@@ -54,6 +56,10 @@ enum Task {
     /// Run only the interoperability checks (official MCP SDKs, the Inspector, a real OpenID
     /// provider) against the enterprise server.
     Interop,
+    /// Run only the fault checks: SIGTERM, PostgreSQL stopped and SQLite held, all under load.
+    Faults,
+    /// The fault checks with long phases (minutes instead of seconds).
+    Soak,
     /// Run only the admin UI's browser checks (headless Chromium, playwright-core) against the
     /// enterprise server and a real OpenID provider.
     Browser,
@@ -74,6 +80,8 @@ fn main() -> Result<()> {
         Task::Bench => bench::run(),
         Task::Interop => interop::run(),
         Task::Browser => browser::run(),
+        Task::Faults => faults::run(faults::CI),
+        Task::Soak => faults::run(faults::SOAK),
         Task::Migrate { database_url, edition, status, revert } => {
             let mut cmd = run::cargo(["run", "--quiet", "--locked", "-p", "alga-server"]);
             if edition == Edition::Enterprise {

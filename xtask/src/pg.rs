@@ -48,21 +48,34 @@ impl TempPostgres {
                 .args(["-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256"])
                 .args(["-E", "UTF8", "--no-sync", "--no-instructions"]),
         )?;
+        pg.start_server()?;
+        Ok(pg)
+    }
+
+    /// Starts the cluster's server (again).
+    pub fn start_server(&self) -> Result<()> {
         let options = format!(
-            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c synchronous_commit=off \
+            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c synchronous_commit=off \
              -c full_page_writes=off -c max_connections=400",
-            pg.dir.display()
+            self.port,
+            self.dir.display()
         );
         run::output(
-            pg.command("pg_ctl")
+            self.command("pg_ctl")
                 .arg("-D")
-                .arg(&data)
+                .arg(self.dir.join("data"))
                 .arg("-l")
-                .arg(pg.dir.join("server.log"))
+                .arg(self.dir.join("server.log"))
                 .args(["-w", "-t", "30", "-o", &options, "start"]),
         )
-        .with_context(|| format!("PostgreSQL did not start; see {}", pg.dir.join("server.log").display()))?;
-        Ok(pg)
+        .with_context(|| format!("PostgreSQL did not start; see {}", self.dir.join("server.log").display()))?;
+        Ok(())
+    }
+
+    /// Stops the server as an operator would (`pg_ctl stop -m fast`): sessions are ended.
+    pub fn stop_server(&self) -> Result<()> {
+        run::output(self.command("pg_ctl").arg("-D").arg(self.dir.join("data")).args(["-m", "fast", "-w", "stop"]))?;
+        Ok(())
     }
 
     pub fn url(&self) -> String {

@@ -16,8 +16,18 @@ pub struct Server {
 }
 
 impl Server {
-    /// A server with demo data and these extra `serve` flags.
+    /// A server with demo data and these extra `serve` flags; its warnings go to our stderr.
     pub fn start(binary: &Path, url: &str, dir: &Path, extra: &[&str]) -> Result<Server> {
+        Server::spawn(binary, url, dir, extra, Stdio::inherit())
+    }
+
+    /// [`Server::start`], with its log in `dir/server.log` (for runs that provoke errors on purpose).
+    pub fn start_logging(binary: &Path, url: &str, dir: &Path, extra: &[&str]) -> Result<Server> {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("server.log"))?;
+        Server::spawn(binary, url, dir, extra, Stdio::from(log))
+    }
+
+    fn spawn(binary: &Path, url: &str, dir: &Path, extra: &[&str], stderr: Stdio) -> Result<Server> {
         let address = dir.join("address");
         let stdout = dir.join("stdout");
         // A previous server in the same folder left its address behind.
@@ -29,7 +39,7 @@ impl Server {
             .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(std::fs::File::create(&stdout)?)
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .context("cannot start alga-server")?;
         let spawned = Instant::now();
@@ -73,6 +83,21 @@ impl Server {
             .find_map(|l| l.trim().strip_prefix("one-time password:"))
             .map(|k| k.trim().to_owned())
             .context("the server printed no admin password")
+    }
+
+    /// Sends SIGTERM and waits (at most `limit`) for the process to exit.
+    pub fn terminate(&mut self, limit: Duration) -> Result<std::process::ExitStatus> {
+        crate::run::output(Command::new("kill").args(["-TERM", &self.child.id().to_string()]))?;
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                bail!("alga-server did not exit within {limit:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Peak resident memory so far (VmHWM), in MB.

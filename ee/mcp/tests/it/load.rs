@@ -44,7 +44,7 @@ async fn run_agent(env: Arc<Env>, key: String, own: &'static str, other: &'stati
         let (env, key, limit) = (env.clone(), key.clone(), limit.clone());
         tasks.push(tokio::spawn(async move {
             let _permit = limit.acquire_owned().await.unwrap();
-            let params = if i % 10 == 0 {
+            let params = if i.is_multiple_of(10) {
                 json!({ "name": "search_business_data", "arguments": { "query": "Holdings" } })
             } else {
                 json!({ "name": "call_api_endpoint", "arguments": { "entryId": "clients.list" } })
