@@ -123,7 +123,8 @@ pub enum ApiKeyCommand {
         #[arg(long, default_value = "")]
         description: String,
     },
-    /// Revoke an API key by id; it stops working at once.
+    /// Revoke an API key by id. Running servers refuse it within 30 s (they cache user keys that
+    /// long); an agent's key is refused on its next use.
     Revoke {
         /// The key's id.
         id: String,

@@ -247,6 +247,18 @@ impl AuditWriter {
     }
 }
 
+/// The writer's own connection. On SQLite its commits also sync the write-ahead log
+/// (`synchronous = FULL`), so an acknowledged call's row survives a power cut, not only a crash of
+/// this process; the other connections keep `NORMAL`.
+fn writer_connection(url: &alga_core::DatabaseUrl) -> Result<DbConn, ApiError> {
+    use diesel::connection::SimpleConnection;
+    let mut conn = alga_core::db::establish_pooled(url)?;
+    if url.backend() == alga_core::Backend::Sqlite {
+        conn.batch_execute("PRAGMA synchronous = FULL;").map_err(ApiError::from)?;
+    }
+    Ok(conn)
+}
+
 fn start_writer(url: alga_core::DatabaseUrl, metrics: AuditMetrics) -> tokio::sync::mpsc::Sender<Pending> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Pending>(4 * BATCH);
     let spawned = std::thread::Builder::new().name("audit-writer".to_owned()).spawn(move || {
@@ -263,7 +275,7 @@ fn start_writer(url: alga_core::DatabaseUrl, metrics: AuditMetrics) -> tokio::sy
             let started = std::time::Instant::now();
             let written = match conn.as_mut() {
                 Some(c) => record(c, &entries),
-                None => alga_core::db::establish_pooled(&url).map_err(ApiError::from).and_then(|mut c| {
+                None => writer_connection(&url).and_then(|mut c| {
                     let result = record(&mut c, &entries);
                     conn = Some(c);
                     result
@@ -539,6 +551,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_writer_syncs_its_sqlite_commits() {
+        #[derive(diesel::QueryableByName)]
+        struct Pragma {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            synchronous: i32,
+        }
+        let db = alga_core::testing::TestDb::sqlite();
+        let mut conn = writer_connection(db.url()).unwrap();
+        let full = diesel::sql_query("PRAGMA synchronous").get_result::<Pragma>(&mut conn).unwrap();
+        assert_eq!(full.synchronous, 2, "FULL");
+    }
 
     #[test]
     fn secrets_are_redacted_at_any_depth() {

@@ -69,6 +69,23 @@ pub fn random_token() -> Result<String, ApiError> {
     Ok(hex::encode(bytes))
 }
 
+/// The client's address: the peer's, or, when the peer is a trusted proxy, the nearest address
+/// in `X-Forwarded-For` that is not itself a trusted proxy.
+pub fn client_addr(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    Some(forwarded.into_iter().rev().find(|a| !trusted.contains(a)).unwrap_or(peer))
+}
+
 /// The session named by the request's cookie, if it is live and its user still active.
 pub async fn current(ctx: &AppContext, req: &HttpRequest) -> Result<Option<AdminSession>, ApiError> {
     let Some(token) = req.cookie(COOKIE).map(|c| c.value().to_owned()) else { return Ok(None) };
@@ -277,6 +294,26 @@ pub fn removal(ctx: &AppContext, name: &'static str) -> Cookie<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_client_is_the_peer_unless_a_trusted_proxy_forwards_it() {
+        use actix_web::test::TestRequest;
+        let proxy: IpAddr = [10, 0, 0, 9].into();
+        let request = |peer: IpAddr, forwarded: Option<&str>| {
+            let mut r = TestRequest::default().peer_addr(std::net::SocketAddr::new(peer, 4000));
+            if let Some(f) = forwarded {
+                r = r.insert_header(("x-forwarded-for", f));
+            }
+            r.to_http_request()
+        };
+        let client: IpAddr = [203, 0, 113, 7].into();
+        // An untrusted peer cannot pick its address.
+        assert_eq!(client_addr(&request(client, Some("198.51.100.1")), &[proxy]), Some(client));
+        // Through the trusted proxy: the address it saw, not what the client claimed before it.
+        assert_eq!(client_addr(&request(proxy, Some("198.51.100.1, 203.0.113.7")), &[proxy]), Some(client));
+        assert_eq!(client_addr(&request(proxy, None), &[proxy]), Some(proxy));
+        assert_eq!(client_addr(&request(proxy, Some("203.0.113.7")), &[]), Some(proxy));
+    }
 
     #[test]
     fn secrets_compare_by_content() {

@@ -24,14 +24,19 @@ pub struct Settings {
     #[arg(long, env = "ALGA_MCP_CALL_BURST", default_value_t = 20.0)]
     pub mcp_call_burst: f64,
 
-    /// Writing calls (POST, PUT, DELETE through call_api_endpoint) per second, per agent or key;
+    /// Writing calls (call_api_endpoint to any operation that is not a GET) per second, per agent or key;
     /// bursts of twice this.
     #[arg(long, env = "ALGA_MCP_WRITES_PER_SECOND", default_value_t = 2.0)]
     pub mcp_writes_per_second: f64,
 
-    /// Seconds between sweeps that delete expired and revoked API keys.
+    /// Seconds between sweeps that delete expired and revoked API keys and expired admin sessions.
     #[arg(long, env = "ALGA_KEY_SWEEP_INTERVAL", default_value_t = 3600)]
     pub key_sweep_interval: u64,
+
+    /// Reverse proxies (IP addresses, comma-separated) whose X-Forwarded-For names the client:
+    /// admin sign-in throttling then counts failures per client, not per proxy.
+    #[arg(long, env = "ALGA_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for Settings {
@@ -43,6 +48,7 @@ impl Default for Settings {
             mcp_call_burst: 20.0,
             mcp_writes_per_second: 2.0,
             key_sweep_interval: 3600,
+            trusted_proxies: Vec::new(),
         }
     }
 }

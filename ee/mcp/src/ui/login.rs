@@ -83,7 +83,7 @@ async fn login(
     }
     let next = safe_next(Some(form.get("next")));
     let email = form.get("email").trim().to_owned();
-    let addr = req.peer_addr().map(|a| a.ip());
+    let addr = session::client_addr(&req, &gov.settings.trusted_proxies);
     let organization = form.opt("organization");
     match session::sign_in(&ctx, &gov.sign_ins, &email, form.get("password"), organization.as_deref(), addr).await {
         Ok((_, token)) => {
