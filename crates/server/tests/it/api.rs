@@ -290,3 +290,40 @@ fn reads_carry_an_etag_and_answer_304_when_unchanged() {
     let list = server.request("GET", "/api/v1/clients", &[("x-api-key", &key), ("if-none-match", &etag)], None);
     assert_eq!(list.status, 200, "another body, another tag");
 }
+
+/// Hostile bodies and ids: each gets a clear 4xx in the JSON envelope, and nothing changes.
+#[test]
+fn hostile_input_gets_a_clear_4xx_and_changes_nothing() {
+    let server = Server::start();
+    let key = bootstrap_key(&server);
+    let headers = [("x-api-key", key.as_str()), ("content-type", "application/json")];
+    let post = |body: &[u8]| server.request("POST", "/api/v1/clients", &headers, Some(body));
+    let count = || {
+        let res = server.request("GET", "/api/v1/clients?limit=100", &[("x-api-key", &key)], None);
+        res.json()["data"].as_array().unwrap().len()
+    };
+    let before = count();
+
+    let deep = format!("{{\"name\":{}\"x\"{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    let invalid_utf8 = b"{\"name\":\"\xff\xfe\"}".to_vec();
+    let huge_array = format!("{{\"name\":\"Arrays\",\"notes\":[{}0]}}", "0,".repeat(200_000));
+    let nul = b"{\"name\":\"a\\u0000b\", \"x\": }".to_vec();
+    for (what, body) in [
+        ("deeply nested JSON", deep.into_bytes()),
+        ("invalid UTF-8", invalid_utf8),
+        ("a huge array", huge_array.into_bytes()),
+        ("broken JSON", nul),
+    ] {
+        let res = post(&body);
+        assert!((400..500).contains(&res.status), "{what}: {} {}", res.status, res.text());
+        assert!(res.json()["error"]["message"].is_string(), "{what}: {}", res.text());
+    }
+
+    // Ids that try to leave their path, or to smuggle a header: not found, never elsewhere.
+    for id in ["..%2F..%2Fusers", "%2e%2e", "x%0d%0aX-Injected:%201", "x%00y", &"9".repeat(5000)] {
+        let res = server.request("GET", &format!("/api/v1/clients/{id}"), &[("x-api-key", &key)], None);
+        assert!([400, 404].contains(&res.status), "{id}: {} {}", res.status, res.text());
+        assert!(res.header("x-injected").is_none());
+    }
+    assert_eq!(count(), before, "nothing was created");
+}

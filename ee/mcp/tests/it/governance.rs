@@ -207,10 +207,40 @@ async fn signing_keys_rotate_and_survive_an_outage() {
     }
     assert_eq!(provider.fetched(), after_first + 1);
 
-    // The JWKS endpoint goes down: cached keys keep verifying.
+    // A second provider, trusted while up but never asked for keys yet.
+    let (second_key, second_public) = Key::new("second");
+    let second = Provider::start(vec![second_public]).await;
+    let second_idp = env.trust(&env.a, &second).await;
+    env.agent(&env.a, &second_idp, "bot2", &[&env.a.technician_role]).await;
+    let second_claims = env.claims(&second.base, "bot2", &env.resource(None));
+
+    // The JWKS endpoints go down: cached keys keep verifying, during traffic too.
     provider.up.store(false, Ordering::SeqCst);
+    second.up.store(false, Ordering::SeqCst);
+    let calls = (0..8).map(|i| {
+        let token = if i % 2 == 0 { old.sign(&claims) } else { new.sign(&claims) };
+        let env = &env;
+        async move { env.rpc("/api/mcp", &token, "tools/list", json!({})).await.status }
+    });
+    assert!(futures_util::future::join_all(calls).await.iter().all(|s| *s == 200));
+    // A key the cache has never seen, or a provider never fetched, fails closed, saying why.
+    let (newest, newest_public) = Key::new("newest");
+    let res = env.rpc("/api/mcp", &newest.sign(&claims), "tools/list", json!({})).await.expect(401);
+    assert!(res.body["error"]["message"].as_str().unwrap().contains("unknown key"), "{}", res.body);
+    let res = env.rpc("/api/mcp", &second_key.sign(&second_claims), "tools/list", json!({})).await.expect(401);
+    assert!(res.body["error"]["message"].as_str().unwrap().contains("could not be fetched"), "{}", res.body);
+    assert!(res.header("www-authenticate").contains("invalid_token"));
+
+    // The endpoints come back: service is normal, new keys included.
+    provider.publish(newest_public);
+    provider.up.store(true, Ordering::SeqCst);
+    second.up.store(true, Ordering::SeqCst);
     env.rpc("/api/mcp", &old.sign(&claims), "tools/list", json!({})).await.expect(200);
-    env.rpc("/api/mcp", &new.sign(&claims), "tools/list", json!({})).await.expect(200);
+    env.rpc("/api/mcp", &second_key.sign(&second_claims), "tools/list", json!({})).await.expect(200);
+    // A key rotated in meanwhile is looked for at most once per 30 s per provider (the last look
+    // was moments ago): until then it is still refused as unknown, and nothing else.
+    let res = env.rpc("/api/mcp", &newest.sign(&claims), "tools/list", json!({})).await.expect(401);
+    assert!(res.body["error"]["message"].as_str().unwrap().contains("unknown key"), "{}", res.body);
     env.stop().await;
 }
 
@@ -433,5 +463,51 @@ async fn agents_can_hold_expiring_keys() {
     let swept = env.ctx.db.run(alga_ee_mcp::sweeper::sweep).await.unwrap();
     assert_eq!(swept, 1);
     assert!(env.api(&env.a.admin_key, "GET", &keys, None).await.data().as_array().unwrap().is_empty());
+    env.stop().await;
+}
+
+#[actix_web::test]
+async fn hostile_messages_and_arguments_get_clear_errors_and_change_nothing() {
+    let env = Env::start().await;
+    let key = env.a.tech_key.clone();
+    let headers = [("x-api-key", key.as_str()), ("content-type", "application/json")];
+    // Bodies that are not JSON-RPC at all: a parse error, never a crash.
+    let deep = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{}1{}}}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    for body in
+        [deep.into_bytes(), b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xff\xfe\"}".to_vec(), b"[[[[".to_vec()]
+    {
+        let res = env.send("POST", "/api/mcp", &headers, Some(body)).await;
+        assert_eq!(res.status, 400, "{}", res.body);
+        assert_eq!(res.body["error"]["code"], -32700, "{}", res.body);
+    }
+    // Arguments that try to leave the operation's path or smuggle a header: tool errors, audited.
+    let before = env.audit(&env.a, "page_size=200").await.len();
+    for arguments in [
+        json!({"entryId": "clients.get", "path": {"id": "../../users"}}),
+        json!({"entryId": "clients.get", "path": {"id": "x\r\nX-Injected: 1"}}),
+        json!({"entryId": "clients.list", "query": {"limit": vec![0; 50_000]}}),
+        json!({"entryId": "clients.create", "body": {"name": ["nested", "twice"], "extra": {"a": {"b": {"c": [1, 2, 3]}}}}}),
+    ] {
+        let res = env.call_api("/api/mcp", &key, arguments.clone()).await.expect(200);
+        assert!(res.header("x-injected").is_empty());
+        let result = &res.body["result"];
+        assert_eq!(result["isError"], true, "{arguments}: {}", res.body);
+        assert!(!result.to_string().contains("\"email\""), "no user data leaks through a traversal: {}", res.body);
+    }
+    // A search for text with line breaks is just a search: dispatch is in process, so no value
+    // ever becomes a header.
+    let search =
+        json!({"entryId": "clients.list", "query": {"search": "a\r\nX-Injected: 1"}, "headers": {"X-Injected": "1"}});
+    let res = env.call_api("/api/mcp", &key, search).await.expect(200);
+    assert!(res.header("x-injected").is_empty());
+    assert_eq!(res.body["result"]["structuredContent"]["data"]["data"], json!([]), "{}", res.body);
+    let rows = env.audit(&env.a, "page_size=200").await;
+    assert_eq!(rows.len(), before + 5, "each attempt is audited");
+    let clients = env.api(&env.a.admin_key, "GET", "/api/v1/clients", None).await.expect(200);
+    assert!(clients.data().as_array().unwrap().is_empty(), "nothing was created");
     env.stop().await;
 }
