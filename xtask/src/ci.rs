@@ -32,6 +32,7 @@ pub fn run() -> Result<()> {
     step("interop: official MCP SDKs, the Inspector and a real OpenID provider (stdio and HTTP)", crate::interop::run)?;
     step("admin UI in headless Chromium (playwright-core) with a real OpenID provider", crate::browser::run)?;
     step("faults under load: SIGTERM, PostgreSQL stopped, SQLite held", || crate::faults::run(crate::faults::CI))?;
+    step("fuzz: saved regressions, then 15 s per target", || crate::fuzz::run(15))?;
     let pg = step("throwaway PostgreSQL", TempPostgres::start)?;
     for (edition, features) in EDITIONS {
         let counts = step(&format!("tests ({edition}, PostgreSQL)"), || tests(features, Some(&pg.url())))?;

@@ -5,6 +5,7 @@
 //! - `cargo xtask interop`: only the interoperability checks.
 //! - `cargo xtask browser`: only the admin UI's browser checks.
 //! - `cargo xtask faults` / `soak`: the fault checks under load, short or long.
+//! - `cargo xtask fuzz --seconds N`: each fuzz target for N seconds.
 //! - `cargo xtask pg`: a throwaway PostgreSQL for manual work.
 
 #![allow(clippy::print_stdout)] // a command-line tool: stdout is its interface
@@ -13,6 +14,7 @@ mod bench;
 mod browser;
 mod ci;
 mod faults;
+mod fuzz;
 mod http;
 mod interop;
 mod pg;
@@ -60,6 +62,12 @@ enum Task {
     Faults,
     /// The fault checks with long phases (minutes instead of seconds).
     Soak,
+    /// Fuzz each target in tests/fuzz (replaying saved regressions first) for this long.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
     /// Run only the admin UI's browser checks (headless Chromium, playwright-core) against the
     /// enterprise server and a real OpenID provider.
     Browser,
@@ -81,6 +89,7 @@ fn main() -> Result<()> {
         Task::Interop => interop::run(),
         Task::Browser => browser::run(),
         Task::Faults => faults::run(faults::CI),
+        Task::Fuzz { seconds } => fuzz::run(seconds),
         Task::Soak => faults::run(faults::SOAK),
         Task::Migrate { database_url, edition, status, revert } => {
             let mut cmd = run::cargo(["run", "--quiet", "--locked", "-p", "alga-server"]);
