@@ -199,7 +199,7 @@ try {
 
   await check('the Connect page gives the endpoints and client configuration', async () => {
     await tab(page, 'Connect');
-    assert.equal(await page.getByLabel("This organization's endpoint (recommended)").inputValue(), `${base}/t/default/api/mcp`);
+    assert.equal(await page.getByLabel("This organization's endpoint (recommended)", { exact: true }).inputValue(), `${base}/t/default/api/mcp`);
     await page.getByRole('heading', { name: 'Claude Code' }).waitFor();
     await shot('connect');
   });

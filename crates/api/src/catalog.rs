@@ -349,9 +349,27 @@ fn params_of<T: JsonSchema + 'static>() -> Vec<Param> {
         .collect()
 }
 
+/// PostgreSQL text cannot hold a NUL character, so every input refuses one, on both backends alike.
+fn refuse_nul(field: &str, text: &str) -> Result<(), ApiError> {
+    if text.contains('\0') {
+        return Err(ApiError::validation(field, "must not contain NUL characters"));
+    }
+    Ok(())
+}
+
+/// Whether JSON text escapes a NUL character: `\u0000` whose backslash is not itself escaped.
+fn escapes_nul(json: &[u8]) -> bool {
+    json.windows(6)
+        .enumerate()
+        .any(|(i, w)| w == br"\u0000" && json[..i].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 0)
+}
+
 fn parse_pairs<T: DeserializeOwned + 'static>(pairs: &[(String, String)], what: &str) -> Result<T, ApiError> {
     if is_none::<T>() {
         return serde_json::from_value(Value::Null).map_err(|e| ApiError::internal(&e));
+    }
+    for (name, value) in pairs {
+        refuse_nul(name, value)?;
     }
     let map: Map<String, Value> = pairs.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
     serde_path_to_error::deserialize(Value::Object(map)).map_err(|e| {
@@ -363,6 +381,9 @@ fn parse_pairs<T: DeserializeOwned + 'static>(pairs: &[(String, String)], what: 
 fn parse_query<T: DeserializeOwned + 'static>(query: &str) -> Result<T, ApiError> {
     if is_none::<T>() {
         return serde_json::from_value(Value::Null).map_err(|e| ApiError::internal(&e));
+    }
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        refuse_nul(&name, &value)?;
     }
     let de = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(de).map_err(|e| {
@@ -379,6 +400,9 @@ fn parse_body<T: DeserializeOwned + 'static>(body: Option<&[u8]>) -> Result<T, A
         Some(b) if !b.iter().all(u8::is_ascii_whitespace) => b,
         _ => return Err(ApiError::validation("body", "a JSON object is required")),
     };
+    if escapes_nul(bytes) {
+        return Err(ApiError::validation("body", "text must not contain NUL characters (\\u0000)"));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -432,5 +456,19 @@ impl Catalog {
             }
             Some((op, params))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_characters_are_found_in_json_escapes_only() {
+        assert!(escapes_nul(br#"{"name":"a\u0000b"}"#));
+        assert!(escapes_nul(br#"{"name":"\\\u0000"}"#), "an escaped backslash, then a NUL");
+        assert!(!escapes_nul(br#"{"name":"\\u0000"}"#), "the text of an escape, not a NUL");
+        assert!(!escapes_nul(br#"{"name":"u0000"}"#));
+        assert!(refuse_nul("id", "x\0y").is_err() && refuse_nul("id", "xy").is_ok());
     }
 }

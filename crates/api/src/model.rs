@@ -111,6 +111,9 @@ pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, alg
     if v.chars().count() > max {
         return Err(alga_core::ApiError::validation(field, format!("must be at most {max} characters")));
     }
+    if v.contains('\0') {
+        return Err(alga_core::ApiError::validation(field, "must not contain NUL characters"));
+    }
     Ok(v.to_owned())
 }
 
@@ -121,6 +124,7 @@ pub fn optional_text(field: &str, value: Option<&str>, max: usize) -> Result<Opt
         Some(v) if v.chars().count() > max => {
             Err(alga_core::ApiError::validation(field, format!("must be at most {max} characters")))
         }
+        Some(v) if v.contains('\0') => Err(alga_core::ApiError::validation(field, "must not contain NUL characters")),
         Some(v) => Ok(Some(v.to_owned())),
     }
 }

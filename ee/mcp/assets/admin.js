@@ -2,7 +2,8 @@
 (function () {
   "use strict";
   // Copy buttons: <button data-copy="#id">.
-  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+  // The clipboard API exists only on secure origins (https, localhost).
+  document.querySelectorAll(navigator.clipboard ? "button[data-copy]" : "none").forEach(function (button) {
     button.hidden = false;
     button.addEventListener("click", function () {
       var source = document.querySelector(button.getAttribute("data-copy"));
@@ -11,6 +12,7 @@
       navigator.clipboard.writeText(text).then(function () {
         var label = button.textContent;
         button.textContent = "Copied";
+        button.setAttribute("aria-live", "polite");
         setTimeout(function () { button.textContent = label; }, 1500);
       });
     });

@@ -539,6 +539,7 @@ pub async fn diagnose(
             | Rejection::KeyAlgorithm(_)
             | Rejection::BadSignature),
         ) => Check { label: "Signature", passed: false, detail: format!("Refused: {r}.") },
+        // Every other refusal is of a claim, which `jwt::verify` checks only once the signature held.
         Err(_) => {
             Check { label: "Signature", passed: true, detail: "Signed by one of the provider's keys.".to_owned() }
         }
@@ -582,7 +583,12 @@ pub async fn diagnose(
     let verdict = match (verified, agent) {
         (Err(r), _) => Err(format!("Refused with 401 invalid_token: {r}.")),
         (Ok(_), Err(why)) => Err(format!("Refused with 403: {why}")),
-        (Ok(_), Ok(who)) => Ok(format!("Accepted on {endpoint}: {who}")),
+        (Ok(_), Ok(who)) if per_tenant => Ok(format!("Accepted on {endpoint}: {who}")),
+        // The instance-wide endpoint also weighs other organizations' providers, which the doctor
+        // does not look at.
+        (Ok(_), Ok(who)) => Ok(format!(
+            "Accepted on {endpoint} for this organization: {who} (should another organization bind the same issuer and subject, only this organization's endpoint accepts it)"
+        )),
     };
     Ok(Diagnosis { checks, verdict })
 }

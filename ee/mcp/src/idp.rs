@@ -132,8 +132,8 @@ fn subject_claim(value: Option<&str>, default: &str) -> Result<String, ApiError>
 
 fn audience(value: &str) -> Result<String, ApiError> {
     let value = value.trim();
-    if value.is_empty() || value.chars().count() > 500 {
-        return Err(ApiError::validation("audience", "must be 1 to 500 characters"));
+    if value.is_empty() || value.chars().count() > 500 || value.contains('\0') {
+        return Err(ApiError::validation("audience", "must be 1 to 500 characters, without NUL"));
     }
     Ok(value.to_owned())
 }

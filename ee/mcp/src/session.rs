@@ -143,21 +143,51 @@ impl Default for Throttle {
 }
 
 impl Throttle {
+    /// The account, and the client's address (an IPv6 client by its /64, which one holder
+    /// usually has whole).
     fn keys(email: &str, addr: Option<IpAddr>) -> [String; 2] {
-        [format!("account:{email}"), format!("address:{}", addr.map(|a| a.to_string()).unwrap_or_default())]
+        let addr = match addr {
+            Some(IpAddr::V6(v6)) => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+            Some(v4) => v4.to_string(),
+            None => "unknown".to_owned(),
+        };
+        [format!("account:{email}"), format!("address:{addr}")]
     }
 
-    fn paused(&self, keys: &[String; 2]) -> bool {
-        keys.iter().any(|k| self.failures.get(k).unwrap_or(0) >= MAX_FAILURES)
-    }
-
-    fn failed(&self, keys: &[String; 2]) {
+    /// Counts an attempt against both keys before its password is checked, atomically, so that
+    /// attempts made at the same moment cannot all slip under the limit; `false` when either key
+    /// is already at the limit (and then nothing is counted).
+    fn attempt(&self, keys: &[String; 2]) -> bool {
+        let mut counted = Vec::new();
         for k in keys {
-            let n = self.failures.get(k).unwrap_or(0);
-            self.failures.insert(k.clone(), n.saturating_add(1));
+            let entry = self.failures.entry(k.clone()).and_upsert_with(|seen| seen.map_or(1, |e| e.into_value() + 1));
+            if entry.into_value() > MAX_FAILURES {
+                // Over the limit: take back what this attempt counted.
+                self.forget(std::slice::from_ref(k));
+                self.forget(&counted);
+                return false;
+            }
+            counted.push(k.clone());
+        }
+        true
+    }
+
+    /// Takes back one counted attempt of each key (a sign-in that succeeded).
+    fn forget(&self, keys: &[String]) {
+        for k in keys {
+            let _ = self.failures.entry(k.clone()).and_compute_with(|seen| match seen.map(|e| e.into_value()) {
+                Some(n) if n > 1 => moka::ops::compute::Op::Put(n - 1),
+                _ => moka::ops::compute::Op::Remove,
+            });
         }
     }
 }
+
+/// Password checks at once: argon2 takes tens of milliseconds of a core and 19 MiB each.
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// A password hash nobody has, verified when no account matches so that a wrong email costs as
 /// long as a wrong password.
@@ -177,48 +207,53 @@ pub async fn sign_in(
 ) -> Result<(AdminSession, String), Refused> {
     let Ok(email) = normalize_email(email) else { return Err(Refused::Generic) };
     let keys = Throttle::keys(&email, addr);
-    if throttle.paused(&keys) || password.is_empty() || password.len() > 1024 {
+    if password.is_empty() || password.len() > 1024 || !throttle.attempt(&keys) {
         return Err(Refused::Generic);
     }
     let organization = organization.map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned);
-    let (lookup, secret) = (email.clone(), password.to_owned());
-    // Argon2 is slow on purpose: it runs on the blocking pool with the query.
-    let matched: Vec<(String, String)> = ctx
+    let candidates: Vec<(String, String, String)> = ctx
         .db
         .run(move |conn| {
             let mut q = users::table
                 .inner_join(tenants::table.on(tenants::id.eq(users::tenant_id)))
-                .filter(users::email.eq(&lookup).and(users::active.eq(true)))
-                .select((users::tenant_id, users::id, tenants::slug, users::password_hash))
+                .filter(users::email.eq(&email).and(users::active.eq(true)).and(users::password_hash.is_not_null()))
+                .select((users::tenant_id, users::id, users::password_hash.assume_not_null()))
                 .into_boxed();
             if let Some(slug) = &organization {
                 q = q.filter(tenants::slug.eq(slug));
             }
-            let candidates: Vec<(String, String, String, Option<String>)> = q.load(conn)?;
-            let mut matched = Vec::new();
-            for (tenant, user, _slug, hash) in &candidates {
-                if let Some(hash) = hash
-                    && verify_password(&secret, hash)
-                {
-                    matched.push((tenant.clone(), user.clone()));
-                }
-            }
-            if candidates.iter().all(|c| c.3.is_none()) {
-                verify_password(&secret, decoy_hash());
-            }
-            Ok::<_, ApiError>(matched)
+            Ok::<_, ApiError>(q.load(conn)?)
         })
         .await?;
+    // Argon2 is slow on purpose: off the database connection, a few at a time.
+    let secret = password.to_owned();
+    let matched = {
+        let _permit = HASHING.acquire().await.map_err(|_| ApiError::unavailable("Signing in is unavailable."))?;
+        tokio::task::spawn_blocking(move || {
+            if candidates.is_empty() {
+                verify_password(&secret, decoy_hash());
+            }
+            candidates
+                .into_iter()
+                .filter(|(_, _, hash)| verify_password(&secret, hash))
+                .map(|(tenant, user, _)| (tenant, user))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+    };
     let (tenant_id, user_id) = match matched.as_slice() {
         [] => {
-            throttle.failed(&keys);
             tracing::info!(address = ?addr, "admin sign-in failed");
             return Err(Refused::Generic);
         }
         [one] => one.clone(),
-        _ => return Err(Refused::ChooseOrganization),
+        _ => {
+            throttle.forget(&keys);
+            return Err(Refused::ChooseOrganization);
+        }
     };
-    throttle.failures.invalidate(&keys[0]);
+    throttle.forget(&keys);
     let token = random_token()?;
     let csrf = random_token()?;
     let (hash, session_csrf) = (key_hash(&token), csrf.clone());
@@ -328,15 +363,34 @@ mod tests {
         let t = Throttle::default();
         let addr: IpAddr = [10, 0, 0, 1].into();
         let keys = Throttle::keys("a@b.c", Some(addr));
-        for _ in 0..MAX_FAILURES - 1 {
-            t.failed(&keys);
+        for _ in 0..MAX_FAILURES {
+            assert!(t.attempt(&keys));
         }
-        assert!(!t.paused(&keys));
-        t.failed(&keys);
-        assert!(t.paused(&keys));
+        assert!(!t.attempt(&keys), "the sixth attempt is refused before its password is checked");
         // Another account from the same address is paused too; the same account elsewhere too.
-        assert!(t.paused(&Throttle::keys("other@b.c", Some(addr))));
-        assert!(t.paused(&Throttle::keys("a@b.c", Some([10, 0, 0, 2].into()))));
-        assert!(!t.paused(&Throttle::keys("other@b.c", Some([10, 0, 0, 2].into()))));
+        assert!(!t.attempt(&Throttle::keys("other@b.c", Some(addr))));
+        assert!(!t.attempt(&Throttle::keys("a@b.c", Some([10, 0, 0, 2].into()))));
+        assert!(t.attempt(&Throttle::keys("other@b.c", Some([10, 0, 0, 2].into()))));
+        // A success takes its own attempt back.
+        let fresh = Throttle::keys("c@d.e", Some([10, 0, 0, 3].into()));
+        for _ in 0..20 {
+            assert!(t.attempt(&fresh));
+            t.forget(&fresh);
+        }
+        // IPv6 clients count by /64.
+        let one: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        assert_eq!(Throttle::keys("x@y.z", Some(one))[1], Throttle::keys("x@y.z", Some(other))[1]);
+    }
+
+    #[test]
+    fn attempts_made_at_once_cannot_slip_under_the_limit() {
+        let t = std::sync::Arc::new(Throttle::default());
+        let keys = Throttle::keys("a@b.c", Some([10, 0, 0, 1].into()));
+        let admitted: usize = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..64).map(|_| scope.spawn(|| usize::from(t.attempt(&keys)))).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(admitted, usize::try_from(MAX_FAILURES).unwrap());
     }
 }

@@ -313,6 +313,7 @@ fn hostile_input_gets_a_clear_4xx_and_changes_nothing() {
         ("invalid UTF-8", invalid_utf8),
         ("a huge array", huge_array.into_bytes()),
         ("broken JSON", nul),
+        ("a NUL character, which PostgreSQL text cannot hold", br#"{"name":"a\u0000b"}"#.to_vec()),
     ] {
         let res = post(&body);
         assert!((400..500).contains(&res.status), "{what}: {} {}", res.status, res.text());

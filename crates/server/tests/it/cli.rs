@@ -99,3 +99,34 @@ fn migrate_applies_once_reports_status_and_round_trips() {
     assert!(!too_many.status.success());
     assert!(!status(url).contains("[pending]"), "a refused revert changes nothing");
 }
+
+/// Each misconfiguration stops the start with a message naming what is wrong.
+#[test]
+fn misconfigurations_are_named_at_start() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap().to_string();
+    let folder = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}/alga.db", folder.path().display());
+    let directory = format!("sqlite://{}", folder.path().display());
+    for (args, expected) in [
+        (
+            vec!["serve", "--bind", "127.0.0.1:0", "--database-url", "sqlite:///dev/null/x/alga.db"],
+            "cannot create the folder",
+        ),
+        (vec!["serve", "--bind", "127.0.0.1:0", "--database-url", &directory], "unable to open database file"),
+        (vec!["serve", "--bind", &busy, "--database-url", &sqlite], "cannot listen on"),
+        (
+            vec!["serve", "--bind", "127.0.0.1:0", "--database-url", &sqlite, "--metrics-bind", &busy],
+            "cannot listen for metrics",
+        ),
+        (
+            vec!["serve", "--bind", "127.0.0.1:0", "--database-url", &sqlite, "--public-url", "not a url"],
+            "--public-url",
+        ),
+    ] {
+        let out = run(&args);
+        assert!(!out.status.success(), "{args:?} started");
+        assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
+    }
+    drop(taken);
+}

@@ -18,10 +18,17 @@ struct Next {
     next: Option<String>,
 }
 
-/// Where to go after signing in: only a path of this UI.
+/// Where to go after signing in: only a plain path of this UI (no dot segments, backslashes,
+/// control or non-ASCII characters).
 fn safe_next(next: Option<&str>) -> String {
+    let plain = |n: &str| {
+        n.starts_with("/admin/")
+            && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+            && !n.split(['/', '?', '#']).any(|segment| segment == ".." || segment == ".")
+            && !n.to_ascii_lowercase().contains("%2e")
+    };
     match next {
-        Some(n) if n.starts_with("/admin/") && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n) if plain(n) => n.to_owned(),
         _ => "/admin/mcp".to_owned(),
     }
 }
@@ -87,6 +94,10 @@ async fn login(
     let organization = form.opt("organization");
     match session::sign_in(&ctx, &gov.sign_ins, &email, form.get("password"), organization.as_deref(), addr).await {
         Ok((_, token)) => {
+            // The browser's previous session, if any, ends here.
+            if let Ok(Some(previous)) = session::current(&ctx, &req).await {
+                let _ = session::sign_out(&ctx, &previous).await;
+            }
             let mut response = see_other(&next);
             let _ = response.add_cookie(&session::session_cookie(&ctx, token));
             let _ = response.add_removal_cookie(&session::removal(&ctx, LOGIN_CSRF_COOKIE));
@@ -122,4 +133,29 @@ async fn logout(req: HttpRequest, ctx: web::Data<AppContext>, body: web::Bytes) 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/admin/login").route(web::get().to(login_form)).route(web::post().to(login)))
         .service(web::resource("/admin/logout").route(web::post().to(logout)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn sign_in_only_returns_to_plain_paths_of_the_admin_ui() {
+        for ok in ["/admin/mcp/agents", "/admin/mcp/activity?decision=deny&page=2"] {
+            assert_eq!(safe_next(Some(ok)), ok);
+        }
+        for bad in [
+            "https://evil.example.com/admin/",
+            "//evil.example.com/admin/",
+            "/admin/../api/v1/users",
+            "/admin/%2e%2e/api",
+            "/admin/x\\y",
+            "/admin/\r\nSet-Cookie: x",
+            "/admin/é",
+            "/api/v1/mcp/agents",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/admin/mcp", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/admin/mcp");
+    }
 }

@@ -93,7 +93,12 @@ impl FromRequest for Signed {
             let ctx = req
                 .app_data::<web::Data<AppContext>>()
                 .ok_or_else(|| Reject::Failed(ApiError::internal(&"the application context is missing")))?;
-            let next = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+            // Back to the same page after signing in; a form posted meanwhile is not replayed.
+            let next = if req.method() == actix_web::http::Method::GET {
+                req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default()
+            } else {
+                "/admin/mcp".to_owned()
+            };
             match session::current(ctx, &req).await.map_err(Reject::Failed)? {
                 None => Err(Reject::SignIn(next)),
                 Some(s) if !s.is_admin() => Err(Reject::NotAdmin(Box::new(s))),
@@ -335,7 +340,7 @@ fn copyable(id: &str, label: &str, value: &str) -> Markup {
             label for=(id) { (label) }
             div .copy-row {
                 input id=(id) type="text" readonly value=(value);
-                button type="button" .secondary data-copy=(format!("#{id}")) hidden { "Copy" }
+                button type="button" .secondary data-copy=(format!("#{id}")) aria-label=(format!("Copy {label}")) hidden { "Copy" }
             }
         }
     }

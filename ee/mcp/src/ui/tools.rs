@@ -105,7 +105,7 @@ async fn connect(s: Signed, ctx: web::Data<AppContext>) -> HttpResponse {
             @for (id, title, text) in &configs {
                 h3 { (title) }
                 pre id=(id) { (text) }
-                button type="button" .secondary data-copy=(format!("#{id}")) hidden { "Copy" }
+                button type="button" .secondary data-copy=(format!("#{id}")) aria-label=(format!("Copy the {title} configuration")) hidden { "Copy" }
             }
         }
     };

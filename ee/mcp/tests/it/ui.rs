@@ -135,12 +135,13 @@ async fn admins_sign_in_and_every_change_needs_the_session_and_its_csrf_token() 
     // The session works on the admin API too; there, a write needs x-csrf-token.
     let listed = env.send("GET", "/api/v1/mcp/agents", &[("cookie", &cookie)], None).await.expect(200);
     assert_eq!(listed.data().as_array().unwrap().len(), 1);
-    let idp = json!({ "kind": "google" }).to_string().into_bytes();
+    let idp = json!({ "kind": "custom", "issuer": "https://127.0.0.1:1" }).to_string().into_bytes();
     let json_headers = [("cookie", cookie.as_str()), ("content-type", "application/json")];
     env.send("POST", "/api/v1/mcp/idp-providers", &json_headers, Some(idp.clone())).await.expect(403);
     let with_token = [json_headers[0], json_headers[1], ("x-csrf-token", csrf.as_str())];
-    let answer = env.send("POST", "/api/v1/mcp/idp-providers", &with_token, Some(idp)).await;
-    assert_ne!(answer.status, 403, "{}", answer.body);
+    // Past the CSRF check, the request meets the provider rules: nothing listens there.
+    let answer = env.send("POST", "/api/v1/mcp/idp-providers", &with_token, Some(idp)).await.expect(400);
+    assert!(answer.body["error"]["message"].as_str().unwrap().contains("discovery"), "{}", answer.body);
 
     // Tenant isolation: tenant B's agent is not found through tenant A's session.
     let b_agent = env
@@ -162,6 +163,14 @@ async fn admins_sign_in_and_every_change_needs_the_session_and_its_csrf_token() 
     let refused = get(&env, "/admin/mcp", &tech_cookie).await.expect(403);
     assert!(text(&refused).contains("Administrators only"));
     env.send("GET", "/api/v1/mcp/agents", &[("cookie", &tech_cookie)], None).await.expect(403);
+
+    // A new password ends the user's sessions, whoever sets it.
+    let (_, second) = sign_in(&env, ADMIN, PASSWORD).await;
+    get(&env, "/admin/mcp", &second).await.expect(200);
+    set_password(&env, ADMIN).await;
+    get(&env, "/admin/mcp", &second).await.expect(303);
+    let (_, cookie) = sign_in(&env, ADMIN, PASSWORD).await;
+    let csrf = input(text(&get(&env, "/admin/mcp", &cookie).await.expect(200)), "csrf");
 
     // Signing out ends the session for good.
     post_form(&env, "/admin/logout", &cookie, &[("csrf", &csrf)]).await.expect(303);

@@ -16,5 +16,20 @@ CREATE TABLE admin_sessions (
 
 -- A request presents only the cookie: the session is found by its hash alone.
 CREATE INDEX admin_sessions_token_idx ON admin_sessions (token_hash);
--- The sweeper deletes expired sessions.
+-- The sweeper deletes expired sessions; a user's sessions end together.
 CREATE INDEX admin_sessions_expiry_idx ON admin_sessions (expires_at);
+CREATE INDEX admin_sessions_user_idx ON admin_sessions (tenant_id, user_id);
+
+-- A new password, or a change of whether the user is active, ends all of the user's sessions,
+-- whoever makes the change (the API, the CLI or plain SQL).
+CREATE FUNCTION end_admin_sessions() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.password_hash IS DISTINCT FROM OLD.password_hash OR NEW.active IS DISTINCT FROM OLD.active THEN
+        DELETE FROM admin_sessions WHERE tenant_id = NEW.tenant_id AND user_id = NEW.id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER users_end_admin_sessions AFTER UPDATE OF password_hash, active ON users
+    FOR EACH ROW EXECUTE FUNCTION end_admin_sessions();

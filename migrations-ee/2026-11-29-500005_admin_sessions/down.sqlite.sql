@@ -1,0 +1,2 @@
+DROP TRIGGER users_end_admin_sessions;
+DROP TABLE admin_sessions;
