@@ -96,20 +96,9 @@ struct Row {
 
 const DIRECT: &str = "GET /api/v1/tickets/{id}";
 
-/// The bench server's flags: loopback IdP URLs, and rate limits out of the way.
-const SERVE_FLAGS: [&str; 7] = [
-    "--allow-insecure-idp-urls",
-    "--mcp-calls-per-second",
-    "1000000",
-    "--mcp-call-burst",
-    "1000000",
-    "--mcp-writes-per-second",
-    "1000000",
-];
-
 fn measure(binary: &Path, database: &'static str, url: &str) -> Result<Vec<Row>> {
     let dir = tempdir("alga-bench-server")?;
-    let server = Server::start(binary, url, &dir, &SERVE_FLAGS)?;
+    let server = Server::start(binary, url, &dir, &crate::server::TEST_FLAGS)?;
     let key = server.admin_key()?;
     let (_, list) = crate::http::request(server.addr, "GET", "/api/v1/tickets?limit=1", &[("x-api-key", &key)], None)?;
     let id = list

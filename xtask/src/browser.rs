@@ -24,7 +24,7 @@ pub fn run() -> Result<()> {
     std::fs::create_dir_all(&dir)?;
     let url = format!("sqlite://{}/browser.db", dir.display());
     let result = (|| -> Result<()> {
-        let server = Server::start(&root.join("target/debug/alga-server"), &url, &dir, &["--allow-insecure-idp-urls"])?;
+        let server = Server::start(&root.join("target/debug/alga-server"), &url, &dir, &crate::server::TEST_FLAGS)?;
         server.ready_after()?;
         let admin = server.admin_key()?;
         let technician = interop::technician_role(&server, &admin)?;

@@ -49,7 +49,7 @@ pub fn run() -> Result<()> {
     std::fs::create_dir_all(&dir)?;
     let url = format!("sqlite://{}/interop.db", dir.display());
     let result = (|| -> Result<()> {
-        let server = Server::start(&binary, &url, &dir, &["--allow-insecure-idp-urls"])?;
+        let server = Server::start(&binary, &url, &dir, &crate::server::TEST_FLAGS)?;
         let admin = server.admin_key()?;
         stdio(&server, &binary, &url, &connector, &admin)?;
         remote(&server, &admin)

@@ -8,6 +8,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+/// `serve` flags for suites that are not about rate limits (interop, browser, bench): loopback IdP
+/// URLs, and limits far above what any test sends, so that no result depends on machine speed.
+/// The limits themselves are asserted by `every_tool_call_is_audited_and_limited`.
+pub const TEST_FLAGS: [&str; 7] = [
+    "--allow-insecure-idp-urls",
+    "--mcp-calls-per-second",
+    "1000000",
+    "--mcp-call-burst",
+    "1000000",
+    "--mcp-writes-per-second",
+    "1000000",
+];
+
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
