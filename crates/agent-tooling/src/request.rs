@@ -1,6 +1,6 @@
 //! Building an HTTP request for a registry entry from a tool call's loose arguments.
 //!
-//! As the original: the method may be overridden; path values are looked up in `path`, then
+//! As the original, path values are looked up in `path`, then
 //! `pathParams`, then `parameters.path`, then `parameters`, then the top-level arguments; query
 //! values likewise from `query`; undeclared query keys pass through; the body is the first of
 //! `body`, `data`, `payload`, `parameters.body`, and only methods other than GET and DELETE send
@@ -81,13 +81,23 @@ pub fn build_request(entry: &RegistryEntry, args: &Map<String, Value>) -> Result
         [bag, &parameters, &direct, &empty].into_iter().find_map(|m| m.get(name).filter(|v| !v.is_null()).cloned())
     };
 
-    let method = match args.get("method") {
-        Some(Value::String(m)) => m.to_ascii_uppercase(),
-        Some(Value::Null) | None => entry.method.to_ascii_uppercase(),
+    // Unlike the original, an entry is one operation: a `method` argument may only repeat the
+    // entry's own, so that what is authorized, limited and audited is what runs.
+    let method = entry.method.to_ascii_uppercase();
+    match args.get("method") {
+        Some(Value::Null) | None => {}
+        Some(Value::String(m)) if m.eq_ignore_ascii_case(&method) => {}
         Some(other) => {
-            return Err(RequestError::at("method", format!("expected a method name such as \"GET\", got {other}")));
+            return Err(RequestError::at(
+                "method",
+                format!(
+                    "{} is always {method}; another method is another operation: find it with search_api_registry and \
+                     call its entryId (and leave out \"method\"), got {other}",
+                    entry.id
+                ),
+            ));
         }
-    };
+    }
 
     // Path: every `{name}` substituted, each value checked and encoded.
     let mut path = entry.path.clone();
@@ -179,7 +189,7 @@ pub fn build_request(entry: &RegistryEntry, args: &Map<String, Value>) -> Result
         .or_else(|| parameters.get("body").filter(|v| !v.is_null()))
         .cloned();
     let body = if sends_body { body } else { None };
-    if sends_body && method == entry.method.to_ascii_uppercase() {
+    if sends_body {
         match (&body, &entry.request_body_schema) {
             (Some(body), Some(schema)) => check(body, schema, "body", false)?,
             (None, Some(_)) => {
@@ -572,8 +582,13 @@ mod tests {
         let built = build_request(&create, &args(json!({"data": {"title": "t", "board_id": "b"}}))).unwrap();
         assert_eq!(built.body, Some(json!({"title": "t", "board_id": "b"})));
         assert!(built.is_mutation);
-        let deleting = build_request(&create, &args(json!({"method": "delete", "body": {"title": "t"}}))).unwrap();
-        assert_eq!((deleting.method.as_str(), deleting.body.is_none()), ("DELETE", true), "DELETE drops the body");
+        let same = build_request(&create, &args(json!({"method": "post", "body": {"title": "t", "board_id": "b"}})));
+        assert_eq!(same.unwrap().method, "POST", "repeating the entry's own method is harmless");
+        for other in [json!("delete"), json!("PUT"), json!("GET"), json!(1)] {
+            let refused = build_request(&create, &args(json!({"method": other, "body": {"title": "t"}}))).unwrap_err();
+            assert_eq!(refused.field.as_deref(), Some("method"), "{other}");
+            assert!(refused.message.contains("search_api_registry"), "{}", refused.message);
+        }
     }
 
     #[test]

@@ -3,10 +3,12 @@
 
 use std::sync::Arc;
 
-use alga_mcp::{JsonObject, Tool, ToolAnnotations};
-use serde_json::{Value, json};
+use alga_mcp::{JsonObject, Tool, ToolAnnotations, ToolOutput};
+use serde_json::{Map, Value, json};
 
-use crate::search::Outcome;
+use crate::registry::{Registry, RegistryEntry};
+use crate::request::{BuiltRequest, RequestError, build_request};
+use crate::search::{Outcome, search};
 
 pub const SEARCH_API_REGISTRY: &str = "search_api_registry";
 pub const SEARCH_BUSINESS_DATA: &str = "search_business_data";
@@ -165,7 +167,7 @@ pub fn registry_search_result(query: &str, outcome: &Outcome<'_>) -> Value {
 }
 
 /// The same catalog as one MCP tool per operation (what meta-tools avoid), for size comparisons.
-pub fn one_tool_per_operation(entries: &[crate::registry::RegistryEntry]) -> Vec<Tool> {
+pub fn one_tool_per_operation(entries: &[RegistryEntry]) -> Vec<Tool> {
     entries
         .iter()
         .map(|e| {
@@ -189,4 +191,161 @@ pub fn one_tool_per_operation(entries: &[crate::registry::RegistryEntry]) -> Vec
             Tool::new(e.id.clone(), format!("{}. {}", e.summary, e.description), object(input))
         })
         .collect()
+}
+
+/// A meta-tool call as every transport reads it: either it names one operation to run, with the
+/// request built for it, or it is answered without running anything.
+#[derive(Debug)]
+pub enum Plan<'r> {
+    /// Run this entry's operation with this request (`call_api_endpoint`, and
+    /// `search_business_data` through `search.query`).
+    Run { entry: &'r RegistryEntry, request: BuiltRequest },
+    /// Answered already: a registry search, or arguments refused.
+    Answer(Answer),
+}
+
+/// What a meta-tool call came to, typed: transports decide limits, audit and authorization from
+/// these fields, never from re-reading the JSON the agent sees.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub output: ToolOutput,
+    /// The HTTP status of the operation's answer, or of its refusal.
+    pub status: Option<u16>,
+    pub verdict: Verdict,
+}
+
+/// How a call ended, for the audit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Answered, or the operation ran and succeeded.
+    Allowed,
+    /// Refused for want of a credential or a permission (401, 403).
+    Denied,
+    /// Anything else that failed: arguments, a missing record, a conflict, the server.
+    Failed,
+}
+
+impl Answer {
+    /// A result without an operation (a registry search).
+    pub fn found(structured: Value) -> Answer {
+        Answer { output: ToolOutput { structured, is_error: false }, status: None, verdict: Verdict::Allowed }
+    }
+
+    /// A call that could not be made, saying why in words the agent can act on.
+    pub fn failure(message: impl Into<String>) -> Answer {
+        Answer {
+            output: ToolOutput { structured: json!({ "error": message.into() }), is_error: true },
+            status: None,
+            verdict: Verdict::Failed,
+        }
+    }
+
+    /// Arguments that do not fit the entry's schemas.
+    pub fn bad_arguments(entry: &RegistryEntry, e: RequestError) -> Answer {
+        Answer {
+            output: ToolOutput {
+                structured: json!({ "error": e.message, "field": e.field, "entryId": entry.id }),
+                is_error: true,
+            },
+            status: None,
+            verdict: Verdict::Failed,
+        }
+    }
+
+    /// An entry the caller may not call: the same words as a missing one, with the 403 a REST
+    /// call would get.
+    pub fn not_permitted(entry_id: &str) -> Answer {
+        Answer {
+            output: ToolOutput {
+                structured: json!({ "error": not_callable(entry_id), "status": 403, "hint": failure_hint(403) }),
+                is_error: true,
+            },
+            status: Some(403),
+            verdict: Verdict::Denied,
+        }
+    }
+
+    /// The operation's HTTP answer, as `call_api_endpoint` gives it.
+    pub fn replied(status: u16, data: Value) -> Answer {
+        let ok = (200..300).contains(&status);
+        let mut structured = json!({ "status": status, "ok": ok, "data": data });
+        if !ok {
+            structured["hint"] = json!(failure_hint(status));
+        }
+        let verdict = match status {
+            _ if ok => Verdict::Allowed,
+            401 | 403 => Verdict::Denied,
+            _ => Verdict::Failed,
+        };
+        Answer { output: ToolOutput { structured, is_error: !ok }, status: Some(status), verdict }
+    }
+}
+
+/// Reads a meta-tool call once, for every transport: `None` for a tool that does not exist.
+/// `permitted` is the caller's authorization decision for an entry (the same one listing uses).
+pub fn plan<'r>(
+    registry: &'r Registry,
+    name: &str,
+    args: &Map<String, Value>,
+    permitted: impl Fn(&RegistryEntry) -> bool,
+) -> Option<Plan<'r>> {
+    let text = |key: &str| args.get(key).and_then(Value::as_str).map(str::trim).filter(|q| !q.is_empty());
+    Some(match name {
+        SEARCH_API_REGISTRY => {
+            let Some(query) = text("query") else {
+                return Some(Plan::Answer(Answer::failure("search_api_registry requires a non-empty \"query\".")));
+            };
+            let limit = args.get("limit").and_then(Value::as_u64).unwrap_or(5).clamp(1, 25) as usize;
+            let outcome = search(registry, query, limit, permitted);
+            Plan::Answer(Answer::found(registry_search_result(query, &outcome)))
+        }
+        SEARCH_BUSINESS_DATA => {
+            let Some(query) = text("query") else {
+                return Some(Plan::Answer(Answer::failure("search_business_data requires a non-empty \"query\".")));
+            };
+            let mut query_args = Map::new();
+            query_args.insert("query".into(), json!(query));
+            for key in ["types", "limit", "cursor", "sort"] {
+                let value = match args.get(key) {
+                    None | Some(Value::Null) => continue,
+                    // The REST operation takes types as a comma-separated list.
+                    Some(Value::Array(items)) => {
+                        json!(items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
+                    }
+                    Some(other) => other.clone(),
+                };
+                query_args.insert(key.into(), value);
+            }
+            let mut call = Map::new();
+            call.insert("entryId".into(), json!(SEARCH_ENTRY));
+            call.insert("query".into(), Value::Object(query_args));
+            plan_call(registry, &call, permitted)
+        }
+        CALL_API_ENDPOINT => plan_call(registry, args, permitted),
+        _ => return None,
+    })
+}
+
+/// The operation `search_business_data` runs.
+pub const SEARCH_ENTRY: &str = "search.query";
+
+fn plan_call<'r>(
+    registry: &'r Registry,
+    args: &Map<String, Value>,
+    permitted: impl Fn(&RegistryEntry) -> bool,
+) -> Plan<'r> {
+    let Some(entry_id) = args.get("entryId").and_then(Value::as_str).filter(|e| !e.is_empty()) else {
+        return Plan::Answer(Answer::failure(
+            "call_api_endpoint requires \"entryId\" (use search_api_registry first).",
+        ));
+    };
+    let entry = match registry.get(entry_id) {
+        Some(entry) if permitted(entry) => entry,
+        Some(_) => return Plan::Answer(Answer::not_permitted(entry_id)),
+        None => return Plan::Answer(Answer::failure(not_callable(entry_id))),
+    };
+    match build_request(entry, args) {
+        Ok(request) => Plan::Run { entry, request },
+        Err(e) => Plan::Answer(Answer::bad_arguments(entry, e)),
+    }
 }

@@ -12,7 +12,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use alga_core::rbac::{self, Permission};
+use alga_core::rbac::Permission;
 use alga_core::{ApiError, AppContext, DbConn, Principal};
 use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
@@ -84,7 +84,7 @@ impl Access {
             (Access::Public, _) => Ok(()),
             (_, None) => Err(ApiError::unauthorized("An API key is required (x-api-key or Authorization: Bearer).")),
             (Access::Authenticated, Some(_)) => Ok(()),
-            (Access::Permission(p), Some(who)) => rbac::authorize(who.permissions, p),
+            (Access::Permission(p), Some(who)) => who.authorize(p),
         }
     }
 
@@ -176,11 +176,26 @@ pub struct Reply {
     pub body: Option<Vec<u8>>,
 }
 
+/// What a governing transport does inside every write transaction of one call, so that the
+/// authorization decision and the call's record commit with the change, or neither does.
+pub trait WriteGuard: Send + Sync + fmt::Debug {
+    /// First in the transaction, before the handler writes anything: refuses unless the caller's
+    /// grants as committed now allow the operation.
+    fn authorize(&self, conn: &mut DbConn) -> Result<(), ApiError>;
+    /// Last in the same transaction: records the call, given what the handler's transaction
+    /// produced (as JSON).
+    fn record(&self, conn: &mut DbConn, output: &Value) -> Result<(), ApiError>;
+    /// The transaction committed, and with it the record.
+    fn committed(&self);
+}
+
 /// What a handler gets besides its parsed input.
 #[derive(Clone, Debug)]
 pub struct Ctx {
     pub app: AppContext,
     pub principal: Arc<Principal>,
+    /// Set by a governing transport (the enterprise MCP endpoint).
+    pub guard: Option<Arc<dyn WriteGuard>>,
 }
 
 impl Ctx {
@@ -199,12 +214,35 @@ impl Ctx {
 
     /// Runs diesel code that writes, in one write transaction (see
     /// [`alga_core::db::write_transaction`]): every handler that changes data goes through here.
+    /// Under a [`WriteGuard`] the transaction first authorizes with current grants and last
+    /// records the call, so no change commits without its decision and its record.
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
-        T: Send + 'static,
+        T: Serialize + Send + 'static,
     {
-        self.app.db.run(move |conn| alga_core::db::write_transaction(conn, f)).await
+        let guard = self.guard.clone();
+        let out = self
+            .app
+            .db
+            .run(move |conn| {
+                alga_core::db::write_transaction(conn, |conn| -> Result<T, ApiError> {
+                    if let Some(guard) = &guard {
+                        guard.authorize(conn)?;
+                    }
+                    let out = f(conn)?;
+                    if let Some(guard) = &guard {
+                        let value = serde_json::to_value(&out).map_err(|e| ApiError::internal(&e))?;
+                        guard.record(conn, &value)?;
+                    }
+                    Ok(out)
+                })
+            })
+            .await?;
+        if let Some(guard) = &self.guard {
+            guard.committed();
+        }
+        Ok(out)
     }
 
     pub fn can(&self, p: Permission) -> bool {
@@ -279,13 +317,53 @@ impl Operation {
         principal: Option<Arc<Principal>>,
         raw: RawRequest,
     ) -> Result<Reply, ApiError> {
+        self.call_guarded(app, principal, raw, None).await
+    }
+
+    /// [`Operation::call`], with a governing transport's [`WriteGuard`] around every write.
+    pub async fn call_guarded(
+        &self,
+        app: AppContext,
+        principal: Option<Arc<Principal>>,
+        raw: RawRequest,
+        guard: Option<Arc<dyn WriteGuard>>,
+    ) -> Result<Reply, ApiError> {
         self.meta.access.check(principal.as_deref())?;
         let principal = match principal {
             Some(p) => p,
             // Public operations never read the principal; give them an empty one.
             None => Arc::new(anonymous()),
         };
-        (self.handler)(Ctx { app, principal }, raw).await
+        (self.handler)(Ctx { app, principal, guard }, raw).await
+    }
+
+    /// Whether calling it can change data.
+    pub fn writes(&self) -> bool {
+        self.meta.method != Method::Get
+    }
+
+    /// The path parameters (percent-decoded) if `path` matches this operation's template.
+    pub fn match_path(&self, path: &str) -> Option<Vec<(String, String)>> {
+        let segments: Vec<&str> = path.split('/').collect();
+        let template: Vec<&str> = self.meta.path.split('/').collect();
+        if template.len() != segments.len() {
+            return None;
+        }
+        let mut params = Vec::new();
+        for (t, s) in template.iter().zip(&segments) {
+            match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+                Some(name) if !s.is_empty() => {
+                    let value = url::form_urlencoded::parse(format!("v={}", s.replace('+', "%2B")).as_bytes())
+                        .next()
+                        .map(|(_, v)| v.into_owned())?;
+                    params.push((name.to_owned(), value));
+                }
+                Some(_) => return None,
+                None if t == s => {}
+                None => return None,
+            }
+        }
+        Some(params)
     }
 }
 
@@ -434,28 +512,7 @@ impl Catalog {
 
     /// The operation answering `method path`, with its path parameters (percent-decoded).
     pub fn route(&self, method: Method, path: &str) -> Option<(&Operation, Vec<(String, String)>)> {
-        let segments: Vec<&str> = path.split('/').collect();
-        self.operations.iter().filter(|op| op.meta.method == method).find_map(|op| {
-            let template: Vec<&str> = op.meta.path.split('/').collect();
-            if template.len() != segments.len() {
-                return None;
-            }
-            let mut params = Vec::new();
-            for (t, s) in template.iter().zip(&segments) {
-                match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
-                    Some(name) if !s.is_empty() => {
-                        let value = url::form_urlencoded::parse(format!("v={}", s.replace('+', "%2B")).as_bytes())
-                            .next()
-                            .map(|(_, v)| v.into_owned())?;
-                        params.push((name.to_owned(), value));
-                    }
-                    Some(_) => return None,
-                    None if t == s => {}
-                    None => return None,
-                }
-            }
-            Some((op, params))
-        })
+        self.operations.iter().filter(|op| op.meta.method == method).find_map(|op| Some((op, op.match_path(path)?)))
     }
 }
 

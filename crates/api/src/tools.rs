@@ -1,20 +1,19 @@
 //! The three meta-tools, dispatched in process through the operation catalog with the caller's
 //! identity: the same validation and permission check a REST call gets, no loopback HTTP.
+//!
+//! A call is read once ([`plan`]): it names at most one operation, resolved from the entry, and a
+//! governing transport decides limits and audit from that operation and the typed [`Answer`]
+//! before and after running it ([`Run::execute`]).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use alga_agent_tooling::request::build_request;
-use alga_agent_tooling::search::search;
-use alga_agent_tooling::tools::{
-    CALL_API_ENDPOINT, SEARCH_API_REGISTRY, SEARCH_BUSINESS_DATA, definitions, failure_hint, not_callable,
-    registry_search_result,
-};
+use alga_agent_tooling::tools::{self as meta, Answer, Plan, definitions};
 use alga_core::{AppContext, Principal};
 use alga_mcp::{CallError, ClientFacts, Tool, ToolOutput, ToolProvider};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use crate::catalog::{Method, RawRequest};
+use crate::catalog::{Catalog, Meta, Operation, RawRequest, WriteGuard};
 use crate::registry::{allows, registry};
 
 /// Who calls the tools: the server's context and the authenticated principal.
@@ -42,13 +41,87 @@ impl ToolProvider for MetaTools {
         name: &str,
         arguments: Map<String, Value>,
     ) -> Result<ToolOutput, CallError> {
-        Ok(match name {
-            SEARCH_API_REGISTRY => search_api_registry(caller, &arguments),
-            SEARCH_BUSINESS_DATA => search_business_data(caller, &arguments).await,
-            CALL_API_ENDPOINT => call_api_endpoint(caller, &arguments).await,
-            _ => return Err(CallError::UnknownTool),
-        })
+        let answer = match plan(caller, name, &arguments).ok_or(CallError::UnknownTool)? {
+            Planned::Answer(answer) => answer,
+            Planned::Run(run) => run.execute(caller, None).await,
+        };
+        Ok(answer.output)
     }
+}
+
+/// A meta-tool call read once: the one operation it runs, or its answer already.
+#[derive(Debug)]
+pub enum Planned {
+    Run(Run),
+    Answer(Answer),
+}
+
+/// One operation of the catalog, resolved from the entry the call named, with its request.
+#[derive(Debug)]
+pub struct Run {
+    catalog: Arc<Catalog>,
+    index: usize,
+    request: RawRequest,
+    /// The concrete path, parameters substituted and encoded.
+    pub path: String,
+}
+
+impl Run {
+    fn operation(&self) -> &Operation {
+        &self.catalog.operations()[self.index]
+    }
+
+    /// The operation that will run: its id, method and path template.
+    pub fn meta(&self) -> Meta {
+        self.operation().meta
+    }
+
+    /// Whether it can change data.
+    pub fn writes(&self) -> bool {
+        self.operation().writes()
+    }
+
+    /// Runs it with the caller's identity, each of its writes under `guard`.
+    pub async fn execute(self, caller: &Caller, guard: Option<Arc<dyn WriteGuard>>) -> Answer {
+        let Run { catalog, index, request, .. } = self;
+        let op = &catalog.operations()[index];
+        match op.call_guarded(caller.app.clone(), Some(caller.principal.clone()), request, guard).await {
+            Ok(reply) => {
+                let data = reply.body.and_then(|b| serde_json::from_slice::<Value>(&b).ok()).unwrap_or(Value::Null);
+                Answer::replied(reply.status, data)
+            }
+            Err(e) => Answer::replied(e.status().as_u16(), e.body()),
+        }
+    }
+}
+
+/// Reads a call: `None` for a tool that does not exist.
+pub fn plan(caller: &Caller, name: &str, arguments: &Map<String, Value>) -> Option<Planned> {
+    let Ok(registry) = registry() else {
+        return Some(Planned::Answer(Answer::failure("The API catalog is unavailable.")));
+    };
+    Some(match meta::plan(&registry, name, arguments, |e| allows(&caller.principal, e))? {
+        Plan::Answer(answer) => Planned::Answer(answer),
+        Plan::Run { entry, request } => {
+            // The operation is the entry's own, found by id; the built path must fit its template.
+            let catalog = crate::catalog();
+            let found = catalog.operations().iter().position(|op| op.meta.id == entry.id);
+            let params = found.and_then(|i| catalog.operations()[i].match_path(&request.path));
+            match (found, params) {
+                (Some(index), Some(path)) => Planned::Run(Run {
+                    request: RawRequest {
+                        path,
+                        query: request.query_string(),
+                        body: request.body.as_ref().map(|b| b.to_string().into_bytes()),
+                    },
+                    path: request.path,
+                    catalog,
+                    index,
+                }),
+                _ => Planned::Answer(Answer::failure(meta::not_callable(&entry.id))),
+            }
+        }
+    })
 }
 
 /// The tags of the operations this caller may call, for the tool descriptions.
@@ -62,88 +135,4 @@ fn reachable_groups(caller: &Caller) -> Vec<String> {
         .filter(|t| *t != "Meta")
         .collect();
     groups.into_iter().map(str::to_owned).collect()
-}
-
-fn failure(message: impl Into<String>) -> ToolOutput {
-    ToolOutput { structured: json!({ "error": message.into() }), is_error: true }
-}
-
-fn search_api_registry(caller: &Caller, args: &Map<String, Value>) -> ToolOutput {
-    let Some(query) = args.get("query").and_then(Value::as_str).map(str::trim).filter(|q| !q.is_empty()) else {
-        return failure("search_api_registry requires a non-empty \"query\".");
-    };
-    let limit = args.get("limit").and_then(Value::as_u64).unwrap_or(5).clamp(1, 25) as usize;
-    let Ok(registry) = registry() else { return failure("The API catalog is unavailable.") };
-    let outcome = search(&registry, query, limit, |e| allows(&caller.principal, e));
-    let out = registry_search_result(query, &outcome);
-    ToolOutput { structured: out, is_error: false }
-}
-
-async fn search_business_data(caller: &Caller, args: &Map<String, Value>) -> ToolOutput {
-    let Some(query) = args.get("query").and_then(Value::as_str).map(str::trim).filter(|q| !q.is_empty()) else {
-        return failure("search_business_data requires a non-empty \"query\".");
-    };
-    let mut query_args = Map::new();
-    query_args.insert("query".into(), json!(query));
-    for key in ["types", "limit", "cursor", "sort"] {
-        let value = match args.get(key) {
-            None | Some(Value::Null) => continue,
-            // The REST operation takes types as a comma-separated list.
-            Some(Value::Array(items)) => json!(items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(",")),
-            Some(other) => other.clone(),
-        };
-        query_args.insert(key.into(), value);
-    }
-    let mut call = Map::new();
-    call.insert("entryId".into(), json!("search.query"));
-    call.insert("query".into(), Value::Object(query_args));
-    call_api_endpoint(caller, &call).await
-}
-
-async fn call_api_endpoint(caller: &Caller, args: &Map<String, Value>) -> ToolOutput {
-    let Some(entry_id) = args.get("entryId").and_then(Value::as_str).filter(|e| !e.is_empty()) else {
-        return failure("call_api_endpoint requires \"entryId\" (use search_api_registry first).");
-    };
-    let Ok(registry) = registry() else { return failure("The API catalog is unavailable.") };
-    // The same words whether the operation is missing or forbidden; a forbidden one also carries
-    // the 403 a REST call would get, so that it is recorded as a denial.
-    let entry = match registry.get(entry_id) {
-        Some(entry) if allows(&caller.principal, entry) => entry,
-        Some(_) => {
-            return ToolOutput {
-                structured: json!({ "error": not_callable(entry_id), "status": 403, "hint": failure_hint(403) }),
-                is_error: true,
-            };
-        }
-        None => return failure(not_callable(entry_id)),
-    };
-    let built = match build_request(entry, args) {
-        Ok(b) => b,
-        Err(e) => {
-            return ToolOutput {
-                structured: json!({ "error": e.message, "field": e.field, "entryId": entry.id }),
-                is_error: true,
-            };
-        }
-    };
-    let catalog = crate::catalog();
-    let route = Method::parse(&built.method).and_then(|m| catalog.route(m, &built.path));
-    let Some((op, path)) = route else {
-        return failure(format!("No operation answers {} {}.", built.method, built.path));
-    };
-    let raw =
-        RawRequest { path, query: built.query_string(), body: built.body.as_ref().map(|b| b.to_string().into_bytes()) };
-    match op.call(caller.app.clone(), Some(caller.principal.clone()), raw).await {
-        Ok(reply) => {
-            let data = reply.body.and_then(|b| serde_json::from_slice::<Value>(&b).ok()).unwrap_or(Value::Null);
-            ToolOutput { structured: json!({ "status": reply.status, "ok": true, "data": data }), is_error: false }
-        }
-        Err(e) => {
-            let hint = failure_hint(e.status().as_u16());
-            ToolOutput {
-                structured: json!({ "status": e.status().as_u16(), "ok": false, "data": e.body(), "hint": hint }),
-                is_error: true,
-            }
-        }
-    }
 }

@@ -30,8 +30,22 @@ impl Config {
         }
         let raw = read("ALGA_INSTANCE_URL").unwrap_or_default();
         let url = Url::parse(&raw).map_err(|_| format!("ALGA_INSTANCE_URL is not a valid URL: \"{raw}\""))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("ALGA_INSTANCE_URL must be an http(s) URL: \"{raw}\""));
+        let loopback = match url.host() {
+            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        // The key travels with every request: only over TLS, unless it never leaves this machine.
+        match url.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            "http" => {
+                return Err(format!(
+                    "ALGA_INSTANCE_URL must use https (plain http only on this machine: localhost, 127.0.0.1, [::1]): \"{raw}\""
+                ));
+            }
+            _ => return Err(format!("ALGA_INSTANCE_URL must be an https URL: \"{raw}\"")),
         }
         let timeout = read("ALGA_REQUEST_TIMEOUT_MS").and_then(|v| v.parse::<u64>().ok()).filter(|ms| *ms > 0);
         let path = |name: &str, default: &str| {
@@ -65,7 +79,7 @@ mod tests {
     fn every_missing_variable_is_named_at_once() {
         assert_eq!(config(&[]).unwrap_err(), "missing environment variables: ALGA_INSTANCE_URL, ALGA_API_TOKEN");
         assert_eq!(
-            config(&[("ALGA_INSTANCE_URL", "http://x")]).unwrap_err(),
+            config(&[("ALGA_INSTANCE_URL", "http://localhost:8080")]).unwrap_err(),
             "missing environment variables: ALGA_API_TOKEN"
         );
         assert!(
@@ -73,6 +87,17 @@ mod tests {
                 .unwrap_err()
                 .contains("not a valid URL")
         );
+    }
+
+    #[test]
+    fn the_key_travels_only_over_tls_or_loopback() {
+        let with = |url: &str| config(&[("ALGA_INSTANCE_URL", url), ("ALGA_API_TOKEN", "t")]);
+        for ok in ["https://psa.example.com", "http://localhost:8080", "http://127.0.0.1:1", "http://[::1]:2"] {
+            assert!(with(ok).is_ok(), "{ok}");
+        }
+        for refused in ["http://psa.example.com", "http://10.0.0.1", "http://localhost.evil.com", "ftp://localhost"] {
+            assert!(with(refused).unwrap_err().contains("https"), "{refused}");
+        }
     }
 
     #[test]
@@ -87,7 +112,7 @@ mod tests {
         assert_eq!(c.timeout, Duration::from_millis(30_000));
         assert_eq!((c.registry_path.as_str(), c.search_path.as_str()), ("/api/v1/meta/mcp-registry", "/api/v1/search"));
         let c = config(&[
-            ("ALGA_INSTANCE_URL", "http://x"),
+            ("ALGA_INSTANCE_URL", "http://localhost:8080"),
             ("ALGA_API_TOKEN", "t"),
             ("ALGA_REQUEST_TIMEOUT_MS", "500"),
             ("ALGA_SEARCH_PATH", "api/v1/search"),

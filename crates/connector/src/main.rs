@@ -34,7 +34,8 @@ fn main() -> ExitCode {
 
 async fn run() -> anyhow::Result<()> {
     let config = Config::from(|name| std::env::var(name).ok()).map_err(anyhow::Error::msg)?;
-    let http = reqwest::Client::builder().build()?;
+    // A redirect would carry the key to wherever the server points: follow none.
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
     let registry = fetch_registry(&config, &http).await.map_err(anyhow::Error::msg)?;
     eprintln!("[alga-mcp-connector] {} operations available from {}", registry.entries().len(), config.instance);
     let remote = Remote { config, http, registry };

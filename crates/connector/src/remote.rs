@@ -1,14 +1,10 @@
 //! The meta-tools over a remote instance's REST API, with the user's own API key.
 
 use alga_agent_tooling::registry::{Registry, RegistryEntry};
-use alga_agent_tooling::request::build_request;
-use alga_agent_tooling::search::search;
-use alga_agent_tooling::tools::{
-    CALL_API_ENDPOINT, SEARCH_API_REGISTRY, SEARCH_BUSINESS_DATA, definitions, failure_hint, not_callable,
-    registry_search_result,
-};
+use alga_agent_tooling::request::BuiltRequest;
+use alga_agent_tooling::tools::{Answer, Plan, SEARCH_ENTRY, definitions, plan};
 use alga_mcp::{CallError, ClientFacts, Tool, ToolOutput, ToolProvider};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::config::Config;
 
@@ -59,10 +55,6 @@ fn authorized(config: &Config, request: reqwest::RequestBuilder) -> reqwest::Req
     }
 }
 
-fn failure(message: impl Into<String>) -> ToolOutput {
-    ToolOutput { structured: json!({ "error": message.into() }), is_error: true }
-}
-
 impl ToolProvider for Remote {
     type Caller = ();
 
@@ -82,97 +74,43 @@ impl ToolProvider for Remote {
         name: &str,
         arguments: Map<String, Value>,
     ) -> Result<ToolOutput, CallError> {
-        Ok(match name {
-            SEARCH_API_REGISTRY => {
-                let Some(query) =
-                    arguments.get("query").and_then(Value::as_str).map(str::trim).filter(|q| !q.is_empty())
-                else {
-                    return Ok(failure("search_api_registry requires a non-empty \"query\"."));
-                };
-                let limit = arguments.get("limit").and_then(Value::as_u64).unwrap_or(5).clamp(1, 25) as usize;
-                let outcome = search(&self.registry, query, limit, |_| true);
-                ToolOutput { structured: registry_search_result(query, &outcome), is_error: false }
-            }
-            SEARCH_BUSINESS_DATA => self.search_business_data(&arguments).await,
-            CALL_API_ENDPOINT => self.call_api_endpoint(&arguments).await,
-            _ => return Err(CallError::UnknownTool),
-        })
+        // The registry holds only what the token may call; the server decides again on each call.
+        let answer = match plan(&self.registry, name, &arguments, |_| true).ok_or(CallError::UnknownTool)? {
+            Plan::Answer(answer) => answer,
+            Plan::Run { entry, request } => self.send(entry, request).await,
+        };
+        Ok(answer.output)
     }
 }
 
 impl Remote {
-    async fn search_business_data(&self, args: &Map<String, Value>) -> ToolOutput {
-        let Some(query) = args.get("query").and_then(Value::as_str).map(str::trim).filter(|q| !q.is_empty()) else {
-            return failure("search_business_data requires a non-empty \"query\".");
-        };
-        let mut params: Vec<(String, String)> = vec![("query".into(), query.to_owned())];
-        for key in ["types", "limit", "cursor", "sort"] {
-            match args.get(key) {
-                Some(Value::Array(items)) => {
-                    params.push((key.into(), items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(",")));
-                }
-                Some(Value::String(s)) => params.push((key.into(), s.clone())),
-                Some(Value::Number(n)) => params.push((key.into(), n.to_string())),
-                _ => {}
-            }
-        }
-        let base = format!("{}{}", self.config.instance, self.config.search_path);
-        match url::Url::parse_with_params(&base, &params) {
-            Ok(url) => self.send(self.http.get(url), None).await,
-            Err(e) => failure(format!("Bad search URL {base}: {e}")),
-        }
-    }
-
-    async fn call_api_endpoint(&self, args: &Map<String, Value>) -> ToolOutput {
-        let Some(entry_id) = args.get("entryId").and_then(Value::as_str).filter(|e| !e.is_empty()) else {
-            return failure("call_api_endpoint requires \"entryId\" (use search_api_registry first).");
-        };
-        let Some(entry) = self.registry.get(entry_id) else {
-            return failure(not_callable(entry_id));
-        };
-        let built = match build_request(entry, args) {
-            Ok(b) => b,
-            Err(e) => {
-                return ToolOutput {
-                    structured: json!({ "error": e.message, "field": e.field, "entryId": entry.id }),
-                    is_error: true,
-                };
-            }
-        };
+    /// Sends the built request with the token (which no tool argument can replace).
+    async fn send(&self, entry: &RegistryEntry, built: BuiltRequest) -> Answer {
         let Ok(method) = reqwest::Method::from_bytes(built.method.as_bytes()) else {
-            return failure(format!("\"{}\" is not an HTTP method.", built.method));
+            return Answer::failure(format!("\"{}\" is not an HTTP method.", built.method));
         };
-        let mut url = format!("{}{}", self.config.instance, built.path);
+        let path = if entry.id == SEARCH_ENTRY { &self.config.search_path } else { &built.path };
+        let mut url = format!("{}{}", self.config.instance, path);
         let query = built.query_string();
         if !query.is_empty() {
             url.push('?');
             url.push_str(&query);
         }
-        let mut request = self.http.request(method, &url);
+        let mut request =
+            authorized(&self.config, self.http.request(method, &url)).header("accept", "application/json");
         for (name, value) in &built.headers {
             request = request.header(name, value);
         }
-        self.send(request, built.body.as_ref()).await
-    }
-
-    /// Sends with the token (which no tool argument can replace) and shapes the answer.
-    async fn send(&self, request: reqwest::RequestBuilder, body: Option<&Value>) -> ToolOutput {
-        let mut request = authorized(&self.config, request).header("accept", "application/json");
-        if let Some(body) = body {
+        if let Some(body) = &built.body {
             request = request.header("content-type", "application/json").body(body.to_string());
         }
         let response = match request.send().await {
             Ok(r) => r,
-            Err(e) => return failure(format!("Could not reach {}: {e}", self.config.instance)),
+            Err(e) => return Answer::failure(format!("Could not reach {}: {e}", self.config.instance)),
         };
         let status = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
         let data = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
-        let ok = (200..300).contains(&status);
-        let mut out = json!({ "status": status, "ok": ok, "data": data });
-        if !ok {
-            out["hint"] = json!(failure_hint(status));
-        }
-        ToolOutput { structured: out, is_error: !ok }
+        Answer::replied(status, data)
     }
 }

@@ -38,7 +38,19 @@ pub enum Actor {
 
 impl Principal {
     pub fn can(&self, p: Permission) -> bool {
-        self.permissions.contains(p)
+        self.authorize(p).is_ok()
+    }
+
+    /// The one authorization decision ([`crate::rbac::authorize`]) for this principal.
+    pub fn authorize(&self, p: Permission) -> Result<(), crate::error::ApiError> {
+        crate::rbac::authorize(self.holder(), self.permissions, p)
+    }
+
+    pub fn holder(&self) -> crate::rbac::Holder {
+        match self.actor {
+            Actor::User { .. } => crate::rbac::Holder::User,
+            Actor::Agent { .. } => crate::rbac::Holder::Agent,
+        }
     }
 
     /// The acting user's id; `None` for an agent.

@@ -189,7 +189,31 @@ impl BuiltInRole {
 }
 
 /// The one authorization decision for every REST call, MCP tool call and listing.
-pub fn authorize(granted: PermissionSet, needed: Permission) -> Result<(), ApiError> {
+/// Who holds a set of permissions: the decision differs for agents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holder {
+    User,
+    Agent,
+}
+
+impl Permission {
+    /// Whether this permission acts on identities themselves: creating, changing or deleting
+    /// users (their passwords, emails, roles) and roles. Never granted to an agent, whatever its
+    /// roles say, so that no agent can obtain a credential a person or another principal could use.
+    pub fn privileged(self) -> bool {
+        matches!(self.resource, Resource::User | Resource::Role) && self.action != Action::Read
+    }
+}
+
+/// The one authorization decision, for calls, listings and search alike: the permission must be
+/// granted, and an agent never holds a privileged one.
+pub fn authorize(holder: Holder, granted: PermissionSet, needed: Permission) -> Result<(), ApiError> {
+    if holder == Holder::Agent && needed.privileged() {
+        return Err(ApiError::forbidden(format!(
+            "Permission denied: agents cannot {} {} (it acts on identities, so only people may)",
+            needed.action, needed.resource
+        )));
+    }
     if granted.contains(needed) {
         Ok(())
     } else {
@@ -229,9 +253,24 @@ mod tests {
 
     #[test]
     fn a_denial_names_the_permission() {
-        let err = authorize(BuiltInRole::ReadOnly.permissions(), Permission::new(Resource::Ticket, Action::Create))
-            .unwrap_err();
+        let err = authorize(
+            Holder::User,
+            BuiltInRole::ReadOnly.permissions(),
+            Permission::new(Resource::Ticket, Action::Create),
+        )
+        .unwrap_err();
         assert_eq!(err.status().as_u16(), 403);
         assert_eq!(err.message(), "Permission denied: cannot create ticket");
+    }
+
+    #[test]
+    fn agents_never_hold_privileged_permissions() {
+        let all = PermissionSet::all();
+        for p in all_permissions() {
+            let privileged = matches!(p.resource, Resource::User | Resource::Role) && p.action != Action::Read;
+            assert_eq!(p.privileged(), privileged, "{p}");
+            assert!(authorize(Holder::User, all, p).is_ok(), "{p}");
+            assert_eq!(authorize(Holder::Agent, all, p).is_ok(), !privileged, "{p}");
+        }
     }
 }

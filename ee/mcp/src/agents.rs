@@ -206,16 +206,40 @@ fn view(conn: &mut DbConn, tenant: &str, id: &str) -> Result<AgentView, ApiError
     views(conn, tenant, vec![row])?.pop().ok_or_else(|| ApiError::not_found("No agent with this id."))
 }
 
-/// Checks that every role exists in the tenant; 400 naming the first that does not.
+/// Checks that every role exists in the tenant (400 naming the first that does not), and that none
+/// can act on identities (409 naming the role and its privileged permissions): an agent is never
+/// given a role through which it could create, change or delete users or roles.
 fn check_roles(conn: &mut DbConn, tenant: &str, role_ids: &[String]) -> Result<(), ApiError> {
-    let found: Vec<String> = roles::table
+    use alga_core::schema::role_permissions;
+    let found: Vec<(String, String)> = roles::table
         .filter(roles::tenant_id.eq(tenant).and(roles::id.eq_any(role_ids)))
-        .select(roles::id)
+        .select((roles::id, roles::name))
         .load(conn)?;
-    match role_ids.iter().find(|r| !found.contains(r)) {
-        Some(missing) => Err(ApiError::validation("role_ids", format!("no role `{missing}` in this tenant"))),
-        None => Ok(()),
+    if let Some(missing) = role_ids.iter().find(|r| !found.iter().any(|(id, _)| id == *r)) {
+        return Err(ApiError::validation("role_ids", format!("no role `{missing}` in this tenant")));
     }
+    let grants: Vec<(String, String, String)> = role_permissions::table
+        .filter(role_permissions::tenant_id.eq(tenant).and(role_permissions::role_id.eq_any(role_ids)))
+        .select((role_permissions::role_id, role_permissions::resource, role_permissions::action))
+        .order((role_permissions::role_id, role_permissions::resource, role_permissions::action))
+        .load(conn)?;
+    for (id, name) in &found {
+        let privileged: Vec<String> = grants
+            .iter()
+            .filter(|(role, _, _)| role == id)
+            .filter_map(|(_, r, a)| alga_core::Permission::parse(r, a))
+            .filter(|p| p.privileged())
+            .map(|p| p.to_string())
+            .collect();
+        if !privileged.is_empty() {
+            return Err(ApiError::conflict(format!(
+                "The role {name} cannot be given to an agent: it grants {}, which act on identities and are for people only.",
+                privileged.join(", ")
+            ))
+            .with_details(json!({ "role_id": id, "permissions": privileged })));
+        }
+    }
+    Ok(())
 }
 
 fn set_roles(conn: &mut DbConn, tenant: &str, agent: &str, role_ids: &[String]) -> Result<(), ApiError> {
@@ -425,18 +449,27 @@ async fn roles_list(admin: Admin, ctx: web::Data<AppContext>) -> Result<HttpResp
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
 }
 
-/// The tenant's roles, by name.
+/// The tenant's roles an agent may be given (none that acts on identities), by name.
 pub async fn assignable_roles(ctx: &AppContext, tenant: &str) -> Result<Vec<RoleInfo>, ApiError> {
+    use alga_core::schema::role_permissions;
     let tenant = tenant.to_owned();
     ctx.db
         .run(move |conn| {
-            Ok::<_, ApiError>(
-                roles::table
-                    .filter(roles::tenant_id.eq(&tenant))
-                    .order(roles::name)
-                    .select((roles::id, roles::name, roles::description, roles::built_in))
-                    .load(conn)?,
-            )
+            let all: Vec<RoleInfo> = roles::table
+                .filter(roles::tenant_id.eq(&tenant))
+                .order(roles::name)
+                .select((roles::id, roles::name, roles::description, roles::built_in))
+                .load(conn)?;
+            let grants: Vec<(String, String, String)> = role_permissions::table
+                .filter(role_permissions::tenant_id.eq(&tenant))
+                .select((role_permissions::role_id, role_permissions::resource, role_permissions::action))
+                .load(conn)?;
+            let privileged = |role: &str| {
+                grants
+                    .iter()
+                    .any(|(id, r, a)| id == role && alga_core::Permission::parse(r, a).is_some_and(|p| p.privileged()))
+            };
+            Ok::<_, ApiError>(all.into_iter().filter(|r| !privileged(&r.id)).collect())
         })
         .await
 }

@@ -16,9 +16,33 @@ use serde_json::{Map, Value, json};
 use crate::admin::Admin;
 use crate::schema::mcp_audit;
 
-/// Argument keys whose values never reach the audit (compared case-insensitively, ignoring `-`
-/// and `_`, and matching as a part of a longer key such as `client_secret`).
-const SECRET_KEYS: [&str; 7] = ["password", "secret", "token", "apikey", "authorization", "credential", "privatekey"];
+/// Name segments that make a key's value secret wherever it appears (arguments and results, at any
+/// depth): a key is split into lowercase segments at `_`, `-`, `.`, spaces and camelCase humps, and
+/// is secret when any segment is one of these, unless its last segment says it only names or
+/// describes the secret (`api_key_id`, `key_prefix`, `session_id`, `token_expires_at`).
+const SECRET_SEGMENTS: [&str; 18] = [
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "key",
+    "apikey",
+    "authorization",
+    "auth",
+    "credential",
+    "credentials",
+    "privatekey",
+    "cookie",
+    "session",
+    "jwt",
+    "bearer",
+    "plaintext",
+    "otp",
+];
+/// Last segments that make a key a reference to a secret rather than the secret itself.
+const READABLE_SUFFIXES: [&str; 12] =
+    ["id", "ids", "prefix", "at", "expires", "expiry", "type", "kind", "name", "count", "uri", "url"];
 pub const REDACTED: &str = "***";
 pub const MAX_SUMMARY: usize = 2000;
 
@@ -73,12 +97,37 @@ pub struct Record {
     pub created_at: NaiveDateTime,
 }
 
-fn is_secret(key: &str) -> bool {
-    let plain: String = key.chars().filter(|c| *c != '_' && *c != '-').collect::<String>().to_ascii_lowercase();
-    SECRET_KEYS.iter().any(|s| plain.contains(s))
+/// A key's name segments, lowercase: `apiKey_ID` → `api`, `key`, `id`.
+fn segments(key: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut previous_lower = false;
+    for c in key.chars() {
+        if !c.is_alphanumeric() {
+            out.extend((!current.is_empty()).then(|| std::mem::take(&mut current)));
+            previous_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && previous_lower {
+            out.push(std::mem::take(&mut current));
+        }
+        previous_lower = c.is_lowercase() || c.is_ascii_digit();
+        current.extend(c.to_lowercase());
+    }
+    out.extend((!current.is_empty()).then_some(current));
+    out
 }
 
-/// The arguments with every secret-looking key's value replaced, at any depth.
+fn is_secret(key: &str) -> bool {
+    let parts = segments(key);
+    let Some(last) = parts.last() else { return false };
+    if READABLE_SUFFIXES.contains(&last.as_str()) {
+        return false;
+    }
+    parts.iter().any(|p| SECRET_SEGMENTS.contains(&p.as_str()))
+}
+
+/// The value with every secret key's value replaced, at any depth (arguments and results alike).
 pub fn redact(value: &Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
@@ -130,7 +179,7 @@ pub fn summary(text: &str) -> String {
     cut
 }
 
-fn insert_rows(conn: &mut DbConn, records: &[Record]) -> Result<(), ApiError> {
+pub(crate) fn insert_rows(conn: &mut DbConn, records: &[Record]) -> Result<(), ApiError> {
     // One statement per row (diesel's multi-backend connection has no multi-row insert for
     // nullable columns); the cost that matters is the commit, and there is one.
     for record in records {
@@ -581,6 +630,62 @@ mod tests {
         assert_eq!(out["headers"]["Authorization"], REDACTED);
         assert_eq!((out["body"]["email"].as_str(), out["query"]["limit"].as_i64()), (Some("a@b.c"), Some(5)));
         assert_eq!(out["entryId"], "users.create");
+    }
+
+    #[test]
+    fn secret_names_are_whole_segments_in_any_case() {
+        for secret in [
+            "api_key",
+            "key",
+            "KEY",
+            "apiKey",
+            "ApiKey",
+            "x-api-key",
+            "session_token",
+            "sessionToken",
+            "session",
+            "cookie",
+            "Set-Cookie",
+            "jwt",
+            "id_token",
+            "bearer",
+            "passphrase",
+            "client_secret",
+            "privateKey",
+            "password_confirmation",
+            "refresh.token",
+            "plaintext",
+        ] {
+            assert!(is_secret(secret), "{secret} is secret");
+        }
+        for readable in [
+            "api_key_id",
+            "key_prefix",
+            "session_id",
+            "token_expires_at",
+            "prefix",
+            "keyboard",
+            "monkey",
+            "turkey",
+            "author",
+            "id",
+            "tokens_count",
+            "description",
+            "jwks_uri",
+            "status",
+        ] {
+            assert!(!is_secret(readable), "{readable} is readable");
+        }
+    }
+
+    #[test]
+    fn results_are_redacted_like_arguments() {
+        let created = json!({"status": 201, "ok": true, "data": {"data": {
+            "id": "k1", "prefix": "alga_abcd", "key": "alga_abcdefghijklmnop", "user_id": "u1"
+        }}});
+        let out = summary_of(&redact(&created));
+        assert!(!out.contains("alga_abcdefghijklmnop"), "{out}");
+        assert!(out.contains("alga_abcd") && out.contains("\"key\":\"***\""), "{out}");
     }
 
     #[test]

@@ -596,3 +596,103 @@ pub async fn diagnose(
 fn subject_text(seen: &jwt::Unverified, claim: &str) -> String {
     seen.claims.get(claim).and_then(Value::as_str).unwrap_or_default().chars().take(200).collect()
 }
+
+/// Whether `principal` may still run an operation needing `needed`, decided on what is committed
+/// now: called first in the transaction of every governed write, so a deactivation, retirement,
+/// role change, IdP deactivation or key revocation committed before the write is honoured by it,
+/// whichever process or plain SQL made it. `via_token`: the agent signed in with its IdP's JWT.
+pub fn still_permitted(
+    conn: &mut alga_core::DbConn,
+    principal: &Principal,
+    via_token: bool,
+    needed: Option<alga_core::rbac::Permission>,
+) -> Result<(), ApiError> {
+    use alga_core::identity::Actor;
+    use alga_core::schema::{role_permissions, user_roles, users};
+    let tenant = principal.tenant_id.as_str();
+    let ended = || ApiError::unauthorized("The credential is no longer valid: it was revoked, expired or deactivated.");
+    let key: Option<(Option<String>, Option<String>, Option<NaiveDateTime>, Option<NaiveDateTime>)> =
+        match &principal.api_key_id {
+            Some(key_id) => Some(
+                agent_api_keys::table
+                    .filter(agent_api_keys::tenant_id.eq(tenant).and(agent_api_keys::id.eq(key_id)))
+                    .select((
+                        agent_api_keys::user_id,
+                        agent_api_keys::agent_id,
+                        agent_api_keys::revoked_at,
+                        agent_api_keys::expires_at,
+                    ))
+                    .first(conn)
+                    .optional()?
+                    .ok_or_else(ended)?,
+            ),
+            None => None,
+        };
+    let key_live =
+        |owner: Option<&String>, expected: &str, revoked: Option<NaiveDateTime>, expires: Option<NaiveDateTime>| {
+            owner.map(String::as_str) == Some(expected) && revoked.is_none() && expires.is_none_or(|at| at > now())
+        };
+    let granted: alga_core::rbac::PermissionSet = match &principal.actor {
+        Actor::Agent { id, .. } => {
+            if let Some((_, owner, revoked, expires)) = &key
+                && !key_live(owner.as_ref(), id, *revoked, *expires)
+            {
+                return Err(ended());
+            }
+            let (active, retired, idp_active): (bool, Option<NaiveDateTime>, Option<bool>) = agents::table
+                .left_join(
+                    agent_idp_providers::table.on(agent_idp_providers::tenant_id
+                        .eq(agents::tenant_id)
+                        .and(agent_idp_providers::id.nullable().eq(agents::idp_id))),
+                )
+                .filter(agents::tenant_id.eq(tenant).and(agents::id.eq(id)))
+                .select((agents::active, agents::retired_at, agent_idp_providers::active.nullable()))
+                .first(conn)
+                .optional()?
+                .ok_or_else(ended)?;
+            if !active || retired.is_some() || (via_token && idp_active != Some(true)) {
+                return Err(ApiError::forbidden("This agent is deactivated, retired, or its identity provider is."));
+            }
+            let pairs: Vec<(String, String)> = agent_roles::table
+                .inner_join(
+                    role_grants::table.on(role_grants::tenant_id
+                        .eq(agent_roles::tenant_id)
+                        .and(role_grants::role_id.eq(agent_roles::role_id))),
+                )
+                .filter(agent_roles::tenant_id.eq(tenant).and(agent_roles::agent_id.eq(id)))
+                .select((role_grants::resource, role_grants::action))
+                .load(conn)?;
+            pairs.iter().filter_map(|(r, a)| alga_core::rbac::Permission::parse(r, a)).collect()
+        }
+        Actor::User { id, .. } => {
+            if let Some((owner, _, revoked, expires)) = &key
+                && !key_live(owner.as_ref(), id, *revoked, *expires)
+            {
+                return Err(ended());
+            }
+            let active: bool = users::table
+                .filter(users::tenant_id.eq(tenant).and(users::id.eq(id)))
+                .select(users::active)
+                .first(conn)
+                .optional()?
+                .ok_or_else(ended)?;
+            if !active {
+                return Err(ended());
+            }
+            let pairs: Vec<(String, String)> = user_roles::table
+                .inner_join(
+                    role_permissions::table.on(role_permissions::tenant_id
+                        .eq(user_roles::tenant_id)
+                        .and(role_permissions::role_id.eq(user_roles::role_id))),
+                )
+                .filter(user_roles::tenant_id.eq(tenant).and(user_roles::user_id.eq(id)))
+                .select((role_permissions::resource, role_permissions::action))
+                .load(conn)?;
+            pairs.iter().filter_map(|(r, a)| alga_core::rbac::Permission::parse(r, a)).collect()
+        }
+    };
+    match needed {
+        Some(p) => alga_core::rbac::authorize(principal.holder(), granted, p),
+        None => Ok(()),
+    }
+}

@@ -10,8 +10,10 @@ use std::time::Instant;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
+use alga_agent_tooling::tools::{Answer, Verdict};
+use alga_api::catalog::WriteGuard;
 use alga_api::registry::registry;
-use alga_api::tools::{Caller, MetaTools};
+use alga_api::tools::{self, Caller, MetaTools, Planned};
 use alga_core::context::RequestId;
 use alga_core::identity::{Actor, new_id, now};
 use alga_core::schema::tenants;
@@ -55,42 +57,93 @@ impl GovernedCaller {
 #[derive(Debug)]
 pub struct Governed;
 
-/// What a `call_api_endpoint` call targets, for the audit and the write limit.
+/// What a call targets, for the audit: the operation that runs (or, for a call refused before
+/// one could run, the entry it named).
 struct Target {
     operation_id: Option<String>,
     http_method: Option<String>,
     http_path: Option<String>,
-    writes: bool,
 }
 
-fn target(name: &str, arguments: &Map<String, Value>) -> Target {
-    let none = Target { operation_id: None, http_method: None, http_path: None, writes: false };
-    if name != alga_agent_tooling::tools::CALL_API_ENDPOINT {
-        return none;
-    }
-    let Some(id) = arguments.get("entryId").and_then(Value::as_str) else { return none };
-    let registry = registry().ok();
-    match registry.as_ref().and_then(|r| r.get(id)) {
-        Some(entry) => Target {
-            operation_id: Some(entry.id.clone()),
-            http_method: Some(entry.method.clone()),
-            http_path: Some(entry.path.clone()),
-            writes: entry.method != "GET",
-        },
-        None => Target { operation_id: Some(id.chars().take(200).collect()), ..none },
+impl Target {
+    fn of(name: &str, arguments: &Map<String, Value>, planned: Option<&Planned>) -> Target {
+        if let Some(Planned::Run(run)) = planned {
+            let meta = run.meta();
+            return Target {
+                operation_id: Some(meta.id.to_owned()),
+                http_method: Some(meta.method.as_str().to_owned()),
+                http_path: Some(run.path.chars().take(2000).collect()),
+            };
+        }
+        let none = Target { operation_id: None, http_method: None, http_path: None };
+        if name != alga_agent_tooling::tools::CALL_API_ENDPOINT {
+            return none;
+        }
+        let Some(id) = arguments.get("entryId").and_then(Value::as_str) else { return none };
+        match registry().ok().as_ref().and_then(|r| r.get(id)) {
+            Some(entry) => Target {
+                operation_id: Some(entry.id.clone()),
+                http_method: Some(entry.method.clone()),
+                http_path: Some(entry.path.clone()),
+            },
+            None => Target { operation_id: Some(id.chars().take(200).collect()), ..none },
+        }
     }
 }
 
-/// How a tool's answer is audited: the decision, its reason and the HTTP status it carries.
-fn classify(output: &ToolOutput) -> (Decision, Option<String>, Option<i32>) {
-    let status = output.structured.get("status").and_then(Value::as_i64).and_then(|s| i32::try_from(s).ok());
-    if !output.is_error {
-        return (Decision::Allow, None, status);
+/// How a call ended, for the audit: the decision and its reason, from the typed answer.
+fn classify(answer: &Answer) -> (Decision, Option<String>) {
+    match answer.verdict {
+        Verdict::Allowed => (Decision::Allow, None),
+        Verdict::Denied => (Decision::Deny, Some("forbidden".to_owned())),
+        Verdict::Failed => {
+            (Decision::Error, answer.output.structured.get("error").and_then(Value::as_str).map(audit::summary))
+        }
     }
-    let why = output.structured.get("error").and_then(Value::as_str).map(audit::summary);
-    match status {
-        Some(401 | 403) => (Decision::Deny, Some("forbidden".to_owned()), status),
-        _ => (Decision::Error, why, status),
+}
+
+/// Runs inside each write transaction of a governed call: decides with the grants committed now,
+/// and writes the call's audit row in the same transaction, so the change and its row commit
+/// together or not at all.
+#[derive(Debug)]
+struct AuditGuard {
+    principal: Arc<alga_core::Principal>,
+    via_token: bool,
+    needed: Option<alga_core::Permission>,
+    /// The row, but for what only the write tells: filled in and inserted by `record`.
+    row: Record,
+    status: u16,
+    started: Instant,
+    /// `authorize` ran: a refusal came from current grants, not from a cache.
+    decided: AtomicBool,
+    committed: AtomicBool,
+}
+
+impl WriteGuard for AuditGuard {
+    fn authorize(&self, conn: &mut alga_core::DbConn) -> Result<(), ApiError> {
+        self.decided.store(true, Ordering::Relaxed);
+        auth::still_permitted(conn, &self.principal, self.via_token, self.needed)
+    }
+
+    fn record(&self, conn: &mut alga_core::DbConn, output: &Value) -> Result<(), ApiError> {
+        // A handler that writes twice is audited once, by its first committed write.
+        if self.committed.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let answer = json!({ "status": self.status, "ok": true, "data": output });
+        let row = Record {
+            decision: Decision::Allow.as_str().to_owned(),
+            reason: None,
+            status_code: Some(i32::from(self.status)),
+            result_summary: Some(audit::summary_of(&audit::redact(&answer))),
+            duration_ms: i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX),
+            ..self.row.clone()
+        };
+        audit::insert_rows(conn, std::slice::from_ref(&row))
+    }
+
+    fn committed(&self) {
+        self.committed.store(true, Ordering::Relaxed);
     }
 }
 
@@ -121,12 +174,10 @@ impl ToolProvider for Governed {
         arguments: Map<String, Value>,
     ) -> Result<ToolOutput, CallError> {
         let started = Instant::now();
-        let target = target(name, &arguments);
-        // Cached grants are checked when the call is audited, which is too late for a write.
-        if target.writes && !caller.identity.fresh {
-            return Err(caller.redo());
-        }
-        let redacted = audit::redact(&Value::Object(arguments.clone())).to_string();
+        // Read once: the operation that runs is the one limited, authorized and audited.
+        let planned = tools::plan(&caller.tools, name, &arguments);
+        let target = Target::of(name, &arguments, planned.as_ref());
+        let writes = matches!(&planned, Some(Planned::Run(run)) if run.writes());
         let principal = &caller.tools.principal;
         let limiter_key = credential_key(principal);
         let remembered = if client.client_name.is_none() { caller.gov.clients.get(&limiter_key) } else { None };
@@ -134,40 +185,11 @@ impl ToolProvider for Governed {
             Some((name, version)) => (Some(name), version),
             None => (client.client_name.clone(), client.client_version.clone()),
         };
-        let now_instant = Instant::now();
-        let limited = caller.gov.limits.calls.take(&limiter_key, now_instant).err().or_else(|| {
-            if target.writes { caller.gov.limits.writes.take(&limiter_key, now_instant).err() } else { None }
-        });
-        let (result, decision, reason, status) = match limited {
-            Some(wait) => {
-                let secs = wait.as_secs_f64().max(0.001);
-                let output = ToolOutput {
-                    structured: json!({
-                        "error": format!("Rate limit reached: retry in {secs:.1} s."),
-                        "retry_after_seconds": (secs * 10.0).ceil() / 10.0,
-                        "status": 429,
-                    }),
-                    is_error: true,
-                };
-                (Ok(output), Decision::Deny, Some("rate_limited".to_owned()), Some(429))
-            }
-            None => match MetaTools.call(&caller.tools, client, name, arguments).await {
-                Ok(output) => {
-                    let (decision, reason, status) = classify(&output);
-                    (Ok(output), decision, reason, status)
-                }
-                Err(e) => (Err(e), Decision::Error, Some("unknown_tool".to_owned()), None),
-            },
-        };
-        let summary = match &result {
-            Ok(output) => Some(audit::summary_of(&output.structured)),
-            Err(_) => Some(format!("Unknown tool: {}", name.chars().take(100).collect::<String>())),
-        };
         let (agent_id, user_id) = match &principal.actor {
             Actor::Agent { id, .. } => (Some(id.clone()), None),
             Actor::User { id, .. } => (None, Some(id.clone())),
         };
-        let record = Record {
+        let mut row = Record {
             tenant_id: principal.tenant_id.clone(),
             id: new_id(),
             caller_kind: if agent_id.is_some() { "agent" } else { "user" }.to_owned(),
@@ -184,22 +206,91 @@ impl ToolProvider for Governed {
             operation_id: target.operation_id,
             http_method: target.http_method,
             http_path: target.http_path,
-            arguments: redacted,
-            decision: decision.as_str().to_owned(),
-            reason,
-            status_code: status,
-            result_summary: summary,
-            duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+            arguments: audit::redact(&Value::Object(arguments)).to_string(),
+            decision: Decision::Error.as_str().to_owned(),
+            reason: None,
+            status_code: None,
+            result_summary: None,
+            duration_ms: 0,
             request_id: caller.request_id.clone(),
             created_at: now(),
         };
-        let entry = audit::Entry { record, epoch: caller.identity.epoch };
-        match caller.gov.audit.write(&caller.tools.app.db, entry).await {
+        let now_instant = Instant::now();
+        let limited = caller
+            .gov
+            .limits
+            .calls
+            .take(&limiter_key, now_instant)
+            .err()
+            .or_else(|| if writes { caller.gov.limits.writes.take(&limiter_key, now_instant).err() } else { None });
+        let rate_limited = limited.is_some();
+        let mut guard = None;
+        let result: Result<Answer, CallError> = match (limited, planned) {
+            (Some(wait), _) => {
+                let secs = wait.as_secs_f64().max(0.001);
+                Ok(Answer {
+                    output: ToolOutput {
+                        structured: json!({
+                            "error": format!("Rate limit reached: retry in {secs:.1} s."),
+                            "retry_after_seconds": (secs * 10.0).ceil() / 10.0,
+                            "status": 429,
+                        }),
+                        is_error: true,
+                    },
+                    status: Some(429),
+                    verdict: Verdict::Denied,
+                })
+            }
+            (None, None) => Err(CallError::UnknownTool),
+            (None, Some(Planned::Answer(answer))) => Ok(answer),
+            (None, Some(Planned::Run(run))) if writes => {
+                let meta = run.meta();
+                let g = Arc::new(AuditGuard {
+                    principal: principal.clone(),
+                    via_token: caller.identity.issuer.is_some(),
+                    needed: meta.access.permission(),
+                    row: row.clone(),
+                    status: meta.status,
+                    started,
+                    decided: AtomicBool::new(false),
+                    committed: AtomicBool::new(false),
+                });
+                guard = Some(g.clone());
+                Ok(run.execute(&caller.tools, Some(g)).await)
+            }
+            (None, Some(Planned::Run(run))) => Ok(run.execute(&caller.tools, None).await),
+        };
+        let (decision, reason) = match &result {
+            Ok(_) if rate_limited => (Decision::Deny, Some("rate_limited".to_owned())),
+            Ok(answer) => classify(answer),
+            Err(_) => (Decision::Error, Some("unknown_tool".to_owned())),
+        };
+        if let Some(g) = &guard {
+            if g.committed.load(Ordering::Relaxed) {
+                // The row committed with the write: the call is acknowledged.
+                self.count(caller, name, Decision::Allow);
+                return result.map(|answer| answer.output);
+            }
+            // Refused with cached grants before any write began: decide again with fresh ones.
+            if decision == Decision::Deny && !g.decided.load(Ordering::Relaxed) && !caller.identity.fresh {
+                return Err(caller.redo());
+            }
+        }
+        row.decision = decision.as_str().to_owned();
+        row.reason = reason;
+        row.status_code = result.as_ref().ok().and_then(|a| a.status).map(i32::from);
+        row.result_summary = Some(match &result {
+            Ok(answer) => audit::summary_of(&audit::redact(&answer.output.structured)),
+            Err(_) => format!("Unknown tool: {}", name.chars().take(100).collect::<String>()),
+        });
+        row.duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        // A read made with cached grants counts only if they are still current (checked in the
+        // audit transaction); a write decided in its own transaction, or never began one.
+        let epoch = if guard.is_some() { None } else { caller.identity.epoch };
+        match caller.gov.audit.write(&caller.tools.app.db, audit::Entry { record: row, epoch }).await {
             Ok(Written::Recorded) => {
-                let tool = if alga_agent_tooling::tools::NAMES.contains(&name) { name } else { "unknown" };
-                let labels = crate::ToolCallLabels { tool: tool.to_owned(), decision: decision.as_str() };
-                caller.gov.tool_calls.get_or_create(&labels).inc();
-                result
+                self.count(caller, name, decision);
+                result.map(|answer| answer.output)
             }
             Ok(Written::Stale) => Err(caller.redo()),
             Err(e) => {
@@ -210,6 +301,14 @@ impl ToolProvider for Governed {
                 ))
             }
         }
+    }
+}
+
+impl Governed {
+    fn count(&self, caller: &GovernedCaller, name: &str, decision: Decision) {
+        let tool = if alga_agent_tooling::tools::NAMES.contains(&name) { name } else { "unknown" };
+        let labels = crate::ToolCallLabels { tool: tool.to_owned(), decision: decision.as_str() };
+        caller.gov.tool_calls.get_or_create(&labels).inc();
     }
 }
 
@@ -417,25 +516,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         cfg.service(
             web::resource(path).route(post).route(web::get().to(not_allowed)).route(web::delete().to(not_allowed)),
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tool_answers_are_classified_for_the_audit() {
-        let out = |v: Value, e: bool| ToolOutput { structured: v, is_error: e };
-        assert_eq!(classify(&out(json!({"status": 200, "ok": true}), false)), (Decision::Allow, None, Some(200)));
-        assert_eq!(
-            classify(&out(json!({"status": 403, "error": "no"}), true)),
-            (Decision::Deny, Some("forbidden".into()), Some(403))
-        );
-        assert_eq!(
-            classify(&out(json!({"status": 404, "error": "gone"}), true)),
-            (Decision::Error, Some("gone".into()), Some(404))
-        );
-        assert_eq!(classify(&out(json!({"error": "bad field"}), true)).0, Decision::Error);
     }
 }

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use alga_core::identity::{self, ApiKey, NewUser, RoleRef};
-use alga_core::rbac::{Permission, PermissionSet, all_permissions};
+use alga_core::rbac::{BuiltInRole, Permission, PermissionSet, all_permissions};
 use alga_core::schema::{api_keys, role_permissions, roles, user_roles, users};
 use alga_core::{Action, ApiError, DbConn, Resource};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -278,6 +278,39 @@ fn permissions_of_roles(conn: &mut DbConn, tenant: &str, role_ids: &[String]) ->
     Ok(pairs.iter().filter_map(|(r, a)| Permission::parse(r, a)).collect())
 }
 
+/// The permissions a user holds through their roles, and whether one of them is the built-in Admin.
+fn standing(conn: &mut DbConn, tenant: &str, user: &str) -> Result<(PermissionSet, bool), ApiError> {
+    let roles: Vec<(String, String, bool)> = user_roles::table
+        .inner_join(roles::table.on(roles::tenant_id.eq(user_roles::tenant_id).and(roles::id.eq(user_roles::role_id))))
+        .filter(user_roles::tenant_id.eq(tenant).and(user_roles::user_id.eq(user)))
+        .select((roles::id, roles::name, roles::built_in))
+        .load(conn)?;
+    let admin = roles.iter().any(|(_, name, built_in)| *built_in && name == BuiltInRole::Admin.name());
+    let ids: Vec<String> = roles.into_iter().map(|(id, _, _)| id).collect();
+    Ok((permissions_of_roles(conn, tenant, &ids)?, admin))
+}
+
+/// Acting on another user's account (password, email, active flag, roles, keys, deletion) needs
+/// every permission that user holds, and only an Admin may act on an Admin: nobody gains, through
+/// someone else's account, what they do not hold. Read in the transaction that makes the change.
+fn may_manage(conn: &mut DbConn, ctx: &Ctx, target: &str) -> Result<(), ApiError> {
+    let tenant = ctx.tenant();
+    let (held, target_admin) = standing(conn, tenant, target)?;
+    let caller_admin = match ctx.principal.user_id() {
+        Some(me) => standing(conn, tenant, me)?.1,
+        None => false,
+    };
+    if target_admin && !caller_admin {
+        return Err(ApiError::forbidden("Only an Admin may change an Admin's account."));
+    }
+    match held.iter().find(|p| !ctx.can(*p)) {
+        Some(p) => Err(ApiError::forbidden(format!(
+            "You cannot change this user's account: they hold {p}, which you do not hold yourself."
+        ))),
+        None => Ok(()),
+    }
+}
+
 #[derive(Debug, Deserialize, JsonSchema)]
 struct ListUsers {
     /// Text to find in the name or email (case-insensitive).
@@ -374,9 +407,11 @@ async fn update_user(ctx: Ctx, p: IdPath, _: (), b: UpdateUser) -> Result<Data<U
         return Err(ApiError::conflict("You cannot deactivate yourself."));
     }
     let tenant = ctx.tenant().to_owned();
+    let checker = ctx.clone();
     let user = ctx
         .write(move |conn| {
             let mut u = load_user(conn, &tenant, &p.id)?;
+            may_manage(conn, &checker, &p.id)?;
             if let Some(email) = &b.email {
                 u.email = identity::normalize_email(email)?;
             }
@@ -421,9 +456,11 @@ async fn delete_user(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<Removed>,
         return Err(ApiError::conflict("You cannot delete yourself."));
     }
     let tenant = ctx.tenant().to_owned();
+    let checker = ctx.clone();
     let removed = ctx
         .write(move |conn| {
             load_user(conn, &tenant, &p.id)?;
+            may_manage(conn, &checker, &p.id)?;
             let target = users::table.filter(users::tenant_id.eq(&tenant).and(users::id.eq(&p.id)));
             // A savepoint, so that a refused delete leaves the connection usable on PostgreSQL.
             let deleted = conn.transaction(|conn| diesel::delete(target).execute(conn));
@@ -462,6 +499,7 @@ async fn set_roles(ctx: Ctx, p: IdPath, _: (), b: SetRoles) -> Result<Data<User>
     let user = ctx
         .write(move |conn| {
             load_user(conn, &tenant, &p.id)?;
+            may_manage(conn, &checker, &p.id)?;
             no_escalation(&checker, permissions_of_roles(conn, &tenant, &b.role_ids)?)?;
             identity::set_user_roles(conn, &tenant, &p.id, &b.role_ids)?;
             load_user(conn, &tenant, &p.id)
@@ -807,19 +845,24 @@ async fn create_key(ctx: Ctx, _: (), _: (), b: CreateKey) -> Result<Data<IssuedK
         return Err(ApiError::validation("description", "must be at most 200 characters"));
     }
     let tenant = ctx.tenant().to_owned();
-    let issued = ctx
-        .write(move |conn| {
-            crate::refs::active_user(conn, &tenant, "user_id", &owner)?;
-            identity::create_api_key(conn, &tenant, &owner, &description, expires_at)
-        })
-        .await?;
-    Ok(data(IssuedKey { info: issued.key.into(), key: issued.plaintext }))
+    let checker = ctx.clone();
+    let for_other = owner != me;
+    ctx.write(move |conn| {
+        crate::refs::active_user(conn, &tenant, "user_id", &owner)?;
+        if for_other {
+            may_manage(conn, &checker, &owner)?;
+        }
+        let issued = identity::create_api_key(conn, &tenant, &owner, &description, expires_at)?;
+        Ok(data(IssuedKey { info: issued.key.into(), key: issued.plaintext }))
+    })
+    .await
 }
 
 async fn revoke_key(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError> {
     let tenant = ctx.tenant().to_owned();
     let manage = ctx.can(MANAGE_USERS);
     let me = ctx.principal.user_id().map(str::to_owned);
+    let checker = ctx.clone();
     ctx.write(move |conn| {
         let owner: Option<Option<String>> = api_keys::table
             .filter(api_keys::tenant_id.eq(&tenant).and(api_keys::id.eq(&p.id)))
@@ -829,7 +872,11 @@ async fn revoke_key(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiE
         // Someone else's key looks exactly like a missing one to a caller who cannot manage it.
         match owner {
             // Agents' keys (no user owner) are revoked with their agent, not here.
-            Some(Some(owner)) if manage || Some(&owner) == me.as_ref() => {
+            Some(Some(owner)) if Some(&owner) == me.as_ref() => {
+                identity::revoke_api_key(conn, Some(&tenant), &p.id).map(|_| ())
+            }
+            Some(Some(owner)) if manage => {
+                may_manage(conn, &checker, &owner)?;
                 identity::revoke_api_key(conn, Some(&tenant), &p.id).map(|_| ())
             }
             _ => Err(ApiError::not_found("No API key with this id.")),
