@@ -242,9 +242,10 @@ impl Answer {
 
     /// Arguments that do not fit the entry's schemas.
     pub fn bad_arguments(entry: &RegistryEntry, e: RequestError) -> Answer {
+        let RequestError { field, message } = e;
         Answer {
             output: ToolOutput {
-                structured: json!({ "error": e.message, "field": e.field, "entryId": entry.id }),
+                structured: json!({ "error": Value::String(message), "field": field.map(Value::String), "entryId": entry.id }),
                 is_error: true,
             },
             status: None,
@@ -268,7 +269,8 @@ impl Answer {
     /// The operation's HTTP answer, as `call_api_endpoint` gives it.
     pub fn replied(status: u16, data: Value) -> Answer {
         let ok = (200..300).contains(&status);
-        let mut structured = json!({ "status": status, "ok": ok, "data": data });
+        let mut structured = json!({ "status": status, "ok": ok });
+        structured["data"] = data;
         if !ok {
             structured["hint"] = json!(failure_hint(status));
         }

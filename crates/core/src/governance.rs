@@ -62,6 +62,18 @@ pub trait McpGovernance: Send + Sync + 'static {
 
     /// Adds the edition's own metrics to the process's registry (once, at start).
     fn register_metrics(&self, _metrics: &crate::metrics::Metrics) {}
+
+    /// Removes the audit rows older than `before`, the one way rows leave the append-only audit;
+    /// refuses a date within the last `retention_days`. Records the prune; says how many rows went.
+    fn prune_audit(
+        &self,
+        _conn: &mut crate::DbConn,
+        _before: chrono::NaiveDateTime,
+        _retention_days: u32,
+        _by: &str,
+    ) -> Result<u64, crate::ApiError> {
+        Err(crate::ApiError::enterprise_feature())
+    }
 }
 
 /// The paths that belong to governance, as actix route patterns.

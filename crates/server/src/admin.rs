@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-use crate::cli::{ApiKeyCommand, GlobalArgs, TenantCommand, UserCommand};
+use crate::cli::{ApiKeyCommand, AuditCommand, GlobalArgs, TenantCommand, UserCommand};
 
 fn connect(global: &GlobalArgs) -> anyhow::Result<DbConn> {
     let url: DatabaseUrl = global.database_url.parse()?;
@@ -49,6 +49,36 @@ pub fn tenant(global: &GlobalArgs, command: &TenantCommand) -> anyhow::Result<()
         }
     }
     Ok(())
+}
+
+pub fn audit(global: &GlobalArgs, command: &AuditCommand) -> anyhow::Result<()> {
+    let mut conn = connect(global)?;
+    match command {
+        AuditCommand::Prune { before, retention_days } => {
+            let cutoff = parse_moment(before).context("--before")?;
+            let by = format!("alga-server audit prune ({})", whoami());
+            let removed = crate::edition::governance()
+                .prune_audit(&mut conn, cutoff, *retention_days, &by)
+                .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+            writeln!(out(), "removed {removed} audit rows created before {}", cutoff.format("%Y-%m-%d %H:%M:%S UTC"))?;
+        }
+    }
+    Ok(())
+}
+
+/// An RFC 3339 moment, or a date (its midnight, UTC).
+fn parse_moment(text: &str) -> anyhow::Result<NaiveDateTime> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(at.naive_utc());
+    }
+    let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .with_context(|| format!("expected a date such as 2025-01-31 or an RFC 3339 moment, got \"{text}\""))?;
+    Ok(day.and_time(chrono::NaiveTime::MIN))
+}
+
+/// Who runs the command, for the prune's record.
+fn whoami() -> String {
+    std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown user".to_owned())
 }
 
 fn first_admin(conn: &mut DbConn, tenant_id: &str, email: &str, password: Option<&str>) -> Result<String, ApiError> {

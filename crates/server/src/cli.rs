@@ -62,6 +62,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// The audit of tool calls (enterprise edition).
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Fill a tenant with realistic sample data; does nothing if it already has clients or tickets.
     DemoData {
         /// The tenant's slug.
@@ -70,6 +73,20 @@ pub enum Command {
     },
     /// Print the OpenAPI 3.1 document of the /api/v1 API.
     Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Remove the audit rows older than a date: the one way rows leave the append-only audit.
+    /// Rows younger than the retention period are never removed; each prune is recorded.
+    Prune {
+        /// Remove rows created before this moment (RFC 3339, or a date: 2025-01-31).
+        #[arg(long)]
+        before: String,
+        /// Days of audit that always stay.
+        #[arg(long, env = "ALGA_AUDIT_RETENTION_DAYS", default_value_t = 365)]
+        retention_days: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         Some(Command::Tenant(command)) => admin::tenant(&cli.global, &command),
         Some(Command::User(command)) => admin::user(&cli.global, &command),
         Some(Command::ApiKey(command)) => admin::api_key(&cli.global, &command),
+        Some(Command::Audit(command)) => admin::audit(&cli.global, &command),
         Some(Command::DemoData { tenant }) => {
             actix_web::rt::System::new().block_on(admin::demo_data(&cli.global, &tenant))
         }

@@ -243,6 +243,42 @@ pub fn record(conn: &mut DbConn, entries: &[Entry]) -> Result<Vec<Written>, ApiE
     })
 }
 
+/// Removes the audit rows older than `before`: the one way rows leave the audit (its triggers
+/// refuse every other update and delete). Refuses a cutoff within the last `retention_days`, and
+/// records the prune, with how many rows it removed, in `audit_prunes`.
+pub fn prune(conn: &mut DbConn, before: NaiveDateTime, retention_days: u32, by: &str) -> Result<u64, ApiError> {
+    use crate::schema::audit_prunes;
+    let latest = alga_core::identity::now() - chrono::Duration::days(i64::from(retention_days));
+    if before > latest {
+        return Err(ApiError::validation(
+            "before",
+            format!(
+                "rows younger than the retention period ({retention_days} days) stay: the latest cutoff now is {}",
+                latest.format("%Y-%m-%d %H:%M:%S")
+            ),
+        ));
+    }
+    let id = alga_core::identity::new_id();
+    write_transaction(conn, |conn| {
+        diesel::insert_into(audit_prunes::table)
+            .values((
+                audit_prunes::id.eq(&id),
+                audit_prunes::cutoff.eq(before),
+                audit_prunes::open.eq(true),
+                audit_prunes::removed.eq(0_i64),
+                audit_prunes::pruned_by.eq(by),
+                audit_prunes::pruned_at.eq(alga_core::identity::now()),
+            ))
+            .execute(conn)?;
+        let removed = diesel::delete(mcp_audit::table.filter(mcp_audit::created_at.lt(before))).execute(conn)?;
+        let removed = u64::try_from(removed).unwrap_or(0);
+        diesel::update(audit_prunes::table.filter(audit_prunes::id.eq(&id)))
+            .set((audit_prunes::open.eq(false), audit_prunes::removed.eq(i64::try_from(removed).unwrap_or(i64::MAX))))
+            .execute(conn)?;
+        Ok(removed)
+    })
+}
+
 /// Most records one commit carries.
 const BATCH: usize = 500;
 

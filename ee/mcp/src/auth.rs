@@ -109,6 +109,9 @@ pub enum Refusal {
     Invalid(String),
     /// 403: the credential is good but names no live agent.
     Forbidden(String),
+    /// 401: a key this server issued to an agent, now revoked or expired, or its agent
+    /// deactivated or retired: refused like an unknown key, and audited in its tenant.
+    Ended(EndedKey),
     /// The database or another dependency failed.
     Failed(ApiError),
 }
@@ -123,6 +126,14 @@ impl From<Rejection> for Refusal {
     fn from(r: Rejection) -> Self {
         Refusal::Invalid(r.to_string())
     }
+}
+
+/// A known agent key that no longer works.
+#[derive(Debug, Clone)]
+pub struct EndedKey {
+    pub tenant_id: String,
+    pub agent_id: String,
+    pub key_id: String,
 }
 
 /// Who is calling; `fresh` reads an agent from the database even when it is cached.
@@ -196,17 +207,41 @@ async fn agent_key(
         return Ok(Some(identity(key, false)));
     }
     let lookup = hash.clone();
-    let key = ctx.db.run(move |conn| read_agent_key(conn, &lookup)).await?;
-    match &key {
-        Some(key) => gov.agents.keys.insert(hash, key.clone()),
-        None => gov.agents.keys.invalidate(&hash),
+    match ctx.db.run(move |conn| read_agent_key(conn, &lookup)).await? {
+        KeyRead::Live(key) if live(&key) => {
+            gov.agents.keys.insert(hash, key.clone());
+            Ok(Some(identity(key, true)))
+        }
+        KeyRead::Live(key) => {
+            gov.agents.keys.invalidate(&hash);
+            let agent_id = key.principal.agent_id().unwrap_or_default().to_owned();
+            let key_id = key.principal.api_key_id.clone().unwrap_or_default();
+            Err(Refusal::Ended(EndedKey { tenant_id: key.principal.tenant_id.clone(), agent_id, key_id }))
+        }
+        KeyRead::Ended(ended) => {
+            gov.agents.keys.invalidate(&hash);
+            Err(Refusal::Ended(ended))
+        }
+        KeyRead::Unknown => {
+            gov.agents.keys.invalidate(&hash);
+            Ok(None)
+        }
     }
-    Ok(key.filter(live).map(|k| identity(k, true)))
+}
+
+/// What the database says of a presented agent key.
+enum KeyRead {
+    /// The key is not revoked and its agent is live (it may still have expired).
+    Live(CachedKey),
+    /// Revoked, or its agent deactivated or retired.
+    Ended(EndedKey),
+    /// No agent key has this hash.
+    Unknown,
 }
 
 /// The key, its agent, the tenant's slug and grant epoch, and the agent's grants, in one statement
-/// (so the epoch is as old as the grants); `None` unless the key and its agent are live.
-fn read_agent_key(conn: &mut alga_core::DbConn, hash: &str) -> Result<Option<CachedKey>, ApiError> {
+/// (so the epoch is as old as the grants).
+fn read_agent_key(conn: &mut alga_core::DbConn, hash: &str) -> Result<KeyRead, ApiError> {
     type KeyRow = (Option<NaiveDateTime>, Option<NaiveDateTime>, String, Option<i64>, LiveAgent, Grant);
     let rows: Vec<KeyRow> = alga_core::on_backend!(conn, |c| with_grants!(
         agent_api_keys::table
@@ -226,9 +261,17 @@ fn read_agent_key(conn: &mut alga_core::DbConn, hash: &str) -> Result<Option<Cac
         grant_columns!()
     ))
     .load(c))?;
-    let Some((expires_at, None, key_id, epoch, agent, _)) = rows.first().cloned() else { return Ok(None) };
-    let principal = principal_of(agent, rows.into_iter().map(|row| row.5), Some(key_id));
-    Ok(principal.map(|p| CachedKey { principal: Arc::new(p), epoch: epoch.unwrap_or(0), expires_at }))
+    let Some((expires_at, revoked_at, key_id, epoch, agent, _)) = rows.first().cloned() else {
+        return Ok(KeyRead::Unknown);
+    };
+    let ended = EndedKey { tenant_id: agent.tenant_id.clone(), agent_id: agent.id.clone(), key_id: key_id.clone() };
+    if revoked_at.is_some() {
+        return Ok(KeyRead::Ended(ended));
+    }
+    Ok(match principal_of(agent, rows.into_iter().map(|row| row.5), Some(key_id)) {
+        Some(p) => KeyRead::Live(CachedKey { principal: Arc::new(p), epoch: epoch.unwrap_or(0), expires_at }),
+        None => KeyRead::Ended(ended),
+    })
 }
 
 /// What the database says about a token before its signature is checked: each active IdP with
@@ -611,23 +654,24 @@ pub fn still_permitted(
     use alga_core::schema::{role_permissions, user_roles, users};
     let tenant = principal.tenant_id.as_str();
     let ended = || ApiError::unauthorized("The credential is no longer valid: it was revoked, expired or deactivated.");
-    let key: Option<(Option<String>, Option<String>, Option<NaiveDateTime>, Option<NaiveDateTime>)> =
-        match &principal.api_key_id {
-            Some(key_id) => Some(
-                agent_api_keys::table
-                    .filter(agent_api_keys::tenant_id.eq(tenant).and(agent_api_keys::id.eq(key_id)))
-                    .select((
-                        agent_api_keys::user_id,
-                        agent_api_keys::agent_id,
-                        agent_api_keys::revoked_at,
-                        agent_api_keys::expires_at,
-                    ))
-                    .first(conn)
-                    .optional()?
-                    .ok_or_else(ended)?,
-            ),
-            None => None,
-        };
+    /// A key's user owner, agent owner, revocation and expiry.
+    type KeyState = (Option<String>, Option<String>, Option<NaiveDateTime>, Option<NaiveDateTime>);
+    let key: Option<KeyState> = match &principal.api_key_id {
+        Some(key_id) => Some(
+            agent_api_keys::table
+                .filter(agent_api_keys::tenant_id.eq(tenant).and(agent_api_keys::id.eq(key_id)))
+                .select((
+                    agent_api_keys::user_id,
+                    agent_api_keys::agent_id,
+                    agent_api_keys::revoked_at,
+                    agent_api_keys::expires_at,
+                ))
+                .first(conn)
+                .optional()?
+                .ok_or_else(ended)?,
+        ),
+        None => None,
+    };
     let key_live =
         |owner: Option<&String>, expected: &str, revoked: Option<NaiveDateTime>, expires: Option<NaiveDateTime>| {
             owner.map(String::as_str) == Some(expected) && revoked.is_none() && expires.is_none_or(|at| at > now())

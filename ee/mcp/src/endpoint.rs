@@ -114,14 +114,11 @@ struct AuditGuard {
     row: Record,
     status: u16,
     started: Instant,
-    /// `authorize` ran: a refusal came from current grants, not from a cache.
-    decided: AtomicBool,
     committed: AtomicBool,
 }
 
 impl WriteGuard for AuditGuard {
     fn authorize(&self, conn: &mut alga_core::DbConn) -> Result<(), ApiError> {
-        self.decided.store(true, Ordering::Relaxed);
         auth::still_permitted(conn, &self.principal, self.via_token, self.needed)
     }
 
@@ -252,7 +249,6 @@ impl ToolProvider for Governed {
                     row: row.clone(),
                     status: meta.status,
                     started,
-                    decided: AtomicBool::new(false),
                     committed: AtomicBool::new(false),
                 });
                 guard = Some(g.clone());
@@ -271,8 +267,9 @@ impl ToolProvider for Governed {
                 self.count(caller, name, Decision::Allow);
                 return result.map(|answer| answer.output);
             }
-            // Refused with cached grants before any write began: decide again with fresh ones.
-            if decision == Decision::Deny && !g.decided.load(Ordering::Relaxed) && !caller.identity.fresh {
+            // A refusal is only ever given on a fresh read: refused with cached grants (before the
+            // write began, or by its transaction, which then rolled back), decide again afresh.
+            if decision == Decision::Deny && !caller.identity.fresh {
                 return Err(caller.redo());
             }
         }
@@ -323,7 +320,13 @@ fn challenge(ctx: &AppContext, scope: &Scope, error: Option<&str>) -> String {
     match error {
         None => format!("Bearer resource_metadata=\"{metadata}\""),
         Some(description) => {
-            let description = description.replace(['"', '\\'], "'");
+            // Only visible ASCII may stand in a quoted header value; token text (`iss`, `kid`) is
+            // the caller's and can hold anything.
+            let description: String = description
+                .chars()
+                .map(|c| if c == '"' || c == '\\' || !(' '..='~').contains(&c) { '\'' } else { c })
+                .take(300)
+                .collect();
             format!(
                 "Bearer resource_metadata=\"{metadata}\", error=\"invalid_token\", error_description=\"{description}\""
             )
@@ -331,7 +334,14 @@ fn challenge(ctx: &AppContext, scope: &Scope, error: Option<&str>) -> String {
     }
 }
 
-fn refused(ctx: &AppContext, scope: &Scope, refusal: Refusal) -> HttpResponse {
+async fn refused(
+    ctx: &AppContext,
+    gov: &Governance,
+    scope: &Scope,
+    refusal: Refusal,
+    req: &HttpRequest,
+    request_id: Option<String>,
+) -> HttpResponse {
     match refusal {
         Refusal::Missing => {
             let e = ApiError::unauthorized("A bearer token or API key is required.");
@@ -349,6 +359,51 @@ fn refused(ctx: &AppContext, scope: &Scope, refusal: Refusal) -> HttpResponse {
         Refusal::Forbidden(why) => {
             tracing::debug!(reason = %why, "MCP caller forbidden");
             ApiError::forbidden(why).error_response()
+        }
+        Refusal::Ended(key) => {
+            // A key this server issued, used after it ended: audited in its tenant before the
+            // refusal is given (and, if that cannot be recorded, not given as a plain 401).
+            let row = Record {
+                tenant_id: key.tenant_id,
+                id: new_id(),
+                caller_kind: "agent".to_owned(),
+                agent_id: Some(key.agent_id),
+                user_id: None,
+                api_key_id: Some(key.key_id),
+                idp_issuer: None,
+                idp_subject: None,
+                client_name: None,
+                client_version: None,
+                protocol_version: header_text(req.headers(), "mcp-protocol-version")
+                    .map(|v| v.chars().take(40).collect())
+                    .unwrap_or_default(),
+                method: header_text(req.headers(), "mcp-method")
+                    .map(|v| v.chars().take(100).collect())
+                    .unwrap_or_else(|| "authentication".to_owned()),
+                tool: header_text(req.headers(), "mcp-name").map(|v| v.chars().take(200).collect()),
+                operation_id: None,
+                http_method: None,
+                http_path: None,
+                arguments: "{}".to_owned(),
+                decision: Decision::Deny.as_str().to_owned(),
+                reason: Some("credential_ended".to_owned()),
+                status_code: Some(401),
+                result_summary: Some(
+                    "The API key is revoked or expired, or its agent deactivated or retired.".to_owned(),
+                ),
+                duration_ms: 0,
+                request_id,
+                created_at: now(),
+            };
+            if let Err(e) = gov.audit.write(&ctx.db, audit::Entry { record: row, epoch: None }).await {
+                tracing::error!(error = %e, "the refusal of an ended key could not be audited");
+                return e.error_response();
+            }
+            let why = "the API key is invalid, expired or revoked";
+            let e = ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", format!("Invalid token: {why}."));
+            HttpResponse::build(StatusCode::UNAUTHORIZED)
+                .insert_header((header::WWW_AUTHENTICATE, challenge(ctx, scope, Some(why))))
+                .json(e.body())
         }
         Refusal::Failed(e) => e.error_response(),
     }
@@ -408,10 +463,11 @@ async fn serve(
         return HttpResponse::Forbidden()
             .json(ApiError::forbidden("This Origin may not call the MCP endpoint.").body());
     }
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     // Authentication comes before the body is read.
     let mut identity = match auth::authenticate(ctx, &gov, req.headers(), &scope, false).await {
         Ok(identity) => identity,
-        Err(refusal) => return refused(ctx, &scope, refusal),
+        Err(refusal) => return refused(ctx, &gov, &scope, refusal, &req, request_id).await,
     };
     let is_json = header_text(req.headers(), "content-type")
         .and_then(|v| v.split(';').next().map(|t| t.trim().eq_ignore_ascii_case("application/json")))
@@ -434,7 +490,6 @@ async fn serve(
         method: header_text(req.headers(), "mcp-method"),
         name: header_text(req.headers(), "mcp-name"),
     };
-    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     // A cached identity whose grants changed is replaced by a fresh one and the message handled
     // again; fresh grants can only go stale again if they change once more meanwhile.
     for _ in 0..REDO_LIMIT {
@@ -458,7 +513,7 @@ async fn serve(
         }
         identity = match auth::authenticate(ctx, &gov, req.headers(), &scope, true).await {
             Ok(identity) => identity,
-            Err(refusal) => return refused(ctx, &scope, refusal),
+            Err(refusal) => return refused(ctx, &gov, &scope, refusal, &req, request_id).await,
         };
     }
     ApiError::unavailable("The caller's grants kept changing during the call; try again.").error_response()

@@ -137,6 +137,16 @@ impl McpGovernance for Enterprise {
         vec![sweeper::task(ctx, self.state.settings.key_sweep_every())]
     }
 
+    fn prune_audit(
+        &self,
+        conn: &mut alga_core::DbConn,
+        before: chrono::NaiveDateTime,
+        retention_days: u32,
+        by: &str,
+    ) -> Result<u64, alga_core::ApiError> {
+        audit::prune(conn, before, retention_days, by)
+    }
+
     fn register_metrics(&self, metrics: &Metrics) {
         let g = &self.state;
         metrics.register("mcp_tool_calls", "MCP tool calls, by tool and audited decision", g.tool_calls.clone());

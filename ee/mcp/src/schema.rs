@@ -149,3 +149,15 @@ diesel::table! {
         expires_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    /// Each `alga-server audit prune`: its cutoff and how many rows it removed.
+    audit_prunes (id) {
+        id -> Text,
+        cutoff -> Timestamp,
+        open -> Bool,
+        removed -> BigInt,
+        pruned_by -> Text,
+        pruned_at -> Timestamp,
+    }
+}

@@ -4,6 +4,7 @@
 
 mod editions;
 mod governance;
+mod integrity;
 mod load;
 mod support;
 mod ui;

@@ -1,0 +1,416 @@
+//! Governance integrity: every side effect of a tool call is authorized with current grants,
+//! executed once and audited as what it was, also while grants change and when they change
+//! through plain SQL on another connection.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use diesel::RunQueryDsl;
+use serde_json::{Value, json};
+
+use crate::support::{Env, Tenant};
+
+fn tool_result(answer: &crate::support::Answer) -> &Value {
+    &answer.body["result"]["structuredContent"]
+}
+
+fn is_error(answer: &crate::support::Answer) -> bool {
+    answer.body["result"]["isError"].as_bool() != Some(false)
+}
+
+/// Plain SQL on a pooled connection of its own: a change the server's caches never hear of.
+async fn sql(env: &Env, statement: String) {
+    env.ctx
+        .db
+        .run(move |conn| diesel::sql_query(statement).execute(conn).map_err(alga_core::ApiError::from))
+        .await
+        .unwrap();
+}
+
+/// Demo data in tenant A; the id of one of its tickets.
+async fn seeded(env: &Env) -> String {
+    alga_api::demo::seed(&env.ctx, "tenant-a").await.unwrap();
+    let list = env.api(&env.a.admin_key, "GET", "/api/v1/tickets?limit=1", None).await.expect(200);
+    list.data()[0]["id"].as_str().unwrap().to_owned()
+}
+
+/// An agent of `t` with these roles and an API key: (agent id, key).
+async fn keyed_agent(env: &Env, t: &Tenant, name: &str, roles: &[&str]) -> (String, String) {
+    let body = json!({ "name": name, "role_ids": roles });
+    let agent = env.api(&t.admin_key, "POST", "/api/v1/mcp/agents", Some(body)).await.expect(201);
+    let id = agent.data()["id"].as_str().unwrap().to_owned();
+    let expires = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let key = env
+        .api(&t.admin_key, "POST", &format!("/api/v1/mcp/agents/{id}/keys"), Some(json!({ "expires_at": expires })))
+        .await
+        .expect(201);
+    (id, key.data()["key"].as_str().unwrap().to_owned())
+}
+
+async fn comment(env: &Env, key: &str, ticket: &str, text: &str) -> crate::support::Answer {
+    let args = json!({ "entryId": "tickets.comments.create", "path": { "id": ticket }, "body": { "body": text } });
+    env.call_api("/api/mcp", key, args).await
+}
+
+async fn comment_count(env: &Env, ticket: &str) -> usize {
+    let path = format!("/api/v1/tickets/{ticket}/comments?limit=100");
+    let res = env.api(&env.a.admin_key, "GET", &path, None).await.expect(200);
+    res.body["pagination"]["total"].as_u64().unwrap() as usize
+}
+
+async fn role_id(env: &Env, t: &Tenant, name: &str) -> String {
+    let roles = env.api(&t.admin_key, "GET", "/api/v1/roles?limit=100", None).await.expect(200);
+    let role = roles.data().as_array().unwrap().iter().find(|r| r["name"] == name).unwrap().clone();
+    role["id"].as_str().unwrap().to_owned()
+}
+
+async fn tenant_id(env: &Env, t: &Tenant) -> String {
+    let me = env.api(&t.admin_key, "GET", "/api/v1/me", None).await.expect(200);
+    me.data()["tenant"]["id"].as_str().unwrap().to_owned()
+}
+
+#[actix_web::test]
+async fn the_method_argument_cannot_change_the_operation() {
+    let env = Env::start().await;
+    let ticket = seeded(&env).await;
+    let before = env.api(&env.a.admin_key, "GET", &format!("/api/v1/tickets/{ticket}"), None).await.expect(200);
+    for method in ["PUT", "put", "DELETE"] {
+        let args = json!({ "entryId": "tickets.get", "path": { "id": ticket }, "method": method, "body": { "title": "pwned" } });
+        let res = env.call_api("/api/mcp", &env.a.tech_key, args).await.expect(200);
+        assert!(is_error(&res), "{}", res.body);
+        assert_eq!(tool_result(&res)["field"], "method", "a repairable error naming the argument: {}", res.body);
+    }
+    let after = env.api(&env.a.admin_key, "GET", &format!("/api/v1/tickets/{ticket}"), None).await.expect(200);
+    assert_eq!(before.data(), after.data(), "nothing changed");
+    // Naming the entry's own method is harmless, and the audit names the operation that ran.
+    let same = json!({ "entryId": "tickets.get", "path": { "id": ticket }, "method": "GET" });
+    assert!(!is_error(&env.call_api("/api/mcp", &env.a.tech_key, same).await.expect(200)));
+    let rows = env.audit(&env.a, "").await;
+    assert_eq!(rows.len(), 4);
+    assert_eq!((rows[0]["decision"].as_str(), rows[0]["http_method"].as_str()), (Some("allow"), Some("GET")));
+    assert_eq!(rows[0]["http_path"], format!("/api/v1/tickets/{ticket}"), "the concrete path that ran");
+    assert!(rows[1..].iter().all(|r| r["decision"] == "error" && r["operation_id"] == "tickets.get"), "{rows:#?}");
+    env.stop().await;
+}
+
+#[actix_web::test]
+async fn a_write_commits_with_its_row_and_a_key_revoked_by_plain_sql_is_refused_and_audited() {
+    let env = Env::start().await;
+    let ticket = seeded(&env).await;
+    let (agent, key) = keyed_agent(&env, &env.a, "writer", &[&env.a.technician_role]).await;
+    let res = comment(&env, &key, &ticket, "first").await.expect(200);
+    assert!(!is_error(&res), "{}", res.body);
+    let rows = env.audit(&env.a, "").await;
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert_eq!(
+        (row["decision"].as_str(), row["agent_id"].as_str(), row["operation_id"].as_str(), row["status_code"].as_i64()),
+        (Some("allow"), Some(agent.as_str()), Some("tickets.comments.create"), Some(201))
+    );
+    assert_eq!(row["http_path"], format!("/api/v1/tickets/{ticket}/comments"));
+    assert!(row["result_summary"].as_str().unwrap().contains("first"), "{row}");
+    let comments = comment_count(&env, &ticket).await;
+
+    // Revoked with plain SQL on another connection: the server's caches never hear of it. The
+    // cached identity reaches the write's transaction, which refuses and rolls back; the request
+    // is then decided on a fresh read: refused at the door, and audited in the key's tenant.
+    sql(&env, format!("UPDATE api_keys SET revoked_at = '2020-01-01 00:00:00' WHERE agent_id = '{agent}'")).await;
+    for attempt in ["second", "third"] {
+        let res = comment(&env, &key, &ticket, attempt).await.expect(401);
+        assert!(res.header("www-authenticate").starts_with("Bearer"), "{:?}", res.headers);
+    }
+    assert_eq!(comment_count(&env, &ticket).await, comments, "nothing written");
+    let rows = env.audit(&env.a, "").await;
+    assert_eq!(rows.len(), 3, "{rows:#?}");
+    for row in &rows[..2] {
+        assert_eq!(
+            (row["decision"].as_str(), row["reason"].as_str(), row["agent_id"].as_str()),
+            (Some("deny"), Some("credential_ended"), Some(agent.as_str()))
+        );
+        assert!(row["api_key_id"].is_string(), "{row}");
+    }
+    assert!(env.audit(&env.b, "").await.is_empty());
+    env.stop().await;
+}
+
+#[actix_web::test]
+async fn agents_never_hold_permissions_over_users_and_roles() {
+    let env = Env::start().await;
+    let admin_role = role_id(&env, &env.a, "Admin").await;
+    // The admin API refuses, naming the permissions.
+    let body = json!({ "name": "boss", "role_ids": [admin_role] });
+    let res = env.api(&env.a.admin_key, "POST", "/api/v1/mcp/agents", Some(body)).await.expect(409);
+    let message = res.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("user:create") && message.contains("role:update"), "{message}");
+    let assignable = env.api(&env.a.admin_key, "GET", "/api/v1/mcp/roles", None).await.expect(200);
+    assert!(assignable.data().as_array().unwrap().iter().all(|r| r["name"] != "Admin"), "{}", assignable.body);
+
+    // Granted anyway with plain SQL: the decision still never grants them.
+    let (agent, key) = keyed_agent(&env, &env.a, "sneaky", &[&env.a.technician_role]).await;
+    let tenant = tenant_id(&env, &env.a).await;
+    sql(
+        &env,
+        format!(
+            "INSERT INTO agent_roles (tenant_id, agent_id, role_id) VALUES ('{tenant}', '{agent}', '{admin_role}')"
+        ),
+    )
+    .await;
+    let user = json!({ "email": "mallory@x.test", "display_name": "M", "password": "correct horse battery", "role_ids": [admin_role] });
+    let res = env.call_api("/api/mcp", &key, json!({ "entryId": "users.create", "body": user })).await.expect(200);
+    assert!(is_error(&res), "{}", res.body);
+    let users = env.api(&env.a.admin_key, "GET", "/api/v1/users?search=mallory", None).await.expect(200);
+    assert_eq!(users.data().as_array().unwrap().len(), 0, "no user was created");
+    // What the SQL grant gives that is not privileged does apply: the grant is current.
+    let client = json!({ "entryId": "clients.create", "body": { "name": "Granted by SQL" } });
+    let res = env.call_api("/api/mcp", &key, client).await.expect(200);
+    assert!(!is_error(&res), "{}", res.body);
+    // Neither listed nor found.
+    let found = env
+        .rpc(
+            "/api/mcp",
+            &key,
+            "tools/call",
+            json!({ "name": "search_api_registry", "arguments": { "query": "create a user", "limit": 25 } }),
+        )
+        .await
+        .expect(200);
+    let ids: Vec<&str> =
+        tool_result(&found)["results"].as_array().unwrap().iter().map(|r| r["entryId"].as_str().unwrap()).collect();
+    assert!(!ids.iter().any(|id| id.starts_with("users.") && *id != "users.list" && *id != "users.get"), "{ids:?}");
+    assert!(!ids.iter().any(|id| id.starts_with("roles.create") || id.starts_with("roles.update")), "{ids:?}");
+    env.stop().await;
+}
+
+#[actix_web::test]
+async fn changing_another_users_account_needs_every_permission_they_hold() {
+    let env = Env::start().await;
+    let a = &env.a;
+    let helpdesk =
+        json!({ "name": "Helpdesk", "permissions": ["user:read", "user:update", "api_key:create", "api_key:read"] });
+    let role = env.api(&a.admin_key, "POST", "/api/v1/roles", Some(helpdesk)).await.expect(201);
+    let role = role.data()["id"].as_str().unwrap().to_owned();
+    let body = json!({ "email": "help@a.test", "display_name": "Help", "role_ids": [role] });
+    let help = env.api(&a.admin_key, "POST", "/api/v1/users", Some(body)).await.expect(201);
+    let help_id = help.data()["id"].as_str().unwrap().to_owned();
+    let key = env.api(&a.admin_key, "POST", "/api/v1/api-keys", Some(json!({ "user_id": help_id }))).await.expect(201);
+    let help_key = key.data()["key"].as_str().unwrap().to_owned();
+    let users = env.api(&a.admin_key, "GET", "/api/v1/users?limit=100", None).await.expect(200);
+    let id_of = |email: &str| {
+        users.data().as_array().unwrap().iter().find(|u| u["email"] == email).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (admin, tech) = (id_of("admin@tenant-a.test"), id_of("technician@tenant-a.test"));
+    let plain = env
+        .api(
+            &a.admin_key,
+            "POST",
+            "/api/v1/users",
+            Some(json!({ "email": "plain@a.test", "display_name": "P", "role_ids": [] })),
+        )
+        .await
+        .expect(201);
+    let plain = plain.data()["id"].as_str().unwrap().to_owned();
+
+    let password = json!({ "password": "a brand new password" });
+    for target in [&admin, &tech] {
+        let res = env.api(&help_key, "PUT", &format!("/api/v1/users/{target}"), Some(password.clone())).await;
+        res.expect(403);
+        let res = env
+            .api(&help_key, "PUT", &format!("/api/v1/users/{target}"), Some(json!({ "email": "me@evil.test" })))
+            .await;
+        res.expect(403);
+        env.api(&help_key, "POST", "/api/v1/api-keys", Some(json!({ "user_id": target }))).await.expect(403);
+    }
+    let admin_now = env.api(&a.admin_key, "GET", &format!("/api/v1/users/{admin}"), None).await.expect(200);
+    assert_eq!(admin_now.data()["email"], "admin@tenant-a.test", "unchanged");
+    // A user holding nothing the helpdesk lacks can be helped.
+    env.api(&help_key, "PUT", &format!("/api/v1/users/{plain}"), Some(password.clone())).await.expect(200);
+    env.api(&help_key, "POST", "/api/v1/api-keys", Some(json!({ "user_id": plain }))).await.expect(201);
+    // An Admin may change a Technician's account.
+    env.api(&a.admin_key, "PUT", &format!("/api/v1/users/{tech}"), Some(password)).await.expect(200);
+    env.stop().await;
+}
+
+#[actix_web::test]
+async fn created_keys_and_secrets_never_reach_the_audit() {
+    let env = Env::start().await;
+    let res = env
+        .call_api(
+            "/api/mcp",
+            &env.a.tech_key,
+            json!({ "entryId": "api_keys.create", "body": { "description": "mine" } }),
+        )
+        .await
+        .expect(200);
+    assert!(!is_error(&res), "{}", res.body);
+    let plaintext = tool_result(&res)["data"]["data"]["key"].as_str().unwrap().to_owned();
+    let args = json!({ "entryId": "clients.list", "query": { "limit": 1 }, "sessionToken": "s3cr3t-session", "Cookie": "c00kie", "passphrase": "open sesame" });
+    env.call_api("/api/mcp", &env.a.tech_key, args).await.expect(200);
+    let export = env.api(&env.a.admin_key, "GET", "/api/v1/mcp/audit/export?format=jsonl", None).await.expect(200);
+    let text = export.body.as_str().unwrap();
+    assert_eq!(text.lines().count(), 2);
+    for secret in [plaintext.as_str(), "s3cr3t-session", "c00kie", "open sesame"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    let prefix = tool_result(&res)["data"]["data"]["prefix"].as_str().unwrap();
+    assert!(text.contains(prefix), "what names the key stays readable: {text}");
+    env.stop().await;
+}
+
+/// Agents write while an administrator changes their grants: every comment made is audited
+/// exactly once as an allowed call, none is made twice, and every acknowledged call has its row.
+#[actix_web::test]
+async fn writes_while_grants_change_are_executed_once_and_audited() {
+    let unlimited = alga_ee_mcp::Settings {
+        allow_insecure_idp_urls: true,
+        mcp_calls_per_second: 1e6,
+        mcp_call_burst: 1e6,
+        mcp_writes_per_second: 1e6,
+        ..alga_ee_mcp::Settings::default()
+    };
+    let env = Arc::new(Env::with(unlimited).await);
+    let ticket = seeded(&env).await;
+    let mut agents = Vec::new();
+    for i in 0..4 {
+        agents.push(keyed_agent(&env, &env.a, &format!("busy {i}"), &[&env.a.technician_role]).await);
+    }
+    let read_only = role_id(&env, &env.a, "Read-only").await;
+    let editor = {
+        let env = env.clone();
+        let (agents, technician) = (agents.clone(), env.a.technician_role.clone());
+        tokio::spawn(async move {
+            for round in 0..30 {
+                let (id, _) = &agents[round % agents.len()];
+                let path = format!("/api/v1/mcp/agents/{id}");
+                let change = match round % 3 {
+                    0 => json!({ "active": false }),
+                    1 => json!({ "active": true, "role_ids": [read_only] }),
+                    _ => json!({ "active": true, "role_ids": [technician] }),
+                };
+                env.api(&env.a.admin_key, "PATCH", &path, Some(change)).await.expect(200);
+            }
+        })
+    };
+    let mut writers = Vec::new();
+    for (n, (_, key)) in agents.iter().enumerate() {
+        let (env, key, ticket) = (env.clone(), key.clone(), ticket.clone());
+        writers.push(tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            for i in 0..25 {
+                let nonce = format!("nonce-{n}-{i}");
+                let res = comment(&env, &key, &ticket, &nonce).await;
+                if res.status == 200 && res.body["result"]["isError"] == false {
+                    acknowledged.push(nonce);
+                }
+            }
+            acknowledged
+        }));
+    }
+    let mut acknowledged = Vec::new();
+    for w in writers {
+        acknowledged.extend(w.await.unwrap());
+    }
+    editor.await.unwrap();
+
+    let comment_total = comment_count(&env, &ticket).await;
+    let path = format!("/api/v1/tickets/{ticket}/comments?limit=100");
+    let mut made: HashMap<String, usize> = HashMap::new();
+    let mut page = 1;
+    loop {
+        let res = env.api(&env.a.admin_key, "GET", &format!("{path}&page={page}"), None).await.expect(200);
+        let items = res.data().as_array().unwrap().clone();
+        for c in &items {
+            let body = c["body"].as_str().unwrap();
+            if body.starts_with("nonce-") {
+                *made.entry(body.to_owned()).or_default() += 1;
+            }
+        }
+        if items.len() < 100 {
+            break;
+        }
+        page += 1;
+    }
+    let rows = {
+        let export = env.api(&env.a.admin_key, "GET", "/api/v1/mcp/audit/export", None).await.expect(200);
+        export.body.as_str().unwrap().lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).collect::<Vec<_>>()
+    };
+    let mut audited: HashMap<String, usize> = HashMap::new();
+    for row in rows.iter().filter(|r| r["decision"] == "allow" && r["operation_id"] == "tickets.comments.create") {
+        let args: Value = serde_json::from_str(row["arguments"].as_str().unwrap()).unwrap();
+        *audited.entry(args["body"]["body"].as_str().unwrap().to_owned()).or_default() += 1;
+    }
+    assert!(made.values().all(|n| *n == 1), "a comment made twice: {made:?}");
+    assert!(audited.values().all(|n| *n == 1), "a call audited twice: {audited:?}");
+    let mut made_keys: Vec<&String> = made.keys().collect();
+    let mut audited_keys: Vec<&String> = audited.keys().collect();
+    made_keys.sort();
+    audited_keys.sort();
+    assert_eq!(made_keys, audited_keys, "side effects = audited allowed creations");
+    assert!(acknowledged.iter().all(|n| audited.contains_key(n)), "every acknowledged write has its row");
+    // The grants that hold at the end decide: agent 0 ends Read-only, agent 1 a Technician.
+    let before = made.len();
+    assert!(is_error(&comment(&env, &agents[0].1, &ticket, "read-only now").await.expect(200)));
+    assert!(!is_error(&comment(&env, &agents[1].1, &ticket, "technician now").await.expect(200)));
+    assert_eq!(comment_count(&env, &ticket).await, comment_total + 1, "one more comment, not {before} more");
+    let env = Arc::into_inner(env).unwrap();
+    env.stop().await;
+}
+
+#[actix_web::test]
+async fn the_audit_cannot_be_edited_and_only_prune_removes_old_rows() {
+    let env = Env::start().await;
+    env.call_api("/api/mcp", &env.a.tech_key, json!({ "entryId": "clients.list" })).await.expect(200);
+    env.call_api("/api/mcp", &env.a.tech_key, json!({ "entryId": "clients.list" })).await.expect(200);
+    let edit = |statement: &'static str| {
+        let db = env.ctx.db.clone();
+        async move {
+            db.run(move |conn| diesel::sql_query(statement).execute(conn).map_err(alga_core::ApiError::from)).await
+        }
+    };
+    assert!(edit("UPDATE mcp_audit SET decision = 'deny'").await.is_err(), "no update");
+    assert!(edit("DELETE FROM mcp_audit").await.is_err(), "no delete");
+    assert!(edit("DELETE FROM tenants").await.is_err(), "a tenant with audit rows stays, and so do its rows");
+    assert_eq!(env.audit(&env.a, "").await.len(), 2);
+
+    // The retention period holds: nothing younger than it goes.
+    let now = alga_core::identity::now();
+    let refused = env.ctx.db.run(move |conn| alga_ee_mcp::audit::prune(conn, now, 30, "test")).await.unwrap_err();
+    assert!(
+        refused.message().contains("retention") || refused.body().to_string().contains("retention"),
+        "{:?}",
+        refused.body()
+    );
+    let old = now - chrono::Duration::days(400);
+    let removed = env.ctx.db.run(move |conn| alga_ee_mcp::audit::prune(conn, old, 365, "test")).await.unwrap();
+    assert_eq!(removed, 0, "the rows are young");
+    assert_eq!(env.audit(&env.a, "").await.len(), 2);
+    let removed = env
+        .ctx
+        .db
+        .run(move |conn| alga_ee_mcp::audit::prune(conn, alga_core::identity::now(), 0, "test"))
+        .await
+        .unwrap();
+    assert_eq!(removed, 2);
+    assert!(env.audit(&env.a, "").await.is_empty());
+    #[derive(diesel::QueryableByName)]
+    struct Pruned {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        removed: i64,
+    }
+    let records: Vec<Pruned> = env
+        .ctx
+        .db
+        .run(|conn| {
+            diesel::sql_query("SELECT removed FROM audit_prunes ORDER BY pruned_at")
+                .load(conn)
+                .map_err(alga_core::ApiError::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(records.iter().map(|r| r.removed).collect::<Vec<_>>(), [0, 2], "every prune is recorded");
+    assert!(edit("DELETE FROM audit_prunes").await.is_err(), "and the record is kept");
+    assert!(edit("UPDATE audit_prunes SET removed = 0").await.is_err());
+    env.stop().await;
+}
