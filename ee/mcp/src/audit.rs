@@ -127,7 +127,8 @@ fn is_secret(key: &str) -> bool {
     parts.iter().any(|p| SECRET_SEGMENTS.contains(&p.as_str()))
 }
 
-/// The value with every secret key's value replaced, at any depth (arguments and results alike).
+/// The value with every secret key's value replaced, at any depth (arguments and results alike),
+/// also inside strings that hold JSON (models often send a body as a JSON string).
 pub fn redact(value: &Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
@@ -136,6 +137,10 @@ pub fn redact(value: &Value) -> Value {
                 .collect::<Map<String, Value>>(),
         ),
         Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
+        Value::String(text) if text.trim_start().starts_with(['{', '[']) => match serde_json::from_str::<Value>(text) {
+            Ok(inner @ (Value::Object(_) | Value::Array(_))) => Value::String(redact(&inner).to_string()),
+            _ => value.clone(),
+        },
         other => other.clone(),
     }
 }
@@ -712,6 +717,13 @@ mod tests {
         ] {
             assert!(!is_secret(readable), "{readable} is readable");
         }
+    }
+
+    #[test]
+    fn json_held_in_strings_is_redacted_too() {
+        let args = json!({ "body": "{\"email\": \"a@b.c\", \"password\": \"hunter2\"}" });
+        let out = redact(&args).to_string();
+        assert!(!out.contains("hunter2") && out.contains("a@b.c"), "{out}");
     }
 
     #[test]

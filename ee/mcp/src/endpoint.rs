@@ -395,7 +395,11 @@ async fn refused(
                 request_id,
                 created_at: now(),
             };
-            if let Err(e) = gov.audit.write(&ctx.db, audit::Entry { record: row, epoch: None }).await {
+            // Audited at the rate calls are allowed; a flood of refusals with a leaked, ended key
+            // is refused without a row each (the first ones say it all).
+            let limiter = format!("ended:{}:{}", row.tenant_id, row.api_key_id.as_deref().unwrap_or_default());
+            let within = gov.limits.calls.take(&limiter, Instant::now()).is_ok();
+            if within && let Err(e) = gov.audit.write(&ctx.db, audit::Entry { record: row, epoch: None }).await {
                 tracing::error!(error = %e, "the refusal of an ended key could not be audited");
                 return e.error_response();
             }

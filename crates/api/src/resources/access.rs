@@ -193,11 +193,40 @@ pub fn operations() -> Vec<Operation> {
 /// Holding `user:update` is what "can manage users" means: such callers manage others' keys too.
 const MANAGE_USERS: Permission = Permission::new(Resource::User, Action::Update);
 
-fn no_escalation(ctx: &Ctx, wanted: PermissionSet) -> Result<(), ApiError> {
-    match wanted.iter().find(|p| !ctx.can(*p)) {
-        Some(p) => Err(ApiError::forbidden(format!("You cannot grant {p}: you do not hold it yourself."))),
-        None => Ok(()),
+/// Whether the caller holds `p` by the grants committed now (read in the caller's transaction:
+/// another process may have changed them since the credential was cached).
+fn holds_now(conn: &mut DbConn, ctx: &Ctx, p: Permission) -> Result<bool, ApiError> {
+    let granted = match ctx.principal.user_id() {
+        Some(me) => standing(conn, ctx.tenant(), me)?.0,
+        // An agent's grants were read afresh by its governed transport; it never holds a
+        // privileged permission anyway.
+        None => ctx.principal.permissions,
+    };
+    Ok(alga_core::rbac::authorize(ctx.principal.holder(), granted, p).is_ok())
+}
+
+/// Nobody grants what they do not hold, by the grants committed now; and only an Admin hands out
+/// the built-in Admin role.
+fn no_escalation(conn: &mut DbConn, ctx: &Ctx, wanted: PermissionSet, role_ids: &[String]) -> Result<(), ApiError> {
+    for p in wanted.iter() {
+        if !holds_now(conn, ctx, p)? {
+            return Err(ApiError::forbidden(format!("You cannot grant {p}: you do not hold it yourself.")));
+        }
     }
+    let admin_role: Option<String> = roles::table
+        .filter(roles::tenant_id.eq(ctx.tenant()).and(roles::built_in.eq(true)))
+        .filter(roles::name.eq(BuiltInRole::Admin.name()))
+        .select(roles::id)
+        .first(conn)
+        .optional()?;
+    let caller_admin = match ctx.principal.user_id() {
+        Some(me) => standing(conn, ctx.tenant(), me)?.1,
+        None => false,
+    };
+    if admin_role.is_some_and(|admin| role_ids.contains(&admin)) && !caller_admin {
+        return Err(ApiError::forbidden("Only an Admin may give the Admin role."));
+    }
+    Ok(())
 }
 
 // ---- users ----
@@ -303,12 +332,14 @@ fn may_manage(conn: &mut DbConn, ctx: &Ctx, target: &str) -> Result<(), ApiError
     if target_admin && !caller_admin {
         return Err(ApiError::forbidden("Only an Admin may change an Admin's account."));
     }
-    match held.iter().find(|p| !ctx.can(*p)) {
-        Some(p) => Err(ApiError::forbidden(format!(
-            "You cannot change this user's account: they hold {p}, which you do not hold yourself."
-        ))),
-        None => Ok(()),
+    for p in held.iter() {
+        if !holds_now(conn, ctx, p)? {
+            return Err(ApiError::forbidden(format!(
+                "You cannot change this user's account: they hold {p}, which you do not hold yourself."
+            )));
+        }
     }
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -370,7 +401,8 @@ async fn create_user(ctx: Ctx, _: (), _: (), b: CreateUser) -> Result<Data<User>
     let checker = ctx.clone();
     let user = ctx
         .write(move |conn| {
-            no_escalation(&checker, permissions_of_roles(conn, &tenant, &b.role_ids)?)?;
+            let wanted = permissions_of_roles(conn, &tenant, &b.role_ids)?;
+            no_escalation(conn, &checker, wanted, &b.role_ids)?;
             let id = identity::create_user(
                 conn,
                 &NewUser {
@@ -500,7 +532,8 @@ async fn set_roles(ctx: Ctx, p: IdPath, _: (), b: SetRoles) -> Result<Data<User>
         .write(move |conn| {
             load_user(conn, &tenant, &p.id)?;
             may_manage(conn, &checker, &p.id)?;
-            no_escalation(&checker, permissions_of_roles(conn, &tenant, &b.role_ids)?)?;
+            let wanted = permissions_of_roles(conn, &tenant, &b.role_ids)?;
+            no_escalation(conn, &checker, wanted, &b.role_ids)?;
             identity::set_user_roles(conn, &tenant, &p.id, &b.role_ids)?;
             load_user(conn, &tenant, &p.id)
         })
@@ -624,9 +657,10 @@ struct CreateRole {
 async fn create_role(ctx: Ctx, _: (), _: (), b: CreateRole) -> Result<Data<Role>, ApiError> {
     let name = required_text("name", &b.name, 100)?;
     let permissions = parse_permissions(&b.permissions)?;
-    no_escalation(&ctx, permissions)?;
     let tenant = ctx.tenant().to_owned();
+    let checker = ctx.clone();
     ctx.write(move |conn| {
+        no_escalation(conn, &checker, permissions, &[])?;
         let id = identity::insert_role(conn, &tenant, &name, b.description.trim(), false, permissions)?;
         load_role(conn, &tenant, &id).map(data)
     })
@@ -649,12 +683,13 @@ struct UpdateRole {
 
 async fn update_role(ctx: Ctx, p: IdPath, _: (), b: UpdateRole) -> Result<Data<Role>, ApiError> {
     let permissions = b.permissions.as_deref().map(parse_permissions).transpose()?;
-    if let Some(wanted) = permissions {
-        no_escalation(&ctx, wanted)?;
-    }
     let tenant = ctx.tenant().to_owned();
+    let checker = ctx.clone();
     let role = ctx
         .write(move |conn| {
+            if let Some(wanted) = permissions {
+                no_escalation(conn, &checker, wanted, &[])?;
+            }
             let mut role = load_role(conn, &tenant, &p.id)?;
             if role.built_in {
                 return Err(ApiError::conflict("Built-in roles cannot be changed; create a custom role instead."));
@@ -829,6 +864,7 @@ async fn create_key(ctx: Ctx, _: (), _: (), b: CreateKey) -> Result<Data<IssuedK
     let me = ctx.principal.require_user()?;
     let owner = match &b.user_id {
         Some(other) if other != me => {
+            // Checked again on the grants committed now, in the transaction below.
             if !ctx.can(MANAGE_USERS) {
                 return Err(ApiError::forbidden("Permission denied: cannot update user"));
             }
@@ -850,6 +886,9 @@ async fn create_key(ctx: Ctx, _: (), _: (), b: CreateKey) -> Result<Data<IssuedK
     ctx.write(move |conn| {
         crate::refs::active_user(conn, &tenant, "user_id", &owner)?;
         if for_other {
+            if !holds_now(conn, &checker, MANAGE_USERS)? {
+                return Err(ApiError::forbidden("Permission denied: cannot update user"));
+            }
             may_manage(conn, &checker, &owner)?;
         }
         let issued = identity::create_api_key(conn, &tenant, &owner, &description, expires_at)?;
@@ -875,7 +914,7 @@ async fn revoke_key(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiE
             Some(Some(owner)) if Some(&owner) == me.as_ref() => {
                 identity::revoke_api_key(conn, Some(&tenant), &p.id).map(|_| ())
             }
-            Some(Some(owner)) if manage => {
+            Some(Some(owner)) if manage && holds_now(conn, &checker, MANAGE_USERS)? => {
                 may_manage(conn, &checker, &owner)?;
                 identity::revoke_api_key(conn, Some(&tenant), &p.id).map(|_| ())
             }

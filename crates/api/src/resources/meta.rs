@@ -3,7 +3,6 @@
 use alga_agent_tooling::RegistryEntry;
 use alga_core::ApiError;
 use alga_core::identity::{Actor, RoleRef};
-use alga_core::rbac::PermissionSet;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -124,7 +123,7 @@ struct RegistryDocument {
 async fn mcp_registry(ctx: Ctx, _: (), q: RegistryQuery, _: ()) -> Result<Data<RegistryDocument>, ApiError> {
     let registry = crate::registry::registry().map_err(|e| ApiError::internal(&e))?;
     let all = q.all.unwrap_or(false);
-    if all && ctx.principal.permissions != PermissionSet::all() {
+    if all && !alga_core::rbac::all_permissions().all(|p| ctx.can(p)) {
         return Err(ApiError::forbidden("Only administrators may list every entry (all=true)."));
     }
     let entries: Vec<RegistryEntry> =

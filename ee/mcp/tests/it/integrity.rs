@@ -228,6 +228,24 @@ async fn changing_another_users_account_needs_every_permission_they_hold() {
     // A user holding nothing the helpdesk lacks can be helped.
     env.api(&help_key, "PUT", &format!("/api/v1/users/{plain}"), Some(password.clone())).await.expect(200);
     env.api(&help_key, "POST", "/api/v1/api-keys", Some(json!({ "user_id": plain }))).await.expect(201);
+    // Holding every permission is not being an Admin: the Admin role stays an Admin's to give.
+    let all = env.api(&a.admin_key, "GET", "/api/v1/permissions?limit=100", None).await.expect(200);
+    let names: Vec<Value> = all.data().as_array().unwrap().iter().map(|p| p["name"].clone()).collect();
+    let everything = json!({ "name": "Everything", "permissions": names });
+    let role = env.api(&a.admin_key, "POST", "/api/v1/roles", Some(everything)).await.expect(201);
+    let body = json!({ "email": "almost@a.test", "display_name": "Almost", "role_ids": [role.data()["id"]] });
+    let almost = env.api(&a.admin_key, "POST", "/api/v1/users", Some(body)).await.expect(201);
+    let almost_id = almost.data()["id"].as_str().unwrap().to_owned();
+    let key =
+        env.api(&a.admin_key, "POST", "/api/v1/api-keys", Some(json!({ "user_id": almost_id }))).await.expect(201);
+    let almost_key = key.data()["key"].as_str().unwrap().to_owned();
+    let admin_role = role_id(&env, a, "Admin").await;
+    let usurper = json!({ "email": "usurper@a.test", "display_name": "U", "role_ids": [admin_role], "password": "a long enough password" });
+    env.api(&almost_key, "POST", "/api/v1/users", Some(usurper)).await.expect(403);
+    env.api(&almost_key, "PUT", &format!("/api/v1/users/{plain}/roles"), Some(json!({ "role_ids": [admin_role] })))
+        .await
+        .expect(403);
+    env.api(&almost_key, "PUT", &format!("/api/v1/users/{admin}"), Some(json!({ "active": false }))).await.expect(403);
     // An Admin may change a Technician's account.
     env.api(&a.admin_key, "PUT", &format!("/api/v1/users/{tech}"), Some(password)).await.expect(200);
     env.stop().await;
