@@ -1,3 +1,6 @@
+DROP TRIGGER admin_audit_append_only ON admin_audit;
+CREATE TRIGGER admin_audit_no_delete BEFORE DELETE ON admin_audit
+    FOR EACH ROW EXECUTE FUNCTION admin_audit_append_only();
 CREATE OR REPLACE FUNCTION bump_grant_epoch() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     tenant TEXT;

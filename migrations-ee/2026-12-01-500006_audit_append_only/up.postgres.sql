@@ -48,3 +48,8 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+-- The admin audit (a community table, append-only there) may lose rows to a prune too.
+DROP TRIGGER admin_audit_no_delete ON admin_audit;
+CREATE TRIGGER admin_audit_append_only BEFORE DELETE ON admin_audit
+    FOR EACH ROW EXECUTE FUNCTION audit_append_only();

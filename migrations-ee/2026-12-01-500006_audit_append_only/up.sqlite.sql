@@ -32,3 +32,11 @@ CREATE TRIGGER audit_prunes_no_delete BEFORE DELETE ON audit_prunes
 BEGIN
     SELECT RAISE(ABORT, 'the audit is append-only: DELETE on audit_prunes is refused');
 END;
+
+-- The admin audit (a community table, append-only there) may lose rows to a prune too.
+DROP TRIGGER admin_audit_no_delete;
+CREATE TRIGGER admin_audit_no_delete_unless_pruned BEFORE DELETE ON admin_audit
+    WHEN NOT EXISTS (SELECT 1 FROM audit_prunes WHERE open AND OLD.created_at < cutoff)
+BEGIN
+    SELECT RAISE(ABORT, 'the admin audit is append-only: DELETE is refused (rows leave it only through alga-server audit prune)');
+END;

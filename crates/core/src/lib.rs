@@ -3,6 +3,7 @@
 //!
 //! Architecture invariant: this crate depends on no other crate of ours.
 
+pub mod admin_audit;
 pub mod context;
 pub mod db;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod identity;
 pub mod metrics;
 pub mod migrations;
 pub mod rbac;
+pub mod redact;
 pub mod schema;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

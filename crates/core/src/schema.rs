@@ -249,3 +249,22 @@ diesel::allow_tables_to_appear_in_same_query!(
     project_tasks,
     time_entries,
 );
+
+diesel::table! {
+    /// Changes to who may do what, append-only: see `admin_audit`.
+    admin_audit (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        actor_kind -> Text,
+        user_id -> Nullable<Text>,
+        agent_id -> Nullable<Text>,
+        api_key_id -> Nullable<Text>,
+        via -> Text,
+        action -> Text,
+        target_kind -> Text,
+        target_id -> Text,
+        before -> Nullable<Text>,
+        after -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}

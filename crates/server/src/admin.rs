@@ -2,6 +2,7 @@
 
 use std::io::{Read, Write};
 
+use alga_core::admin_audit;
 use alga_core::identity::{self, NewUser};
 use alga_core::rbac::BuiltInRole;
 use alga_core::schema::tenants;
@@ -83,10 +84,26 @@ fn whoami() -> String {
 
 fn first_admin(conn: &mut DbConn, tenant_id: &str, email: &str, password: Option<&str>) -> Result<String, ApiError> {
     let roles = identity::role_ids_by_name(conn, tenant_id, &[BuiltInRole::Admin.name().to_owned()])?;
-    identity::create_user(
+    let id = identity::create_user(
         conn,
         &NewUser { tenant_id, email, display_name: "Administrator", password, role_ids: &roles },
-    )
+    )?;
+    let after = serde_json::json!({ "email": email, "roles": [BuiltInRole::Admin.name()] });
+    cli_change(conn, tenant_id, "user.create", "user", &id, Some(after))?;
+    Ok(id)
+}
+
+/// Records a change made from the command line in the admin audit.
+fn cli_change(
+    conn: &mut DbConn,
+    tenant: &str,
+    action: &str,
+    target_kind: &str,
+    target_id: &str,
+    after: Option<serde_json::Value>,
+) -> Result<(), ApiError> {
+    let change = admin_audit::Change { action, target_kind, target_id, before: None, after };
+    admin_audit::record(conn, tenant, admin_audit::Who::Cli, change)
 }
 
 pub fn user(global: &GlobalArgs, command: &UserCommand) -> anyhow::Result<()> {
@@ -103,16 +120,21 @@ pub fn user(global: &GlobalArgs, command: &UserCommand) -> anyhow::Result<()> {
             let tenant = identity::tenant_by_slug(&mut conn, tenant)?;
             let roles = identity::role_ids_by_name(&mut conn, &tenant.id, role)?;
             let display_name = name.clone().unwrap_or_else(|| email.split('@').next().unwrap_or(email).to_owned());
-            let id = identity::create_user(
-                &mut conn,
-                &NewUser {
-                    tenant_id: &tenant.id,
-                    email,
-                    display_name: &display_name,
-                    password: password.as_deref(),
-                    role_ids: &roles,
-                },
-            )?;
+            let id = alga_core::db::write_transaction(&mut conn, |conn| {
+                let id = identity::create_user(
+                    conn,
+                    &NewUser {
+                        tenant_id: &tenant.id,
+                        email,
+                        display_name: &display_name,
+                        password: password.as_deref(),
+                        role_ids: &roles,
+                    },
+                )?;
+                let after = serde_json::json!({ "email": email, "roles": role });
+                cli_change(conn, &tenant.id, "user.create", "user", &id, Some(after))?;
+                Ok::<_, ApiError>(id)
+            })?;
             writeln!(out(), "created user {email} ({id}) in tenant {}", tenant.slug)?;
         }
     }
@@ -126,11 +148,20 @@ pub fn api_key(global: &GlobalArgs, command: &ApiKeyCommand) -> anyhow::Result<(
             let tenant = identity::tenant_by_slug(&mut conn, tenant)?;
             let user_id = identity::user_id_by_email(&mut conn, &tenant.id, user)?;
             let expires_at = expires_in.as_deref().map(parse_expiry).transpose()?;
-            let key = identity::create_api_key(&mut conn, &tenant.id, &user_id, description, expires_at)?;
+            let key = alga_core::db::write_transaction(&mut conn, |conn| {
+                let key = identity::create_api_key(conn, &tenant.id, &user_id, description, expires_at)?;
+                let after =
+                    serde_json::json!({ "user_id": user_id, "prefix": key.key.prefix, "description": description });
+                cli_change(conn, &tenant.id, "api_key.create", "api_key", &key.key.id, Some(after))?;
+                Ok::<_, ApiError>(key)
+            })?;
             writeln!(out(), "API key {} for {user} (shown once, store it now):\n{}", key.key.id, key.plaintext)?;
         }
         ApiKeyCommand::Revoke { id } => {
-            identity::revoke_api_key(&mut conn, None, id)?;
+            alga_core::db::write_transaction(&mut conn, |conn| {
+                let tenant = identity::revoke_api_key(conn, None, id)?;
+                cli_change(conn, &tenant, "api_key.revoke", "api_key", id, None)
+            })?;
             writeln!(out(), "revoked API key {id}")?;
         }
     }

@@ -4,9 +4,11 @@
 //! role change or key revocation takes effect on the very next call).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
 use alga_api::model::{IdPath, utc, utc_opt};
+use alga_core::admin_audit::{self, json_of};
 use alga_core::db::write_transaction;
 use alga_core::identity::{self, Actor, Principal, RoleRef, generate_api_key, key_hash, key_prefix, new_id, now};
 use alga_core::schema::roles;
@@ -301,25 +303,21 @@ async fn create(
     ctx: web::Data<AppContext>,
     body: web::Json<CreateAgent>,
 ) -> Result<HttpResponse, ApiError> {
-    let data = create_agent(&ctx, admin.tenant(), admin.user_id(), body.into_inner()).await?;
+    let data = create_agent(&ctx, &admin.0, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(json!({ "data": data })))
 }
 
 /// Creates an agent with roles, bound to (IdP, subject) or to nothing (API keys only); 409
 /// naming the agent that already holds the binding.
-pub async fn create_agent(
-    ctx: &AppContext,
-    tenant: &str,
-    created_by: Option<String>,
-    b: CreateAgent,
-) -> Result<AgentView, ApiError> {
+pub async fn create_agent(ctx: &AppContext, who: &Arc<Principal>, b: CreateAgent) -> Result<AgentView, ApiError> {
     let name = text("name", &b.name, 200, true)?;
     let description = text("description", &b.description, 2000, false)?;
     let subject = b.subject.as_deref().map(|s| text("subject", s, 512, true)).transpose()?;
     if b.idp_id.is_some() != subject.is_some() {
         return Err(ApiError::validation("subject", "idp_id and subject go together: give both or neither"));
     }
-    let tenant = tenant.to_owned();
+    let (tenant, who) = (who.tenant_id.clone(), who.clone());
+    let created_by = who.user_id().map(str::to_owned);
     let data = ctx
         .db
         .run(move |conn| {
@@ -349,7 +347,9 @@ pub async fn create_agent(
                     .execute(conn)
                     .map_err(|e| ApiError::from_unique(e, || "Another agent already holds this binding.".to_owned()))?;
                 set_roles(conn, &tenant, &id, &b.role_ids)?;
-                view(conn, &tenant, &id)
+                let created = view(conn, &tenant, &id)?;
+                audited(conn, &who, "agent.create", "agent", &id, None, json_of(&created))?;
+                Ok::<_, ApiError>(created)
             })
         })
         .await?;
@@ -380,15 +380,20 @@ async fn update(
     path: web::Path<IdPath>,
     body: web::Json<UpdateAgent>,
 ) -> Result<HttpResponse, ApiError> {
-    let data = update_agent(&ctx, admin.tenant(), &path.into_inner().id, body.into_inner()).await?;
+    let data = update_agent(&ctx, &admin.0, &path.into_inner().id, body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
 }
 
 /// Changes an agent's name, description, roles or status (not a retired agent's).
-pub async fn update_agent(ctx: &AppContext, tenant: &str, id: &str, b: UpdateAgent) -> Result<AgentView, ApiError> {
+pub async fn update_agent(
+    ctx: &AppContext,
+    who: &Arc<Principal>,
+    id: &str,
+    b: UpdateAgent,
+) -> Result<AgentView, ApiError> {
     let name = b.name.as_deref().map(|n| text("name", n, 200, true)).transpose()?;
     let description = b.description.as_deref().map(|d| text("description", d, 2000, false)).transpose()?;
-    let (tenant, id) = (tenant.to_owned(), id.to_owned());
+    let (tenant, id, who) = (who.tenant_id.clone(), id.to_owned(), who.clone());
     ctx.db
         .run(move |conn| {
             write_transaction(conn, |conn| {
@@ -396,6 +401,7 @@ pub async fn update_agent(ctx: &AppContext, tenant: &str, id: &str, b: UpdateAge
                 if row.retired_at.is_some() {
                     return Err(ApiError::conflict("This agent is retired; it cannot change."));
                 }
+                let before = json_of(&view(conn, &tenant, &id)?);
                 diesel::update(agents::table.filter(agents::tenant_id.eq(&tenant).and(agents::id.eq(&id))))
                     .set((
                         name.map(|n| agents::name.eq(n)),
@@ -407,25 +413,28 @@ pub async fn update_agent(ctx: &AppContext, tenant: &str, id: &str, b: UpdateAge
                 if let Some(role_ids) = &b.role_ids {
                     set_roles(conn, &tenant, &id, role_ids)?;
                 }
-                view(conn, &tenant, &id)
+                let after = view(conn, &tenant, &id)?;
+                audited(conn, &who, "agent.update", "agent", &id, before, json_of(&after))?;
+                Ok::<_, ApiError>(after)
             })
         })
         .await
 }
 
 async fn retire(admin: Admin, ctx: web::Data<AppContext>, path: web::Path<IdPath>) -> Result<HttpResponse, ApiError> {
-    let data = retire_agent(&ctx, admin.tenant(), &path.into_inner().id).await?;
+    let data = retire_agent(&ctx, &admin.0, &path.into_inner().id).await?;
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
 }
 
 /// Retires an agent: it stops working at once, its keys are revoked, its audit stays.
-pub async fn retire_agent(ctx: &AppContext, tenant: &str, id: &str) -> Result<AgentView, ApiError> {
-    let (tenant, id) = (tenant.to_owned(), id.to_owned());
+pub async fn retire_agent(ctx: &AppContext, who: &Arc<Principal>, id: &str) -> Result<AgentView, ApiError> {
+    let (tenant, id, who) = (who.tenant_id.clone(), id.to_owned(), who.clone());
     ctx.db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let row = load_row(conn, &tenant, &id)?;
                 if row.retired_at.is_none() {
+                    let before = json_of(&view(conn, &tenant, &id)?);
                     let at = now();
                     diesel::update(agents::table.filter(agents::tenant_id.eq(&tenant).and(agents::id.eq(&id))))
                         .set((agents::active.eq(false), agents::retired_at.eq(at), agents::updated_at.eq(at)))
@@ -437,6 +446,8 @@ pub async fn retire_agent(ctx: &AppContext, tenant: &str, id: &str) -> Result<Ag
                     )
                     .set(agent_api_keys::revoked_at.eq(at))
                     .execute(conn)?;
+                    let after = json_of(&view(conn, &tenant, &id)?);
+                    audited(conn, &who, "agent.retire", "agent", &id, before, after)?;
                 }
                 view(conn, &tenant, &id)
             })
@@ -480,14 +491,14 @@ async fn create_key(
     path: web::Path<IdPath>,
     body: web::Json<CreateKey>,
 ) -> Result<HttpResponse, ApiError> {
-    let (plaintext, key) = create_agent_key(&ctx, admin.tenant(), &path.into_inner().id, body.into_inner()).await?;
+    let (plaintext, key) = create_agent_key(&ctx, &admin.0, &path.into_inner().id, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(json!({ "data": { "key": plaintext, "info": key } })))
 }
 
 /// A new API key for an agent: its plaintext (to show once) and what is stored of it.
 pub async fn create_agent_key(
     ctx: &AppContext,
-    tenant: &str,
+    who: &Arc<Principal>,
     id: &str,
     b: CreateKey,
 ) -> Result<(String, KeyView), ApiError> {
@@ -504,7 +515,7 @@ pub async fn create_agent_key(
     }
     let description = text("description", &b.description, 200, false)?;
     let plaintext = generate_api_key()?;
-    let (tenant, id) = (tenant.to_owned(), id.to_owned());
+    let (tenant, id, who) = (who.tenant_id.clone(), id.to_owned(), who.clone());
     let hash = key_hash(&plaintext);
     let prefix = key_prefix(&plaintext);
     let key = ctx
@@ -529,7 +540,9 @@ pub async fn create_agent_key(
                         agent_api_keys::expires_at.eq(expires_at),
                     ))
                     .execute(conn)?;
-                load_key(conn, &tenant, &id, &key_id)
+                let key = load_key(conn, &tenant, &id, &key_id)?;
+                audited(conn, &who, "agent_key.create", "api_key", &key_id, None, json_of(&key))?;
+                Ok::<_, ApiError>(key)
             })
         })
         .await?;
@@ -578,21 +591,37 @@ async fn revoke_key(
     path: web::Path<KeyPath>,
 ) -> Result<HttpResponse, ApiError> {
     let p = path.into_inner();
-    revoke_agent_key(&ctx, admin.tenant(), &p.id, &p.key_id).await?;
+    revoke_agent_key(&ctx, &admin.0, &p.id, &p.key_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// Revokes one of an agent's keys: it stops working on its next use.
-pub async fn revoke_agent_key(ctx: &AppContext, tenant: &str, agent: &str, key: &str) -> Result<(), ApiError> {
-    let (tenant, agent, key) = (tenant.to_owned(), agent.to_owned(), key.to_owned());
+pub async fn revoke_agent_key(ctx: &AppContext, who: &Arc<Principal>, agent: &str, key: &str) -> Result<(), ApiError> {
+    let (tenant, agent, key, who) = (who.tenant_id.clone(), agent.to_owned(), key.to_owned(), who.clone());
     ctx.db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                load_key(conn, &tenant, &agent, &key)?;
-                identity::revoke_api_key(conn, Some(&tenant), &key).map(|_| ())
+                let before = json_of(&load_key(conn, &tenant, &agent, &key)?);
+                identity::revoke_api_key(conn, Some(&tenant), &key)?;
+                let after = json_of(&load_key(conn, &tenant, &agent, &key)?);
+                audited(conn, &who, "agent_key.revoke", "api_key", &key, before, after)
             })
         })
         .await
+}
+
+/// Records a change in the admin audit, in the transaction making it.
+pub(crate) fn audited(
+    conn: &mut DbConn,
+    who: &Principal,
+    action: &str,
+    target_kind: &str,
+    target_id: &str,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) -> Result<(), ApiError> {
+    let change = admin_audit::Change { action, target_kind, target_id, before, after };
+    admin_audit::record(conn, &who.tenant_id, admin_audit::Who::Principal(who), change)
 }
 
 /// An agent as authentication reads it, with its tenant's slug.

@@ -11,39 +11,12 @@ use diesel::prelude::*;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::admin::Admin;
 use crate::schema::mcp_audit;
 
-/// Name segments that make a key's value secret wherever it appears (arguments and results, at any
-/// depth): a key is split into lowercase segments at `_`, `-`, `.`, spaces and camelCase humps, and
-/// is secret when any segment is one of these, unless its last segment says it only names or
-/// describes the secret (`api_key_id`, `key_prefix`, `session_id`, `token_expires_at`).
-const SECRET_SEGMENTS: [&str; 18] = [
-    "password",
-    "passwd",
-    "passphrase",
-    "secret",
-    "token",
-    "key",
-    "apikey",
-    "authorization",
-    "auth",
-    "credential",
-    "credentials",
-    "privatekey",
-    "cookie",
-    "session",
-    "jwt",
-    "bearer",
-    "plaintext",
-    "otp",
-];
-/// Last segments that make a key a reference to a secret rather than the secret itself.
-const READABLE_SUFFIXES: [&str; 12] =
-    ["id", "ids", "prefix", "at", "expires", "expiry", "type", "kind", "name", "count", "uri", "url"];
-pub const REDACTED: &str = "***";
+pub use alga_core::redact::{REDACTED, redact};
 pub const MAX_SUMMARY: usize = 2000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -95,54 +68,6 @@ pub struct Record {
     pub request_id: Option<String>,
     #[serde(serialize_with = "utc")]
     pub created_at: NaiveDateTime,
-}
-
-/// A key's name segments, lowercase: `apiKey_ID` → `api`, `key`, `id`.
-fn segments(key: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    let mut previous_lower = false;
-    for c in key.chars() {
-        if !c.is_alphanumeric() {
-            out.extend((!current.is_empty()).then(|| std::mem::take(&mut current)));
-            previous_lower = false;
-            continue;
-        }
-        if c.is_uppercase() && previous_lower {
-            out.push(std::mem::take(&mut current));
-        }
-        previous_lower = c.is_lowercase() || c.is_ascii_digit();
-        current.extend(c.to_lowercase());
-    }
-    out.extend((!current.is_empty()).then_some(current));
-    out
-}
-
-fn is_secret(key: &str) -> bool {
-    let parts = segments(key);
-    let Some(last) = parts.last() else { return false };
-    if READABLE_SUFFIXES.contains(&last.as_str()) {
-        return false;
-    }
-    parts.iter().any(|p| SECRET_SEGMENTS.contains(&p.as_str()))
-}
-
-/// The value with every secret key's value replaced, at any depth (arguments and results alike),
-/// also inside strings that hold JSON (models often send a body as a JSON string).
-pub fn redact(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), if is_secret(k) { Value::String(REDACTED.to_owned()) } else { redact(v) }))
-                .collect::<Map<String, Value>>(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
-        Value::String(text) if text.trim_start().starts_with(['{', '[']) => match serde_json::from_str::<Value>(text) {
-            Ok(inner @ (Value::Object(_) | Value::Array(_))) => Value::String(redact(&inner).to_string()),
-            _ => value.clone(),
-        },
-        other => other.clone(),
-    }
 }
 
 /// A tool result as JSON text of at most [`MAX_SUMMARY`] characters, without serializing all of
@@ -248,7 +173,8 @@ pub fn record(conn: &mut DbConn, entries: &[Entry]) -> Result<Vec<Written>, ApiE
     })
 }
 
-/// Removes the audit rows older than `before`: the one way rows leave the audit (its triggers
+/// Removes the audit rows (tool calls and admin changes) older than `before`: the one way rows
+/// leave the audits (their triggers
 /// refuse every other update and delete). Refuses a cutoff within the last `retention_days`, and
 /// records the prune, with how many rows it removed, in `audit_prunes`.
 pub fn prune(conn: &mut DbConn, before: NaiveDateTime, retention_days: u32, by: &str) -> Result<u64, ApiError> {
@@ -275,8 +201,10 @@ pub fn prune(conn: &mut DbConn, before: NaiveDateTime, retention_days: u32, by: 
                 audit_prunes::pruned_at.eq(alga_core::identity::now()),
             ))
             .execute(conn)?;
-        let removed = diesel::delete(mcp_audit::table.filter(mcp_audit::created_at.lt(before))).execute(conn)?;
-        let removed = u64::try_from(removed).unwrap_or(0);
+        use alga_core::schema::admin_audit;
+        let calls = diesel::delete(mcp_audit::table.filter(mcp_audit::created_at.lt(before))).execute(conn)?;
+        let changes = diesel::delete(admin_audit::table.filter(admin_audit::created_at.lt(before))).execute(conn)?;
+        let removed = u64::try_from(calls + changes).unwrap_or(0);
         diesel::update(audit_prunes::table.filter(audit_prunes::id.eq(&id)))
             .set((audit_prunes::open.eq(false), audit_prunes::removed.eq(i64::try_from(removed).unwrap_or(i64::MAX))))
             .execute(conn)?;
@@ -533,7 +461,7 @@ const CSV_COLUMNS: [&str; 24] = [
     "tenant_id",
 ];
 
-fn csv_field(value: &Value) -> String {
+pub(crate) fn csv_field(value: &Value) -> String {
     let text = match value {
         Value::Null => return String::new(),
         Value::String(s) => s.clone(),
@@ -653,77 +581,6 @@ mod tests {
         let mut conn = writer_connection(db.url()).unwrap();
         let full = diesel::sql_query("PRAGMA synchronous").get_result::<Pragma>(&mut conn).unwrap();
         assert_eq!(full.synchronous, 2, "FULL");
-    }
-
-    #[test]
-    fn secrets_are_redacted_at_any_depth() {
-        let args = json!({
-            "entryId": "users.create",
-            "body": {"email": "a@b.c", "password": "hunter2", "nested": [{"client_secret": "s", "Api-Key": "k"}]},
-            "query": {"access_token": "t", "limit": 5},
-            "headers": {"Authorization": "Bearer x"}
-        });
-        let out = redact(&args);
-        assert_eq!(out["body"]["password"], REDACTED);
-        assert_eq!(out["body"]["nested"][0]["client_secret"], REDACTED);
-        assert_eq!(out["body"]["nested"][0]["Api-Key"], REDACTED);
-        assert_eq!(out["query"]["access_token"], REDACTED);
-        assert_eq!(out["headers"]["Authorization"], REDACTED);
-        assert_eq!((out["body"]["email"].as_str(), out["query"]["limit"].as_i64()), (Some("a@b.c"), Some(5)));
-        assert_eq!(out["entryId"], "users.create");
-    }
-
-    #[test]
-    fn secret_names_are_whole_segments_in_any_case() {
-        for secret in [
-            "api_key",
-            "key",
-            "KEY",
-            "apiKey",
-            "ApiKey",
-            "x-api-key",
-            "session_token",
-            "sessionToken",
-            "session",
-            "cookie",
-            "Set-Cookie",
-            "jwt",
-            "id_token",
-            "bearer",
-            "passphrase",
-            "client_secret",
-            "privateKey",
-            "password_confirmation",
-            "refresh.token",
-            "plaintext",
-        ] {
-            assert!(is_secret(secret), "{secret} is secret");
-        }
-        for readable in [
-            "api_key_id",
-            "key_prefix",
-            "session_id",
-            "token_expires_at",
-            "prefix",
-            "keyboard",
-            "monkey",
-            "turkey",
-            "author",
-            "id",
-            "tokens_count",
-            "description",
-            "jwks_uri",
-            "status",
-        ] {
-            assert!(!is_secret(readable), "{readable} is readable");
-        }
-    }
-
-    #[test]
-    fn json_held_in_strings_is_redacted_too() {
-        let args = json!({ "body": "{\"email\": \"a@b.c\", \"password\": \"hunter2\"}" });
-        let out = redact(&args).to_string();
-        assert!(!out.contains("hunter2") && out.contains("a@b.c"), "{out}");
     }
 
     #[test]

@@ -3,9 +3,12 @@
 
 use actix_web::{HttpResponse, web};
 use alga_api::model::{IdPath, utc};
+use std::sync::Arc;
+
+use alga_core::admin_audit::json_of;
 use alga_core::db::write_transaction;
 use alga_core::identity::{new_id, now};
-use alga_core::{ApiError, AppContext, DbConn};
+use alga_core::{ApiError, AppContext, DbConn, Principal};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -14,6 +17,7 @@ use url::Url;
 
 use crate::Governance;
 use crate::admin::Admin;
+use crate::agents::audited;
 use crate::jwks::{FETCH_TIMEOUT, MAX_BODY, read_capped};
 use crate::schema::{agent_idp_providers, agents};
 
@@ -211,12 +215,18 @@ async fn create(
     gov: web::Data<Governance>,
     body: web::Json<CreateIdp>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = create_idp(&ctx, &gov, admin.tenant(), body.into_inner()).await?;
+    let view = create_idp(&ctx, &gov, &admin.0, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(json!({ "data": view })))
 }
 
 /// Registers an identity provider from a preset (discovering its keys unless given).
-pub async fn create_idp(ctx: &AppContext, gov: &Governance, tenant: &str, b: CreateIdp) -> Result<IdpView, ApiError> {
+pub async fn create_idp(
+    ctx: &AppContext,
+    gov: &Governance,
+    who: &Arc<Principal>,
+    b: CreateIdp,
+) -> Result<IdpView, ApiError> {
+    let tenant = who.tenant_id.as_str();
     let insecure = gov.settings.allow_insecure_idp_urls;
     let (issuer, default_claim) = match b.kind {
         Kind::Google => {
@@ -276,6 +286,7 @@ pub async fn create_idp(ctx: &AppContext, gov: &Governance, tenant: &str, b: Cre
         updated_at: at,
     };
     let row = idp.clone();
+    let who = who.clone();
     ctx.db
         .run(move |conn| {
             write_transaction(conn, |conn| {
@@ -298,7 +309,8 @@ pub async fn create_idp(ctx: &AppContext, gov: &Governance, tenant: &str, b: Cre
                         ApiError::from_unique(e, || {
                             format!("An identity provider with issuer {} already exists in this tenant.", row.issuer)
                         })
-                    })
+                    })?;
+                audited(conn, &who, "idp.create", "idp", &row.id, None, json_of(&row))
             })
         })
         .await?;
@@ -322,19 +334,19 @@ async fn update(
     path: web::Path<IdPath>,
     body: web::Json<UpdateIdp>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = update_idp(&ctx, admin.tenant(), &path.into_inner().id, body.into_inner()).await?;
+    let view = update_idp(&ctx, &admin.0, &path.into_inner().id, body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(json!({ "data": view })))
 }
 
 /// Changes a provider's audience, agent claim or status.
-pub async fn update_idp(ctx: &AppContext, tenant: &str, id: &str, b: UpdateIdp) -> Result<IdpView, ApiError> {
+pub async fn update_idp(ctx: &AppContext, who: &Arc<Principal>, id: &str, b: UpdateIdp) -> Result<IdpView, ApiError> {
     let audience = b.audience.as_deref().map(audience).transpose()?;
     let claim = b.subject_claim.as_deref().map(|c| subject_claim(Some(c), "sub")).transpose()?;
-    let (tenant, id) = (tenant.to_owned(), id.to_owned());
+    let (tenant, id, who) = (who.tenant_id.clone(), id.to_owned(), who.clone());
     ctx.db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                load(conn, &tenant, &id)?;
+                let before = json_of(&load(conn, &tenant, &id)?);
                 let target = agent_idp_providers::table
                     .filter(agent_idp_providers::tenant_id.eq(&tenant).and(agent_idp_providers::id.eq(&id)));
                 diesel::update(target)
@@ -346,6 +358,7 @@ pub async fn update_idp(ctx: &AppContext, tenant: &str, id: &str, b: UpdateIdp) 
                     ))
                     .execute(conn)?;
                 let idp = load(conn, &tenant, &id)?;
+                audited(conn, &who, "idp.update", "idp", &id, before, json_of(&idp))?;
                 let agents = i64::try_from(bound_agents(conn, &tenant, &id)?.len()).unwrap_or(i64::MAX);
                 Ok::<_, ApiError>(IdpView { idp, agents })
             })
@@ -354,17 +367,17 @@ pub async fn update_idp(ctx: &AppContext, tenant: &str, id: &str, b: UpdateIdp) 
 }
 
 async fn delete(admin: Admin, ctx: web::Data<AppContext>, path: web::Path<IdPath>) -> Result<HttpResponse, ApiError> {
-    delete_idp(&ctx, admin.tenant(), &path.into_inner().id).await?;
+    delete_idp(&ctx, &admin.0, &path.into_inner().id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// Deletes a provider; 409 naming the agents while live agents are bound to it.
-pub async fn delete_idp(ctx: &AppContext, tenant: &str, id: &str) -> Result<(), ApiError> {
-    let (tenant, id) = (tenant.to_owned(), id.to_owned());
+pub async fn delete_idp(ctx: &AppContext, who: &Arc<Principal>, id: &str) -> Result<(), ApiError> {
+    let (tenant, id, who) = (who.tenant_id.clone(), id.to_owned(), who.clone());
     ctx.db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                load(conn, &tenant, &id)?;
+                let before = json_of(&load(conn, &tenant, &id)?);
                 let bound = bound_agents(conn, &tenant, &id)?;
                 if !bound.is_empty() {
                     return Err(ApiError::conflict(format!(
@@ -383,7 +396,7 @@ pub async fn delete_idp(ctx: &AppContext, tenant: &str, id: &str) -> Result<(), 
                         .filter(agent_idp_providers::tenant_id.eq(&tenant).and(agent_idp_providers::id.eq(&id))),
                 )
                 .execute(conn)?;
-                Ok::<_, ApiError>(())
+                audited(conn, &who, "idp.delete", "idp", &id, before, None)
             })
         })
         .await

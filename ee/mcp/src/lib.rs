@@ -9,6 +9,7 @@ pub mod admin;
 pub mod agents;
 pub mod audit;
 pub mod auth;
+pub mod changes;
 pub mod endpoint;
 pub mod idp;
 pub mod jwks;
@@ -128,6 +129,7 @@ impl McpGovernance for Enterprise {
         idp::configure(cfg);
         agents::configure(cfg);
         audit::configure(cfg);
+        changes::configure(cfg);
         endpoint::configure(cfg);
         metadata::configure(cfg);
         ui::configure(cfg);

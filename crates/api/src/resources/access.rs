@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use alga_core::admin_audit::{self, json_of};
 use alga_core::identity::{self, ApiKey, NewUser, RoleRef};
 use alga_core::rbac::{BuiltInRole, Permission, PermissionSet, all_permissions};
 use alga_core::schema::{api_keys, role_permissions, roles, user_roles, users};
@@ -307,6 +308,21 @@ fn permissions_of_roles(conn: &mut DbConn, tenant: &str, role_ids: &[String]) ->
     Ok(pairs.iter().filter_map(|(r, a)| Permission::parse(r, a)).collect())
 }
 
+/// Records a change to who may do what, in the transaction making it (the admin audit).
+fn audited(conn: &mut DbConn, ctx: &Ctx, change: admin_audit::Change<'_>) -> Result<(), ApiError> {
+    admin_audit::record(conn, ctx.tenant(), admin_audit::Who::Principal(&ctx.principal), change)
+}
+
+fn change<'a>(
+    action: &'a str,
+    target_kind: &'a str,
+    target_id: &'a str,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) -> admin_audit::Change<'a> {
+    admin_audit::Change { action, target_kind, target_id, before, after }
+}
+
 /// The permissions a user holds through their roles, and whether one of them is the built-in Admin.
 fn standing(conn: &mut DbConn, tenant: &str, user: &str) -> Result<(PermissionSet, bool), ApiError> {
     let roles: Vec<(String, String, bool)> = user_roles::table
@@ -413,7 +429,13 @@ async fn create_user(ctx: Ctx, _: (), _: (), b: CreateUser) -> Result<Data<User>
                     role_ids: &b.role_ids,
                 },
             )?;
-            load_user(conn, &tenant, &id)
+            let user = load_user(conn, &tenant, &id)?;
+            let mut after = json_of(&user);
+            if let Some(after) = after.as_mut().filter(|_| b.password.is_some()) {
+                after["password"] = serde_json::json!("(set)");
+            }
+            audited(conn, &checker, change("user.create", "user", &id, None, after))?;
+            Ok(user)
         })
         .await?;
     Ok(data(user))
@@ -444,6 +466,7 @@ async fn update_user(ctx: Ctx, p: IdPath, _: (), b: UpdateUser) -> Result<Data<U
         .write(move |conn| {
             let mut u = load_user(conn, &tenant, &p.id)?;
             may_manage(conn, &checker, &p.id)?;
+            let before = json_of(&u);
             if let Some(email) = &b.email {
                 u.email = identity::normalize_email(email)?;
             }
@@ -469,6 +492,11 @@ async fn update_user(ctx: Ctx, p: IdPath, _: (), b: UpdateUser) -> Result<Data<U
                     .set(users::password_hash.eq(Some(hash)))
                     .execute(conn)?;
             }
+            let mut after = json_of(&u);
+            if let Some(after) = after.as_mut().filter(|_| b.password.is_some()) {
+                after["password"] = serde_json::json!("(changed)");
+            }
+            audited(conn, &checker, change("user.update", "user", &u.id, before, after))?;
             Ok(u)
         })
         .await?;
@@ -491,7 +519,7 @@ async fn delete_user(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<Removed>,
     let checker = ctx.clone();
     let removed = ctx
         .write(move |conn| {
-            load_user(conn, &tenant, &p.id)?;
+            let before = json_of(&load_user(conn, &tenant, &p.id)?);
             may_manage(conn, &checker, &p.id)?;
             let target = users::table.filter(users::tenant_id.eq(&tenant).and(users::id.eq(&p.id)));
             // A savepoint, so that a refused delete leaves the connection usable on PostgreSQL.
@@ -509,6 +537,8 @@ async fn delete_user(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<Removed>,
                 }
                 Err(e) => return Err(e.into()),
             };
+            let after = if outcome == "deleted" { None } else { json_of(&load_user(conn, &tenant, &p.id)?) };
+            audited(conn, &checker, change("user.delete", "user", &p.id, before, after))?;
             Ok(Removed { id: p.id, outcome: outcome.to_owned() })
         })
         .await?;
@@ -530,12 +560,14 @@ async fn set_roles(ctx: Ctx, p: IdPath, _: (), b: SetRoles) -> Result<Data<User>
     let checker = ctx.clone();
     let user = ctx
         .write(move |conn| {
-            load_user(conn, &tenant, &p.id)?;
+            let before = json_of(&load_user(conn, &tenant, &p.id)?);
             may_manage(conn, &checker, &p.id)?;
             let wanted = permissions_of_roles(conn, &tenant, &b.role_ids)?;
             no_escalation(conn, &checker, wanted, &b.role_ids)?;
             identity::set_user_roles(conn, &tenant, &p.id, &b.role_ids)?;
-            load_user(conn, &tenant, &p.id)
+            let user = load_user(conn, &tenant, &p.id)?;
+            audited(conn, &checker, change("user.roles.set", "user", &p.id, before, json_of(&user)))?;
+            Ok(user)
         })
         .await?;
     ctx.app.auth.invalidate_all();
@@ -662,7 +694,9 @@ async fn create_role(ctx: Ctx, _: (), _: (), b: CreateRole) -> Result<Data<Role>
     ctx.write(move |conn| {
         no_escalation(conn, &checker, permissions, &[])?;
         let id = identity::insert_role(conn, &tenant, &name, b.description.trim(), false, permissions)?;
-        load_role(conn, &tenant, &id).map(data)
+        let role = load_role(conn, &tenant, &id)?;
+        audited(conn, &checker, change("role.create", "role", &id, None, json_of(&role)))?;
+        Ok(data(role))
     })
     .await
 }
@@ -694,6 +728,7 @@ async fn update_role(ctx: Ctx, p: IdPath, _: (), b: UpdateRole) -> Result<Data<R
             if role.built_in {
                 return Err(ApiError::conflict("Built-in roles cannot be changed; create a custom role instead."));
             }
+            let before = json_of(&role);
             if let Some(name) = &b.name {
                 role.name = required_text("name", name, 100)?;
             }
@@ -711,7 +746,9 @@ async fn update_role(ctx: Ctx, p: IdPath, _: (), b: UpdateRole) -> Result<Data<R
             if let Some(permissions) = permissions {
                 identity::set_role_permissions(conn, &tenant, &role.id, permissions)?;
             }
-            load_role(conn, &tenant, &role.id)
+            let role = load_role(conn, &tenant, &role.id)?;
+            audited(conn, &checker, change("role.update", "role", &role.id, before, json_of(&role)))?;
+            Ok(role)
         })
         .await?;
     ctx.app.auth.invalidate_all();
@@ -720,6 +757,7 @@ async fn update_role(ctx: Ctx, p: IdPath, _: (), b: UpdateRole) -> Result<Data<R
 
 async fn delete_role(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError> {
     let tenant = ctx.tenant().to_owned();
+    let checker = ctx.clone();
     ctx.write(move |conn| {
         let role = load_role(conn, &tenant, &p.id)?;
         if role.built_in {
@@ -732,7 +770,16 @@ async fn delete_role(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, Api
         if holders > 0 {
             return Err(ApiError::conflict(format!("{holders} users have this role; take it away from them first.")));
         }
-        diesel::delete(roles::table.filter(roles::tenant_id.eq(&tenant).and(roles::id.eq(&p.id)))).execute(conn)?;
+        // Agents (enterprise edition) may hold it too: their rows refuse the delete.
+        diesel::delete(roles::table.filter(roles::tenant_id.eq(&tenant).and(roles::id.eq(&p.id))))
+            .execute(conn)
+            .map_err(|e| {
+                ApiError::from_in_use(e, || {
+                    "Agents hold this role; take it away from them first (Agents in the admin UI, or PATCH /api/v1/mcp/agents/{id})."
+                        .to_owned()
+                })
+            })?;
+        audited(conn, &checker, change("role.delete", "role", &p.id, json_of(&role), None))?;
         Ok(NoContent {})
     })
     .await
@@ -892,7 +939,9 @@ async fn create_key(ctx: Ctx, _: (), _: (), b: CreateKey) -> Result<Data<IssuedK
             may_manage(conn, &checker, &owner)?;
         }
         let issued = identity::create_api_key(conn, &tenant, &owner, &description, expires_at)?;
-        Ok(data(IssuedKey { info: issued.key.into(), key: issued.plaintext }))
+        let info = KeyView::from(issued.key);
+        audited(conn, &checker, change("api_key.create", "api_key", &info.id, None, json_of(&info)))?;
+        Ok(data(IssuedKey { info, key: issued.plaintext }))
     })
     .await
 }
@@ -911,15 +960,19 @@ async fn revoke_key(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiE
         // Someone else's key looks exactly like a missing one to a caller who cannot manage it.
         match owner {
             // Agents' keys (no user owner) are revoked with their agent, not here.
-            Some(Some(owner)) if Some(&owner) == me.as_ref() => {
-                identity::revoke_api_key(conn, Some(&tenant), &p.id).map(|_| ())
-            }
+            Some(Some(owner)) if Some(&owner) == me.as_ref() => {}
             Some(Some(owner)) if manage && holds_now(conn, &checker, MANAGE_USERS)? => {
                 may_manage(conn, &checker, &owner)?;
-                identity::revoke_api_key(conn, Some(&tenant), &p.id).map(|_| ())
             }
-            _ => Err(ApiError::not_found("No API key with this id.")),
+            _ => return Err(ApiError::not_found("No API key with this id.")),
         }
+        identity::revoke_api_key(conn, Some(&tenant), &p.id)?;
+        let key = api_keys::table
+            .filter(api_keys::tenant_id.eq(&tenant).and(api_keys::id.eq(&p.id)))
+            .select(ApiKey::as_select())
+            .first(conn)?;
+        audited(conn, &checker, change("api_key.revoke", "api_key", &p.id, None, json_of(&KeyView::from(key))))?;
+        Ok(NoContent {})
     })
     .await?;
     ctx.app.auth.invalidate_all();

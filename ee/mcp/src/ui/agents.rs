@@ -138,7 +138,7 @@ async fn create(s: Signed, ctx: web::Data<AppContext>, body: web::Bytes) -> Http
         idp_id,
         role_ids: form.all("role_ids"),
     };
-    match agents::create_agent(&ctx, s.tenant(), s.0.principal.user_id().map(str::to_owned), input).await {
+    match agents::create_agent(&ctx, &s.0.principal, input).await {
         Ok(a) => see_other(&format!("/admin/mcp/agents/{}?done=agent-added", a.id)),
         Err(e) => render_list(&ctx, &s, false, Alerts::error(&e), Some(&form), e.status()).await,
     }
@@ -278,7 +278,7 @@ async fn update(s: Signed, ctx: web::Data<AppContext>, path: web::Path<String>, 
         role_ids: Some(form.all("role_ids")),
         active: None,
     };
-    match agents::update_agent(&ctx, s.tenant(), &path, input).await {
+    match agents::update_agent(&ctx, &s.0.principal, &path, input).await {
         Ok(_) => see_other(&format!("/admin/mcp/agents/{}?done=agent-saved", path.as_str())),
         Err(e) => render_agent(&ctx, &s, &path, Alerts::error(&e), None, e.status()).await,
     }
@@ -291,7 +291,7 @@ async fn set_active(s: Signed, ctx: web::Data<AppContext>, path: web::Path<Strin
     }
     let active = form.get("active") == "true";
     let input = UpdateAgent { name: None, description: None, role_ids: None, active: Some(active) };
-    match agents::update_agent(&ctx, s.tenant(), &path, input).await {
+    match agents::update_agent(&ctx, &s.0.principal, &path, input).await {
         Ok(_) => see_other(&format!(
             "/admin/mcp/agents/{}?done={}",
             path.as_str(),
@@ -325,7 +325,7 @@ async fn retire(s: Signed, ctx: web::Data<AppContext>, path: web::Path<String>, 
     if !s.csrf_ok(&Form::parse(&body)) {
         return csrf_rejected();
     }
-    match agents::retire_agent(&ctx, s.tenant(), &path).await {
+    match agents::retire_agent(&ctx, &s.0.principal, &path).await {
         Ok(_) => see_other("/admin/mcp/agents?done=agent-retired"),
         Err(e) => render_agent(&ctx, &s, &path, Alerts::error(&e), None, e.status()).await,
     }
@@ -346,7 +346,7 @@ async fn create_key(s: Signed, ctx: web::Data<AppContext>, path: web::Path<Strin
         return render_agent(&ctx, &s, &path, Alerts::error(&e), None, e.status()).await;
     };
     let input = CreateKey { description: form.get("description").to_owned(), expires_at: Some(expires_at) };
-    match agents::create_agent_key(&ctx, s.tenant(), &path, input).await {
+    match agents::create_agent_key(&ctx, &s.0.principal, &path, input).await {
         Ok((plaintext, _)) => {
             render_agent(&ctx, &s, &path, Alerts::default(), Some(&plaintext), StatusCode::CREATED).await
         }
@@ -364,7 +364,7 @@ async fn revoke_key(
         return csrf_rejected();
     }
     let (agent, key) = path.into_inner();
-    match agents::revoke_agent_key(&ctx, s.tenant(), &agent, &key).await {
+    match agents::revoke_agent_key(&ctx, &s.0.principal, &agent, &key).await {
         Ok(()) => see_other(&format!("/admin/mcp/agents/{agent}?done=key-revoked")),
         Err(e) => render_agent(&ctx, &s, &agent, Alerts::error(&e), None, e.status()).await,
     }

@@ -167,7 +167,7 @@ async fn create(s: Signed, ctx: web::Data<AppContext>, gov: web::Data<Governance
         audience: form.opt("audience"),
         subject_claim: form.opt("subject_claim"),
     };
-    match idp::create_idp(&ctx, &gov, s.tenant(), input).await {
+    match idp::create_idp(&ctx, &gov, &s.0.principal, input).await {
         Ok(_) => see_other("/admin/mcp/idps?done=idp-added"),
         Err(e) => render(&ctx, &s, Alerts::error(&e), Some(&form), e.status()).await,
     }
@@ -224,7 +224,7 @@ async fn update(s: Signed, ctx: web::Data<AppContext>, path: web::Path<String>, 
         subject_claim: form.opt("subject_claim"),
         active: None,
     };
-    match idp::update_idp(&ctx, s.tenant(), &path, input).await {
+    match idp::update_idp(&ctx, &s.0.principal, &path, input).await {
         Ok(_) => see_other("/admin/mcp/idps?done=idp-saved"),
         Err(e) => edit_page(&ctx, &s, &path, Alerts::error(&e), e.status()).await,
     }
@@ -237,7 +237,7 @@ async fn set_active(s: Signed, ctx: web::Data<AppContext>, path: web::Path<Strin
     }
     let active = form.get("active") == "true";
     let input = UpdateIdp { audience: None, subject_claim: None, active: Some(active) };
-    match idp::update_idp(&ctx, s.tenant(), &path, input).await {
+    match idp::update_idp(&ctx, &s.0.principal, &path, input).await {
         Ok(_) => see_other(if active {
             "/admin/mcp/idps?done=idp-activated"
         } else {
@@ -251,7 +251,7 @@ async fn delete(s: Signed, ctx: web::Data<AppContext>, path: web::Path<String>, 
     if !s.csrf_ok(&Form::parse(&body)) {
         return csrf_rejected();
     }
-    match idp::delete_idp(&ctx, s.tenant(), &path).await {
+    match idp::delete_idp(&ctx, &s.0.principal, &path).await {
         Ok(()) => see_other("/admin/mcp/idps?done=idp-deleted"),
         Err(e) => render(&ctx, &s, Alerts::error(&e), None, e.status()).await,
     }

@@ -456,8 +456,15 @@ async fn agents_can_hold_expiring_keys() {
     env.call_api("/api/mcp", &plaintext, json!({"entryId": "meta.me"})).await.expect(401);
     let rows = env.audit(&env.a, &format!("agent_id={agent}")).await;
     let decisions: Vec<&str> = rows.iter().map(|r| r["decision"].as_str().unwrap()).collect();
-    assert_eq!(decisions, ["deny", "allow", "deny", "allow"], "one row per answered call, the stale attempt none");
-    assert_eq!(rows[0]["api_key_id"], key_id.as_str());
+    assert_eq!(
+        decisions,
+        ["deny", "deny", "allow", "deny", "allow"],
+        "one row per answered call, the stale attempt none, the revoked key's refusal too"
+    );
+    assert_eq!(
+        (rows[0]["reason"].as_str(), rows[0]["api_key_id"].as_str()),
+        (Some("credential_ended"), Some(key_id.as_str()))
+    );
 
     // The sweeper removes the revoked key.
     let swept = env.ctx.db.run(alga_ee_mcp::sweeper::sweep).await.unwrap();

@@ -432,3 +432,70 @@ async fn the_audit_cannot_be_edited_and_only_prune_removes_old_rows() {
     assert!(edit("UPDATE audit_prunes SET removed = 0").await.is_err());
     env.stop().await;
 }
+
+/// Changes to who may do what are recorded, in the transaction that makes them, with who made
+/// them and the target before and after, secrets redacted; a refused change leaves no row.
+#[actix_web::test]
+async fn administrators_changes_are_audited_with_before_and_after() {
+    let env = Env::start().await;
+    let a = &env.a;
+    let (agent, key) = keyed_agent(&env, a, "audited", &[&a.technician_role]).await;
+    let read_only = role_id(&env, a, "Read-only").await;
+    let patch = json!({ "role_ids": [read_only] });
+    env.api(&a.admin_key, "PATCH", &format!("/api/v1/mcp/agents/{agent}"), Some(patch)).await.expect(200);
+    let keys = env.api(&a.admin_key, "GET", &format!("/api/v1/mcp/agents/{agent}/keys"), None).await.expect(200);
+    let key_id = keys.data()[0]["id"].as_str().unwrap().to_owned();
+    env.api(&a.admin_key, "DELETE", &format!("/api/v1/mcp/agents/{agent}/keys/{key_id}"), None).await.expect(204);
+    let user = json!({ "email": "new@a.test", "display_name": "New", "role_ids": [read_only], "password": "a secret password!" });
+    let user = env.api(&a.admin_key, "POST", "/api/v1/users", Some(user)).await.expect(201);
+    let user_id = user.data()["id"].as_str().unwrap().to_owned();
+    let issued =
+        env.api(&a.admin_key, "POST", "/api/v1/api-keys", Some(json!({ "user_id": user_id }))).await.expect(201);
+    let plaintext = issued.data()["key"].as_str().unwrap().to_owned();
+    env.api(&a.admin_key, "DELETE", &format!("/api/v1/mcp/agents/{agent}"), None).await.expect(200);
+    // Refused changes leave no row.
+    env.api(&a.admin_key, "PATCH", &format!("/api/v1/mcp/agents/{agent}"), Some(json!({ "name": "x" })))
+        .await
+        .expect(409);
+    env.api(&a.tech_key, "POST", "/api/v1/roles", Some(json!({ "name": "r", "permissions": ["user:read"] })))
+        .await
+        .expect(403);
+
+    let res = env.api(&a.admin_key, "GET", "/api/v1/mcp/admin-audit?page_size=200", None).await.expect(200);
+    let rows = res.data().as_array().unwrap();
+    let actions: Vec<&str> = rows.iter().rev().map(|r| r["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        [
+            "agent.create",
+            "agent_key.create",
+            "agent.update",
+            "agent_key.revoke",
+            "user.create",
+            "api_key.create",
+            "agent.retire"
+        ],
+        "oldest first here: {rows:#?}"
+    );
+    let update = &rows[4];
+    assert_eq!((update["actor_kind"].as_str(), update["via"].as_str()), (Some("user"), Some("api_key")));
+    assert_eq!(update["before"]["roles"][0]["name"], "Technician");
+    assert_eq!(update["after"]["roles"][0]["name"], "Read-only");
+    assert_eq!(rows[2]["after"]["password"], "***", "a password change shows, never the password");
+    let text = res.body.to_string();
+    assert!(!text.contains("a secret password!") && !text.contains(&plaintext) && !text.contains(&key), "{text}");
+    let export = env.api(&a.admin_key, "GET", "/api/v1/mcp/admin-audit/export?format=csv", None).await.expect(200);
+    assert_eq!(export.body.as_str().unwrap().lines().count(), 8, "a header and seven changes");
+    let other = env.api(&env.b.admin_key, "GET", "/api/v1/mcp/admin-audit", None).await.expect(200);
+    assert!(other.data().as_array().unwrap().is_empty(), "per tenant");
+    env.api(&a.tech_key, "GET", "/api/v1/mcp/admin-audit", None).await.expect(403);
+    sql(&env, "SELECT 1".to_owned()).await;
+    let db = env.ctx.db.clone();
+    let edited = db
+        .run(|conn| {
+            diesel::sql_query("UPDATE admin_audit SET action = 'x'").execute(conn).map_err(alga_core::ApiError::from)
+        })
+        .await;
+    assert!(edited.is_err(), "append-only");
+    env.stop().await;
+}
