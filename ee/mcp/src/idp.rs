@@ -18,7 +18,7 @@ use url::Url;
 use crate::Governance;
 use crate::admin::Admin;
 use crate::agents::audited;
-use crate::jwks::{FETCH_TIMEOUT, MAX_BODY, read_capped};
+use crate::egress::{self, FetchError};
 use crate::schema::{agent_idp_providers, agents};
 
 pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
@@ -102,18 +102,30 @@ pub fn resource_url(ctx: &AppContext, tenant_slug: Option<&str>) -> String {
     }
 }
 
-/// An https URL, or http on a loopback host when insecure IdP URLs are allowed.
+/// An https URL, or http on a loopback host when insecure IdP URLs are allowed. A host that is an
+/// IP address must be public (or loopback, when allowed); host names are judged when resolved.
 pub fn check_url(field: &str, text: &str, allow_insecure: bool) -> Result<Url, ApiError> {
     let url = Url::parse(text.trim()).map_err(|e| ApiError::validation(field, format!("is not a URL: {e}")))?;
     if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
         return Err(ApiError::validation(field, "must not carry credentials or a fragment"));
     }
+    let ip = egress::literal_ip(&url);
     let loopback = match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
+        _ => ip.is_some_and(|ip| ip.to_canonical().is_loopback()),
     };
+    if let Some(ip) = ip
+        && !egress::reachable(ip, allow_insecure)
+    {
+        return Err(ApiError::validation(
+            field,
+            if loopback {
+                "names a loopback address (allowed only with the server flag --allow-insecure-idp-urls)"
+            } else {
+                "names a private or otherwise non-public address"
+            },
+        ));
+    }
     match url.scheme() {
         "https" if url.host().is_some() => Ok(url),
         "http" if allow_insecure && loopback => Ok(url),
@@ -143,35 +155,22 @@ fn audience(value: &str) -> Result<String, ApiError> {
 }
 
 /// OIDC discovery: the provider's `jwks_uri`, after checking that it names the same issuer.
+/// Failures name their class only: the provider's words are never repeated.
 async fn discover(gov: &Governance, issuer: &str) -> Result<String, ApiError> {
     let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
-    let failed = |why: String| {
+    let failed = |why: &dyn std::fmt::Display| {
         ApiError::validation("issuer", format!("OpenID discovery at {url} failed: {why}; give jwks_uri instead"))
     };
-    let response = gov
-        .http
-        .get(&url)
-        .header("accept", "application/json")
-        .timeout(FETCH_TIMEOUT)
-        .send()
-        .await
-        .map_err(|e| failed(format!("{e}")))?;
-    if !response.status().is_success() {
-        return Err(failed(format!("HTTP {}", response.status())));
-    }
-    let body = read_capped(response, MAX_BODY).await.map_err(failed)?;
-    let document: Value = serde_json::from_slice(&body).map_err(|_| failed("the answer is not JSON".to_owned()))?;
-    let found = document.get("issuer").and_then(Value::as_str).unwrap_or_default();
-    if found != issuer {
+    let fetched = gov.http.get(&url).await.map_err(|e| failed(&e))?;
+    let document: Value = serde_json::from_slice(&fetched.body).map_err(|_| failed(&FetchError::Malformed("JSON")))?;
+    if document.get("issuer").and_then(Value::as_str) != Some(issuer) {
         return Err(ApiError::validation(
             "issuer",
-            format!("the provider's discovery document names issuer `{found}`, not `{issuer}`"),
+            format!("the provider's discovery document names issuer other than `{issuer}`"),
         ));
     }
-    let jwks_uri = document
-        .get("jwks_uri")
-        .and_then(Value::as_str)
-        .ok_or_else(|| failed("the document has no jwks_uri".to_owned()))?;
+    let jwks_uri =
+        document.get("jwks_uri").and_then(Value::as_str).ok_or_else(|| failed(&"the document has no jwks_uri"))?;
     Ok(check_url("jwks_uri", jwks_uri, gov.settings.allow_insecure_idp_urls)?.to_string())
 }
 
@@ -426,6 +425,44 @@ mod tests {
         assert!(check_url("u", "https://user:pw@idp.example.com", false).is_err());
         assert!(check_url("u", "ftp://idp.example.com", true).is_err());
         assert!(check_url("u", "not a url", true).is_err());
+    }
+
+    #[test]
+    fn urls_naming_non_public_addresses_are_refused() {
+        let refused = |text: &str, insecure: bool| check_url("u", text, insecure).unwrap_err().body().to_string();
+        for text in [
+            "https://10.0.0.1/jwks",
+            "https://172.16.5.4",
+            "https://192.168.0.10:8443/x",
+            "https://169.254.169.254/latest/meta-data",
+            "https://100.64.0.1",
+            "https://0.0.0.0",
+            "https://224.0.0.1",
+            "https://[fd00::1]/jwks",
+            "https://[fe80::1]",
+            "https://[::]",
+            "https://[::ffff:10.0.0.1]",
+            // Another spelling of 10.0.0.1: URLs read it as that address.
+            "https://167772161/jwks",
+        ] {
+            for insecure in [false, true] {
+                let why = refused(text, insecure);
+                assert!(why.contains("non-public") || why.contains("loopback"), "{text}: {why}");
+            }
+        }
+        assert!(refused("https://10.0.0.1", true).contains("non-public"));
+        for text in [
+            "https://127.0.0.1:8443",
+            "https://[::1]/x",
+            "https://[::ffff:127.0.0.1]/x",
+            "https://0x7f.1/x",
+            "http://127.0.0.1:1",
+        ] {
+            assert!(refused(text, false).contains("--allow-insecure-idp-urls"), "{text}");
+            assert!(check_url("u", text, true).is_ok(), "{text}");
+        }
+        assert!(check_url("u", "https://8.8.8.8/jwks", false).is_ok());
+        assert!(check_url("u", "https://[2606:4700::1111]/jwks", false).is_ok());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! - An unknown `kid` refetches at most once per 30 s per URL (key rotation).
 //! - When a refresh fails, the last good keys keep serving until they are 24 h old; the failure is
 //!   then retried at most every 30 s, so an outage never makes each request wait for a timeout.
-//! - Fetches time out after 5 s and bodies over 1 MiB are refused.
+//! - Fetches go through [`crate::egress`]: public addresses only, 5 s, bodies up to 1 MiB.
 
 use prometheus_client::metrics::counter::Counter;
 use std::collections::HashMap;
@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use josekit::jwk::{Jwk, JwkSet};
 use josekit::jws::{ES256, EdDSA, JwsVerifier, PS256, RS256};
 
+use crate::egress::{FetchError, IdpClient};
 use crate::jwt::Rejection;
 
 const DEFAULT_TTL: Duration = Duration::from_secs(600);
@@ -23,8 +24,6 @@ const MIN_TTL: Duration = Duration::from_secs(60);
 const MAX_TTL: Duration = Duration::from_secs(6 * 3600);
 const REFETCH_EVERY: Duration = Duration::from_secs(30);
 const STALE_FOR: Duration = Duration::from_secs(24 * 3600);
-pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
-pub const MAX_BODY: usize = 1024 * 1024;
 
 /// One published key and the verifiers it allows, by algorithm.
 struct Key {
@@ -47,8 +46,8 @@ impl std::fmt::Debug for KeySet {
 
 impl KeySet {
     /// Parses a JWKS document, keeping the signing keys this server can use.
-    pub fn parse(json: &[u8], ttl: Duration) -> Result<KeySet, String> {
-        let set = JwkSet::from_bytes(json).map_err(|e| format!("not a JWKS document: {e}"))?;
+    pub fn parse(json: &[u8], ttl: Duration) -> Result<KeySet, FetchError> {
+        let set = JwkSet::from_bytes(json).map_err(|_| FetchError::Malformed("a JWKS document"))?;
         let keys: Vec<Key> = set
             .keys()
             .into_iter()
@@ -208,7 +207,7 @@ pub struct JwksStats {
 
 /// The JWKS cache shared by every request.
 pub struct Jwks {
-    http: reqwest::Client,
+    http: IdpClient,
     cache: moka::future::Cache<String, Arc<KeySet>>,
     last_good: Mutex<HashMap<String, Arc<KeySet>>>,
     refetched: Mutex<HashMap<String, Instant>>,
@@ -222,7 +221,7 @@ impl std::fmt::Debug for Jwks {
 }
 
 impl Jwks {
-    pub fn new(http: reqwest::Client) -> Jwks {
+    pub fn new(http: IdpClient) -> Jwks {
         Jwks {
             http,
             cache: moka::future::Cache::builder().max_capacity(10_000).expire_after(PerEntryTtl).build(),
@@ -259,7 +258,7 @@ impl Jwks {
                 }
             })
             .await;
-        fetched.map_err(|_: Arc<String>| Rejection::KeysUnavailable)
+        fetched.map_err(|_: Arc<FetchError>| Rejection::KeysUnavailable)
     }
 
     /// The keys at `uri` after a token named a `kid` they lack: refetched, unless that was done
@@ -284,37 +283,11 @@ impl Jwks {
         self.keys(uri).await
     }
 
-    async fn fetch(&self, uri: &str) -> Result<KeySet, String> {
-        let response = self
-            .http
-            .get(uri)
-            .header("accept", "application/json")
-            .timeout(FETCH_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| format!("request failed: {e}"))?;
-        if !response.status().is_success() {
-            return Err(format!("HTTP {}", response.status()));
-        }
-        let ttl = max_age(response.headers()).map_or(DEFAULT_TTL, |age| age.clamp(MIN_TTL, MAX_TTL));
-        let body = read_capped(response, MAX_BODY).await?;
-        KeySet::parse(&body, ttl)
+    async fn fetch(&self, uri: &str) -> Result<KeySet, FetchError> {
+        let fetched = self.http.get(uri).await?;
+        let ttl = max_age(&fetched.headers).map_or(DEFAULT_TTL, |age| age.clamp(MIN_TTL, MAX_TTL));
+        KeySet::parse(&fetched.body, ttl)
     }
-}
-
-/// A response body, refused past `cap` bytes.
-pub async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Vec<u8>, String> {
-    if response.content_length().is_some_and(|len| len > cap as u64) {
-        return Err(format!("the response is larger than {cap} bytes"));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| format!("reading failed: {e}"))? {
-        if body.len() + chunk.len() > cap {
-            return Err(format!("the response is larger than {cap} bytes"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 fn max_age(headers: &reqwest::header::HeaderMap) -> Option<Duration> {

@@ -10,6 +10,7 @@ pub mod agents;
 pub mod audit;
 pub mod auth;
 pub mod changes;
+pub mod egress;
 pub mod endpoint;
 pub mod idp;
 pub mod jwks;
@@ -41,11 +42,12 @@ static ENTERPRISE_DIR: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../mi
 /// The enterprise migrations, applied after (and merged with) the community ones.
 pub static ENTERPRISE: MigrationSet = MigrationSet::new("migrations-ee", &ENTERPRISE_DIR);
 
-/// What every governance request shares: settings, the JWKS cache, rate limits, an HTTP client.
+/// What every governance request shares: settings, the JWKS cache, rate limits, the client for
+/// identity providers.
 #[derive(Debug)]
 pub struct Governance {
     pub settings: Settings,
-    pub http: reqwest::Client,
+    pub http: egress::IdpClient,
     pub jwks: jwks::Jwks,
     pub limits: limits::Limits,
     /// The client each credential last named in `initialize` (name, version): stateless legacy
@@ -69,13 +71,7 @@ pub struct ToolCallLabels {
 
 impl Governance {
     pub fn new(settings: Settings) -> Governance {
-        // Identity providers are contacted with a bounded client: no redirects to elsewhere.
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(jwks::FETCH_TIMEOUT)
-            .user_agent(concat!("alga-server/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
+        let http = egress::IdpClient::new(settings.allow_insecure_idp_urls);
         let limits = limits::Limits {
             calls: limits::Buckets::new(settings.mcp_calls_per_second, settings.mcp_call_burst),
             writes: limits::Buckets::new(settings.mcp_writes_per_second, settings.mcp_writes_per_second * 2.0),
