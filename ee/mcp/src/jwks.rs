@@ -2,10 +2,11 @@
 //! cached per JWKS URL.
 //!
 //! - An entry lives for the provider's `Cache-Control: max-age`, bounded to [1 min, 6 h], else
-//!   10 min; concurrent misses share one fetch (moka `try_get_with`).
+//!   10 min; concurrent misses share one fetch (moka `get_with`).
 //! - An unknown `kid` refetches at most once per 30 s per URL (key rotation).
-//! - When a refresh fails, the last good keys keep serving until they are 24 h old; the failure is
-//!   then retried at most every 30 s, so an outage never makes each request wait for a timeout.
+//! - When a fetch fails, the last good keys keep serving until they are 24 h old; either way the
+//!   failure is remembered and retried at most every 30 s, so neither an outage nor tokens naming
+//!   a failing provider make each request wait for a fetch.
 //! - Fetches go through [`crate::egress`]: public addresses only, 5 s, bodies up to 1 MiB.
 
 use prometheus_client::metrics::counter::Counter;
@@ -192,9 +193,19 @@ impl JwsVerifier for Ps256Verifier {
 
 struct PerEntryTtl;
 
-impl moka::Expiry<String, Arc<KeySet>> for PerEntryTtl {
-    fn expire_after_create(&self, _key: &String, value: &Arc<KeySet>, _now: Instant) -> Option<Duration> {
-        Some(value.ttl)
+/// What the cache holds for a URL: its keys, or a failed fetch with no keys to fall back on.
+#[derive(Clone)]
+enum Entry {
+    Keys(Arc<KeySet>),
+    Failed,
+}
+
+impl moka::Expiry<String, Entry> for PerEntryTtl {
+    fn expire_after_create(&self, _key: &String, value: &Entry, _now: Instant) -> Option<Duration> {
+        Some(match value {
+            Entry::Keys(set) => set.ttl,
+            Entry::Failed => REFETCH_EVERY,
+        })
     }
 }
 
@@ -208,7 +219,7 @@ pub struct JwksStats {
 /// The JWKS cache shared by every request.
 pub struct Jwks {
     http: IdpClient,
-    cache: moka::future::Cache<String, Arc<KeySet>>,
+    cache: moka::future::Cache<String, Entry>,
     last_good: Mutex<HashMap<String, Arc<KeySet>>>,
     refetched: Mutex<HashMap<String, Instant>>,
     pub stats: JwksStats,
@@ -233,9 +244,9 @@ impl Jwks {
 
     /// The keys at `uri`, from the cache or one shared fetch.
     pub async fn keys(&self, uri: &str) -> Result<Arc<KeySet>, Rejection> {
-        let fetched = self
+        let entry = self
             .cache
-            .try_get_with(uri.to_owned(), async {
+            .get_with(uri.to_owned(), async {
                 self.stats.fetches.inc();
                 match self.fetch(uri).await {
                     Ok(set) => {
@@ -243,22 +254,24 @@ impl Jwks {
                         if let Ok(mut good) = self.last_good.lock() {
                             good.insert(uri.to_owned(), set.clone());
                         }
-                        Ok(set)
+                        Entry::Keys(set)
                     }
                     Err(e) => {
                         self.stats.failures.inc();
                         tracing::warn!(jwks_uri = uri, error = %e, "fetching signing keys failed");
-                        // Serve the last good keys for a while, and retry no more than every 30 s.
                         let stale = self.last_good.lock().ok().and_then(|good| good.get(uri).cloned());
                         match stale.filter(|s| s.age() < STALE_FOR) {
-                            Some(stale) => Ok(Arc::new(stale.reserved(REFETCH_EVERY))),
-                            None => Err(e),
+                            Some(stale) => Entry::Keys(Arc::new(stale.reserved(REFETCH_EVERY))),
+                            None => Entry::Failed,
                         }
                     }
                 }
             })
             .await;
-        fetched.map_err(|_: Arc<FetchError>| Rejection::KeysUnavailable)
+        match entry {
+            Entry::Keys(set) => Ok(set),
+            Entry::Failed => Err(Rejection::KeysUnavailable),
+        }
     }
 
     /// The keys at `uri` after a token named a `kid` they lack: refetched, unless that was done

@@ -231,16 +231,81 @@ async fn signing_keys_rotate_and_survive_an_outage() {
     assert!(res.body["error"]["message"].as_str().unwrap().contains("could not be fetched"), "{}", res.body);
     assert!(res.header("www-authenticate").contains("invalid_token"));
 
-    // The endpoints come back: service is normal, new keys included.
+    // The endpoints come back: service is normal, new keys included. The second provider's
+    // failed fetch is remembered for 30 s: until then its tokens are refused without asking it.
     provider.publish(newest_public);
     provider.up.store(true, Ordering::SeqCst);
     second.up.store(true, Ordering::SeqCst);
     env.rpc("/api/mcp", &old.sign(&claims), "tools/list", json!({})).await.expect(200);
-    env.rpc("/api/mcp", &second_key.sign(&second_claims), "tools/list", json!({})).await.expect(200);
+    let second_fetches = second.fetched();
+    let res = env.rpc("/api/mcp", &second_key.sign(&second_claims), "tools/list", json!({})).await.expect(401);
+    assert!(res.body["error"]["message"].as_str().unwrap().contains("could not be fetched"), "{}", res.body);
+    assert_eq!(second.fetched(), second_fetches);
     // A key rotated in meanwhile is looked for at most once per 30 s per provider (the last look
     // was moments ago): until then it is still refused as unknown, and nothing else.
     let res = env.rpc("/api/mcp", &newest.sign(&claims), "tools/list", json!({})).await.expect(401);
     assert!(res.body["error"]["message"].as_str().unwrap().contains("unknown key"), "{}", res.body);
+    env.stop().await;
+}
+
+/// Tokens naming a provider whose keys cannot be fetched make one fetch per 30 s, not one each.
+#[actix_web::test]
+async fn a_failed_key_fetch_is_remembered() {
+    let env = Env::start().await;
+    let (key, public) = Key::new("k1");
+    let provider = Provider::start(vec![public]).await;
+    let idp = env.trust(&env.a, &provider).await;
+    env.agent(&env.a, &idp, "bot", &[&env.a.technician_role]).await;
+    let token = key.sign(&env.claims(&provider.base, "bot", &env.resource(None)));
+    provider.up.store(false, Ordering::SeqCst);
+    assert_eq!(provider.fetched(), 0, "discovery does not fetch the keys");
+    for _ in 0..5 {
+        let res = env.rpc("/api/mcp", &token, "tools/list", json!({})).await.expect(401);
+        let message = res.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("could not be fetched") && !message.contains("503"), "{}", res.body);
+    }
+    assert_eq!(provider.fetched(), 1);
+    env.stop().await;
+}
+
+/// Without `--allow-insecure-idp-urls`, a provider named by a private address, or by a host name
+/// that resolves to loopback, is refused at registration or at its first fetch, and never
+/// connected to.
+#[actix_web::test]
+async fn identity_providers_are_reached_only_at_public_addresses() {
+    let env = Env::with(Settings::default()).await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let path = "/api/v1/mcp/idp-providers";
+    let register = |body: Value| env.api(&env.a.admin_key, "POST", path, Some(body));
+
+    let literal = json!({"kind": "custom", "issuer": "https://10.0.0.1/realm", "jwks_uri": "https://10.0.0.1/jwks"});
+    let res = register(literal).await.expect(400);
+    assert!(res.body.to_string().contains("non-public"), "{}", res.body);
+    let loopback = json!({"kind": "custom", "issuer": format!("https://127.0.0.1:{port}")});
+    let res = register(loopback).await.expect(400);
+    assert!(res.body.to_string().contains("--allow-insecure-idp-urls"), "{}", res.body);
+    // Discovery at a name that resolves to loopback.
+    let named = json!({"kind": "custom", "issuer": format!("https://localhost:{port}")});
+    let res = register(named).await.expect(400);
+    let message = res.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("resolves only to addresses this server may not reach"), "{}", res.body);
+    // A JWKS URL given outright is judged when fetched.
+    let issuer = format!("https://localhost:{port}/realm");
+    let given = json!({"kind": "custom", "issuer": issuer, "jwks_uri": format!("{issuer}/jwks")});
+    let idp = register(given).await.expect(201).data()["id"].as_str().unwrap().to_owned();
+    env.agent(&env.a, &idp, "bot", &[&env.a.technician_role]).await;
+    let (key, _) = Key::new("k1");
+    let token = key.sign(&env.claims(&issuer, "bot", &env.resource(None)));
+    let res = env.rpc("/api/mcp", &token, "tools/list", json!({})).await.expect(401);
+    assert!(res.body["error"]["message"].as_str().unwrap().contains("could not be fetched"), "{}", res.body);
+
+    let accepted = listener.accept();
+    assert!(
+        matches!(&accepted, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "a refused address was connected to: {accepted:?}"
+    );
     env.stop().await;
 }
 
