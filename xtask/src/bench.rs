@@ -46,7 +46,9 @@ pub fn run() -> Result<()> {
     println!("\n| database | request | requests/s | p50 | p99 | server peak RSS | vs direct |");
     println!("|---|---|---:|---:|---:|---:|---:|");
     for r in &rows {
-        let direct = rows.iter().find(|d| d.database == r.database && d.request == DIRECT).map_or(0.0, |d| d.rps);
+        // Governed writes compare with the direct write, governed reads with the direct read.
+        let baseline = if r.request.contains("tickets.update") { DIRECT_WRITE } else { DIRECT };
+        let direct = rows.iter().find(|d| d.database == r.database && d.request == baseline).map_or(0.0, |d| d.rps);
         let ratio =
             if r.request.starts_with("MCP") && direct > 0.0 { format!("{:.2}", r.rps / direct) } else { String::new() };
         println!(
@@ -95,6 +97,7 @@ struct Row {
 }
 
 const DIRECT: &str = "GET /api/v1/tickets/{id}";
+const DIRECT_WRITE: &str = "PUT /api/v1/tickets/{id}";
 
 fn measure(binary: &Path, database: &'static str, url: &str) -> Result<Vec<Row>> {
     let dir = tempdir("alga-bench-server")?;
@@ -115,6 +118,11 @@ fn measure(binary: &Path, database: &'static str, url: &str) -> Result<Vec<Row>>
         let (rps, p50, p99) = wrk(server.addr, &path, &[format!("x-api-key: {key}")], None)?;
         rows.push(Row { database, request, rps, p50, p99, peak_mb: server.peak_mb() });
     }
+    // A write: the ticket's title, directly (its own transaction) and governed below.
+    let update = r#"{"title":"Printer offline in accounting (bench)"}"#;
+    let headers = [format!("x-api-key: {key}"), "Content-Type: application/json".to_owned()];
+    let (rps, p50, p99) = wrk(server.addr, &format!("/api/v1/tickets/{id}"), &headers, Some(("PUT", update)))?;
+    rows.push(Row { database, request: DIRECT_WRITE, rps, p50, p99, peak_mb: server.peak_mb() });
     // The same read through the governed endpoint: authentication, RBAC, dispatch and audit row.
     let (_provider, _, jwt, agent) = crate::interop::governed_agent(&server, &key)?;
     // Agent keys live at most a year.
@@ -132,9 +140,16 @@ fn measure(binary: &Path, database: &'static str, url: &str) -> Result<Vec<Row>>
         "params": { "name": "call_api_endpoint", "arguments": { "entryId": "tickets.get", "path": { "id": id } } }
     })
     .to_string();
-    for (request, credential) in [
-        ("MCP tools/call → ticket (agent JWT)", format!("Bearer {jwt}")),
-        ("MCP tools/call → ticket (agent API key)", format!("Bearer {agent_key}")),
+    let write = serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": { "name": "call_api_endpoint", "arguments": {
+            "entryId": "tickets.update", "path": { "id": id }, "body": { "title": "Printer offline in accounting (governed bench)" } } }
+    })
+    .to_string();
+    for (request, credential, call) in [
+        ("MCP tools/call → ticket (agent JWT)", format!("Bearer {jwt}"), &call),
+        ("MCP tools/call → ticket (agent API key)", format!("Bearer {agent_key}"), &call),
+        ("MCP tools/call → tickets.update (agent API key)", format!("Bearer {agent_key}"), &write),
     ] {
         let headers = [format!("Authorization: {credential}"), "Content-Type: application/json".to_owned()];
         let probe = crate::http::request(
@@ -142,12 +157,13 @@ fn measure(binary: &Path, database: &'static str, url: &str) -> Result<Vec<Row>>
             "POST",
             "/api/mcp",
             &[("Authorization", credential.as_str())],
-            Some(&call),
+            Some(call),
         )?;
         if probe.0 != 200 || probe.1.contains("\"isError\":true") {
             bail!("the governed call does not succeed: {} {}", probe.0, probe.1);
         }
-        let (rps, p50, p99) = wrk(server.addr, "/api/mcp", &headers, Some(&call))?;
+        // Every answer is checked by the probe above; wrk counts HTTP statuses only.
+        let (rps, p50, p99) = wrk(server.addr, "/api/mcp", &headers, Some(("POST", call)))?;
         rows.push(Row { database, request, rps, p50, p99, peak_mb: server.peak_mb() });
     }
     drop(server);
@@ -155,17 +171,17 @@ fn measure(binary: &Path, database: &'static str, url: &str) -> Result<Vec<Row>>
     Ok(rows)
 }
 
-/// wrk against `path` with these headers; with a body, every request is a POST of it.
-fn wrk(addr: SocketAddr, path: &str, headers: &[String], body: Option<&str>) -> Result<(f64, String, String)> {
+/// wrk against `path` with these headers; with a method and body, every request sends them.
+fn wrk(addr: SocketAddr, path: &str, headers: &[String], body: Option<(&str, &str)>) -> Result<(f64, String, String)> {
     let mut cmd = Command::new("wrk");
     cmd.args(["-t2", &format!("-c{CONNECTIONS}"), &format!("-d{SECONDS}s"), "--latency"]);
     for h in headers {
         cmd.args(["-H", h]);
     }
     let script = tempdir("alga-bench-wrk")?.join("post.lua");
-    if let Some(body) = body {
+    if let Some((method, body)) = body {
         let quoted = body.replace('\\', "\\\\").replace('\'', "\\'");
-        std::fs::write(&script, format!("wrk.method = \"POST\"\nwrk.body = '{quoted}'\n"))?;
+        std::fs::write(&script, format!("wrk.method = \"{method}\"\nwrk.body = '{quoted}'\n"))?;
         cmd.arg("-s").arg(&script);
     }
     let out = run::output(cmd.arg(format!("http://{addr}{path}")))?;

@@ -8,7 +8,15 @@
 //!   corruption.
 //!
 //! After each, the audit holds exactly one row per acknowledged tool call (a JSON-RPC result,
-//! success or tool error). `cargo xtask soak` runs the same for longer.
+//! success or tool error).
+//!
+//! - Grants changing under writes, then SIGKILL (SQLite and PostgreSQL): agents of two tenants
+//!   create comments (each with a unique nonce) and read at full speed while an administrator
+//!   edits their status and roles; the server is killed and started again. Every comment made
+//!   has exactly one audit row allowing its creation, none is made twice, and every acknowledged
+//!   call has its row.
+//!
+//! `cargo xtask soak` runs the same for longer.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -47,7 +55,12 @@ pub fn run(pace: Pace) -> Result<()> {
     let result = (|| -> Result<()> {
         sigterm(&binary, &dir, pace).context("SIGTERM under load")?;
         postgres_outage(&binary, &dir, pace).context("PostgreSQL stopped under load")?;
-        sqlite_writer(&binary, &dir, pace).context("SQLite held by another writer")
+        sqlite_writer(&binary, &dir, pace).context("SQLite held by another writer")?;
+        grants_churn_then_sigkill(&binary, &dir, &sqlite_url(&dir, "churn.db"), "SQLite", pace)
+            .context("grants changing under writes, then SIGKILL (SQLite)")?;
+        let pg = TempPostgres::start()?;
+        grants_churn_then_sigkill(&binary, &dir, &pg.url(), "PostgreSQL", pace)
+            .context("grants changing under writes, then SIGKILL (PostgreSQL)")
     })();
     if result.is_err() {
         let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
@@ -59,10 +72,12 @@ pub fn run(pace: Pace) -> Result<()> {
 }
 
 /// Flags that keep rate limits out of the way and make the database wait short.
-const FLAGS: [&str; 8] = [
+const FLAGS: [&str; 10] = [
     "--mcp-calls-per-second",
     "1000000",
     "--mcp-call-burst",
+    "1000000",
+    "--mcp-writes-per-second",
     "1000000",
     "--database-timeout",
     "2",
@@ -293,5 +308,201 @@ fn sqlite_writer(binary: &Path, dir: &Path, pace: Pace) -> Result<()> {
         .output()?;
     let verdict = String::from_utf8_lossy(&check.stdout).trim().to_owned();
     ensure!(verdict == "ok", "SQLite integrity check: {verdict}");
+    Ok(())
+}
+
+/// One tenant of the churn phase: its admin key, agents (id, key) and a ticket to comment on.
+struct ChurnTenant {
+    slug: String,
+    admin: String,
+    agents: Vec<(String, String)>,
+    ticket: String,
+}
+
+fn churn_tenant(server: &Server, slug: &str, admin: &str) -> Result<ChurnTenant> {
+    let mut agents = Vec::new();
+    for _ in 0..2 {
+        let key = agent_key(server, admin)?;
+        let (_, me) = http::request(server.addr, "GET", "/api/v1/me", &[("x-api-key", &key)], None)?;
+        let me: Value = serde_json::from_str(&me)?;
+        let id = me["data"]["agent"]["id"].as_str().context("the key names no agent")?.to_owned();
+        agents.push((id, key));
+    }
+    let (_, list) = http::request(server.addr, "GET", "/api/v1/tickets?limit=1", &[("x-api-key", admin)], None)?;
+    let list: Value = serde_json::from_str(&list)?;
+    let ticket = list["data"][0]["id"].as_str().context("the tenant has no ticket")?.to_owned();
+    Ok(ChurnTenant { slug: slug.to_owned(), admin: admin.to_owned(), agents, ticket })
+}
+
+/// A second tenant with demo data, made with the server's own commands: its admin key.
+fn second_tenant(binary: &Path, url: &str) -> Result<String> {
+    let created = run::output(std::process::Command::new(binary).args([
+        "tenant",
+        "create",
+        "--slug",
+        "second",
+        "--database-url",
+        url,
+    ]))?;
+    let text = String::from_utf8_lossy(&created.stdout).into_owned();
+    let key = text
+        .lines()
+        .find_map(|l| l.split_once("(shown once, store it now):").map(|(_, k)| k.trim().to_owned()))
+        .filter(|k| !k.is_empty())
+        .context("tenant create printed no admin key")?;
+    run::output(std::process::Command::new(binary).args(["demo-data", "--tenant", "second", "--database-url", url]))?;
+    Ok(key)
+}
+
+/// What the churn phase's agents saw.
+#[derive(Debug, Default)]
+struct Churned {
+    /// Answers whose tool result is not an error (writes and reads).
+    acknowledged: u64,
+    /// Nonces of comment creations acknowledged.
+    written: Vec<String>,
+}
+
+/// Grants change under writes, then SIGKILL and a restart: side effects = audited creations, no
+/// duplicates, audit rows ≥ acknowledged calls.
+fn grants_churn_then_sigkill(binary: &Path, dir: &Path, url: &str, backend: &str, pace: Pace) -> Result<()> {
+    let mut server = Server::start_logging(binary, url, dir, &FLAGS)?;
+    server.ready_after()?;
+    let admin = server.admin_key()?;
+    let second = second_tenant(binary, url)?;
+    let tenants = [churn_tenant(&server, "default", &admin)?, churn_tenant(&server, "second", &second)?];
+    let addr = server.addr;
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(Churned::default()));
+    let mut threads = Vec::new();
+    for tenant in &tenants {
+        for (n, (_, key)) in tenant.agents.iter().enumerate() {
+            let (stop, seen, key, ticket, slug) =
+                (stop.clone(), seen.clone(), key.clone(), tenant.ticket.clone(), tenant.slug.clone());
+            threads.push(std::thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    i += 1;
+                    let nonce = format!("nonce {slug} {n} {i}");
+                    let arguments = if i.is_multiple_of(2) {
+                        json!({ "entryId": "tickets.comments.create", "path": { "id": ticket }, "body": { "body": nonce } })
+                    } else {
+                        json!({ "entryId": "tickets.list", "query": { "limit": 2 } })
+                    };
+                    let body = json!({ "jsonrpc": "2.0", "id": i, "method": "tools/call",
+                        "params": { "name": "call_api_endpoint", "arguments": arguments } });
+                    let answer = http::request(addr, "POST", "/api/mcp", &[("x-api-key", &key)], Some(&body.to_string()));
+                    let Ok((200, text)) = answer else {
+                        if answer.is_err() {
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                        continue;
+                    };
+                    let ok = serde_json::from_str::<Value>(&text).is_ok_and(|v| v["result"]["isError"] == false);
+                    let Ok(mut seen) = seen.lock() else { return };
+                    if ok {
+                        seen.acknowledged += 1;
+                        if i.is_multiple_of(2) {
+                            seen.written.push(nonce);
+                        }
+                    }
+                }
+            }));
+        }
+        // The administrator: deactivates, reactivates and changes the roles of the agents.
+        let (stop, admin, agents) = (stop.clone(), tenant.admin.clone(), tenant.agents.clone());
+        let roles = {
+            let (_, text) = http::request(addr, "GET", "/api/v1/mcp/roles", &[("x-api-key", &admin)], None)?;
+            let roles: Value = serde_json::from_str(&text)?;
+            let id = |name: &str| -> Result<String> {
+                let all = roles["data"].as_array().context("no roles")?;
+                let role = all.iter().find(|r| r["name"] == name).context("no such role")?;
+                Ok(role["id"].as_str().context("no role id")?.to_owned())
+            };
+            [id("Technician")?, id("Read-only")?]
+        };
+        threads.push(std::thread::spawn(move || {
+            let mut round = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                round += 1;
+                let (id, _) = &agents[round % agents.len()];
+                let change = match round % 4 {
+                    0 => json!({ "active": false }),
+                    1 => json!({ "active": true }),
+                    2 => json!({ "role_ids": [roles[1]] }),
+                    _ => json!({ "role_ids": [roles[0]] }),
+                };
+                let path = format!("/api/v1/mcp/agents/{id}");
+                if http::request(addr, "PATCH", &path, &[("x-api-key", &admin)], Some(&change.to_string())).is_err() {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }));
+    }
+    std::thread::sleep(pace.steady * 2);
+    server.kill()?;
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    let seen = Arc::try_unwrap(seen).ok().and_then(|m| m.into_inner().ok()).context("the callers' tally is lost")?;
+    drop(server);
+    let again = Server::start_logging(binary, url, dir, &FLAGS)?;
+    again.ready_after()?;
+
+    let (mut made, mut audited_creations, mut rows, mut duplicates) = (0usize, 0usize, 0usize, 0usize);
+    let mut all_made = std::collections::BTreeSet::new();
+    for tenant in &tenants {
+        // Side effects: the comments on the tenant's ticket, by nonce.
+        let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+        for page in 1.. {
+            let path = format!("/api/v1/tickets/{}/comments?limit=100&page={page}", tenant.ticket);
+            let (status, text) = http::request(again.addr, "GET", &path, &[("x-api-key", &tenant.admin)], None)?;
+            ensure!(status == 200, "comments: {status} {text}");
+            let list: Value = serde_json::from_str(&text)?;
+            let items = list["data"].as_array().context("no comments")?;
+            for c in items {
+                if let Some(body) = c["body"].as_str().filter(|b| b.starts_with("nonce ")) {
+                    *counts.entry(body.to_owned()).or_default() += 1;
+                }
+            }
+            if items.len() < 100 {
+                break;
+            }
+        }
+        // The audit: every row, and the allowed comment creations by nonce.
+        let (status, export) =
+            http::request(again.addr, "GET", "/api/v1/mcp/audit/export", &[("x-api-key", &tenant.admin)], None)?;
+        ensure!(status == 200, "audit export: {status}");
+        let mut audited: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+        for line in export.lines() {
+            rows += 1;
+            let row: Value = serde_json::from_str(line)?;
+            if row["decision"] == "allow" && row["operation_id"] == "tickets.comments.create" {
+                let args: Value = serde_json::from_str(row["arguments"].as_str().unwrap_or("{}"))?;
+                let nonce = args["body"]["body"].as_str().unwrap_or_default().to_owned();
+                *audited.entry(nonce).or_default() += 1;
+            }
+        }
+        made += counts.len();
+        duplicates += counts.values().filter(|n| **n > 1).count();
+        audited_creations += audited.values().sum::<usize>();
+        ensure!(
+            counts.keys().eq(audited.keys()) && audited.values().all(|n| *n == 1),
+            "{}: side effects without their audit row, or rows without their side effect",
+            tenant.slug
+        );
+        all_made.extend(counts.into_keys());
+    }
+    let unaudited_acks = seen.written.iter().filter(|n| !all_made.contains(*n)).count();
+    eprintln!(
+        "grants changing under writes, then SIGKILL ({backend}): {made} side effects (comments found), {audited_creations} audited allowed creations, {} acknowledged calls, {rows} audit rows, {duplicates} duplicates",
+        seen.acknowledged
+    );
+    ensure!(duplicates == 0, "{duplicates} comments were made twice");
+    ensure!(made == audited_creations, "side effects {made} != audited creations {audited_creations}");
+    ensure!(unaudited_acks == 0, "{unaudited_acks} acknowledged creations left no comment");
+    ensure!(rows as u64 >= seen.acknowledged, "audit rows {rows} < acknowledged calls {}", seen.acknowledged);
+    ensure!(made > 0, "no write went through");
     Ok(())
 }

@@ -113,6 +113,13 @@ impl Server {
         }
     }
 
+    /// Kills the process with SIGKILL (no chance to finish anything) and reaps it.
+    pub fn kill(&mut self) -> Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
     /// Peak resident memory so far (VmHWM), in MB.
     pub fn peak_mb(&self) -> f64 {
         self.memory_mb("VmHWM:")
