@@ -188,12 +188,14 @@ try {
 
   await check('the doctor explains a token for another audience', async () => {
     await tab(page, 'IdP doctor');
-    await page.getByLabel('Access token (JWT)').fill(bearer);
-    // The token names the instance-wide endpoint; this organization's endpoint expects its own URL.
+    // A token for some other API: this organization's endpoint takes the provider's audience
+    // (the instance-wide URL) or its own URL, and the doctor names both.
+    const other = await token('https://elsewhere.example/api');
+    await page.getByLabel('Access token (JWT)').fill(other);
     await page.getByLabel('Endpoint').selectOption('tenant');
     await page.getByRole('button', { name: 'Check token' }).click();
     await page.getByRole('alert').filter({ hasText: 'wrong audience' }).waitFor();
-    await page.getByText(/Audience: The token is for .*\/api\/mcp, but this endpoint expects .*\/t\/default\/api\/mcp/).waitFor();
+    await page.getByText(/Audience: The token is for https:\/\/elsewhere\.example\/api, but this endpoint expects .*\/api\/mcp or .*\/t\/default\/api\/mcp/).waitFor();
     await shot('doctor');
   });
 

@@ -382,11 +382,14 @@ async fn decide(
     let mut first_rejection = None;
     let mut matches = Vec::new();
     for candidate in candidates {
-        let audience = match scope {
-            Scope::Instance => candidate.idp.audience.clone(),
-            Scope::Tenant { slug, .. } => resource_url(ctx, Some(slug)),
-        };
-        match verify_with(gov, token, seen, &candidate.idp, &audience).await {
+        let mut verified = Err(Rejection::BadSignature);
+        for audience in audiences(ctx, scope, &candidate.idp) {
+            verified = verify_with(gov, token, seen, &candidate.idp, &audience).await;
+            if !matches!(verified, Err(Rejection::WrongAudience(_))) {
+                break;
+            }
+        }
+        match verified {
             Ok(subject) if Some(&subject) == candidate.claimed.as_ref() => matches.push((subject, candidate)),
             Ok(_) => {
                 first_rejection.get_or_insert(Rejection::Malformed);
@@ -434,6 +437,16 @@ fn bound_agent(
     .load(c))?;
     let Some((agent, _)) = rows.first().cloned() else { return Ok(None) };
     Ok(Some(principal_of(agent, rows.into_iter().map(|row| row.1), None).map(Arc::new)))
+}
+
+/// The audiences a token may carry on this endpoint: the provider's own; on a tenant's endpoint
+/// also that endpoint's URL (only the tenant's providers are weighed there, so its agents can use
+/// it whatever audience their provider was registered with, and whatever other tenants register).
+fn audiences(ctx: &AppContext, scope: &Scope, idp: &Idp) -> Vec<String> {
+    match scope {
+        Scope::Instance => vec![idp.audience.clone()],
+        Scope::Tenant { slug, .. } => vec![idp.audience.clone(), resource_url(ctx, Some(slug))],
+    }
 }
 
 async fn verify_with(
@@ -535,12 +548,18 @@ pub async fn diagnose(
             return Ok(Diagnosis { checks, verdict: Err(why) });
         }
     };
-    let audience = if per_tenant { resource_url(ctx, Some(tenant_slug)) } else { idp.audience.clone() };
+    let scope = if per_tenant {
+        Scope::Tenant { id: tenant_id.to_owned(), slug: tenant_slug.to_owned() }
+    } else {
+        Scope::Instance
+    };
+    let expected = audiences(ctx, &scope, &idp);
     let audiences: Vec<String> = match seen.claims.get("aud") {
         Some(Value::String(a)) => vec![a.clone()],
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
         _ => Vec::new(),
     };
+    let audience = expected.iter().find(|a| audiences.contains(a)).or(expected.first()).cloned().unwrap_or_default();
     let aud_ok = audiences.contains(&audience);
     checks.push(Check {
         label: "Audience",
@@ -549,8 +568,9 @@ pub async fn diagnose(
             format!("The token is for {audience}.")
         } else {
             format!(
-                "The token is for {}, but this endpoint expects {audience}: have the provider issue tokens for it, or change the provider's audience.",
-                if audiences.is_empty() { "no audience".to_owned() } else { audiences.join(", ") }
+                "The token is for {}, but this endpoint expects {}: have the provider issue tokens for it, or change the provider's audience.",
+                if audiences.is_empty() { "no audience".to_owned() } else { audiences.join(", ") },
+                expected.join(" or ")
             )
         },
     });

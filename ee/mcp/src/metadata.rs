@@ -30,6 +30,14 @@ async fn document(ctx: &AppContext, scope: Scope) -> Result<HttpResponse, ApiErr
     let issuers: Vec<String> = ctx
         .db
         .run(move |conn| {
+            // The instance-wide document is read by anyone: on an instance of several tenants it
+            // names no tenant's providers (each tenant's own document names its own).
+            if tenant.is_none() {
+                let tenants: i64 = alga_core::schema::tenants::table.count().get_result(conn)?;
+                if tenants > 1 {
+                    return Ok(Vec::new());
+                }
+            }
             let mut q = agent_idp_providers::table.filter(agent_idp_providers::active.eq(true)).into_boxed();
             if let Some(t) = &tenant {
                 q = q.filter(agent_idp_providers::tenant_id.eq(t));

@@ -326,24 +326,38 @@ async fn tenants_stay_apart_on_both_endpoints() {
     let list = env.call_api("/api/mcp", &token, json!({"entryId": "clients.list"})).await;
     assert!(!list.body.to_string().contains("B secret"));
 
-    // The per-tenant endpoint wants its own audience, and only that tenant's providers.
+    // The per-tenant endpoint (the one the Connect page recommends) takes only that tenant's
+    // providers, with their registered audience (a new provider's default: the instance URL,
+    // which is `token`'s) or the endpoint's own.
     let a_token = key.sign(&env.claims(&provider.base, "bot", &env.resource(Some("tenant-a"))));
     env.rpc("/t/tenant-a/api/mcp", &a_token, "tools/list", json!({})).await.expect(200);
-    env.rpc("/t/tenant-a/api/mcp", &token, "tools/list", json!({})).await.expect(401);
+    env.rpc("/t/tenant-a/api/mcp", &token, "tools/list", json!({})).await.expect(200);
+    let elsewhere = key.sign(&env.claims(&provider.base, "bot", "https://elsewhere.example/api"));
+    env.rpc("/t/tenant-a/api/mcp", &elsewhere, "tools/list", json!({})).await.expect(401);
     let b_token = key.sign(&env.claims(&provider.base, "bot", &env.resource(Some("tenant-b"))));
     let res = env.rpc("/t/tenant-b/api/mcp", &b_token, "tools/list", json!({})).await.expect(401);
     assert!(res.header("www-authenticate").contains("/t/tenant-b/api/mcp"));
+    // Tenant B registering the same issuer and subject makes the instance-wide endpoint ambiguous;
+    // tenant A's own endpoint keeps working for its agent.
+    let idp_b = env.trust(&env.b, &provider).await;
+    env.agent(&env.b, &idp_b, "bot", &[&env.b.technician_role]).await;
+    env.rpc("/api/mcp", &token, "tools/list", json!({})).await.expect(403);
+    env.rpc("/t/tenant-a/api/mcp", &token, "tools/list", json!({})).await.expect(200);
+    env.rpc("/t/tenant-b/api/mcp", &b_token, "tools/list", json!({})).await.expect(200);
     // An API key of tenant A is not accepted on tenant B's endpoint.
     env.rpc("/t/tenant-b/api/mcp", &env.a.tech_key, "tools/list", json!({})).await.expect(401);
     env.rpc("/t/nowhere/api/mcp", &token, "tools/list", json!({})).await.expect(404);
 
-    // Metadata lists only the issuers each endpoint trusts.
+    // Metadata: each tenant's document lists its own issuers; the instance-wide one, read by
+    // anyone on this instance of two tenants, names none.
     let meta = env.send("GET", "/.well-known/oauth-protected-resource/api/mcp", &[], None).await.expect(200);
-    assert_eq!(meta.body["authorization_servers"], json!([provider.base]));
+    assert_eq!(meta.body["authorization_servers"], json!([]));
     assert_eq!(meta.body["resource"], env.resource(None));
     assert_eq!(meta.header("cache-control"), "no-store");
+    let meta_a = env.send("GET", "/.well-known/oauth-protected-resource/t/tenant-a/api/mcp", &[], None).await;
+    assert_eq!(meta_a.body["authorization_servers"], json!([provider.base]));
     let meta_b = env.send("GET", "/.well-known/oauth-protected-resource/t/tenant-b/api/mcp", &[], None).await;
-    assert_eq!(meta_b.body["authorization_servers"], json!([]));
+    assert_eq!(meta_b.body["authorization_servers"], json!([provider.base]));
     assert_eq!(meta_b.body["resource"], env.resource(Some("tenant-b")));
     env.send("GET", "/.well-known/oauth-protected-resource", &[], None).await.expect(200);
     env.stop().await;

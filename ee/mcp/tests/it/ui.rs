@@ -225,10 +225,22 @@ async fn the_doctor_says_why_a_token_is_refused_and_who_it_signs_in_as() {
     assert!(accepted.contains("Accepted on") && accepted.contains("agent doctor-client"), "{accepted}");
     assert!(!accepted.contains(&good), "the token is never shown back");
 
-    // The same token on the tenant's endpoint: wrong audience, named.
-    let wrong_audience = diagnose(good, "tenant").await;
+    // The same token on the tenant's endpoint (the one the Connect page recommends): accepted,
+    // as the provider's registered audience counts there too.
+    let on_tenant = diagnose(good, "tenant").await;
+    assert!(on_tenant.contains("Accepted on") && on_tenant.contains("/t/tenant-a/api/mcp"), "{on_tenant}");
+    // A token for another resource: wrong audience, with what the endpoint expects named.
+    let other = key.sign(&env.claims(&provider.base, "doctor-client", "https://elsewhere.example/api"));
+    let wrong_audience = diagnose(other, "tenant").await;
     assert!(wrong_audience.contains("wrong audience"), "{wrong_audience}");
-    assert!(wrong_audience.contains(&format!("this endpoint expects {}", env.resource(Some("tenant-a")))));
+    assert!(
+        wrong_audience.contains(&format!(
+            "this endpoint expects {} or {}",
+            env.resource(None),
+            env.resource(Some("tenant-a"))
+        )),
+        "{wrong_audience}"
+    );
 
     let stranger = key.sign(&env.claims("https://elsewhere.example.com", "doctor-client", &env.resource(None)));
     assert!(diagnose(stranger, "instance").await.contains("No identity provider of this organization has issuer"));
