@@ -1,9 +1,9 @@
 -- One append-only row per change an administrator (or any caller) makes to who may do what:
 -- users, roles, API keys, and in the enterprise edition agents and identity providers. Written in
--- the same transaction as the change. No cascade from tenants: a tenant with rows here cannot be
--- deleted, so its record outlives every change.
+-- the same transaction as the change; outlives the tenant, and every change.
 CREATE TABLE admin_audit (
-    tenant_id   TEXT      NOT NULL REFERENCES tenants (id),
+    -- No reference to tenants: a tenant's record of changes outlives the tenant.
+    tenant_id   TEXT      NOT NULL,
     id          TEXT      NOT NULL,
     actor_kind  TEXT      NOT NULL,
     user_id     TEXT,

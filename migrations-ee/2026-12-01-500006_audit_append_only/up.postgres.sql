@@ -1,7 +1,8 @@
 -- The audit is append-only. Rows leave it one way only, `alga-server audit prune`, which records
 -- each prune here first: while its row is open, the triggers let that transaction delete rows
--- older than its cutoff, and no others. A tenant with audit rows therefore cannot be deleted
--- (the cascade would delete them); its audit outlives every change to it.
+-- older than its cutoff, and no others. The audit outlives its tenant (no reference, no cascade).
+ALTER TABLE mcp_audit DROP CONSTRAINT mcp_audit_tenant_id_fkey;
+
 CREATE TABLE audit_prunes (
     id         TEXT      NOT NULL PRIMARY KEY,
     cutoff     TIMESTAMP NOT NULL,

@@ -336,14 +336,8 @@ fn churn_tenant(server: &Server, slug: &str, admin: &str) -> Result<ChurnTenant>
 
 /// A second tenant with demo data, made with the server's own commands: its admin key.
 fn second_tenant(binary: &Path, url: &str) -> Result<String> {
-    let created = run::output(std::process::Command::new(binary).args([
-        "tenant",
-        "create",
-        "--slug",
-        "second",
-        "--database-url",
-        url,
-    ]))?;
+    let created =
+        run::output(std::process::Command::new(binary).args(["tenant", "create", "second", "--database-url", url]))?;
     let text = String::from_utf8_lossy(&created.stdout).into_owned();
     let key = text
         .lines()

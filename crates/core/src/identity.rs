@@ -190,6 +190,26 @@ pub fn set_role_permissions(
     Ok(())
 }
 
+/// Deletes a tenant and, by cascade, everything it holds but its audits, which outlive it.
+pub fn delete_tenant(conn: &mut DbConn, slug: &str) -> Result<Tenant, ApiError> {
+    crate::db::write_transaction(conn, |conn| {
+        use crate::schema::{contacts, project_tasks, projects, statuses, ticket_comments, tickets, time_entries};
+        let tenant = tenant_by_slug(conn, slug)?;
+        let id = tenant.id.as_str();
+        // Records that reach the tenant only through other records go first, leaves before
+        // what they refer to; the rest goes with the tenant's row, by cascade.
+        diesel::delete(time_entries::table.filter(time_entries::tenant_id.eq(id))).execute(conn)?;
+        diesel::delete(project_tasks::table.filter(project_tasks::tenant_id.eq(id))).execute(conn)?;
+        diesel::delete(projects::table.filter(projects::tenant_id.eq(id))).execute(conn)?;
+        diesel::delete(ticket_comments::table.filter(ticket_comments::tenant_id.eq(id))).execute(conn)?;
+        diesel::delete(tickets::table.filter(tickets::tenant_id.eq(id))).execute(conn)?;
+        diesel::delete(contacts::table.filter(contacts::tenant_id.eq(id))).execute(conn)?;
+        diesel::delete(statuses::table.filter(statuses::tenant_id.eq(id))).execute(conn)?;
+        diesel::delete(tenants::table.filter(tenants::id.eq(id))).execute(conn)?;
+        Ok(tenant)
+    })
+}
+
 pub fn tenant_by_slug(conn: &mut DbConn, slug: &str) -> Result<Tenant, ApiError> {
     tenants::table
         .filter(tenants::slug.eq(slug))

@@ -48,6 +48,22 @@ pub fn tenant(global: &GlobalArgs, command: &TenantCommand) -> anyhow::Result<()
                 key.plaintext
             )?;
         }
+        TenantCommand::Delete { slug } => {
+            let tenant = alga_core::db::write_transaction(&mut conn, |conn| {
+                let tenant = identity::delete_tenant(conn, slug)?;
+                let before = serde_json::json!({ "slug": tenant.slug, "name": tenant.name });
+                let change = admin_audit::Change {
+                    action: "tenant.delete",
+                    target_kind: "tenant",
+                    target_id: &tenant.id,
+                    before: Some(before),
+                    after: None,
+                };
+                admin_audit::record(conn, &tenant.id, admin_audit::Who::Cli, change)?;
+                Ok::<_, ApiError>(tenant)
+            })?;
+            writeln!(out(), "deleted tenant {} ({}); its audit stays", tenant.slug, tenant.id)?;
+        }
     }
     Ok(())
 }

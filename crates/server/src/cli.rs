@@ -99,6 +99,11 @@ pub enum TenantCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Delete a tenant and everything it holds; its audit of tool calls and changes outlives it.
+    Delete {
+        /// The tenant's slug.
+        slug: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -389,7 +389,6 @@ async fn the_audit_cannot_be_edited_and_only_prune_removes_old_rows() {
     };
     assert!(edit("UPDATE mcp_audit SET decision = 'deny'").await.is_err(), "no update");
     assert!(edit("DELETE FROM mcp_audit").await.is_err(), "no delete");
-    assert!(edit("DELETE FROM tenants").await.is_err(), "a tenant with audit rows stays, and so do its rows");
     assert_eq!(env.audit(&env.a, "").await.len(), 2);
 
     // The retention period holds: nothing younger than it goes.
@@ -497,5 +496,44 @@ async fn administrators_changes_are_audited_with_before_and_after() {
         })
         .await;
     assert!(edited.is_err(), "append-only");
+    env.stop().await;
+}
+
+/// A tenant with data, agents, grants and audit rows can be deleted on both databases (the grant
+/// epoch's triggers stay quiet during the cascade); both of its audits outlive it.
+#[actix_web::test]
+async fn a_tenant_is_deleted_and_its_audits_outlive_it() {
+    let env = Env::start().await;
+    alga_api::demo::seed(&env.ctx, "tenant-b").await.unwrap();
+    let (_, key) = keyed_agent(&env, &env.b, "leaving", &[&env.b.technician_role]).await;
+    env.call_api("/api/mcp", &key, json!({ "entryId": "clients.list" })).await.expect(200);
+    let tenant = tenant_id(&env, &env.b).await;
+    env.ctx.db.run(|conn| alga_core::identity::delete_tenant(conn, "tenant-b")).await.unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let count = |table: &'static str| {
+        let (db, tenant) = (env.ctx.db.clone(), tenant.clone());
+        async move {
+            db.run(move |conn| {
+                diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table} WHERE tenant_id = '{tenant}'"))
+                    .get_result::<Count>(conn)
+                    .map_err(alga_core::ApiError::from)
+            })
+            .await
+            .unwrap()
+            .n
+        }
+    };
+    assert_eq!(count("tickets").await, 0, "its data went with it");
+    assert_eq!(count("agents").await, 0);
+    assert_eq!(count("grant_epochs").await, 0, "no epoch row was made again by the cascade");
+    assert_eq!(count("mcp_audit").await, 1, "its tool audit stays");
+    assert!(count("admin_audit").await >= 2, "its admin audit stays");
+    // Its agent's key, cached before, no longer works.
+    env.call_api("/api/mcp", &key, json!({ "entryId": "clients.list" })).await.expect(401);
+    env.api(&env.a.admin_key, "GET", "/api/v1/me", None).await.expect(200);
     env.stop().await;
 }
