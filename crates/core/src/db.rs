@@ -149,20 +149,44 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
-/// Replaces the password of `scheme://user:password@host…` with `***`.
+/// Replaces every password in a database URL with `***`: the userinfo's
+/// (`scheme://user:password@host…`) and any parameter naming one (`?password=…`,
+/// `&sslpassword=…`, or `password=…` in a keyword/value string), in any case.
 fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+    let (head, tail) = match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+            let (authority, tail) = rest.split_at(authority_end);
+            let authority = match authority.rsplit_once('@') {
+                Some((userinfo, host)) => match userinfo.split_once(':') {
+                    Some((user, _password)) => format!("{user}:***@{host}"),
+                    None => authority.to_owned(),
+                },
+                None => authority.to_owned(),
+            };
+            (format!("{scheme}://{authority}"), tail)
+        }
+        None => (String::new(), url),
     };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
+    // Parameters are separated by `&`, `?` or spaces; a secret one keeps its name only.
+    let mut out = head;
+    let mut rest = tail;
+    while !rest.is_empty() {
+        let end = rest.find(['&', '?', ' ']).unwrap_or(rest.len());
+        let (part, after) = rest.split_at(end);
+        match part.split_once('=') {
+            Some((name, _)) if name.to_ascii_lowercase().contains("pass") => {
+                out.push_str(name);
+                out.push_str("=***");
+            }
+            _ => out.push_str(part),
+        }
+        if let Some(separator) = after.chars().next() {
+            out.push(separator);
+        }
+        rest = after.get(1..).unwrap_or_default();
     }
+    out
 }
 
 /// Database failures. Callers map them to HTTP answers; the messages name the cause for operators.
@@ -569,6 +593,16 @@ mod tests {
         assert!(url.expose().contains("s3cret"));
         let url: DatabaseUrl = "postgres://db/alga".parse().unwrap();
         assert_eq!(url.to_string(), "postgres://db/alga");
+        let url: DatabaseUrl = "postgres://alice@db/alga?sslmode=require&password=s3cret&PassWord=x".parse().unwrap();
+        assert_eq!(url.to_string(), "postgres://alice@db/alga?sslmode=require&password=***&PassWord=***");
+        let url: DatabaseUrl = "postgresql://db/alga?sslpassword=s3cret".parse().unwrap();
+        assert!(!url.to_string().contains("s3cret"), "{url}");
+        let err = "host=db password=s3cret user=alice"
+            .parse::<DatabaseUrl>()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(!err.contains("s3cret") && err.contains("password=***"), "{err}");
     }
 
     #[test]

@@ -48,11 +48,13 @@ pub struct Identity {
     pub epoch: Option<i64>,
     /// Read from the database for this request, not from [`AgentCache`].
     pub fresh: bool,
+    /// For a JWT, the JWKS URL whose key signed it.
+    pub signed_by: Option<String>,
 }
 
 impl Identity {
     fn user(principal: Arc<Principal>) -> Identity {
-        Identity { principal, issuer: None, subject: None, epoch: None, fresh: true }
+        Identity { principal, issuer: None, subject: None, epoch: None, fresh: true, signed_by: None }
     }
 }
 
@@ -84,6 +86,10 @@ pub struct AgentCache {
 struct VerifiedToken {
     identity: Identity,
     expires_at: i64,
+    /// The signing key's id: the token counts as verified only while the provider still
+    /// publishes it (checked against the keys last fetched, so a key removed from the JWKS stops
+    /// verifying at the next refresh).
+    kid: Option<String>,
 }
 
 /// How long a verified token is remembered at most.
@@ -202,6 +208,7 @@ async fn agent_key(
         subject: None,
         epoch: Some(k.epoch),
         fresh,
+        signed_by: None,
     };
     if !fresh && let Some(key) = gov.agents.keys.get(&hash).filter(live) {
         return Ok(Some(identity(key, false)));
@@ -301,7 +308,11 @@ async fn agent_token(
     let token_key = format!("{}:{}", scope.tenant_id().unwrap_or_default(), key_hash(token));
     let unix_now = || SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     if !fresh && let Some(known) = gov.agents.verified.get(&token_key) {
-        if known.expires_at + jwt::LEEWAY.as_secs() as i64 > unix_now() {
+        let published = match &known.identity.signed_by {
+            Some(uri) => gov.jwks.publishes(uri, known.kid.as_deref()).await,
+            None => false,
+        };
+        if published && known.expires_at + jwt::LEEWAY.as_secs() as i64 > unix_now() {
             return Ok(Identity { fresh: false, ..known.identity });
         }
         gov.agents.verified.invalidate(&token_key);
@@ -309,7 +320,8 @@ async fn agent_token(
     let seen = jwt::inspect(token)?;
     let remember = |identity: &Identity| {
         if let Some(expires_at) = seen.claims.get("exp").and_then(Value::as_i64) {
-            gov.agents.verified.insert(token_key.clone(), VerifiedToken { identity: identity.clone(), expires_at });
+            let known = VerifiedToken { identity: identity.clone(), expires_at, kid: seen.kid.clone() };
+            gov.agents.verified.insert(token_key.clone(), known);
         }
     };
     let cache_key = token_cache_key(scope, &seen);
@@ -403,17 +415,18 @@ async fn decide(
         return Err(first_rejection.unwrap_or(Rejection::BadSignature).into());
     };
     let describe = format!("issuer {} and subject {subject}", seen.issuer);
-    let bound: Vec<(&Option<Arc<Principal>>, i64)> =
-        matches.iter().filter_map(|(_, c)| c.agent.as_ref().map(|agent| (agent, c.epoch))).collect();
+    let bound: Vec<(&Option<Arc<Principal>>, &Candidate)> =
+        matches.iter().filter_map(|(_, c)| c.agent.as_ref().map(|agent| (agent, *c))).collect();
     match bound.as_slice() {
         [] => Err(Refusal::Forbidden(format!("No active agent is bound to {describe}."))),
         [(None, _)] => Err(Refusal::Forbidden(format!("The agent bound to {describe} is deactivated."))),
-        [(Some(principal), epoch)] => Ok(Identity {
+        [(Some(principal), candidate)] => Ok(Identity {
             principal: principal.clone(),
             issuer: Some(seen.issuer.clone()),
             subject: Some(subject.clone()),
-            epoch: Some(*epoch),
+            epoch: Some(candidate.epoch),
             fresh,
+            signed_by: candidate.idp.jwks_uri.clone(),
         }),
         _ => Err(Refusal::Forbidden(format!(
             "Agents in several tenants are bound to {describe}; use your tenant's endpoint /t/<tenant>/api/mcp."

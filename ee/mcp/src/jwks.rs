@@ -274,6 +274,15 @@ impl Jwks {
         }
     }
 
+    /// Whether the keys last fetched from `uri` (and still cached) include `kid` (any key, for a
+    /// token without one); never fetches.
+    pub async fn publishes(&self, uri: &str, kid: Option<&str>) -> bool {
+        match self.cache.get(uri).await {
+            Some(Entry::Keys(set)) => kid.is_none_or(|kid| set.has_kid(kid)),
+            _ => false,
+        }
+    }
+
     /// The keys at `uri` after a token named a `kid` they lack: refetched, unless that was done
     /// for this URL less than 30 s ago.
     pub async fn keys_with(&self, uri: &str, kid: &str) -> Result<Arc<KeySet>, Rejection> {

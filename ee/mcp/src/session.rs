@@ -143,8 +143,9 @@ impl Default for Throttle {
 }
 
 impl Throttle {
-    /// The account, and the client's address (an IPv6 client by its /64, which one holder
-    /// usually has whole).
+    /// The account as tried from this client's address, and the address (an IPv6 client by its
+    /// /64, which one holder usually has whole). Never the account alone: a stranger's failures
+    /// pause them, not the account's owner signing in from elsewhere.
     fn keys(email: &str, addr: Option<IpAddr>) -> [String; 2] {
         let addr = match addr {
             Some(IpAddr::V6(v6)) => {
@@ -154,7 +155,7 @@ impl Throttle {
             Some(v4) => v4.to_string(),
             None => "unknown".to_owned(),
         };
-        [format!("account:{email}"), format!("address:{addr}")]
+        [format!("account:{email}@{addr}"), format!("address:{addr}")]
     }
 
     /// Counts an attempt against both keys before its password is checked, atomically, so that
@@ -359,7 +360,7 @@ mod tests {
     }
 
     #[test]
-    fn throttling_pauses_after_five_failures_per_account_or_address() {
+    fn throttling_pauses_an_address_after_five_failures_never_the_account_elsewhere() {
         let t = Throttle::default();
         let addr: IpAddr = [10, 0, 0, 1].into();
         let keys = Throttle::keys("a@b.c", Some(addr));
@@ -367,9 +368,10 @@ mod tests {
             assert!(t.attempt(&keys));
         }
         assert!(!t.attempt(&keys), "the sixth attempt is refused before its password is checked");
-        // Another account from the same address is paused too; the same account elsewhere too.
+        // Another account from the same address is paused too; the same account from elsewhere is
+        // not: a stranger's failures cannot lock its owner out.
         assert!(!t.attempt(&Throttle::keys("other@b.c", Some(addr))));
-        assert!(!t.attempt(&Throttle::keys("a@b.c", Some([10, 0, 0, 2].into()))));
+        assert!(t.attempt(&Throttle::keys("a@b.c", Some([10, 0, 0, 2].into()))));
         assert!(t.attempt(&Throttle::keys("other@b.c", Some([10, 0, 0, 2].into()))));
         // A success takes its own attempt back.
         let fresh = Throttle::keys("c@d.e", Some([10, 0, 0, 3].into()));

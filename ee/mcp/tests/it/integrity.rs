@@ -537,3 +537,28 @@ async fn a_tenant_is_deleted_and_its_audits_outlive_it() {
     env.api(&env.a.admin_key, "GET", "/api/v1/me", None).await.expect(200);
     env.stop().await;
 }
+
+/// A token verified (and remembered) with a key the provider then withdraws stops working once
+/// the keys are fetched again, although it has not expired.
+#[actix_web::test]
+async fn a_key_withdrawn_from_the_jwks_stops_verifying_at_the_next_refresh() {
+    use crate::support::{Key, Provider};
+    let env = Env::start().await;
+    let (old, old_public) = Key::new("old");
+    let provider = Provider::start(vec![old_public]).await;
+    let idp = env.trust(&env.a, &provider).await;
+    env.agent(&env.a, &idp, "rotating", &[&env.a.technician_role]).await;
+    let token = old.sign(&env.claims(&provider.base, "rotating", &env.resource(None)));
+    env.rpc("/api/mcp", &token, "tools/list", json!({})).await.expect(200);
+    env.call_api("/api/mcp", &token, json!({ "entryId": "clients.list" })).await.expect(200);
+
+    // The provider rotates: a token with the new key makes the server fetch the keys again.
+    let (new, new_public) = Key::new("new");
+    provider.publish(new_public);
+    provider.withdraw("old");
+    let fresh = new.sign(&env.claims(&provider.base, "rotating", &env.resource(None)));
+    env.rpc("/api/mcp", &fresh, "tools/list", json!({})).await.expect(200);
+    let res = env.call_api("/api/mcp", &token, json!({ "entryId": "clients.list" })).await.expect(401);
+    assert!(res.body["error"]["message"].as_str().unwrap().contains("key"), "{}", res.body);
+    env.stop().await;
+}

@@ -114,6 +114,11 @@ impl Provider {
         self.keys.lock().unwrap().push(key);
     }
 
+    /// Stops publishing the key with this id.
+    pub fn withdraw(&self, kid: &str) {
+        self.keys.lock().unwrap().retain(|k| k.key_id() != Some(kid));
+    }
+
     pub fn fetched(&self) -> usize {
         self.fetches.load(Ordering::SeqCst)
     }

@@ -59,13 +59,20 @@ async fn post_form(env: &Env, path: &str, cookie: &str, fields: &[(&str, &str)])
 
 /// Signs in through the form; returns the answer and the cookies to send afterwards.
 async fn sign_in(env: &Env, email: &str, password: &str) -> (Answer, String) {
-    let page = env.send("GET", "/admin/login", &[], None).await.expect(200);
+    sign_in_from(env, None, email, password).await
+}
+
+/// [`sign_in`] from a client behind a trusted proxy (`X-Forwarded-For`).
+async fn sign_in_from(env: &Env, client: Option<&str>, email: &str, password: &str) -> (Answer, String) {
+    let forwarded: Vec<(&str, &str)> = client.map(|c| ("x-forwarded-for", c)).into_iter().collect();
+    let page = env.send("GET", "/admin/login", &forwarded, None).await.expect(200);
     let (login_cookie, header) = set_cookie(&page, "alga_login_csrf").unwrap();
     assert!(header.contains("HttpOnly") && header.contains("SameSite=Strict"), "{header}");
     let csrf = input(text(&page), "csrf");
-    let answer =
-        post_form(env, "/admin/login", &login_cookie, &[("csrf", &csrf), ("email", email), ("password", password)])
-            .await;
+    let mut headers = vec![("cookie", login_cookie.as_str()), ("content-type", "application/x-www-form-urlencoded")];
+    headers.extend(forwarded);
+    let fields = form(&[("csrf", &csrf), ("email", email), ("password", password)]);
+    let answer = env.send("POST", "/admin/login", &headers, Some(fields)).await;
     let session = set_cookie(&answer, "alga_admin").map(|(c, _)| c).unwrap_or_default();
     (answer, session)
 }
@@ -190,6 +197,27 @@ async fn five_failures_pause_signing_in_even_with_the_right_password() {
     let (paused, cookie) = sign_in(&env, TECH, PASSWORD).await;
     assert_eq!(paused.status, 401);
     assert!(text(&paused).contains(GENERIC) && cookie.is_empty());
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_strangers_failures_pause_them_not_the_account_elsewhere() {
+    let settings = alga_ee_mcp::Settings {
+        allow_insecure_idp_urls: true,
+        trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+        ..alga_ee_mcp::Settings::default()
+    };
+    let env = Env::with(settings).await;
+    set_password(&env, TECH).await;
+    for _ in 0..6 {
+        let (failed, _) = sign_in_from(&env, Some("203.0.113.7"), TECH, "a stranger's guess").await;
+        assert_eq!(failed.status, 401);
+    }
+    let (stranger, cookie) = sign_in_from(&env, Some("203.0.113.7"), TECH, PASSWORD).await;
+    assert!(stranger.status == 401 && cookie.is_empty(), "the stranger's address is paused");
+    let (owner, cookie) = sign_in_from(&env, Some("198.51.100.20"), TECH, PASSWORD).await;
+    assert_eq!(owner.status, 303, "the owner signs in from elsewhere: {}", text(&owner));
+    assert!(!cookie.is_empty());
     env.stop().await;
 }
 
