@@ -36,9 +36,15 @@ async fn run() -> anyhow::Result<()> {
     let config = Config::from(|name| std::env::var(name).ok()).map_err(anyhow::Error::msg)?;
     // A redirect would carry the key to wherever the server points: follow none.
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
-    let registry = fetch_registry(&config, &http).await.map_err(anyhow::Error::msg)?;
-    eprintln!("[alga-mcp-connector] {} operations available from {}", registry.entries().len(), config.instance);
-    let remote = Remote { config, http, registry };
+    let instance = fetch_registry(&config, &http).await.map_err(anyhow::Error::msg)?;
+    let (registry, governed) = (instance.registry, instance.enterprise);
+    let how = if governed { "tool calls governed and audited by the instance" } else { "calling its REST API" };
+    eprintln!(
+        "[alga-mcp-connector] {} operations available from {} ({how})",
+        registry.entries().len(),
+        config.instance
+    );
+    let remote = Remote { config, http, registry, governed, client: std::sync::Mutex::default() };
     let info = ServerInfo {
         name: "alga-psa".to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),

@@ -3,8 +3,11 @@
 use alga_agent_tooling::registry::{Registry, RegistryEntry};
 use alga_agent_tooling::request::BuiltRequest;
 use alga_agent_tooling::tools::{Answer, Plan, SEARCH_ENTRY, definitions, plan};
-use alga_mcp::{CallError, ClientFacts, Tool, ToolOutput, ToolProvider};
-use serde_json::{Map, Value};
+use alga_mcp::{
+    CallError, ClientFacts, Implementation, META_CAPABILITIES, META_CLIENT_INFO, META_VERSION, MODERN_VERSION, Tool,
+    ToolOutput, ToolProvider,
+};
+use serde_json::{Map, Value, json};
 
 use crate::config::Config;
 
@@ -12,10 +15,23 @@ pub struct Remote {
     pub config: Config,
     pub http: reqwest::Client,
     pub registry: Registry,
+    /// The instance is the enterprise edition: tool calls go to its governed `/api/mcp`, where
+    /// they are authorized, limited and audited as the key's user like any agent's. Against a
+    /// community instance they call the REST API (which has no governance to go through).
+    pub governed: bool,
+    /// The local client, as it introduced itself, for the audit.
+    pub client: std::sync::Mutex<Option<(String, String)>>,
 }
 
-/// Fetches the registry of what the token may call; every failure says what to fix.
-pub async fn fetch_registry(config: &Config, http: &reqwest::Client) -> Result<Registry, String> {
+/// What the registry document says of the instance besides its entries.
+pub struct Instance {
+    pub registry: Registry,
+    pub enterprise: bool,
+}
+
+/// Fetches the registry of what the token may call, and the instance's edition; every failure
+/// says what to fix.
+pub async fn fetch_registry(config: &Config, http: &reqwest::Client) -> Result<Instance, String> {
     let url = format!("{}{}", config.instance, config.registry_path);
     let response = authorized(config, http.get(&url))
         .header("accept", "application/json")
@@ -44,7 +60,8 @@ pub async fn fetch_registry(config: &Config, http: &reqwest::Client) -> Result<R
         .ok_or_else(|| format!("The registry at {url} did not contain an \"entries\" array."))?;
     let entries: Vec<RegistryEntry> =
         serde_json::from_value(entries).map_err(|e| format!("The registry at {url} has malformed entries: {e}"))?;
-    Ok(Registry::from_entries(entries))
+    let enterprise = body.pointer("/data/edition").and_then(Value::as_str) == Some("enterprise");
+    Ok(Instance { registry: Registry::from_entries(entries), enterprise })
 }
 
 fn authorized(config: &Config, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -67,13 +84,22 @@ impl ToolProvider for Remote {
         definitions(&groups)
     }
 
+    fn initialized(&self, _caller: &(), client: &Implementation) {
+        if let Ok(mut known) = self.client.lock() {
+            *known = Some((client.name.clone(), client.version.clone()));
+        }
+    }
+
     async fn call(
         &self,
         _caller: &(),
-        _client: &ClientFacts,
+        client: &ClientFacts,
         name: &str,
         arguments: Map<String, Value>,
     ) -> Result<ToolOutput, CallError> {
+        if self.governed {
+            return self.relay(client, name, arguments).await;
+        }
         // The registry holds only what the token may call; the server decides again on each call.
         let answer = match plan(&self.registry, name, &arguments, |_| true).ok_or(CallError::UnknownTool)? {
             Plan::Answer(answer) => answer,
@@ -84,6 +110,67 @@ impl ToolProvider for Remote {
 }
 
 impl Remote {
+    /// One `tools/call` relayed to the instance's `/api/mcp` (the stateless 2026-07-28 era, which
+    /// names the client on each request), answered as the instance answered it.
+    async fn relay(
+        &self,
+        client: &ClientFacts,
+        name: &str,
+        arguments: Map<String, Value>,
+    ) -> Result<ToolOutput, CallError> {
+        let remembered = self.client.lock().ok().and_then(|c| c.clone());
+        let (client_name, client_version) = match (&client.client_name, remembered) {
+            (Some(name), _) => (name.clone(), client.client_version.clone().unwrap_or_default()),
+            (None, Some((name, version))) => (name, version),
+            (None, None) => ("unknown client".to_owned(), String::new()),
+        };
+        let client_info = json!({
+            "name": format!("{client_name} via alga-mcp-connector"),
+            "version": client_version,
+        });
+        let mut meta = Map::new();
+        meta.insert(META_VERSION.to_owned(), json!(MODERN_VERSION));
+        meta.insert(META_CAPABILITIES.to_owned(), json!({}));
+        meta.insert(META_CLIENT_INFO.to_owned(), client_info);
+        let body = json!({
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": { "name": name, "arguments": arguments, "_meta": meta },
+        });
+        let url = format!("{}/api/mcp", self.config.instance);
+        let request = authorized(&self.config, self.http.post(&url))
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .header("mcp-protocol-version", MODERN_VERSION)
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", name)
+            .body(body.to_string());
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => return Ok(Answer::failure(format!("Could not reach {}: {e}", self.config.instance)).output),
+        };
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        let answer: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if let Some(result) = answer.get("result") {
+            return Ok(ToolOutput {
+                structured: result.get("structuredContent").cloned().unwrap_or(Value::Null),
+                is_error: result.get("isError").and_then(Value::as_bool).unwrap_or(false),
+            });
+        }
+        match answer.pointer("/error/code").and_then(Value::as_i64) {
+            Some(-32602)
+                if answer.pointer("/error/message").and_then(Value::as_str).is_some_and(|m| m.contains("tool")) =>
+            {
+                Err(CallError::UnknownTool)
+            }
+            // Refused before a call could be made (credential, rate, the instance unavailable):
+            // the agent sees the instance's words and status.
+            _ => Ok(Answer::replied(status, answer).output),
+        }
+    }
+
     /// Sends the built request with the token (which no tool argument can replace).
     async fn send(&self, entry: &RegistryEntry, built: BuiltRequest) -> Answer {
         let Ok(method) = reqwest::Method::from_bytes(built.method.as_bytes()) else {

@@ -41,6 +41,11 @@ impl Server {
             .arg("--address-file")
             .arg(&address)
             .env("RUST_LOG", "warn")
+            // An enterprise server governs the connector's calls: keep its rate limits out of
+            // these tests' way (variables, which a community server ignores).
+            .env("ALGA_MCP_CALLS_PER_SECOND", "100000")
+            .env("ALGA_MCP_CALL_BURST", "100000")
+            .env("ALGA_MCP_WRITES_PER_SECOND", "100000")
             .stdout(std::fs::File::create(&stdout).unwrap())
             .stderr(Stdio::null())
             .spawn()
@@ -181,6 +186,18 @@ fn an_agent_works_a_ticket_through_the_connector() {
     assert_eq!(modern["result"]["resultType"], "complete");
     assert_eq!(modern["result"]["structuredContent"]["results"][0]["entryId"], "time_entries.create");
 
+    // Against an enterprise server every call went through its governed endpoint: audited as the
+    // key's user, naming the client through the connector, the write with its operation.
+    let registry = http(&server.url, "GET", "/api/v1/meta/mcp-registry", &server.key, None);
+    if registry["data"]["edition"] == "enterprise" {
+        let audit = http(&server.url, "GET", "/api/v1/mcp/audit?page_size=200", &server.key, None);
+        let rows = audit["data"].as_array().unwrap();
+        assert_eq!(rows.len(), 8, "one row per tool call: {rows:#?}");
+        assert!(rows.iter().all(|r| r["caller_kind"] == "user" && r["decision"] == "allow"), "{rows:#?}");
+        assert!(rows.iter().any(|r| r["client_name"] == "t via alga-mcp-connector"), "{rows:#?}");
+        assert!(rows.iter().any(|r| r["operation_id"] == "tickets.create" && r["status_code"] == 201), "{rows:#?}");
+    }
+
     // End of input: the connector exits promptly and cleanly.
     drop(mcp.stdin.take());
     let started = Instant::now();
@@ -230,14 +247,14 @@ fn errors_are_worded_for_the_operator_and_the_agent() {
     let mut mcp = Connector::start(&server.url, &key);
     let (error, _) = mcp.tool("call_api_endpoint", json!({"entryId": "tickets.list", "query": {"limit": 1}}));
     assert!(!error);
+    let (error, invalid) = mcp.tool("call_api_endpoint", json!({"entryId": "tickets.get", "path": {}}));
+    assert!(error && invalid["error"].as_str().unwrap().contains("Unresolved path parameters"), "{invalid}");
     delete(&server.url, &format!("/api/v1/api-keys/{key_id}"), &server.key);
     // The server process revoked it itself, so its cache forgets the key at once.
     let (error, answer) = mcp.tool("call_api_endpoint", json!({"entryId": "tickets.list"}));
     assert!(error);
     assert_eq!(answer["status"], 401);
     assert!(answer["hint"].as_str().unwrap().contains("invalid or expired"), "{answer}");
-    let (error, invalid) = mcp.tool("call_api_endpoint", json!({"entryId": "tickets.get", "path": {}}));
-    assert!(error && invalid["error"].as_str().unwrap().contains("Unresolved path parameters"), "{invalid}");
 }
 
 /// Minimal HTTP for test setup (the test does not need a client library).
