@@ -5,6 +5,7 @@
 
 mod activity;
 mod agents;
+mod changes;
 mod idps;
 mod login;
 mod tools;
@@ -200,15 +201,17 @@ enum Tab {
     Providers,
     Agents,
     Activity,
+    Changes,
     Connect,
     Doctor,
 }
 
-const TABS: [(Tab, &str, &str); 6] = [
+const TABS: [(Tab, &str, &str); 7] = [
     (Tab::Overview, "/admin/mcp", "Overview"),
     (Tab::Providers, "/admin/mcp/idps", "Identity providers"),
     (Tab::Agents, "/admin/mcp/agents", "Agents"),
     (Tab::Activity, "/admin/mcp/activity", "Activity"),
+    (Tab::Changes, "/admin/mcp/changes", "Changes"),
     (Tab::Connect, "/admin/mcp/connect", "Connect"),
     (Tab::Doctor, "/admin/mcp/doctor", "IdP doctor"),
 ];
@@ -376,4 +379,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     idps::configure(cfg);
     agents::configure(cfg);
     activity::configure(cfg);
+    changes::configure(cfg);
 }

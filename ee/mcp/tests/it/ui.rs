@@ -403,3 +403,21 @@ async fn retiring_revoking_and_deleting_from_the_pages() {
     assert_eq!(env.ctx.db.run(alga_ee_mcp::session::sweep).await.unwrap(), 1);
     env.stop().await;
 }
+
+#[tokio::test]
+async fn the_changes_page_lists_the_admin_audit() {
+    let env = Env::start().await;
+    set_password(&env, ADMIN).await;
+    set_password(&env, TECH).await;
+    let body = serde_json::json!({ "name": "Changes agent", "role_ids": [env.a.technician_role] });
+    env.api(&env.a.admin_key, "POST", "/api/v1/mcp/agents", Some(body)).await.expect(201);
+    let (_, cookie) = sign_in(&env, ADMIN, PASSWORD).await;
+    let page = get(&env, "/admin/mcp/changes", &cookie).await.expect(200);
+    assert!(text(&page).contains("1 changes") && text(&page).contains("agent.create"), "{}", text(&page));
+    assert!(text(&page).contains("Changes agent") && !text(&page).contains(PASSWORD));
+    let export = get(&env, "/api/v1/mcp/admin-audit/export?format=csv", &cookie).await.expect(200);
+    assert_eq!(text(&export).lines().count(), 2, "a header and the change");
+    let (_, tech) = sign_in(&env, TECH, PASSWORD).await;
+    get(&env, "/admin/mcp/changes", &tech).await.expect(403);
+    env.stop().await;
+}
