@@ -16,6 +16,7 @@ DROP TRIGGER audit_prunes_append_only ON audit_prunes;
 DROP TRIGGER mcp_audit_no_truncate ON mcp_audit;
 DROP TRIGGER mcp_audit_append_only ON mcp_audit;
 DROP FUNCTION audit_append_only();
+DROP FUNCTION audit_prunes_append_only();
 DROP TABLE audit_prunes;
 DELETE FROM mcp_audit WHERE tenant_id NOT IN (SELECT id FROM tenants);
 ALTER TABLE mcp_audit ADD CONSTRAINT mcp_audit_tenant_id_fkey

@@ -14,17 +14,26 @@ CREATE TABLE audit_prunes (
 
 CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'DELETE' AND TG_TABLE_NAME <> 'audit_prunes'
-        AND EXISTS (SELECT 1 FROM audit_prunes WHERE open AND OLD.created_at < cutoff) THEN
-        RETURN OLD;
-    END IF;
-    -- A prune closes its own record once.
-    IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'audit_prunes' AND OLD.open AND NOT NEW.open
-        AND NEW.id = OLD.id AND NEW.cutoff = OLD.cutoff THEN
-        RETURN NEW;
+    IF TG_OP = 'DELETE' THEN
+        IF EXISTS (SELECT 1 FROM audit_prunes WHERE open AND OLD.created_at < cutoff) THEN
+            RETURN OLD;
+        END IF;
     END IF;
     RAISE EXCEPTION 'the audit is append-only: % on % is refused (rows leave it only through alga-server audit prune)',
         TG_OP, TG_TABLE_NAME USING ERRCODE = 'integrity_constraint_violation';
+END
+$$;
+
+-- A prune closes its own record once; nothing else changes or removes one.
+CREATE FUNCTION audit_prunes_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        IF OLD.open AND NOT NEW.open AND NEW.id = OLD.id AND NEW.cutoff = OLD.cutoff THEN
+            RETURN NEW;
+        END IF;
+    END IF;
+    RAISE EXCEPTION 'the record of audit prunes is append-only: % is refused', TG_OP
+        USING ERRCODE = 'integrity_constraint_violation';
 END
 $$;
 
@@ -33,9 +42,9 @@ CREATE TRIGGER mcp_audit_append_only BEFORE UPDATE OR DELETE ON mcp_audit
 CREATE TRIGGER mcp_audit_no_truncate BEFORE TRUNCATE ON mcp_audit
     FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
 CREATE TRIGGER audit_prunes_append_only BEFORE UPDATE OR DELETE ON audit_prunes
-    FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+    FOR EACH ROW EXECUTE FUNCTION audit_prunes_append_only();
 CREATE TRIGGER audit_prunes_no_truncate BEFORE TRUNCATE ON audit_prunes
-    FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_prunes_append_only();
 
 -- The grant epoch of a tenant being deleted is not created again by the cascade's triggers.
 CREATE OR REPLACE FUNCTION bump_grant_epoch() RETURNS trigger LANGUAGE plpgsql AS $$

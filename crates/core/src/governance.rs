@@ -63,6 +63,12 @@ pub trait McpGovernance: Send + Sync + 'static {
     /// Adds the edition's own metrics to the process's registry (once, at start).
     fn register_metrics(&self, _metrics: &crate::metrics::Metrics) {}
 
+    /// Deletes the edition's records of a tenant that its cascade cannot reach in a safe order
+    /// (called first when the tenant is deleted, in the same transaction).
+    fn delete_tenant_records(&self, _conn: &mut crate::DbConn, _tenant_id: &str) -> Result<(), crate::ApiError> {
+        Ok(())
+    }
+
     /// Removes the audit rows older than `before`, the one way rows leave the append-only audit;
     /// refuses a date within the last `retention_days`. Records the prune; says how many rows went.
     fn prune_audit(

@@ -191,7 +191,11 @@ pub fn set_role_permissions(
 }
 
 /// Deletes a tenant and, by cascade, everything it holds but its audits, which outlive it.
-pub fn delete_tenant(conn: &mut DbConn, slug: &str) -> Result<Tenant, ApiError> {
+pub fn delete_tenant(
+    conn: &mut DbConn,
+    slug: &str,
+    edition: &dyn crate::governance::McpGovernance,
+) -> Result<Tenant, ApiError> {
     crate::db::write_transaction(conn, |conn| {
         use crate::schema::{contacts, project_tasks, projects, statuses, ticket_comments, tickets, time_entries};
         let tenant = tenant_by_slug(conn, slug)?;
@@ -205,6 +209,7 @@ pub fn delete_tenant(conn: &mut DbConn, slug: &str) -> Result<Tenant, ApiError> 
         diesel::delete(tickets::table.filter(tickets::tenant_id.eq(id))).execute(conn)?;
         diesel::delete(contacts::table.filter(contacts::tenant_id.eq(id))).execute(conn)?;
         diesel::delete(statuses::table.filter(statuses::tenant_id.eq(id))).execute(conn)?;
+        edition.delete_tenant_records(conn, id)?;
         diesel::delete(tenants::table.filter(tenants::id.eq(id))).execute(conn)?;
         Ok(tenant)
     })

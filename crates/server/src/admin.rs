@@ -50,7 +50,7 @@ pub fn tenant(global: &GlobalArgs, command: &TenantCommand) -> anyhow::Result<()
         }
         TenantCommand::Delete { slug } => {
             let tenant = alga_core::db::write_transaction(&mut conn, |conn| {
-                let tenant = identity::delete_tenant(conn, slug)?;
+                let tenant = identity::delete_tenant(conn, slug, crate::edition::governance().as_ref())?;
                 let before = serde_json::json!({ "slug": tenant.slug, "name": tenant.name });
                 let change = admin_audit::Change {
                     action: "tenant.delete",

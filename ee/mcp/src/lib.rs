@@ -135,6 +135,15 @@ impl McpGovernance for Enterprise {
         vec![sweeper::task(ctx, self.state.settings.key_sweep_every())]
     }
 
+    fn delete_tenant_records(&self, conn: &mut alga_core::DbConn, tenant_id: &str) -> Result<(), alga_core::ApiError> {
+        use diesel::prelude::*;
+        // Agents' roles refer to roles, which the tenant's cascade may reach first.
+        diesel::delete(schema::agent_roles::table.filter(schema::agent_roles::tenant_id.eq(tenant_id)))
+            .execute(conn)?;
+        diesel::delete(schema::agents::table.filter(schema::agents::tenant_id.eq(tenant_id))).execute(conn)?;
+        Ok(())
+    }
+
     fn prune_audit(
         &self,
         conn: &mut alga_core::DbConn,

@@ -508,7 +508,8 @@ async fn a_tenant_is_deleted_and_its_audits_outlive_it() {
     let (_, key) = keyed_agent(&env, &env.b, "leaving", &[&env.b.technician_role]).await;
     env.call_api("/api/mcp", &key, json!({ "entryId": "clients.list" })).await.expect(200);
     let tenant = tenant_id(&env, &env.b).await;
-    env.ctx.db.run(|conn| alga_core::identity::delete_tenant(conn, "tenant-b")).await.unwrap();
+    let edition = alga_ee_mcp::Enterprise::default();
+    env.ctx.db.run(move |conn| alga_core::identity::delete_tenant(conn, "tenant-b", &edition)).await.unwrap();
     #[derive(diesel::QueryableByName)]
     struct Count {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
