@@ -87,12 +87,17 @@ const FLAGS: [&str; 10] = [
 
 /// An agent with the Technician role and an API key: the key.
 fn agent_key(server: &Server, admin: &str) -> Result<String> {
+    Ok(agent_with_key(server, admin)?.1)
+}
+
+/// An agent with the Technician role and an API key: (its id, the key).
+fn agent_with_key(server: &Server, admin: &str) -> Result<(String, String)> {
     let body = json!({ "name": "Fault agent", "role_ids": [technician_role(server, admin)?] });
     let agent = admin_call(server, admin, "POST", "/api/v1/mcp/agents", Some(body))?;
     let id = agent["data"]["id"].as_str().context("no agent id")?;
     let expires = json!({ "expires_at": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339() });
     let key = admin_call(server, admin, "POST", &format!("/api/v1/mcp/agents/{id}/keys"), Some(expires))?;
-    Ok(key["data"]["key"].as_str().context("no key")?.to_owned())
+    Ok((id.to_owned(), key["data"]["key"].as_str().context("no key")?.to_owned()))
 }
 
 fn audited(addr: SocketAddr, admin: &str) -> Result<i64> {
@@ -322,11 +327,7 @@ struct ChurnTenant {
 fn churn_tenant(server: &Server, slug: &str, admin: &str) -> Result<ChurnTenant> {
     let mut agents = Vec::new();
     for _ in 0..2 {
-        let key = agent_key(server, admin)?;
-        let (_, me) = http::request(server.addr, "GET", "/api/v1/me", &[("x-api-key", &key)], None)?;
-        let me: Value = serde_json::from_str(&me)?;
-        let id = me["data"]["agent"]["id"].as_str().context("the key names no agent")?.to_owned();
-        agents.push((id, key));
+        agents.push(agent_with_key(server, admin)?);
     }
     let (_, list) = http::request(server.addr, "GET", "/api/v1/tickets?limit=1", &[("x-api-key", admin)], None)?;
     let list: Value = serde_json::from_str(&list)?;
@@ -465,17 +466,23 @@ fn grants_churn_then_sigkill(binary: &Path, dir: &Path, url: &str, backend: &str
             }
         }
         // The audit: every row, and the allowed comment creations by nonce.
-        let (status, export) =
-            http::request(again.addr, "GET", "/api/v1/mcp/audit/export", &[("x-api-key", &tenant.admin)], None)?;
-        ensure!(status == 200, "audit export: {status}");
         let mut audited: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-        for line in export.lines() {
-            rows += 1;
-            let row: Value = serde_json::from_str(line)?;
-            if row["decision"] == "allow" && row["operation_id"] == "tickets.comments.create" {
-                let args: Value = serde_json::from_str(row["arguments"].as_str().unwrap_or("{}"))?;
-                let nonce = args["body"]["body"].as_str().unwrap_or_default().to_owned();
-                *audited.entry(nonce).or_default() += 1;
+        for page in 1.. {
+            let path = format!("/api/v1/mcp/audit?page_size=200&page={page}");
+            let (status, text) = http::request(again.addr, "GET", &path, &[("x-api-key", &tenant.admin)], None)?;
+            ensure!(status == 200, "audit: {status} {text}");
+            let list: Value = serde_json::from_str(&text)?;
+            let items = list["data"].as_array().context("no audit rows")?;
+            for row in items {
+                rows += 1;
+                if row["decision"] == "allow" && row["operation_id"] == "tickets.comments.create" {
+                    let args: Value = serde_json::from_str(row["arguments"].as_str().unwrap_or("{}"))?;
+                    let nonce = args["body"]["body"].as_str().unwrap_or_default().to_owned();
+                    *audited.entry(nonce).or_default() += 1;
+                }
+            }
+            if items.len() < 200 {
+                break;
             }
         }
         made += counts.len();
