@@ -316,7 +316,11 @@ fn credential_key(principal: &alga_core::Principal) -> String {
 
 /// The `WWW-Authenticate` challenge pointing at this endpoint's protected-resource metadata.
 fn challenge(ctx: &AppContext, scope: &Scope, error: Option<&str>) -> String {
-    let metadata = crate::metadata::metadata_url(ctx, scope);
+    bearer_challenge(&crate::metadata::metadata_url(ctx, scope), error)
+}
+
+/// A `Bearer` challenge naming the metadata, and the error when there is one.
+fn bearer_challenge(metadata: &str, error: Option<&str>) -> String {
     match error {
         None => format!("Bearer resource_metadata=\"{metadata}\""),
         Some(description) => {
@@ -575,5 +579,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         cfg.service(
             web::resource(path).route(post).route(web::get().to(not_allowed)).route(web::delete().to(not_allowed)),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_challenge_is_a_valid_header_whatever_the_token_said() {
+        for why in ["unknown issuer \"evil\"\r\nX-Injected: 1", "kid \u{7f}\u{0}é中", "a\\b\"c"] {
+            let value =
+                bearer_challenge("https://alga.example/.well-known/oauth-protected-resource/api/mcp", Some(why));
+            assert!(actix_web::http::header::HeaderValue::from_str(&value).is_ok(), "{value:?}");
+            assert!(!value.contains('\n') && !value.contains('\r'), "{value:?}");
+        }
     }
 }

@@ -563,3 +563,22 @@ async fn a_key_withdrawn_from_the_jwks_stops_verifying_at_the_next_refresh() {
     assert!(res.body["error"]["message"].as_str().unwrap().contains("key"), "{}", res.body);
     env.stop().await;
 }
+
+/// A user's tool call that changes grants (and so moves its tenant's grant epoch in its own
+/// transaction) is executed and audited once, not made stale by its own change.
+#[actix_web::test]
+async fn a_call_that_changes_grants_is_not_invalidated_by_its_own_change() {
+    let env = Env::start().await;
+    let body = json!({ "name": "Dispatchers", "permissions": ["ticket:read"] });
+    let res = env.call_api("/api/mcp", &env.a.admin_key, json!({ "entryId": "roles.create", "body": body })).await;
+    assert!(!is_error(&res.expect(200)));
+    let roles = env.api(&env.a.admin_key, "GET", "/api/v1/roles?limit=100", None).await.expect(200);
+    let made = roles.data().as_array().unwrap().iter().filter(|r| r["name"] == "Dispatchers").count();
+    assert_eq!(made, 1, "made once");
+    let rows = env.audit(&env.a, "").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0]["decision"].as_str(), rows[0]["operation_id"].as_str()), (Some("allow"), Some("roles.create")));
+    let changes = env.api(&env.a.admin_key, "GET", "/api/v1/mcp/admin-audit", None).await.expect(200);
+    assert_eq!(changes.data()[0]["action"], "role.create", "and recorded as a change, by the same user");
+    env.stop().await;
+}
