@@ -154,17 +154,16 @@ impl Remote {
         let text = response.text().await.unwrap_or_default();
         let answer: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         if let Some(result) = answer.get("result") {
+            // The structured result, else the text the instance gave.
+            let text = || result.pointer("/content/0/text").and_then(Value::as_str).map(|t| json!({ "error": t }));
             return Ok(ToolOutput {
-                structured: result.get("structuredContent").cloned().unwrap_or(Value::Null),
+                structured: result.get("structuredContent").cloned().or_else(text).unwrap_or(Value::Null),
                 is_error: result.get("isError").and_then(Value::as_bool).unwrap_or(false),
             });
         }
+        let message = answer.pointer("/error/message").and_then(Value::as_str).unwrap_or_default();
         match answer.pointer("/error/code").and_then(Value::as_i64) {
-            Some(-32602)
-                if answer.pointer("/error/message").and_then(Value::as_str).is_some_and(|m| m.contains("tool")) =>
-            {
-                Err(CallError::UnknownTool)
-            }
+            Some(-32602) if message.starts_with("Unknown tool") => Err(CallError::UnknownTool),
             // Refused before a call could be made (credential, rate, the instance unavailable):
             // the agent sees the instance's words and status.
             _ => Ok(Answer::replied(status, answer).output),

@@ -51,8 +51,12 @@ pub enum Who<'a> {
     Cli,
 }
 
-/// Records `change` in `tenant`, on the connection (and so in the transaction) making it.
+/// Records `change` in `tenant`, on the connection (and so in the transaction) making it; a
+/// change that changed nothing (the same before and after) is not a change, and leaves no row.
 pub fn record(conn: &mut DbConn, tenant: &str, who: Who<'_>, change: Change<'_>) -> Result<(), ApiError> {
+    if change.before.is_some() && change.before == change.after {
+        return Ok(());
+    }
     let (actor_kind, user_id, agent_id, api_key_id, via) = match who {
         Who::Cli => ("system", None, None, None, "cli"),
         Who::Principal(p) => {

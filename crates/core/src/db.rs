@@ -149,42 +149,41 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
-/// Replaces every password in a database URL with `***`: the userinfo's
-/// (`scheme://user:password@host…`) and any parameter naming one (`?password=…`,
-/// `&sslpassword=…`, or `password=…` in a keyword/value string), in any case.
+/// Replaces every password in a database URL with `***`: the userinfo's (everything before the
+/// last `@` ahead of the first `/`, as libpq reads it) and any query parameter naming one
+/// (`password`, `sslpassword`, also percent-encoded). Text that is not a URL (a keyword/value
+/// string, which libpq lets spell `password = 'a b'`) is not shown at all when it names a password.
 fn redact(url: &str) -> String {
-    let (head, tail) = match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-            let (authority, tail) = rest.split_at(authority_end);
-            let authority = match authority.rsplit_once('@') {
-                Some((userinfo, host)) => match userinfo.split_once(':') {
-                    Some((user, _password)) => format!("{user}:***@{host}"),
-                    None => authority.to_owned(),
-                },
-                None => authority.to_owned(),
-            };
-            (format!("{scheme}://{authority}"), tail)
-        }
-        None => (String::new(), url),
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return if url.to_ascii_lowercase().contains("pass") {
+            "(a connection string holding a password, not shown)".to_owned()
+        } else {
+            url.to_owned()
+        };
     };
-    // Parameters are separated by `&`, `?` or spaces; a secret one keeps its name only.
-    let mut out = head;
-    let mut rest = tail;
-    while !rest.is_empty() {
-        let end = rest.find(['&', '?', ' ']).unwrap_or(rest.len());
-        let (part, after) = rest.split_at(end);
-        match part.split_once('=') {
-            Some((name, _)) if name.to_ascii_lowercase().contains("pass") => {
-                out.push_str(name);
-                out.push_str("=***");
-            }
-            _ => out.push_str(part),
-        }
-        if let Some(separator) = after.chars().next() {
-            out.push(separator);
-        }
-        rest = after.get(1..).unwrap_or_default();
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{user}:***@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    let (path, query) = path.split_once('?').map_or((path, None), |(p, q)| (p, Some(q)));
+    let mut out = format!("{scheme}://{authority}{path}");
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| {
+                let name = pair.split_once('=').map_or(pair, |(n, _)| n);
+                let decoded: String =
+                    url::form_urlencoded::parse(name.as_bytes()).map(|(k, _)| k.into_owned()).collect();
+                if decoded.to_ascii_lowercase().contains("pass") { format!("{name}=***") } else { pair.to_owned() }
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
     }
     out
 }
@@ -597,12 +596,12 @@ mod tests {
         assert_eq!(url.to_string(), "postgres://alice@db/alga?sslmode=require&password=***&PassWord=***");
         let url: DatabaseUrl = "postgresql://db/alga?sslpassword=s3cret".parse().unwrap();
         assert!(!url.to_string().contains("s3cret"), "{url}");
-        let err = "host=db password=s3cret user=alice"
-            .parse::<DatabaseUrl>()
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(!err.contains("s3cret") && err.contains("password=***"), "{err}");
+        for text in ["host=db password=s3cret user=alice", "host=db password = 's3 cret'"] {
+            let err = text.parse::<DatabaseUrl>().err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(!err.contains("s3cret") && !err.contains("s3 cret") && err.contains("not shown"), "{err}");
+        }
+        let url: DatabaseUrl = "postgres://u:pa?ss@db/x?%70assword=s3cret&sslmode=disable".parse().unwrap();
+        assert_eq!(url.to_string(), "postgres://u:***@db/x?%70assword=***&sslmode=disable");
     }
 
     #[test]

@@ -36,8 +36,11 @@ pub fn tenant(global: &GlobalArgs, command: &TenantCommand) -> anyhow::Result<()
             let admin_email = format!("admin@{slug}.localhost");
             let (tenant, key) = alga_core::db::write_transaction(&mut conn, |conn| {
                 let tenant = identity::create_tenant(conn, slug, &name)?;
+                let created = serde_json::json!({ "slug": tenant.slug, "name": tenant.name });
+                cli_change(conn, &tenant.id, "tenant.create", "tenant", &tenant.id, Some(created))?;
                 let admin = first_admin(conn, &tenant.id, &admin_email, None)?;
                 let key = identity::create_api_key(conn, &tenant.id, &admin, "first admin key", None)?;
+                key_change(conn, &tenant.id, &admin, &key)?;
                 Ok::<_, ApiError>((tenant, key))
             })?;
             writeln!(
@@ -109,6 +112,12 @@ fn first_admin(conn: &mut DbConn, tenant_id: &str, email: &str, password: Option
     Ok(id)
 }
 
+/// Records a key made from the command line (never its plaintext).
+fn key_change(conn: &mut DbConn, tenant: &str, user_id: &str, key: &identity::IssuedKey) -> Result<(), ApiError> {
+    let after = serde_json::json!({ "user_id": user_id, "prefix": key.key.prefix, "description": key.key.description });
+    cli_change(conn, tenant, "api_key.create", "api_key", &key.key.id, Some(after))
+}
+
 /// Records a change made from the command line in the admin audit.
 fn cli_change(
     conn: &mut DbConn,
@@ -166,9 +175,7 @@ pub fn api_key(global: &GlobalArgs, command: &ApiKeyCommand) -> anyhow::Result<(
             let expires_at = expires_in.as_deref().map(parse_expiry).transpose()?;
             let key = alga_core::db::write_transaction(&mut conn, |conn| {
                 let key = identity::create_api_key(conn, &tenant.id, &user_id, description, expires_at)?;
-                let after =
-                    serde_json::json!({ "user_id": user_id, "prefix": key.key.prefix, "description": description });
-                cli_change(conn, &tenant.id, "api_key.create", "api_key", &key.key.id, Some(after))?;
+                key_change(conn, &tenant.id, &user_id, &key)?;
                 Ok::<_, ApiError>(key)
             })?;
             writeln!(out(), "API key {} for {user} (shown once, store it now):\n{}", key.key.id, key.plaintext)?;
@@ -247,8 +254,11 @@ pub fn bootstrap(conn: &mut DbConn) -> Result<Option<(String, String)>, ApiError
         getrandom::fill(&mut secret).map_err(|e| ApiError::internal(&format!("no randomness: {e}")))?;
         let password = hex::encode(secret);
         let tenant = identity::create_tenant(conn, "default", "Default")?;
+        let created = serde_json::json!({ "slug": tenant.slug, "name": tenant.name });
+        cli_change(conn, &tenant.id, "tenant.create", "tenant", &tenant.id, Some(created))?;
         let admin = first_admin(conn, &tenant.id, "admin@localhost", Some(&password))?;
         let key = identity::create_api_key(conn, &tenant.id, &admin, "bootstrap admin key", None)?;
+        key_change(conn, &tenant.id, &admin, &key)?;
         Ok(Some((key.plaintext, password)))
     });
     match created {

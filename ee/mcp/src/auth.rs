@@ -456,10 +456,14 @@ fn bound_agent(
 /// also that endpoint's URL (only the tenant's providers are weighed there, so its agents can use
 /// it whatever audience their provider was registered with, and whatever other tenants register).
 fn audiences(ctx: &AppContext, scope: &Scope, idp: &Idp) -> Vec<String> {
-    match scope {
-        Scope::Instance => vec![idp.audience.clone()],
-        Scope::Tenant { slug, .. } => vec![idp.audience.clone(), resource_url(ctx, Some(slug))],
-    }
+    let own_slug = match scope {
+        Scope::Instance => None,
+        Scope::Tenant { slug, .. } => Some(slug.as_str()),
+    };
+    // A provider registered with another tenant's endpoint as its audience never lets tokens
+    // meant for that tenant act here.
+    let registered = (!crate::idp::names_other_tenant(ctx, &idp.audience, own_slug)).then(|| idp.audience.clone());
+    registered.into_iter().chain(own_slug.map(|slug| resource_url(ctx, Some(slug)))).collect()
 }
 
 async fn verify_with(

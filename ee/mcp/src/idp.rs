@@ -102,6 +102,26 @@ pub fn resource_url(ctx: &AppContext, tenant_slug: Option<&str>) -> String {
     }
 }
 
+/// Whether `audience` is the endpoint of a tenant of this instance other than `own_slug`'s.
+pub fn names_other_tenant(ctx: &AppContext, audience: &str, own_slug: Option<&str>) -> bool {
+    let prefix = format!("{}/t/", ctx.public_url.as_str().trim_end_matches('/'));
+    match audience.strip_prefix(&prefix) {
+        Some(rest) => own_slug.is_none_or(|slug| rest != format!("{slug}/api/mcp")),
+        None => false,
+    }
+}
+
+/// Refuses another tenant's endpoint as a provider's audience.
+fn own_audience(ctx: &AppContext, audience: &str, own_slug: &str) -> Result<(), ApiError> {
+    if names_other_tenant(ctx, audience, Some(own_slug)) {
+        return Err(ApiError::validation(
+            "audience",
+            "names another organization's endpoint; use this instance's or your own",
+        ));
+    }
+    Ok(())
+}
+
 /// An https URL, or http on a loopback host when insecure IdP URLs are allowed. A host that is an
 /// IP address must be public (or loopback, when allowed); host names are judged when resolved.
 pub fn check_url(field: &str, text: &str, allow_insecure: bool) -> Result<Url, ApiError> {
@@ -265,6 +285,7 @@ pub async fn create_idp(
     }
     let subject_claim = subject_claim(b.subject_claim.as_deref(), default_claim)?;
     let audience = audience(b.audience.as_deref().unwrap_or(&resource_url(ctx, None)))?;
+    own_audience(ctx, &audience, &who.tenant_slug)?;
     let jwks_uri = match b.jwks_uri.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
         Some(uri) if b.kind == Kind::Custom => check_url("jwks_uri", uri, insecure)?.to_string(),
         Some(_) => return Err(ApiError::validation("jwks_uri", "is found by discovery for this kind of provider")),
@@ -340,6 +361,9 @@ async fn update(
 /// Changes a provider's audience, agent claim or status.
 pub async fn update_idp(ctx: &AppContext, who: &Arc<Principal>, id: &str, b: UpdateIdp) -> Result<IdpView, ApiError> {
     let audience = b.audience.as_deref().map(audience).transpose()?;
+    if let Some(audience) = &audience {
+        own_audience(ctx, audience, &who.tenant_slug)?;
+    }
     let claim = b.subject_claim.as_deref().map(|c| subject_claim(Some(c), "sub")).transpose()?;
     let (tenant, id, who) = (who.tenant_id.clone(), id.to_owned(), who.clone());
     ctx.db

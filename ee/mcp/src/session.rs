@@ -26,6 +26,10 @@ pub const LOGIN_CSRF_COOKIE: &str = "alga_login_csrf";
 pub const LIFETIME_HOURS: i64 = 8;
 /// Failed sign-ins (per account, per address) that pause signing in…
 pub const MAX_FAILURES: u32 = 5;
+/// Failures an account takes from everywhere together before it pauses: far more than one
+/// stranger's, so that one cannot lock its owner out, while many addresses guessing together
+/// still meet a ceiling.
+pub const MAX_ACCOUNT_FAILURES: u32 = 100;
 /// …for this long after the last failure.
 pub const PAUSE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
@@ -146,7 +150,7 @@ impl Throttle {
     /// The account as tried from this client's address, and the address (an IPv6 client by its
     /// /64, which one holder usually has whole). Never the account alone: a stranger's failures
     /// pause them, not the account's owner signing in from elsewhere.
-    fn keys(email: &str, addr: Option<IpAddr>) -> [String; 2] {
+    fn keys(email: &str, addr: Option<IpAddr>) -> [String; 3] {
         let addr = match addr {
             Some(IpAddr::V6(v6)) => {
                 let s = v6.segments();
@@ -155,17 +159,18 @@ impl Throttle {
             Some(v4) => v4.to_string(),
             None => "unknown".to_owned(),
         };
-        [format!("account:{email}@{addr}"), format!("address:{addr}")]
+        [format!("tried:{addr}:{email}"), format!("address:{addr}"), format!("account:{email}")]
     }
 
     /// Counts an attempt against both keys before its password is checked, atomically, so that
     /// attempts made at the same moment cannot all slip under the limit; `false` when either key
     /// is already at the limit (and then nothing is counted).
-    fn attempt(&self, keys: &[String; 2]) -> bool {
+    fn attempt(&self, keys: &[String; 3]) -> bool {
         let mut counted = Vec::new();
         for k in keys {
             let entry = self.failures.entry(k.clone()).and_upsert_with(|seen| seen.map_or(1, |e| e.into_value() + 1));
-            if entry.into_value() > MAX_FAILURES {
+            let limit = if k.starts_with("account:") { MAX_ACCOUNT_FAILURES } else { MAX_FAILURES };
+            if entry.into_value() > limit {
                 // Over the limit: take back what this attempt counted.
                 self.forget(std::slice::from_ref(k));
                 self.forget(&counted);
@@ -373,6 +378,14 @@ mod tests {
         assert!(!t.attempt(&Throttle::keys("other@b.c", Some(addr))));
         assert!(t.attempt(&Throttle::keys("a@b.c", Some([10, 0, 0, 2].into()))));
         assert!(t.attempt(&Throttle::keys("other@b.c", Some([10, 0, 0, 2].into()))));
+        // Many addresses guessing one account together meet the account's own, higher ceiling.
+        let mut admitted = 1 + MAX_FAILURES;
+        for n in 0..60u8 {
+            for _ in 0..MAX_FAILURES {
+                admitted += u32::from(t.attempt(&Throttle::keys("a@b.c", Some([10, 1, 0, n].into()))));
+            }
+        }
+        assert_eq!(admitted, MAX_ACCOUNT_FAILURES);
         // A success takes its own attempt back.
         let fresh = Throttle::keys("c@d.e", Some([10, 0, 0, 3].into()));
         for _ in 0..20 {

@@ -337,6 +337,10 @@ async fn tenants_stay_apart_on_both_endpoints() {
     let b_token = key.sign(&env.claims(&provider.base, "bot", &env.resource(Some("tenant-b"))));
     let res = env.rpc("/t/tenant-b/api/mcp", &b_token, "tools/list", json!({})).await.expect(401);
     assert!(res.header("www-authenticate").contains("/t/tenant-b/api/mcp"));
+    // No tenant registers another tenant's endpoint as its provider's audience.
+    let poached = json!({"kind": "custom", "issuer": provider.base, "audience": env.resource(Some("tenant-a"))});
+    let res = env.api(&env.b.admin_key, "POST", "/api/v1/mcp/idp-providers", Some(poached)).await.expect(400);
+    assert_eq!(res.body["error"]["details"]["fields"][0]["field"], "audience", "{}", res.body);
     // Tenant B registering the same issuer and subject makes the instance-wide endpoint ambiguous;
     // tenant A's own endpoint keeps working for its agent.
     let idp_b = env.trust(&env.b, &provider).await;
