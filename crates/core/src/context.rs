@@ -9,6 +9,14 @@ use crate::governance::Edition;
 use crate::identity::Authenticator;
 use crate::metrics::Metrics;
 
+/// Names of the edition's holders of a role other than users (the enterprise edition's agents), by
+/// `(connection, tenant, role)`: a role they hold is not deleted from under them.
+pub type RoleHolders = fn(&mut crate::DbConn, &str, &str) -> Result<Vec<String>, crate::ApiError>;
+
+fn no_other_holders(_: &mut crate::DbConn, _: &str, _: &str) -> Result<Vec<String>, crate::ApiError> {
+    Ok(Vec::new())
+}
+
 #[derive(Clone, Debug)]
 pub struct AppContext {
     pub db: Db,
@@ -19,12 +27,20 @@ pub struct AppContext {
     /// The edition this server is (community unless the server says otherwise).
     pub edition: Edition,
     pub metrics: Arc<Metrics>,
+    pub role_holders: RoleHolders,
 }
 
 impl AppContext {
     pub fn new(db: Db, public_url: Url) -> AppContext {
         let auth = Arc::new(Authenticator::new(db.clone()));
-        AppContext { db, public_url, auth, edition: Edition::Community, metrics: Arc::default() }
+        AppContext {
+            db,
+            public_url,
+            auth,
+            edition: Edition::Community,
+            metrics: Arc::default(),
+            role_holders: no_other_holders,
+        }
     }
 }
 

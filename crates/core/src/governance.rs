@@ -63,6 +63,11 @@ pub trait McpGovernance: Send + Sync + 'static {
     /// Adds the edition's own metrics to the process's registry (once, at start).
     fn register_metrics(&self, _metrics: &crate::metrics::Metrics) {}
 
+    /// Who else than users may hold a role, for refusing its deletion by name.
+    fn role_holders(&self) -> crate::context::RoleHolders {
+        |_, _, _| Ok(Vec::new())
+    }
+
     /// Deletes the edition's records of a tenant that its cascade cannot reach in a safe order
     /// (called first when the tenant is deleted, in the same transaction).
     fn delete_tenant_records(&self, _conn: &mut crate::DbConn, _tenant_id: &str) -> Result<(), crate::ApiError> {

@@ -610,6 +610,18 @@ pub async fn revoke_agent_key(ctx: &AppContext, who: &Arc<Principal>, agent: &st
         .await
 }
 
+/// The names of the agents (retired ones too) holding a role.
+pub fn holders_of_role(conn: &mut DbConn, tenant: &str, role: &str) -> Result<Vec<String>, ApiError> {
+    Ok(agent_roles::table
+        .inner_join(
+            agents::table.on(agents::tenant_id.eq(agent_roles::tenant_id).and(agents::id.eq(agent_roles::agent_id))),
+        )
+        .filter(agent_roles::tenant_id.eq(tenant).and(agent_roles::role_id.eq(role)))
+        .order(agents::name)
+        .select(agents::name)
+        .load(conn)?)
+}
+
 /// Records a change in the admin audit, in the transaction making it.
 pub(crate) fn audited(
     conn: &mut DbConn,

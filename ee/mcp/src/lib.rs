@@ -135,6 +135,10 @@ impl McpGovernance for Enterprise {
         vec![sweeper::task(ctx, self.state.settings.key_sweep_every())]
     }
 
+    fn role_holders(&self) -> alga_core::context::RoleHolders {
+        agents::holders_of_role
+    }
+
     fn delete_tenant_records(&self, conn: &mut alga_core::DbConn, tenant_id: &str) -> Result<(), alga_core::ApiError> {
         use diesel::prelude::*;
         // Agents' roles refer to roles, which the tenant's cascade may reach first.

@@ -758,6 +758,7 @@ async fn update_role(ctx: Ctx, p: IdPath, _: (), b: UpdateRole) -> Result<Data<R
 async fn delete_role(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError> {
     let tenant = ctx.tenant().to_owned();
     let checker = ctx.clone();
+    let other_holders = ctx.app.role_holders;
     ctx.write(move |conn| {
         let role = load_role(conn, &tenant, &p.id)?;
         if role.built_in {
@@ -769,6 +770,14 @@ async fn delete_role(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, Api
             .get_result(conn)?;
         if holders > 0 {
             return Err(ApiError::conflict(format!("{holders} users have this role; take it away from them first.")));
+        }
+        let agents = other_holders(conn, &tenant, &p.id)?;
+        if !agents.is_empty() {
+            return Err(ApiError::conflict(format!(
+                "Agents hold this role: {}; take it away from them first.",
+                agents.join(", ")
+            ))
+            .with_details(serde_json::json!({ "agents": agents })));
         }
         // Agents (enterprise edition) may hold it too: their rows refuse the delete.
         diesel::delete(roles::table.filter(roles::tenant_id.eq(&tenant).and(roles::id.eq(&p.id))))

@@ -584,3 +584,17 @@ async fn a_call_that_changes_grants_is_not_invalidated_by_its_own_change() {
     assert_eq!(changes.data()[0]["action"], "role.create", "and recorded as a change, by the same user");
     env.stop().await;
 }
+
+#[actix_web::test]
+async fn a_role_agents_hold_is_not_deleted_and_they_are_named() {
+    let env = Env::start().await;
+    let body = json!({ "name": "Triage", "permissions": ["ticket:read", "ticket:update"] });
+    let role = env.api(&env.a.admin_key, "POST", "/api/v1/roles", Some(body)).await.expect(201);
+    let role = role.data()["id"].as_str().unwrap().to_owned();
+    keyed_agent(&env, &env.a, "Night shift", &[&role]).await;
+    let res = env.api(&env.a.admin_key, "DELETE", &format!("/api/v1/roles/{role}"), None).await.expect(409);
+    assert!(res.body["error"]["message"].as_str().unwrap().contains("Night shift"), "{}", res.body);
+    assert_eq!(res.body["error"]["details"]["agents"], json!(["Night shift"]));
+    env.api(&env.a.admin_key, "GET", &format!("/api/v1/roles/{role}"), None).await.expect(200);
+    env.stop().await;
+}

@@ -179,6 +179,7 @@ impl Env {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let mut ctx = AppContext::new(pool, base.parse().unwrap());
         ctx.edition = alga_core::Edition::Enterprise;
+        ctx.role_holders = governance.role_holders();
         governance.register_metrics(&ctx.metrics);
         let a = tenant(&mut conn, "tenant-a");
         let b = tenant(&mut conn, "tenant-b");
