@@ -9,7 +9,7 @@ pub const REDACTED: &str = "***";
 /// depth): a key is split into lowercase segments at `_`, `-`, `.`, spaces and camelCase humps, and
 /// is secret when any segment is one of these, unless its last segment says it only names or
 /// describes the secret (`api_key_id`, `key_prefix`, `session_id`, `token_expires_at`).
-const SECRET_SEGMENTS: [&str; 18] = [
+const SECRET_SEGMENTS: [&str; 22] = [
     "password",
     "passwd",
     "passphrase",
@@ -28,6 +28,10 @@ const SECRET_SEGMENTS: [&str; 18] = [
     "bearer",
     "plaintext",
     "otp",
+    "pwd",
+    "pass",
+    "pin",
+    "signature",
 ];
 /// Last segments that make a key a reference to a secret rather than the secret itself.
 const READABLE_SUFFIXES: [&str; 12] =
@@ -127,6 +131,10 @@ mod tests {
             "password_confirmation",
             "refresh.token",
             "plaintext",
+            "pwd",
+            "db_pass",
+            "pin",
+            "signature",
         ] {
             assert!(is_secret(secret), "{secret} is secret");
         }
@@ -137,6 +145,8 @@ mod tests {
             "token_expires_at",
             "prefix",
             "keyboard",
+            "passenger",
+            "pinned",
             "monkey",
             "turkey",
             "author",

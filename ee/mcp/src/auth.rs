@@ -319,6 +319,11 @@ async fn agent_token(
     }
     let seen = jwt::inspect(token)?;
     let remember = |identity: &Identity| {
+        // A token without a `kid` cannot be tied to the key that verified it: it is verified
+        // every time, so a key taken out of the provider's set stops working at the next refresh.
+        if seen.kid.is_none() {
+            return;
+        }
         if let Some(expires_at) = seen.claims.get("exp").and_then(Value::as_i64) {
             let known = VerifiedToken { identity: identity.clone(), expires_at, kid: seen.kid.clone() };
             gov.agents.verified.insert(token_key.clone(), known);
@@ -694,8 +699,8 @@ pub fn still_permitted(
     /// A key's user owner, agent owner, revocation and expiry.
     type KeyState = (Option<String>, Option<String>, Option<NaiveDateTime>, Option<NaiveDateTime>);
     let key: Option<KeyState> = match &principal.api_key_id {
-        Some(key_id) => Some(
-            agent_api_keys::table
+        Some(key_id) => {
+            let found: Option<KeyState> = alga_core::on_backend!(&mut *conn, |c| agent_api_keys::table
                 .filter(agent_api_keys::tenant_id.eq(tenant).and(agent_api_keys::id.eq(key_id)))
                 .select((
                     agent_api_keys::user_id,
@@ -703,10 +708,10 @@ pub fn still_permitted(
                     agent_api_keys::revoked_at,
                     agent_api_keys::expires_at,
                 ))
-                .first(conn)
-                .optional()?
-                .ok_or_else(ended)?,
-        ),
+                .first(c)
+                .optional())?;
+            Some(found.ok_or_else(ended)?)
+        }
         None => None,
     };
     let key_live =
@@ -720,21 +725,22 @@ pub fn still_permitted(
             {
                 return Err(ended());
             }
-            let (active, retired, idp_active): (bool, Option<NaiveDateTime>, Option<bool>) = agents::table
-                .left_join(
-                    agent_idp_providers::table.on(agent_idp_providers::tenant_id
-                        .eq(agents::tenant_id)
-                        .and(agent_idp_providers::id.nullable().eq(agents::idp_id))),
-                )
-                .filter(agents::tenant_id.eq(tenant).and(agents::id.eq(id)))
-                .select((agents::active, agents::retired_at, agent_idp_providers::active.nullable()))
-                .first(conn)
-                .optional()?
-                .ok_or_else(ended)?;
+            let found: Option<(bool, Option<NaiveDateTime>, Option<bool>)> =
+                alga_core::on_backend!(&mut *conn, |c| agents::table
+                    .left_join(
+                        agent_idp_providers::table.on(agent_idp_providers::tenant_id
+                            .eq(agents::tenant_id)
+                            .and(agent_idp_providers::id.nullable().eq(agents::idp_id))),
+                    )
+                    .filter(agents::tenant_id.eq(tenant).and(agents::id.eq(id)))
+                    .select((agents::active, agents::retired_at, agent_idp_providers::active.nullable()))
+                    .first(c)
+                    .optional())?;
+            let (active, retired, idp_active) = found.ok_or_else(ended)?;
             if !active || retired.is_some() || (via_token && idp_active != Some(true)) {
                 return Err(ApiError::forbidden("This agent is deactivated, retired, or its identity provider is."));
             }
-            let pairs: Vec<(String, String)> = agent_roles::table
+            let pairs: Vec<(String, String)> = alga_core::on_backend!(&mut *conn, |c| agent_roles::table
                 .inner_join(
                     role_grants::table.on(role_grants::tenant_id
                         .eq(agent_roles::tenant_id)
@@ -742,7 +748,7 @@ pub fn still_permitted(
                 )
                 .filter(agent_roles::tenant_id.eq(tenant).and(agent_roles::agent_id.eq(id)))
                 .select((role_grants::resource, role_grants::action))
-                .load(conn)?;
+                .load(c))?;
             pairs.iter().filter_map(|(r, a)| alga_core::rbac::Permission::parse(r, a)).collect()
         }
         Actor::User { id, .. } => {
@@ -751,16 +757,16 @@ pub fn still_permitted(
             {
                 return Err(ended());
             }
-            let active: bool = users::table
+            let active: Option<bool> = alga_core::on_backend!(&mut *conn, |c| users::table
                 .filter(users::tenant_id.eq(tenant).and(users::id.eq(id)))
                 .select(users::active)
-                .first(conn)
-                .optional()?
-                .ok_or_else(ended)?;
+                .first(c)
+                .optional())?;
+            let active = active.ok_or_else(ended)?;
             if !active {
                 return Err(ended());
             }
-            let pairs: Vec<(String, String)> = user_roles::table
+            let pairs: Vec<(String, String)> = alga_core::on_backend!(&mut *conn, |c| user_roles::table
                 .inner_join(
                     role_permissions::table.on(role_permissions::tenant_id
                         .eq(user_roles::tenant_id)
@@ -768,7 +774,7 @@ pub fn still_permitted(
                 )
                 .filter(user_roles::tenant_id.eq(tenant).and(user_roles::user_id.eq(id)))
                 .select((role_permissions::resource, role_permissions::action))
-                .load(conn)?;
+                .load(c))?;
             pairs.iter().filter_map(|(r, a)| alga_core::rbac::Permission::parse(r, a)).collect()
         }
     };
