@@ -71,19 +71,10 @@ pub fn run(pace: Pace) -> Result<()> {
     result
 }
 
-/// Flags that keep rate limits out of the way and make the database wait short.
-const FLAGS: [&str; 10] = [
-    "--mcp-calls-per-second",
-    "1000000",
-    "--mcp-call-burst",
-    "1000000",
-    "--mcp-writes-per-second",
-    "1000000",
-    "--database-timeout",
-    "2",
-    "--shutdown-timeout",
-    "20",
-];
+/// The test servers' flags (rate limits out of the way), and a short wait for the database.
+fn flags() -> Vec<&'static str> {
+    crate::server::TEST_FLAGS.into_iter().chain(["--database-timeout", "2", "--shutdown-timeout", "20"]).collect()
+}
 
 /// An agent with the Technician role and an API key: the key.
 fn agent_key(server: &Server, admin: &str) -> Result<String> {
@@ -198,7 +189,7 @@ fn sqlite_url(dir: &Path, name: &str) -> String {
 /// SIGTERM in the middle of the calls: every acknowledged call is audited; exit code 0.
 fn sigterm(binary: &Path, dir: &Path, pace: Pace) -> Result<()> {
     let url = sqlite_url(dir, "sigterm.db");
-    let mut server = Server::start_logging(binary, &url, dir, &FLAGS)?;
+    let mut server = Server::start_logging(binary, &url, dir, &flags())?;
     server.ready_after()?;
     let admin = server.admin_key()?;
     let key = agent_key(&server, &admin)?;
@@ -210,7 +201,7 @@ fn sigterm(binary: &Path, dir: &Path, pace: Pace) -> Result<()> {
     ensure!(seen.acknowledged > 0, "no call succeeded before SIGTERM: {seen:?}");
     ensure!(seen.malformed.is_empty(), "answers outside the JSON envelope: {:?}", seen.malformed);
     drop(server);
-    let again = Server::start_logging(binary, &url, dir, &FLAGS)?;
+    let again = Server::start_logging(binary, &url, dir, &flags())?;
     again.ready_after()?;
     let rows = audited(again.addr, &admin)?;
     eprintln!("SIGTERM under load: {} calls acknowledged, {rows} audit rows, exit {status}", seen.acknowledged);
@@ -222,7 +213,7 @@ fn sigterm(binary: &Path, dir: &Path, pace: Pace) -> Result<()> {
 /// audit row per acknowledged call.
 fn postgres_outage(binary: &Path, dir: &Path, pace: Pace) -> Result<()> {
     let pg = TempPostgres::start()?;
-    let server = Server::start_logging(binary, &pg.url(), dir, &FLAGS)?;
+    let server = Server::start_logging(binary, &pg.url(), dir, &flags())?;
     server.ready_after()?;
     let admin = server.admin_key()?;
     let key = agent_key(&server, &admin)?;
@@ -262,7 +253,7 @@ fn postgres_outage(binary: &Path, dir: &Path, pace: Pace) -> Result<()> {
 /// 503, readers keep working, and the file stays sound.
 fn sqlite_writer(binary: &Path, dir: &Path, pace: Pace) -> Result<()> {
     let file = dir.join("held.db");
-    let server = Server::start_logging(binary, &sqlite_url(dir, "held.db"), dir, &FLAGS)?;
+    let server = Server::start_logging(binary, &sqlite_url(dir, "held.db"), dir, &flags())?;
     server.ready_after()?;
     let admin = server.admin_key()?;
     let key = agent_key(&server, &admin)?;
@@ -361,7 +352,7 @@ struct Churned {
 /// Grants change under writes, then SIGKILL and a restart: side effects = audited creations, no
 /// duplicates, audit rows ≥ acknowledged calls.
 fn grants_churn_then_sigkill(binary: &Path, dir: &Path, url: &str, backend: &str, pace: Pace) -> Result<()> {
-    let mut server = Server::start_logging(binary, url, dir, &FLAGS)?;
+    let mut server = Server::start_logging(binary, url, dir, &flags())?;
     server.ready_after()?;
     let admin = server.admin_key()?;
     let second = second_tenant(binary, url)?;
@@ -442,7 +433,7 @@ fn grants_churn_then_sigkill(binary: &Path, dir: &Path, url: &str, backend: &str
     }
     let seen = Arc::try_unwrap(seen).ok().and_then(|m| m.into_inner().ok()).context("the callers' tally is lost")?;
     drop(server);
-    let again = Server::start_logging(binary, url, dir, &FLAGS)?;
+    let again = Server::start_logging(binary, url, dir, &flags())?;
     again.ready_after()?;
 
     let (mut made, mut audited_creations, mut rows, mut duplicates) = (0usize, 0usize, 0usize, 0usize);

@@ -194,25 +194,41 @@ pub fn operations() -> Vec<Operation> {
 /// Holding `user:update` is what "can manage users" means: such callers manage others' keys too.
 const MANAGE_USERS: Permission = Permission::new(Resource::User, Action::Update);
 
-/// Whether the caller holds `p` by the grants committed now (read in the caller's transaction:
-/// another process may have changed them since the credential was cached).
+/// The caller as the grants committed now say (read in the caller's transaction: another process
+/// may have changed them since the credential was cached), read once per check.
+struct CallerNow {
+    holder: alga_core::rbac::Holder,
+    granted: PermissionSet,
+    admin: bool,
+}
+
+impl CallerNow {
+    fn read(conn: &mut DbConn, ctx: &Ctx) -> Result<CallerNow, ApiError> {
+        let (granted, admin) = match ctx.principal.user_id() {
+            Some(me) => standing(conn, ctx.tenant(), me)?,
+            // An agent's grants were read afresh by its governed transport; it never holds a
+            // privileged permission anyway.
+            None => (ctx.principal.permissions, false),
+        };
+        Ok(CallerNow { holder: ctx.principal.holder(), granted, admin })
+    }
+
+    fn holds(&self, p: Permission) -> bool {
+        alga_core::rbac::authorize(self.holder, self.granted, p).is_ok()
+    }
+}
+
+/// Whether the caller holds `p` by the grants committed now.
 fn holds_now(conn: &mut DbConn, ctx: &Ctx, p: Permission) -> Result<bool, ApiError> {
-    let granted = match ctx.principal.user_id() {
-        Some(me) => standing(conn, ctx.tenant(), me)?.0,
-        // An agent's grants were read afresh by its governed transport; it never holds a
-        // privileged permission anyway.
-        None => ctx.principal.permissions,
-    };
-    Ok(alga_core::rbac::authorize(ctx.principal.holder(), granted, p).is_ok())
+    Ok(CallerNow::read(conn, ctx)?.holds(p))
 }
 
 /// Nobody grants what they do not hold, by the grants committed now; and only an Admin hands out
 /// the built-in Admin role.
 fn no_escalation(conn: &mut DbConn, ctx: &Ctx, wanted: PermissionSet, role_ids: &[String]) -> Result<(), ApiError> {
-    for p in wanted.iter() {
-        if !holds_now(conn, ctx, p)? {
-            return Err(ApiError::forbidden(format!("You cannot grant {p}: you do not hold it yourself.")));
-        }
+    let caller = CallerNow::read(conn, ctx)?;
+    if let Some(p) = wanted.iter().find(|p| !caller.holds(*p)) {
+        return Err(ApiError::forbidden(format!("You cannot grant {p}: you do not hold it yourself.")));
     }
     let admin_role: Option<String> = roles::table
         .filter(roles::tenant_id.eq(ctx.tenant()).and(roles::built_in.eq(true)))
@@ -220,11 +236,7 @@ fn no_escalation(conn: &mut DbConn, ctx: &Ctx, wanted: PermissionSet, role_ids: 
         .select(roles::id)
         .first(conn)
         .optional()?;
-    let caller_admin = match ctx.principal.user_id() {
-        Some(me) => standing(conn, ctx.tenant(), me)?.1,
-        None => false,
-    };
-    if admin_role.is_some_and(|admin| role_ids.contains(&admin)) && !caller_admin {
+    if admin_role.is_some_and(|admin| role_ids.contains(&admin)) && !caller.admin {
         return Err(ApiError::forbidden("Only an Admin may give the Admin role."));
     }
     Ok(())
@@ -339,23 +351,17 @@ fn standing(conn: &mut DbConn, tenant: &str, user: &str) -> Result<(PermissionSe
 /// every permission that user holds, and only an Admin may act on an Admin: nobody gains, through
 /// someone else's account, what they do not hold. Read in the transaction that makes the change.
 fn may_manage(conn: &mut DbConn, ctx: &Ctx, target: &str) -> Result<(), ApiError> {
-    let tenant = ctx.tenant();
-    let (held, target_admin) = standing(conn, tenant, target)?;
-    let caller_admin = match ctx.principal.user_id() {
-        Some(me) => standing(conn, tenant, me)?.1,
-        None => false,
-    };
-    if target_admin && !caller_admin {
+    let (held, target_admin) = standing(conn, ctx.tenant(), target)?;
+    let caller = CallerNow::read(conn, ctx)?;
+    if target_admin && !caller.admin {
         return Err(ApiError::forbidden("Only an Admin may change an Admin's account."));
     }
-    for p in held.iter() {
-        if !holds_now(conn, ctx, p)? {
-            return Err(ApiError::forbidden(format!(
-                "You cannot change this user's account: they hold {p}, which you do not hold yourself."
-            )));
-        }
+    match held.iter().find(|p| !caller.holds(*p)) {
+        Some(p) => Err(ApiError::forbidden(format!(
+            "You cannot change this user's account: they hold {p}, which you do not hold yourself."
+        ))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
