@@ -344,10 +344,25 @@ async fn agent_token(
     if !candidates.is_empty() {
         gov.agents.tokens.insert(cache_key, candidates.clone());
     }
-    let identity = decide(ctx, gov, token, scope, &seen, &candidates, true).await?;
+    let identity = match decide(ctx, gov, token, scope, &seen, &candidates, true).await {
+        // On an instance several tenants share, the instance-wide endpoint gives one refusal for
+        // every token it cannot verify, so that nobody learns which issuers, keys and audiences
+        // other tenants registered; each tenant's own endpoint says why.
+        Err(Refusal::Invalid(why))
+            if matches!(scope, Scope::Instance) && ctx.db.run(crate::metadata::shared_by_tenants).await? =>
+        {
+            tracing::debug!(reason = %why, "token refused on the shared endpoint");
+            return Err(Refusal::Invalid(NOT_ACCEPTED.into()));
+        }
+        decided => decided?,
+    };
     remember(&identity);
     Ok(identity)
 }
+
+/// The instance-wide endpoint's one refusal of an unverifiable token on a shared instance.
+pub const NOT_ACCEPTED: &str = "the token was not accepted here: on a server shared by several organizations, \
+    use your organization's endpoint /t/<tenant>/api/mcp, whose answers say why a token is refused";
 
 /// What a token's unverified issuer and subject claims map to, within the endpoint's scope.
 fn token_cache_key(scope: &Scope, seen: &jwt::Unverified) -> String {

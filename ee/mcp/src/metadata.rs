@@ -32,11 +32,8 @@ async fn document(ctx: &AppContext, scope: Scope) -> Result<HttpResponse, ApiErr
         .run(move |conn| {
             // The instance-wide document is read by anyone: on an instance of several tenants it
             // names no tenant's providers (each tenant's own document names its own).
-            if tenant.is_none() {
-                let tenants: i64 = alga_core::schema::tenants::table.count().get_result(conn)?;
-                if tenants > 1 {
-                    return Ok(Vec::new());
-                }
+            if tenant.is_none() && shared_by_tenants(conn)? {
+                return Ok(Vec::new());
             }
             let mut q = agent_idp_providers::table.filter(agent_idp_providers::active.eq(true)).into_boxed();
             if let Some(t) = &tenant {
@@ -53,6 +50,13 @@ async fn document(ctx: &AppContext, scope: Scope) -> Result<HttpResponse, ApiErr
         "bearer_methods_supported": ["header"],
         "resource_name": "Alga PSA MCP server",
     })))
+}
+
+/// Whether several tenants share this instance: then what the instance-wide endpoint and its
+/// metadata say must not reveal any tenant's identity providers.
+pub fn shared_by_tenants(conn: &mut alga_core::DbConn) -> Result<bool, ApiError> {
+    let tenants: i64 = alga_core::schema::tenants::table.count().get_result(conn)?;
+    Ok(tenants > 1)
 }
 
 async fn instance(ctx: web::Data<AppContext>) -> Result<HttpResponse, ApiError> {

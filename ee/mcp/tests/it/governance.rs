@@ -105,7 +105,8 @@ async fn tokens_are_verified_and_agents_act_with_their_roles() {
     let me = env.call_api("/api/mcp", &token, json!({"entryId": "meta.me"})).await;
     assert_eq!(tool_result(&me)["data"]["data"]["agent"]["id"], agent.as_str(), "{}", me.body);
 
-    // Rejections, each with its reason and the metadata challenge.
+    // Rejections on the tenant's endpoint, each with its reason and the metadata challenge.
+    let own = "/t/tenant-a/api/mcp";
     let expect_401 = |res: crate::support::Answer, why: &str| {
         assert_eq!(res.status, 401, "{why}: {}", res.body);
         let challenge = res.header("www-authenticate");
@@ -114,22 +115,22 @@ async fn tokens_are_verified_and_agents_act_with_their_roles() {
         assert!(message.contains(why), "{message} should say {why}");
     };
     let mut claims = env.claims("https://untrusted.example", "bot", &aud);
-    expect_401(env.rpc("/api/mcp", &key.sign(&claims), "tools/list", json!({})).await, "unknown issuer");
+    expect_401(env.rpc(own, &key.sign(&claims), "tools/list", json!({})).await, "unknown issuer");
     // A token is remembered once verified, but never past its expiry (plus the 60 s leeway).
     claims = env.claims(&provider.base, "bot", &aud);
     claims.set_expires_at(&(std::time::SystemTime::now() - std::time::Duration::from_secs(57)));
     let brief = key.sign(&claims);
-    let res = env.call_api("/api/mcp", &brief, json!({"entryId": "meta.me"})).await.expect(200);
+    let res = env.call_api(own, &brief, json!({"entryId": "meta.me"})).await.expect(200);
     assert_eq!(tool_result(&res)["status"], 200, "{}", res.body);
     tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
-    expect_401(env.call_api("/api/mcp", &brief, json!({"entryId": "meta.me"})).await, "expired");
+    expect_401(env.call_api(own, &brief, json!({"entryId": "meta.me"})).await, "expired");
     claims = env.claims(&provider.base, "bot", "https://elsewhere.example/api/mcp");
-    expect_401(env.rpc("/api/mcp", &key.sign(&claims), "tools/list", json!({})).await, "wrong audience");
+    expect_401(env.rpc(own, &key.sign(&claims), "tools/list", json!({})).await, "wrong audience");
     claims = env.claims(&provider.base, "bot", &aud);
     claims.set_expires_at(&(std::time::SystemTime::now() - std::time::Duration::from_secs(600)));
-    expect_401(env.rpc("/api/mcp", &key.sign(&claims), "tools/list", json!({})).await, "expired");
+    expect_401(env.rpc(own, &key.sign(&claims), "tools/list", json!({})).await, "expired");
     let unsigned = jwt::encode_unsecured(&env.claims(&provider.base, "bot", &aud), &JwsHeader::new()).unwrap();
-    expect_401(env.rpc("/api/mcp", &unsigned, "tools/list", json!({})).await, "algorithm none");
+    expect_401(env.rpc(own, &unsigned, "tools/list", json!({})).await, "algorithm none");
     // "Signed" with public material (what an alg-confusion attack uses as the HMAC secret).
     let secret = format!("{}/jwks", provider.base).repeat(2).into_bytes();
     let hs = jwt::encode_with_signer(
@@ -138,10 +139,21 @@ async fn tokens_are_verified_and_agents_act_with_their_roles() {
         &HS256.signer_from_bytes(secret).unwrap(),
     )
     .unwrap();
-    expect_401(env.rpc("/api/mcp", &hs, "tools/list", json!({})).await, "HS256");
+    expect_401(env.rpc(own, &hs, "tools/list", json!({})).await, "HS256");
     let (stranger, _) = Key::new("k1");
     let forged = stranger.sign(&env.claims(&provider.base, "bot", &aud));
-    expect_401(env.rpc("/api/mcp", &forged, "tools/list", json!({})).await, "bad signature");
+    expect_401(env.rpc(own, &forged, "tools/list", json!({})).await, "bad signature");
+    // The endpoint two tenants share refuses all of them alike: it does not tell which issuers,
+    // keys or audiences some tenant registered.
+    let untrusted = key.sign(&env.claims("https://untrusted.example", "bot", &aud));
+    let elsewhere = key.sign(&env.claims(&provider.base, "bot", "https://elsewhere.example/api/mcp"));
+    for token in [&untrusted, &elsewhere, &forged, &brief] {
+        let res = env.rpc("/api/mcp", token, "tools/list", json!({})).await;
+        assert_eq!(res.status, 401, "{}", res.body);
+        let generic = format!("Invalid token: {}.", alga_ee_mcp::auth::NOT_ACCEPTED);
+        assert_eq!(res.body["error"]["message"], generic.as_str(), "{}", res.body);
+        assert!(res.header("www-authenticate").contains("invalid_token"));
+    }
     let res = env.send("POST", "/api/mcp", &[("content-type", "application/json")], Some(b"{}".to_vec())).await;
     assert_eq!(res.status, 401);
     assert!(res.header("www-authenticate").contains("/.well-known/oauth-protected-resource/api/mcp"));
@@ -189,20 +201,20 @@ async fn signing_keys_rotate_and_survive_an_outage() {
     let idp = env.trust(&env.a, &provider).await;
     env.agent(&env.a, &idp, "bot", &[&env.a.technician_role]).await;
     let claims = env.claims(&provider.base, "bot", &env.resource(None));
-    env.rpc("/api/mcp", &old.sign(&claims), "tools/list", json!({})).await.expect(200);
+    env.rpc("/t/tenant-a/api/mcp", &old.sign(&claims), "tools/list", json!({})).await.expect(200);
     let after_first = provider.fetched();
-    env.rpc("/api/mcp", &old.sign(&claims), "tools/list", json!({})).await.expect(200);
+    env.rpc("/t/tenant-a/api/mcp", &old.sign(&claims), "tools/list", json!({})).await.expect(200);
     assert_eq!(provider.fetched(), after_first, "keys are cached");
 
     // Rotation: a token with a new kid makes one refetch, then verifies.
     let (new, public) = Key::new("new");
     provider.publish(public);
-    env.rpc("/api/mcp", &new.sign(&claims), "tools/list", json!({})).await.expect(200);
+    env.rpc("/t/tenant-a/api/mcp", &new.sign(&claims), "tools/list", json!({})).await.expect(200);
     assert_eq!(provider.fetched(), after_first + 1);
     // An unknown kid refetches at most once per 30 s.
     let (rogue, _) = Key::new("rogue");
     for _ in 0..3 {
-        let res = env.rpc("/api/mcp", &rogue.sign(&claims), "tools/list", json!({})).await.expect(401);
+        let res = env.rpc("/t/tenant-a/api/mcp", &rogue.sign(&claims), "tools/list", json!({})).await.expect(401);
         assert!(res.body["error"]["message"].as_str().unwrap().contains("unknown key"), "{}", res.body);
     }
     assert_eq!(provider.fetched(), after_first + 1);
@@ -220,14 +232,15 @@ async fn signing_keys_rotate_and_survive_an_outage() {
     let calls = (0..8).map(|i| {
         let token = if i % 2 == 0 { old.sign(&claims) } else { new.sign(&claims) };
         let env = &env;
-        async move { env.rpc("/api/mcp", &token, "tools/list", json!({})).await.status }
+        async move { env.rpc("/t/tenant-a/api/mcp", &token, "tools/list", json!({})).await.status }
     });
     assert!(futures_util::future::join_all(calls).await.iter().all(|s| *s == 200));
     // A key the cache has never seen, or a provider never fetched, fails closed, saying why.
     let (newest, newest_public) = Key::new("newest");
-    let res = env.rpc("/api/mcp", &newest.sign(&claims), "tools/list", json!({})).await.expect(401);
+    let res = env.rpc("/t/tenant-a/api/mcp", &newest.sign(&claims), "tools/list", json!({})).await.expect(401);
     assert!(res.body["error"]["message"].as_str().unwrap().contains("unknown key"), "{}", res.body);
-    let res = env.rpc("/api/mcp", &second_key.sign(&second_claims), "tools/list", json!({})).await.expect(401);
+    let res =
+        env.rpc("/t/tenant-a/api/mcp", &second_key.sign(&second_claims), "tools/list", json!({})).await.expect(401);
     assert!(res.body["error"]["message"].as_str().unwrap().contains("could not be fetched"), "{}", res.body);
     assert!(res.header("www-authenticate").contains("invalid_token"));
 
@@ -236,14 +249,15 @@ async fn signing_keys_rotate_and_survive_an_outage() {
     provider.publish(newest_public);
     provider.up.store(true, Ordering::SeqCst);
     second.up.store(true, Ordering::SeqCst);
-    env.rpc("/api/mcp", &old.sign(&claims), "tools/list", json!({})).await.expect(200);
+    env.rpc("/t/tenant-a/api/mcp", &old.sign(&claims), "tools/list", json!({})).await.expect(200);
     let second_fetches = second.fetched();
-    let res = env.rpc("/api/mcp", &second_key.sign(&second_claims), "tools/list", json!({})).await.expect(401);
+    let res =
+        env.rpc("/t/tenant-a/api/mcp", &second_key.sign(&second_claims), "tools/list", json!({})).await.expect(401);
     assert!(res.body["error"]["message"].as_str().unwrap().contains("could not be fetched"), "{}", res.body);
     assert_eq!(second.fetched(), second_fetches);
     // A key rotated in meanwhile is looked for at most once per 30 s per provider (the last look
     // was moments ago): until then it is still refused as unknown, and nothing else.
-    let res = env.rpc("/api/mcp", &newest.sign(&claims), "tools/list", json!({})).await.expect(401);
+    let res = env.rpc("/t/tenant-a/api/mcp", &newest.sign(&claims), "tools/list", json!({})).await.expect(401);
     assert!(res.body["error"]["message"].as_str().unwrap().contains("unknown key"), "{}", res.body);
     env.stop().await;
 }
@@ -260,7 +274,7 @@ async fn a_failed_key_fetch_is_remembered() {
     provider.up.store(false, Ordering::SeqCst);
     assert_eq!(provider.fetched(), 0, "discovery does not fetch the keys");
     for _ in 0..5 {
-        let res = env.rpc("/api/mcp", &token, "tools/list", json!({})).await.expect(401);
+        let res = env.rpc("/t/tenant-a/api/mcp", &token, "tools/list", json!({})).await.expect(401);
         let message = res.body["error"]["message"].as_str().unwrap();
         assert!(message.contains("could not be fetched") && !message.contains("503"), "{}", res.body);
     }
@@ -298,7 +312,7 @@ async fn identity_providers_are_reached_only_at_public_addresses() {
     env.agent(&env.a, &idp, "bot", &[&env.a.technician_role]).await;
     let (key, _) = Key::new("k1");
     let token = key.sign(&env.claims(&issuer, "bot", &env.resource(None)));
-    let res = env.rpc("/api/mcp", &token, "tools/list", json!({})).await.expect(401);
+    let res = env.rpc("/t/tenant-a/api/mcp", &token, "tools/list", json!({})).await.expect(401);
     assert!(res.body["error"]["message"].as_str().unwrap().contains("could not be fetched"), "{}", res.body);
 
     let accepted = listener.accept();

@@ -552,16 +552,16 @@ async fn a_key_withdrawn_from_the_jwks_stops_verifying_at_the_next_refresh() {
     let idp = env.trust(&env.a, &provider).await;
     env.agent(&env.a, &idp, "rotating", &[&env.a.technician_role]).await;
     let token = old.sign(&env.claims(&provider.base, "rotating", &env.resource(None)));
-    env.rpc("/api/mcp", &token, "tools/list", json!({})).await.expect(200);
-    env.call_api("/api/mcp", &token, json!({ "entryId": "clients.list" })).await.expect(200);
+    env.rpc("/t/tenant-a/api/mcp", &token, "tools/list", json!({})).await.expect(200);
+    env.call_api("/t/tenant-a/api/mcp", &token, json!({ "entryId": "clients.list" })).await.expect(200);
 
     // The provider rotates: a token with the new key makes the server fetch the keys again.
     let (new, new_public) = Key::new("new");
     provider.publish(new_public);
     provider.withdraw("old");
     let fresh = new.sign(&env.claims(&provider.base, "rotating", &env.resource(None)));
-    env.rpc("/api/mcp", &fresh, "tools/list", json!({})).await.expect(200);
-    let res = env.call_api("/api/mcp", &token, json!({ "entryId": "clients.list" })).await.expect(401);
+    env.rpc("/t/tenant-a/api/mcp", &fresh, "tools/list", json!({})).await.expect(200);
+    let res = env.call_api("/t/tenant-a/api/mcp", &token, json!({ "entryId": "clients.list" })).await.expect(401);
     assert!(res.body["error"]["message"].as_str().unwrap().contains("key"), "{}", res.body);
     env.stop().await;
 }
