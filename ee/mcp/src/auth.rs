@@ -708,93 +708,111 @@ pub fn still_permitted(
     needed: Option<alga_core::rbac::Permission>,
 ) -> Result<(), ApiError> {
     use alga_core::identity::Actor;
-    use alga_core::schema::{role_permissions, user_roles, users};
+    use alga_core::schema::{api_keys, role_permissions, user_roles, users};
     let tenant = principal.tenant_id.as_str();
     let ended = || ApiError::unauthorized("The credential is no longer valid: it was revoked, expired or deactivated.");
-    /// A key's user owner, agent owner, revocation and expiry.
-    type KeyState = (Option<String>, Option<String>, Option<NaiveDateTime>, Option<NaiveDateTime>);
-    let key: Option<KeyState> = match &principal.api_key_id {
-        Some(key_id) => {
-            let found: Option<KeyState> = alga_core::on_backend!(&mut *conn, |c| agent_api_keys::table
-                .filter(agent_api_keys::tenant_id.eq(tenant).and(agent_api_keys::id.eq(key_id)))
-                .select((
-                    agent_api_keys::user_id,
-                    agent_api_keys::agent_id,
-                    agent_api_keys::revoked_at,
-                    agent_api_keys::expires_at,
-                ))
-                .first(c)
-                .optional())?;
-            Some(found.ok_or_else(ended)?)
-        }
-        None => None,
+    // Key ids are never empty: without a key, the key's join matches nothing.
+    let key_id = principal.api_key_id.clone().unwrap_or_default();
+    /// The key's id (present only when it belongs to this principal), revocation and expiry.
+    type KeyState = (Option<String>, Option<NaiveDateTime>, Option<NaiveDateTime>);
+    let key_live = |(found, revoked, expires): &KeyState| {
+        principal.api_key_id.is_none() || (found.is_some() && revoked.is_none() && expires.is_none_or(|at| at > now()))
     };
-    let key_live =
-        |owner: Option<&String>, expected: &str, revoked: Option<NaiveDateTime>, expires: Option<NaiveDateTime>| {
-            owner.map(String::as_str) == Some(expected) && revoked.is_none() && expires.is_none_or(|at| at > now())
-        };
+    /// One row per grant (or one row without a grant): the principal, its key and a permission,
+    /// all read in one statement.
+    type Grant = (Option<String>, Option<String>);
     let granted: alga_core::rbac::PermissionSet = match &principal.actor {
         Actor::Agent { id, .. } => {
-            if let Some((_, owner, revoked, expires)) = &key
-                && !key_live(owner.as_ref(), id, *revoked, *expires)
-            {
+            type Row = (bool, Option<NaiveDateTime>, Option<bool>, KeyState, Grant);
+            let rows: Vec<Row> = alga_core::on_backend!(&mut *conn, |c| agents::table
+                .left_join(
+                    agent_idp_providers::table.on(agent_idp_providers::tenant_id
+                        .eq(agents::tenant_id)
+                        .and(agent_idp_providers::id.nullable().eq(agents::idp_id))),
+                )
+                .left_join(
+                    agent_api_keys::table.on(agent_api_keys::tenant_id
+                        .eq(agents::tenant_id)
+                        .and(agent_api_keys::id.eq(key_id.clone()))
+                        .and(agent_api_keys::agent_id.eq(agents::id.nullable()))),
+                )
+                .left_join(
+                    agent_roles::table
+                        .on(agent_roles::tenant_id.eq(agents::tenant_id).and(agent_roles::agent_id.eq(agents::id))),
+                )
+                .left_join(
+                    role_grants::table.on(role_grants::tenant_id
+                        .eq(agents::tenant_id)
+                        .and(role_grants::role_id.nullable().eq(agent_roles::role_id.nullable()))),
+                )
+                .filter(agents::tenant_id.eq(tenant).and(agents::id.eq(id)))
+                .select((
+                    agents::active,
+                    agents::retired_at,
+                    agent_idp_providers::active.nullable(),
+                    (
+                        agent_api_keys::id.nullable(),
+                        agent_api_keys::revoked_at.nullable(),
+                        agent_api_keys::expires_at.nullable(),
+                    ),
+                    (role_grants::resource.nullable(), role_grants::action.nullable()),
+                ))
+                .load(c))?;
+            let Some((active, retired, idp_active, key, _)) = rows.first() else { return Err(ended()) };
+            if !key_live(key) {
                 return Err(ended());
             }
-            let found: Option<(bool, Option<NaiveDateTime>, Option<bool>)> =
-                alga_core::on_backend!(&mut *conn, |c| agents::table
-                    .left_join(
-                        agent_idp_providers::table.on(agent_idp_providers::tenant_id
-                            .eq(agents::tenant_id)
-                            .and(agent_idp_providers::id.nullable().eq(agents::idp_id))),
-                    )
-                    .filter(agents::tenant_id.eq(tenant).and(agents::id.eq(id)))
-                    .select((agents::active, agents::retired_at, agent_idp_providers::active.nullable()))
-                    .first(c)
-                    .optional())?;
-            let (active, retired, idp_active) = found.ok_or_else(ended)?;
-            if !active || retired.is_some() || (via_token && idp_active != Some(true)) {
+            if !active || retired.is_some() || (via_token && *idp_active != Some(true)) {
                 return Err(ApiError::forbidden("This agent is deactivated, retired, or its identity provider is."));
             }
-            let pairs: Vec<(String, String)> = alga_core::on_backend!(&mut *conn, |c| agent_roles::table
-                .inner_join(
-                    role_grants::table.on(role_grants::tenant_id
-                        .eq(agent_roles::tenant_id)
-                        .and(role_grants::role_id.eq(agent_roles::role_id))),
-                )
-                .filter(agent_roles::tenant_id.eq(tenant).and(agent_roles::agent_id.eq(id)))
-                .select((role_grants::resource, role_grants::action))
-                .load(c))?;
-            pairs.iter().filter_map(|(r, a)| alga_core::rbac::Permission::parse(r, a)).collect()
+            permissions(rows.iter().map(|row| &row.4))
         }
         Actor::User { id, .. } => {
-            if let Some((owner, _, revoked, expires)) = &key
-                && !key_live(owner.as_ref(), id, *revoked, *expires)
-            {
-                return Err(ended());
-            }
-            let active: Option<bool> = alga_core::on_backend!(&mut *conn, |c| users::table
-                .filter(users::tenant_id.eq(tenant).and(users::id.eq(id)))
-                .select(users::active)
-                .first(c)
-                .optional())?;
-            let active = active.ok_or_else(ended)?;
-            if !active {
-                return Err(ended());
-            }
-            let pairs: Vec<(String, String)> = alga_core::on_backend!(&mut *conn, |c| user_roles::table
-                .inner_join(
-                    role_permissions::table.on(role_permissions::tenant_id
-                        .eq(user_roles::tenant_id)
-                        .and(role_permissions::role_id.eq(user_roles::role_id))),
+            type Row = (bool, KeyState, Grant);
+            let rows: Vec<Row> = alga_core::on_backend!(&mut *conn, |c| users::table
+                .left_join(
+                    api_keys::table.on(api_keys::tenant_id
+                        .eq(users::tenant_id)
+                        .and(api_keys::id.eq(key_id.clone()))
+                        .and(api_keys::user_id.eq(users::id.nullable()))),
                 )
-                .filter(user_roles::tenant_id.eq(tenant).and(user_roles::user_id.eq(id)))
-                .select((role_permissions::resource, role_permissions::action))
+                .left_join(
+                    user_roles::table
+                        .on(user_roles::tenant_id.eq(users::tenant_id).and(user_roles::user_id.eq(users::id))),
+                )
+                .left_join(
+                    role_permissions::table.on(role_permissions::tenant_id
+                        .eq(users::tenant_id)
+                        .and(role_permissions::role_id.nullable().eq(user_roles::role_id.nullable()))),
+                )
+                .filter(users::tenant_id.eq(tenant).and(users::id.eq(id)))
+                .select((
+                    users::active,
+                    (api_keys::id.nullable(), api_keys::revoked_at.nullable(), api_keys::expires_at.nullable()),
+                    (role_permissions::resource.nullable(), role_permissions::action.nullable()),
+                ))
                 .load(c))?;
-            pairs.iter().filter_map(|(r, a)| alga_core::rbac::Permission::parse(r, a)).collect()
+            let Some((active, key, _)) = rows.first() else { return Err(ended()) };
+            if !active || !key_live(key) {
+                return Err(ended());
+            }
+            permissions(rows.iter().map(|row| &row.2))
         }
     };
     match needed {
         Some(p) => alga_core::rbac::authorize(principal.holder(), granted, p),
         None => Ok(()),
     }
+}
+
+/// The permissions named by the (resource, action) columns of a left join's rows.
+fn permissions<'a>(
+    grants: impl Iterator<Item = &'a (Option<String>, Option<String>)>,
+) -> alga_core::rbac::PermissionSet {
+    grants
+        .filter_map(|grant| match grant {
+            (Some(resource), Some(action)) => alga_core::rbac::Permission::parse(resource, action),
+            _ => None,
+        })
+        .collect()
 }
