@@ -733,7 +733,7 @@ pub fn still_permitted(
                 .left_join(
                     agent_api_keys::table.on(agent_api_keys::tenant_id
                         .eq(agents::tenant_id)
-                        .and(agent_api_keys::id.eq(key_id.clone()))
+                        .and(agent_api_keys::id.eq(key_id))
                         .and(agent_api_keys::agent_id.eq(agents::id.nullable()))),
                 )
                 .left_join(
@@ -773,7 +773,7 @@ pub fn still_permitted(
                 .left_join(
                     api_keys::table.on(api_keys::tenant_id
                         .eq(users::tenant_id)
-                        .and(api_keys::id.eq(key_id.clone()))
+                        .and(api_keys::id.eq(key_id))
                         .and(api_keys::user_id.eq(users::id.nullable()))),
                 )
                 .left_join(
