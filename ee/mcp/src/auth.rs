@@ -115,6 +115,9 @@ pub enum Refusal {
     Invalid(String),
     /// 403: the credential is good but names no live agent.
     Forbidden(String),
+    /// 403 `insufficient_scope`: the token lacks a scope or role its provider requires; the
+    /// challenge names `scope`, what the client should request.
+    InsufficientScope { why: String, scope: String },
     /// 401: a key this server issued to an agent, now revoked or expired, or its agent
     /// deactivated or retired: refused like an unknown key, and audited in its tenant.
     Ended(EndedKey),
@@ -440,6 +443,11 @@ async fn decide(
     match bound.as_slice() {
         [] => Err(Refusal::Forbidden(format!("No active agent is bound to {describe}."))),
         [(None, _)] => Err(Refusal::Forbidden(format!("The agent bound to {describe} is deactivated."))),
+        [(Some(_), candidate)] if let Some(why) = lacking(&candidate.idp, &seen.claims) => {
+            let idp = &candidate.idp;
+            let scope = if idp.scopes.is_empty() { &idp.required_scopes } else { &idp.scopes };
+            Err(Refusal::InsufficientScope { why, scope: scope.clone() })
+        }
         [(Some(principal), candidate)] => Ok(Identity {
             principal: principal.clone(),
             issuer: Some(seen.issuer.clone()),
@@ -452,6 +460,30 @@ async fn decide(
             "Agents in several tenants are bound to {describe}; use your tenant's endpoint /t/<tenant>/api/mcp."
         ))),
     }
+}
+
+/// What a verified token lacks of its provider's required scopes (in `scp`, a list or a
+/// space-separated string, or `scope`) and roles (`roles`), said in words; `None` if nothing.
+pub fn lacking(idp: &Idp, claims: &serde_json::Map<String, Value>) -> Option<String> {
+    let names = |claim: &str| -> Vec<&str> {
+        match claims.get(claim) {
+            Some(Value::String(text)) => text.split_whitespace().collect(),
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let granted: Vec<&str> = names("scp").into_iter().chain(names("scope")).collect();
+    let roles = names("roles");
+    let missing_scopes: Vec<&str> = idp.required_scopes.split_whitespace().filter(|s| !granted.contains(s)).collect();
+    let missing_roles: Vec<&str> = idp.required_roles.split_whitespace().filter(|r| !roles.contains(r)).collect();
+    let mut why = Vec::new();
+    if !missing_scopes.is_empty() {
+        why.push(format!("the scope {} (in scp or scope)", missing_scopes.join(", ")));
+    }
+    if !missing_roles.is_empty() {
+        why.push(format!("the role {} (in roles)", missing_roles.join(", ")));
+    }
+    (!why.is_empty()).then(|| format!("the token lacks {}, which its identity provider requires", why.join(" and ")))
 }
 
 /// The live agent bound to (IdP, subject), with its grants: `Some(Some(..))` active, `Some(None)`
@@ -483,7 +515,21 @@ fn audiences(ctx: &AppContext, scope: &Scope, idp: &Idp) -> Vec<String> {
     // A provider registered with another tenant's endpoint as its audience never lets tokens
     // meant for that tenant act here.
     let registered = (!crate::idp::names_other_tenant(ctx, &idp.audience, own_slug)).then(|| idp.audience.clone());
-    registered.into_iter().chain(own_slug.map(|slug| resource_url(ctx, Some(slug)))).collect()
+    // Entra: the default Application ID URI is api://<client id>; v1.0 tokens carry it, v2.0
+    // tokens the bare client id. Registering either form accepts both.
+    let entra_client_id = (idp.kind == "microsoft")
+        .then(|| idp.audience.strip_prefix("api://"))
+        .flatten()
+        .filter(|id| is_guid(id))
+        .map(str::to_owned);
+    registered.into_iter().chain(entra_client_id).chain(own_slug.map(|slug| resource_url(ctx, Some(slug)))).collect()
+}
+
+/// A GUID as Entra writes them: 8-4-4-4-12 hexadecimal digits.
+fn is_guid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 async fn verify_with(
@@ -504,7 +550,7 @@ async fn verify_with(
 }
 
 /// One line of the IdP doctor's report.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Check {
     pub label: &'static str,
     pub passed: bool,
@@ -577,11 +623,7 @@ pub async fn diagnose(
             return Ok(Diagnosis { checks, verdict: Err(why) });
         }
         None => {
-            let why = fail(
-                &mut checks,
-                "Issuer",
-                format!("No identity provider of this organization has issuer {}: add one.", seen.issuer),
-            );
+            let why = fail(&mut checks, "Issuer", unknown_issuer_advice(&seen.issuer));
             return Ok(Diagnosis { checks, verdict: Err(why) });
         }
     };
@@ -604,11 +646,7 @@ pub async fn diagnose(
         detail: if aud_ok {
             format!("The token is for {audience}.")
         } else {
-            format!(
-                "The token is for {}, but this endpoint expects {}: have the provider issue tokens for it, or change the provider's audience.",
-                if audiences.is_empty() { "no audience".to_owned() } else { audiences.join(", ") },
-                expected.join(" or ")
-            )
+            audience_advice(&idp, &audiences, &expected)
         },
     });
     let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
@@ -645,6 +683,22 @@ pub async fn diagnose(
         }
     };
     checks.push(signature);
+    let lacks = lacking(&idp, &seen.claims);
+    checks.push(match &lacks {
+        Some(why) => Check {
+            label: "Scopes",
+            passed: false,
+            detail: format!(
+                "{}{why}: grant it to the client at the provider (Entra: an application permission, i.e. an app role, \
+                 with admin consent; Okta, Auth0, Keycloak: the API's scope), or change the provider's required scopes and roles.",
+                why[..1].to_uppercase()
+            ),
+        },
+        None if idp.required_scopes.is_empty() && idp.required_roles.is_empty() => {
+            Check { label: "Scopes", passed: true, detail: "The provider requires no scope or role.".to_owned() }
+        }
+        None => Check { label: "Scopes", passed: true, detail: "The token has every scope and role the provider requires.".to_owned() },
+    });
     let claim = idp.subject_claim.clone();
     let subject = seen.claims.get(&claim).and_then(Value::as_str).map(str::to_owned);
     let agent = match &subject {
@@ -683,6 +737,7 @@ pub async fn diagnose(
     let verdict = match (verified, agent) {
         (Err(r), _) => Err(format!("Refused with 401 invalid_token: {r}.")),
         (Ok(_), Err(why)) => Err(format!("Refused with 403: {why}")),
+        (Ok(_), Ok(_)) if let Some(why) = &lacks => Err(format!("Refused with 403 insufficient_scope: {why}.")),
         (Ok(_), Ok(who)) if per_tenant => Ok(format!("Accepted on {endpoint}: {who}")),
         // The instance-wide endpoint also weighs other organizations' providers, which the doctor
         // does not look at.
@@ -691,6 +746,55 @@ pub async fn diagnose(
         )),
     };
     Ok(Diagnosis { checks, verdict })
+}
+
+/// Why no provider has this issuer, with the setting to change when the token is shaped like a
+/// known provider's.
+fn unknown_issuer_advice(issuer: &str) -> String {
+    if let Some(tid) = issuer.strip_prefix("https://sts.windows.net/").map(|rest| rest.trim_end_matches('/')) {
+        return format!(
+            "This is a Microsoft Entra v1.0 token (issuer {issuer}). Alga's Microsoft provider takes v2.0 tokens: in the \
+             manifest of the app registration that represents Alga set \"requestedAccessTokenVersion\": 2 \
+             (\"accessTokenAcceptedVersion\": 2 in the older manifest format), then request a new token; its issuer will be \
+             https://login.microsoftonline.com/{tid}/v2.0."
+        );
+    }
+    if issuer.contains(".okta.com") && !issuer.contains("/oauth2/") {
+        return format!(
+            "No identity provider of this organization has issuer {issuer}. This is Okta's org authorization server, \
+             whose access tokens are for Okta's own APIs: use a custom authorization server (issuer \
+             {}/oauth2/default or /oauth2/<id>) and register that issuer.",
+            issuer.trim_end_matches('/')
+        );
+    }
+    format!(
+        "No identity provider of this organization has issuer {issuer}: add one whose issuer is exactly this \
+         (some providers end it with a slash, Auth0 for one)."
+    )
+}
+
+/// Why the token's audience is not one this endpoint takes, and what to change.
+fn audience_advice(idp: &Idp, audiences: &[String], expected: &[String]) -> String {
+    let has = if audiences.is_empty() { "no audience".to_owned() } else { audiences.join(", ") };
+    let want = expected.join(" or ");
+    let advice = match idp.kind.as_str() {
+        "microsoft" => format!(
+            "Entra v2.0 tokens carry the application (client) ID of the app registration that represents Alga as aud, \
+             v1.0 tokens its Application ID URI: if that app is Alga's, set this provider's audience to api://<that \
+             client ID> (both forms are then accepted) or to {has}"
+        ),
+        "google" => {
+            format!("Google ID tokens carry the audience they were requested for: request them with audience {want}")
+        }
+        _ if audiences.iter().any(|a| a == "account") => format!(
+            "Keycloak puts only `account` in aud by default: add an Audience mapper (Included Custom Audience: {want}) \
+             to the client's dedicated scope, or set this provider's audience to what the provider issues"
+        ),
+        _ => "have the provider issue tokens for it (Okta: the authorization server's audience; Auth0: the API \
+              identifier), or change this provider's audience"
+            .to_owned(),
+    };
+    format!("The token is for {has}, but this endpoint expects {want}. {advice}.")
 }
 
 fn subject_text(seen: &jwt::Unverified, claim: &str) -> String {

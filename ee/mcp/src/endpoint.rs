@@ -315,27 +315,46 @@ fn credential_key(principal: &alga_core::Principal) -> String {
 }
 
 /// The `WWW-Authenticate` challenge pointing at this endpoint's protected-resource metadata.
-fn challenge(ctx: &AppContext, scope: &Scope, error: Option<&str>) -> String {
-    bearer_challenge(&crate::metadata::metadata_url(ctx, scope), error)
+/// The challenge of a refusal on `scope`'s endpoint: the metadata, the scopes a client should
+/// request (as the metadata lists them), and the error when there is one.
+async fn challenge(ctx: &AppContext, scope: &Scope, error: Option<(&str, &str)>) -> String {
+    let tenant = scope_tenant(scope);
+    let scopes = match ctx.db.run(move |conn| crate::metadata::advertised(conn, tenant.as_deref())).await {
+        Ok(advertised) => advertised.scopes.join(" "),
+        Err(e) => {
+            tracing::warn!(error = %e, "the scopes to advertise could not be read");
+            String::new()
+        }
+    };
+    bearer_challenge(&crate::metadata::metadata_url(ctx, scope), &scopes, error)
 }
 
-/// A `Bearer` challenge naming the metadata, and the error when there is one.
-fn bearer_challenge(metadata: &str, error: Option<&str>) -> String {
-    match error {
-        None => format!("Bearer resource_metadata=\"{metadata}\""),
-        Some(description) => {
-            // Only visible ASCII may stand in a quoted header value; token text (`iss`, `kid`) is
-            // the caller's and can hold anything.
-            let description: String = description
-                .chars()
-                .map(|c| if c == '"' || c == '\\' || !(' '..='~').contains(&c) { '\'' } else { c })
-                .take(300)
-                .collect();
-            format!(
-                "Bearer resource_metadata=\"{metadata}\", error=\"invalid_token\", error_description=\"{description}\""
-            )
-        }
+fn scope_tenant(scope: &Scope) -> Option<String> {
+    match scope {
+        Scope::Instance => None,
+        Scope::Tenant { id, .. } => Some(id.clone()),
     }
+}
+
+/// A `Bearer` challenge naming the metadata, the scopes to request, and the error code and
+/// description when there is one.
+fn bearer_challenge(metadata: &str, scopes: &str, error: Option<(&str, &str)>) -> String {
+    // Only visible ASCII may stand in a quoted header value; token text (`iss`, `kid`) is the
+    // caller's and can hold anything.
+    let quoted = |text: &str| -> String {
+        text.chars()
+            .map(|c| if c == '"' || c == '\\' || !(' '..='~').contains(&c) { '\'' } else { c })
+            .take(300)
+            .collect()
+    };
+    let mut challenge = format!("Bearer resource_metadata=\"{metadata}\"");
+    if !scopes.is_empty() {
+        challenge.push_str(&format!(", scope=\"{}\"", quoted(scopes)));
+    }
+    if let Some((code, description)) = error {
+        challenge.push_str(&format!(", error=\"{code}\", error_description=\"{}\"", quoted(description)));
+    }
+    challenge
 }
 
 async fn refused(
@@ -350,14 +369,25 @@ async fn refused(
         Refusal::Missing => {
             let e = ApiError::unauthorized("A bearer token or API key is required.");
             HttpResponse::build(StatusCode::UNAUTHORIZED)
-                .insert_header((header::WWW_AUTHENTICATE, challenge(ctx, scope, None)))
+                .insert_header((header::WWW_AUTHENTICATE, challenge(ctx, scope, None).await))
                 .json(e.body())
         }
         Refusal::Invalid(why) => {
             tracing::debug!(reason = %why, "MCP credential refused");
             let e = ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", format!("Invalid token: {why}."));
             HttpResponse::build(StatusCode::UNAUTHORIZED)
-                .insert_header((header::WWW_AUTHENTICATE, challenge(ctx, scope, Some(&why))))
+                .insert_header((header::WWW_AUTHENTICATE, challenge(ctx, scope, Some(("invalid_token", &why))).await))
+                .json(e.body())
+        }
+        Refusal::InsufficientScope { why, scope: needed } => {
+            tracing::debug!(reason = %why, "MCP token lacks a required scope");
+            let e = ApiError::new(StatusCode::FORBIDDEN, "insufficient_scope", format!("Insufficient scope: {why}."));
+            let metadata = crate::metadata::metadata_url(ctx, scope);
+            HttpResponse::build(StatusCode::FORBIDDEN)
+                .insert_header((
+                    header::WWW_AUTHENTICATE,
+                    bearer_challenge(&metadata, &needed, Some(("insufficient_scope", &why))),
+                ))
                 .json(e.body())
         }
         Refusal::Forbidden(why) => {
@@ -410,7 +440,7 @@ async fn refused(
             let why = "the API key is invalid, expired or revoked";
             let e = ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", format!("Invalid token: {why}."));
             HttpResponse::build(StatusCode::UNAUTHORIZED)
-                .insert_header((header::WWW_AUTHENTICATE, challenge(ctx, scope, Some(why))))
+                .insert_header((header::WWW_AUTHENTICATE, challenge(ctx, scope, Some(("invalid_token", why))).await))
                 .json(e.body())
         }
         Refusal::Failed(e) => e.error_response(),
@@ -589,8 +619,11 @@ mod tests {
     #[test]
     fn every_challenge_is_a_valid_header_whatever_the_token_said() {
         for why in ["unknown issuer \"evil\"\r\nX-Injected: 1", "kid \u{7f}\u{0}é中", "a\\b\"c"] {
-            let value =
-                bearer_challenge("https://alga.example/.well-known/oauth-protected-resource/api/mcp", Some(why));
+            let value = bearer_challenge(
+                "https://alga.example/.well-known/oauth-protected-resource/api/mcp",
+                why,
+                Some(("invalid_token", why)),
+            );
             assert!(actix_web::http::header::HeaderValue::from_str(&value).is_ok(), "{value:?}");
             assert!(!value.contains('\n') && !value.contains('\r'), "{value:?}");
         }

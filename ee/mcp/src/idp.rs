@@ -42,6 +42,20 @@ pub struct Idp {
     pub created_at: NaiveDateTime,
     #[serde(serialize_with = "utc")]
     pub updated_at: NaiveDateTime,
+    /// What a client should request for this resource: advertised, never checked.
+    #[serde(serialize_with = "words")]
+    pub scopes: String,
+    /// Each must be in the token's `scp` or `scope` claim.
+    #[serde(serialize_with = "words")]
+    pub required_scopes: String,
+    /// Each must be in the token's `roles` claim.
+    #[serde(serialize_with = "words")]
+    pub required_roles: String,
+}
+
+/// A space-separated list stored as text, shown as a JSON list.
+fn words<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(text.split_whitespace())
 }
 
 #[derive(Debug, Serialize)]
@@ -83,6 +97,11 @@ pub struct CreateIdp {
     /// Default: this server's MCP resource URL.
     pub audience: Option<String>,
     pub subject_claim: Option<String>,
+    /// Scopes a client should request for this resource. Default: none, except for Microsoft
+    /// Entra, `<audience>/.default` (what client credentials request there).
+    pub scopes: Option<Vec<String>>,
+    pub required_scopes: Option<Vec<String>>,
+    pub required_roles: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,6 +110,15 @@ pub struct UpdateIdp {
     pub audience: Option<String>,
     pub subject_claim: Option<String>,
     pub active: Option<bool>,
+    pub scopes: Option<Vec<String>>,
+    pub required_scopes: Option<Vec<String>>,
+    pub required_roles: Option<Vec<String>>,
+}
+
+/// The Microsoft Entra and Google signing keys, as their discovery documents name them.
+const GOOGLE_JWKS: &str = "https://www.googleapis.com/oauth2/v3/certs";
+fn entra_jwks(tid: &str) -> String {
+    format!("https://login.microsoftonline.com/{tid}/discovery/v2.0/keys")
 }
 
 /// This server's MCP resource URL: tokens for it carry it as their audience.
@@ -164,6 +192,30 @@ fn subject_claim(value: Option<&str>, default: &str) -> Result<String, ApiError>
     } else {
         Err(ApiError::validation("subject_claim", format!("must be one of {}", SUBJECT_CLAIMS.join(", "))))
     }
+}
+
+/// A list of scope or role names (RFC 6749 §3.3 scope-tokens), stored space-separated.
+fn scope_list(field: &str, values: &[String]) -> Result<String, ApiError> {
+    if values.len() > 20 {
+        return Err(ApiError::validation(field, "holds at most 20 names"));
+    }
+    let mut names: Vec<&str> = Vec::with_capacity(values.len());
+    for value in values {
+        let name = value.trim();
+        let valid = !name.is_empty()
+            && name.len() <= 200
+            && name.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
+        if !valid {
+            return Err(ApiError::validation(
+                field,
+                "each name is 1 to 200 visible ASCII characters, without spaces, quotes or backslashes",
+            ));
+        }
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    Ok(names.join(" "))
 }
 
 fn audience(value: &str) -> Result<String, ApiError> {
@@ -247,12 +299,12 @@ pub async fn create_idp(
 ) -> Result<IdpView, ApiError> {
     let tenant = who.tenant_id.as_str();
     let insecure = gov.settings.allow_insecure_idp_urls;
-    let (issuer, default_claim) = match b.kind {
+    let (issuer, default_claim, known_jwks) = match b.kind {
         Kind::Google => {
             if b.issuer.as_deref().is_some_and(|i| i.trim() != GOOGLE_ISSUER) {
                 return Err(ApiError::validation("issuer", format!("Google's issuer is {GOOGLE_ISSUER}")));
             }
-            (GOOGLE_ISSUER.to_owned(), "sub")
+            (GOOGLE_ISSUER.to_owned(), "sub", Some(GOOGLE_JWKS.to_owned()))
         }
         Kind::Microsoft => {
             let tid = b.entra_tenant_id.as_deref().map(str::trim).unwrap_or_default();
@@ -269,7 +321,7 @@ pub async fn create_idp(
             if b.issuer.as_deref().is_some_and(|i| i.trim() != issuer) {
                 return Err(ApiError::validation("issuer", format!("this directory's issuer is {issuer}")));
             }
-            (issuer, "azp")
+            (issuer, "azp", Some(entra_jwks(tid)))
         }
         Kind::Custom => {
             let issuer = b.issuer.as_deref().map(str::trim).unwrap_or_default();
@@ -277,7 +329,7 @@ pub async fn create_idp(
                 return Err(ApiError::validation("issuer", "is required for a custom provider"));
             }
             check_url("issuer", issuer, insecure)?;
-            (issuer.to_owned(), "sub")
+            (issuer.to_owned(), "sub", None)
         }
     };
     if b.kind != Kind::Microsoft && b.entra_tenant_id.is_some() {
@@ -286,10 +338,18 @@ pub async fn create_idp(
     let subject_claim = subject_claim(b.subject_claim.as_deref(), default_claim)?;
     let audience = audience(b.audience.as_deref().unwrap_or(&resource_url(ctx, None)))?;
     own_audience(ctx, &audience, &who.tenant_slug)?;
-    let jwks_uri = match b.jwks_uri.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
-        Some(uri) if b.kind == Kind::Custom => check_url("jwks_uri", uri, insecure)?.to_string(),
-        Some(_) => return Err(ApiError::validation("jwks_uri", "is found by discovery for this kind of provider")),
-        None => discover(gov, &issuer).await?,
+    let scopes = match &b.scopes {
+        Some(given) => scope_list("scopes", given)?,
+        None if b.kind == Kind::Microsoft => scope_list("scopes", &[format!("{audience}/.default")])?,
+        None => String::new(),
+    };
+    let required_scopes = scope_list("required_scopes", b.required_scopes.as_deref().unwrap_or_default())?;
+    let required_roles = scope_list("required_roles", b.required_roles.as_deref().unwrap_or_default())?;
+    let jwks_uri = match (b.jwks_uri.as_deref().map(str::trim).filter(|u| !u.is_empty()), known_jwks) {
+        (Some(uri), None) => check_url("jwks_uri", uri, insecure)?.to_string(),
+        (Some(_), Some(_)) => return Err(ApiError::validation("jwks_uri", "is known for this kind of provider")),
+        (None, Some(known)) => known,
+        (None, None) => discover(gov, &issuer).await?,
     };
     let at = now();
     let idp = Idp {
@@ -304,6 +364,9 @@ pub async fn create_idp(
         active: true,
         created_at: at,
         updated_at: at,
+        scopes,
+        required_scopes,
+        required_roles,
     };
     let row = idp.clone();
     let who = who.clone();
@@ -323,6 +386,9 @@ pub async fn create_idp(
                         agent_idp_providers::active.eq(true),
                         agent_idp_providers::created_at.eq(row.created_at),
                         agent_idp_providers::updated_at.eq(row.updated_at),
+                        agent_idp_providers::scopes.eq(&row.scopes),
+                        agent_idp_providers::required_scopes.eq(&row.required_scopes),
+                        agent_idp_providers::required_roles.eq(&row.required_roles),
                     ))
                     .execute(conn)
                     .map_err(|e| {
@@ -365,11 +431,26 @@ pub async fn update_idp(ctx: &AppContext, who: &Arc<Principal>, id: &str, b: Upd
         own_audience(ctx, audience, &who.tenant_slug)?;
     }
     let claim = b.subject_claim.as_deref().map(|c| subject_claim(Some(c), "sub")).transpose()?;
+    let scopes = b.scopes.as_deref().map(|v| scope_list("scopes", v)).transpose()?;
+    let required_scopes = b.required_scopes.as_deref().map(|v| scope_list("required_scopes", v)).transpose()?;
+    let required_roles = b.required_roles.as_deref().map(|v| scope_list("required_roles", v)).transpose()?;
     let (tenant, id, who) = (who.tenant_id.clone(), id.to_owned(), who.clone());
     ctx.db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                let before = json_of(&load(conn, &tenant, &id)?);
+                let current = load(conn, &tenant, &id)?;
+                // Entra's scope to request is `<audience>/.default`: left at that default, it
+                // follows a new audience.
+                let scopes = match (&scopes, &audience) {
+                    (None, Some(new))
+                        if current.kind == "microsoft"
+                            && current.scopes == format!("{}/.default", current.audience) =>
+                    {
+                        Some(scope_list("scopes", &[format!("{new}/.default")])?)
+                    }
+                    _ => scopes,
+                };
+                let before = json_of(&current);
                 let target = agent_idp_providers::table
                     .filter(agent_idp_providers::tenant_id.eq(&tenant).and(agent_idp_providers::id.eq(&id)));
                 diesel::update(target)
@@ -377,6 +458,9 @@ pub async fn update_idp(ctx: &AppContext, who: &Arc<Principal>, id: &str, b: Upd
                         audience.map(|a| agent_idp_providers::audience.eq(a)),
                         claim.map(|c| agent_idp_providers::subject_claim.eq(c)),
                         b.active.map(|a| agent_idp_providers::active.eq(a)),
+                        scopes.map(|v| agent_idp_providers::scopes.eq(v)),
+                        required_scopes.map(|v| agent_idp_providers::required_scopes.eq(v)),
+                        required_roles.map(|v| agent_idp_providers::required_roles.eq(v)),
                         agent_idp_providers::updated_at.eq(now()),
                     ))
                     .execute(conn)?;
@@ -425,8 +509,38 @@ pub async fn delete_idp(ctx: &AppContext, who: &Arc<Principal>, id: &str) -> Res
         .await
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DoctorInput {
+    token: String,
+    /// `tenant` (this organization's endpoint, the default) or `instance` (`/api/mcp`).
+    #[serde(default)]
+    endpoint: Option<String>,
+}
+
+/// The IdP doctor over the admin API: what the endpoint would decide for this token, and why.
+async fn doctor(
+    admin: Admin,
+    ctx: web::Data<AppContext>,
+    gov: web::Data<Governance>,
+    body: web::Json<DoctorInput>,
+) -> Result<HttpResponse, ApiError> {
+    let per_tenant = match body.endpoint.as_deref() {
+        None | Some("tenant") => true,
+        Some("instance") => false,
+        Some(_) => return Err(ApiError::validation("endpoint", "must be tenant or instance")),
+    };
+    let d = crate::auth::diagnose(&ctx, &gov, admin.tenant(), &admin.0.tenant_slug, &body.token, per_tenant).await?;
+    let (accepted, verdict) = match d.verdict {
+        Ok(v) => (true, v),
+        Err(v) => (false, v),
+    };
+    Ok(HttpResponse::Ok().json(json!({ "data": { "accepted": accepted, "verdict": verdict, "checks": d.checks } })))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/v1/mcp/idp-providers").route(web::get().to(list)).route(web::post().to(create)))
+        .route("/api/v1/mcp/idp-doctor", web::post().to(doctor))
         .service(
             web::resource("/api/v1/mcp/idp-providers/{id}")
                 .route(web::patch().to(update))

@@ -22,34 +22,55 @@ pub fn metadata_url(ctx: &AppContext, scope: &Scope) -> String {
     }
 }
 
+/// What a scope's metadata and challenges advertise: its active providers' issuers and the
+/// scopes clients should request for it.
+#[derive(Debug)]
+pub struct Advertised {
+    pub issuers: Vec<String>,
+    pub scopes: Vec<String>,
+}
+
+/// The instance-wide endpoint (`tenant` = `None`) is read by anyone: on an instance of several
+/// tenants it advertises nothing (each tenant's own endpoint names its own).
+pub fn advertised(conn: &mut alga_core::DbConn, tenant: Option<&str>) -> Result<Advertised, ApiError> {
+    if tenant.is_none() && shared_by_tenants(conn)? {
+        return Ok(Advertised { issuers: Vec::new(), scopes: Vec::new() });
+    }
+    let mut q = agent_idp_providers::table.filter(agent_idp_providers::active.eq(true)).into_boxed();
+    if let Some(t) = tenant {
+        q = q.filter(agent_idp_providers::tenant_id.eq(t.to_owned()));
+    }
+    let rows: Vec<(String, String)> = q
+        .select((agent_idp_providers::issuer, agent_idp_providers::scopes))
+        .order(agent_idp_providers::issuer)
+        .load(conn)?;
+    let mut issuers: Vec<String> = rows.iter().map(|(issuer, _)| issuer.clone()).collect();
+    issuers.dedup();
+    let mut scopes: Vec<String> = Vec::new();
+    for scope in rows.iter().flat_map(|(_, scopes)| scopes.split_whitespace()) {
+        if !scopes.iter().any(|s| s == scope) {
+            scopes.push(scope.to_owned());
+        }
+    }
+    Ok(Advertised { issuers, scopes })
+}
+
 async fn document(ctx: &AppContext, scope: Scope) -> Result<HttpResponse, ApiError> {
     let (resource, tenant) = match &scope {
         Scope::Instance => (resource_url(ctx, None), None),
         Scope::Tenant { id, slug } => (resource_url(ctx, Some(slug)), Some(id.clone())),
     };
-    let issuers: Vec<String> = ctx
-        .db
-        .run(move |conn| {
-            // The instance-wide document is read by anyone: on an instance of several tenants it
-            // names no tenant's providers (each tenant's own document names its own).
-            if tenant.is_none() && shared_by_tenants(conn)? {
-                return Ok(Vec::new());
-            }
-            let mut q = agent_idp_providers::table.filter(agent_idp_providers::active.eq(true)).into_boxed();
-            if let Some(t) = &tenant {
-                q = q.filter(agent_idp_providers::tenant_id.eq(t));
-            }
-            Ok::<_, ApiError>(
-                q.select(agent_idp_providers::issuer).distinct().order(agent_idp_providers::issuer).load(conn)?,
-            )
-        })
-        .await?;
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(json!({
+    let advertised = ctx.db.run(move |conn| advertised(conn, tenant.as_deref())).await?;
+    let mut body = json!({
         "resource": resource,
-        "authorization_servers": issuers,
+        "authorization_servers": advertised.issuers,
         "bearer_methods_supported": ["header"],
         "resource_name": "Alga PSA MCP server",
-    })))
+    });
+    if !advertised.scopes.is_empty() {
+        body["scopes_supported"] = json!(advertised.scopes);
+    }
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(body))
 }
 
 /// Whether several tenants share this instance: then what the instance-wide endpoint and its

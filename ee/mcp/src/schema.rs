@@ -14,6 +14,9 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        scopes -> Text,
+        required_scopes -> Text,
+        required_roles -> Text,
     }
 }
 

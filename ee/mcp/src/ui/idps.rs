@@ -21,6 +21,32 @@ fn claim_select(id: &str, selected: Option<&str>, default_label: &str) -> Markup
     }
 }
 
+/// The three scope lists, space-separated (the API takes them as lists).
+fn scope_fields(scopes: &str, required_scopes: &str, required_roles: &str) -> Markup {
+    html! {
+        div .field {
+            label for="scopes" { "Scopes clients request" }
+            span .hint { "Space-separated; advertised to OAuth clients. Microsoft default: " code { "<audience>/.default" } "." }
+            input #scopes type="text" name="scopes" value=(scopes);
+        }
+        div .field {
+            label for="required-scopes" { "Required scopes" }
+            span .hint { "Optional, space-separated: each must be in the token's scp or scope claim." }
+            input #required-scopes type="text" name="required_scopes" value=(required_scopes);
+        }
+        div .field {
+            label for="required-roles" { "Required roles" }
+            span .hint { "Optional, space-separated: each must be in the token's roles claim (Entra app roles)." }
+            input #required-roles type="text" name="required_roles" value=(required_roles);
+        }
+    }
+}
+
+/// A space-separated form field as a list; absent or blank: `None` (the default).
+fn listed(form: &Form, name: &str) -> Option<Vec<String>> {
+    form.opt(name).map(|text| text.split_whitespace().map(str::to_owned).collect())
+}
+
 fn add_form(s: &Signed, ctx: &AppContext, form: Option<&Form>) -> Markup {
     let value = |name: &str| form.map(|f| f.get(name).to_owned()).unwrap_or_default();
     let kind = form.map_or("microsoft", |f| f.get("kind"));
@@ -61,13 +87,14 @@ fn add_form(s: &Signed, ctx: &AppContext, form: Option<&Form>) -> Markup {
                 }
             }
             details {
-                summary { "Advanced: audience and agent claim" }
+                summary { "Advanced: audience, scopes and agent claim" }
                 div .stack {
                     div .field {
                         label for="audience" { "Audience" }
                         span .hint { "Default: this server's MCP URL, " code { (idp::resource_url(ctx, None)) } "." }
                         input #audience type="text" name="audience" value=(value("audience"));
                     }
+                    (scope_fields(&value("scopes"), &value("required_scopes"), &value("required_roles")))
                     div .field {
                         label for="new-claim" { "Identify agents by" }
                         (claim_select("new-claim", form.and_then(|f| f.opt("subject_claim")).as_deref().and_then(|c| SUBJECT_CLAIMS.iter().find(|x| **x == c).copied()), "Default (azp for Microsoft, sub otherwise)"))
@@ -166,6 +193,9 @@ async fn create(s: Signed, ctx: web::Data<AppContext>, gov: web::Data<Governance
         entra_tenant_id: if kind == Kind::Microsoft { Some(form.get("entra_tenant_id").to_owned()) } else { None },
         audience: form.opt("audience"),
         subject_claim: form.opt("subject_claim"),
+        scopes: listed(&form, "scopes"),
+        required_scopes: listed(&form, "required_scopes"),
+        required_roles: listed(&form, "required_roles"),
     };
     match idp::create_idp(&ctx, &gov, &s.0.principal, input).await {
         Ok(_) => see_other("/admin/mcp/idps?done=idp-added"),
@@ -206,6 +236,7 @@ async fn edit_page(ctx: &AppContext, s: &Signed, id: &str, alerts: Alerts, statu
                     span .hint { "Tokens must name it in aud. This server's MCP URL is " code { (idp::resource_url(ctx, None)) } "." }
                     input #audience type="text" name="audience" required value=(i.audience);
                 }
+                (scope_fields(&i.scopes, &i.required_scopes, &i.required_roles))
                 div .field { label for="claim" { "Identify agents by" } (claim_select("claim", Some(i.subject_claim.as_str()), "Keep")) }
                 div { button type="submit" { "Save" } " " a .button.secondary href="/admin/mcp/idps" { "Cancel" } }
             }
@@ -223,6 +254,10 @@ async fn update(s: Signed, ctx: web::Data<AppContext>, path: web::Path<String>, 
         audience: Some(form.get("audience").to_owned()),
         subject_claim: form.opt("subject_claim"),
         active: None,
+        // The edit form shows every list: a blank field clears it.
+        scopes: Some(listed(&form, "scopes").unwrap_or_default()),
+        required_scopes: Some(listed(&form, "required_scopes").unwrap_or_default()),
+        required_roles: Some(listed(&form, "required_roles").unwrap_or_default()),
     };
     match idp::update_idp(&ctx, &s.0.principal, &path, input).await {
         Ok(_) => see_other("/admin/mcp/idps?done=idp-saved"),
@@ -236,7 +271,14 @@ async fn set_active(s: Signed, ctx: web::Data<AppContext>, path: web::Path<Strin
         return csrf_rejected();
     }
     let active = form.get("active") == "true";
-    let input = UpdateIdp { audience: None, subject_claim: None, active: Some(active) };
+    let input = UpdateIdp {
+        audience: None,
+        subject_claim: None,
+        active: Some(active),
+        scopes: None,
+        required_scopes: None,
+        required_roles: None,
+    };
     match idp::update_idp(&ctx, &s.0.principal, &path, input).await {
         Ok(_) => see_other(if active {
             "/admin/mcp/idps?done=idp-activated"

@@ -6,5 +6,6 @@ mod editions;
 mod governance;
 mod integrity;
 mod load;
+mod providers;
 mod support;
 mod ui;
