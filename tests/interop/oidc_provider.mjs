@@ -1,6 +1,9 @@
 // A real OpenID provider for the interop checks: npm `oidc-provider` (panva), issuing
 // client-credentials access tokens (JWT, ES256) for whatever resource the client names, with
-// `aud` = that resource and `sub` = the client id.
+// `aud` = that resource and `sub` = the client id. Configured like a real provider's API: its
+// clients may request only the resource's scope `mcp:tools`; `openid` (which it still lists in
+// its metadata) is refused for client credentials with `invalid_scope`, so an MCP client must
+// learn the scope from the resource's metadata or challenge.
 //
 // Usage: node oidc_provider.mjs  (env ALGA_OIDC_MODULES: node_modules holding oidc-provider;
 // ALGA_OIDC_CLIENTS: JSON list of {client_id, client_secret}; ALGA_TOKEN_RESOURCE: a resource to
@@ -21,6 +24,7 @@ const port = await new Promise((resolve) => {
   });
 });
 const issuer = `http://127.0.0.1:${port}`;
+const SCOPE = 'mcp:tools';
 const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const key = { ...privateKey.export({ format: 'jwk' }), kid: 'interop-es256', alg: 'ES256', use: 'sig' };
 const clients = JSON.parse(process.env.ALGA_OIDC_CLIENTS).map((c) => ({
@@ -30,12 +34,13 @@ const clients = JSON.parse(process.env.ALGA_OIDC_CLIENTS).map((c) => ({
   response_types: [],
   token_endpoint_auth_method: 'client_secret_basic',
   id_token_signed_response_alg: 'ES256',
+  scope: SCOPE,
 }));
 
 const provider = new Provider(issuer, {
   clients,
   jwks: { keys: [key] },
-  scopes: ['openid', 'mcp'],
+  scopes: ['openid', SCOPE],
   ttl: { ClientCredentials: 600 },
   features: {
     devInteractions: { enabled: false },
@@ -45,7 +50,7 @@ const provider = new Provider(issuer, {
       useGrantedResource: () => true,
       getResourceServerInfo: (_ctx, resource) => ({
         audience: resource,
-        scope: 'mcp',
+        scope: SCOPE,
         accessTokenFormat: 'jwt',
         accessTokenTTL: 600,
         jwt: { sign: { alg: 'ES256' } },
@@ -56,14 +61,20 @@ const provider = new Provider(issuer, {
 provider.proxy = false;
 provider.listen(port, '127.0.0.1', async () => {
   const [first] = clients;
-  const response = await fetch(`${issuer}/token`, {
-    method: 'POST',
-    headers: {
-      authorization: `Basic ${Buffer.from(`${first.client_id}:${first.client_secret}`).toString('base64')}`,
-      'content-type': 'application/x-www-form-urlencoded',
-    },
-    body: new URLSearchParams({ grant_type: 'client_credentials', resource: process.env.ALGA_TOKEN_RESOURCE, scope: 'mcp' }),
-  });
-  const { access_token } = await response.json();
+  const token = (scope) =>
+    fetch(`${issuer}/token`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${first.client_id}:${first.client_secret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', resource: process.env.ALGA_TOKEN_RESOURCE, scope }),
+    }).then((r) => r.json());
+  const openid = await token('openid');
+  if (openid.error !== 'invalid_scope') {
+    console.error(`the provider must refuse openid for client credentials: ${JSON.stringify(openid)}`);
+    process.exit(1);
+  }
+  const { access_token } = await token(SCOPE);
   console.log(JSON.stringify({ issuer, access_token }));
 });

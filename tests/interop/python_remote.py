@@ -70,7 +70,8 @@ async def main(url, mode):
             storage=MemoryStorage(),
             client_id=os.environ["ALGA_OAUTH_CLIENT_ID"],
             client_secret=os.environ["ALGA_OAUTH_CLIENT_SECRET"],
-            scope="mcp",
+            # No scope: the SDK takes it from the resource's metadata (scopes_supported); the
+            # provider refuses the `openid` it would otherwise fall back to.
             issuer=os.environ["ALGA_OAUTH_ISSUER"],
         )
         http = httpx2.AsyncClient(auth=auth)

@@ -23,6 +23,8 @@ use crate::{run, tools};
 
 /// The official TypeScript SDK (runs on the machine's Node 20).
 const TS_SDK: &str = "1.32.2";
+/// The TypeScript SDK 2.x client package, whose `ClientCredentialsProvider` runs its own OAuth flow.
+const TS_CLIENT_2: &str = "2.4.0";
 const OIDC_PROVIDER: &str = "9.13.3";
 const INSPECTOR: &str = "2.12.0";
 const CONFORMANCE: &str = "0.1.16";
@@ -36,6 +38,8 @@ const HTTP_CLIENTS: [(&str, &str, &str); 3] =
     [("python-mcp1", "1.30.0", "bearer"), ("python-mcp2", "2.3.0", "bearer"), ("python-mcp2", "2.3.0", "oauth")];
 
 pub const AGENT_CLIENT: &str = "alga-interop-agent";
+/// The one scope the OpenID provider lets its clients request (`tests/interop/oidc_provider.mjs`).
+pub const AGENT_SCOPE: &str = "mcp:tools";
 pub const AGENT_SECRET: &str = "alga-interop-agent-secret-0123456789abcdef";
 
 pub fn run() -> Result<()> {
@@ -167,7 +171,8 @@ pub fn governed_agent(server: &Server, admin: &str) -> Result<(Helper, String, S
         admin,
         "POST",
         "/api/v1/mcp/idp-providers",
-        Some(json!({ "kind": "custom", "issuer": issuer })),
+        // The scope its clients request, advertised to them, and required of their tokens.
+        Some(json!({ "kind": "custom", "issuer": issuer, "scopes": [AGENT_SCOPE], "required_scopes": [AGENT_SCOPE] })),
     )?;
     let technician = technician_role(server, admin)?;
     let agent = json!({ "name": "Interop agent", "idp_id": idp["data"]["id"], "subject": AGENT_CLIENT, "role_ids": [technician] });
@@ -223,6 +228,17 @@ fn remote(server: &Server, admin: &str) -> Result<()> {
             .env("ALGA_BEARER", &bearer),
     )
     .context("the MCP TypeScript SDK failed against /api/mcp")?;
+    let client_modules = tools::node_package("node-client2", "@modelcontextprotocol/client", TS_CLIENT_2)?;
+    run::status(
+        Command::new("node")
+            .arg(root.join("tests/interop/ts_oauth.mjs"))
+            .arg(&endpoint)
+            .env("ALGA_NODE_MODULES", client_modules)
+            .env("ALGA_OAUTH_ISSUER", &issuer)
+            .env("ALGA_OAUTH_CLIENT_ID", AGENT_CLIENT)
+            .env("ALGA_OAUTH_CLIENT_SECRET", AGENT_SECRET),
+    )
+    .context("the MCP TypeScript SDK 2.x client-credentials flow failed against /api/mcp")?;
     inspector(&endpoint, &bearer)?;
     conformance(server, &bearer)
 }
