@@ -258,10 +258,18 @@ pub fn normalize_email(email: &str) -> Result<String, ApiError> {
     if valid { Ok(email) } else { Err(ApiError::validation("email", "must be an email address")) }
 }
 
+/// The fewest characters a password may have.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+/// The most bytes a password may have (sign-in refuses longer ones before hashing them).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
 pub fn hash_password(password: &str) -> Result<String, ApiError> {
     use argon2::password_hash::PasswordHasher;
-    if password.chars().count() < 12 {
-        return Err(ApiError::validation("password", "must be at least 12 characters"));
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(ApiError::validation("password", format!("must be at least {MIN_PASSWORD_CHARS} characters")));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(ApiError::validation("password", format!("must be at most {MAX_PASSWORD_BYTES} bytes")));
     }
     argon2::Argon2::default()
         .hash_password(password.as_bytes())
@@ -273,6 +281,58 @@ pub fn hash_password(password: &str) -> Result<String, ApiError> {
 pub fn verify_password(password: &str, hash: &str) -> bool {
     use argon2::password_hash::PasswordVerifier;
     argon2::Argon2::default().verify_password(password.as_bytes(), hash).is_ok()
+}
+
+/// Whose choice a new password is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordChoice {
+    /// The user chose it themselves.
+    Own,
+    /// Someone else chose it (the first start's printed password, a tenant's first administrator's,
+    /// a reset by an administrator or from the command line): it signs in to the admin UI only to
+    /// choose the user's own.
+    OneTime,
+}
+
+/// Stores a user's new password hash, and whether it is one-time; 404 when there is no such
+/// user. Changing the hash ends the user's admin UI sessions (a trigger of the enterprise
+/// migrations), whoever changes it.
+pub fn store_password_hash(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    user_id: &str,
+    hash: &str,
+    choice: PasswordChoice,
+) -> Result<(), ApiError> {
+    let changed = diesel::update(users::table.filter(users::tenant_id.eq(tenant_id).and(users::id.eq(user_id))))
+        .set((
+            users::password_hash.eq(Some(hash)),
+            users::password_change_required.eq(choice == PasswordChoice::OneTime),
+            users::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    if changed == 0 {
+        return Err(ApiError::not_found("No user with this id in this tenant."));
+    }
+    Ok(())
+}
+
+/// Hashes and stores a user's new password ([`store_password_hash`]).
+pub fn set_password(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    user_id: &str,
+    password: &str,
+    choice: PasswordChoice,
+) -> Result<(), ApiError> {
+    store_password_hash(conn, tenant_id, user_id, &hash_password(password)?, choice)
+}
+
+/// A one-time password: 24 hex characters (96 random bits).
+pub fn one_time_password() -> Result<String, ApiError> {
+    let mut secret = [0u8; 12];
+    getrandom::fill(&mut secret).map_err(|e| ApiError::internal(&format!("no randomness: {e}")))?;
+    Ok(hex::encode(secret))
 }
 
 /// Creates a user with roles; returns the user id. 409 when the email is taken.

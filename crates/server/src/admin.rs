@@ -3,7 +3,7 @@
 use std::io::{Read, Write};
 
 use alga_core::admin_audit;
-use alga_core::identity::{self, NewUser};
+use alga_core::identity::{self, NewUser, PasswordChoice};
 use alga_core::rbac::BuiltInRole;
 use alga_core::schema::tenants;
 use alga_core::{ApiError, DatabaseUrl, DbConn};
@@ -34,18 +34,19 @@ pub fn tenant(global: &GlobalArgs, command: &TenantCommand) -> anyhow::Result<()
         TenantCommand::Create { slug, name } => {
             let name = name.clone().unwrap_or_else(|| slug.clone());
             let admin_email = format!("admin@{slug}.localhost");
-            let (tenant, key) = alga_core::db::write_transaction(&mut conn, |conn| {
+            let (tenant, key, password) = alga_core::db::write_transaction(&mut conn, |conn| {
                 let tenant = identity::create_tenant(conn, slug, &name)?;
                 let created = serde_json::json!({ "slug": tenant.slug, "name": tenant.name });
                 cli_change(conn, &tenant.id, "tenant.create", "tenant", &tenant.id, Some(created))?;
-                let admin = first_admin(conn, &tenant.id, &admin_email, None)?;
+                let (admin, password) = first_admin(conn, &tenant.id, &admin_email)?;
                 let key = identity::create_api_key(conn, &tenant.id, &admin, "first admin key", None)?;
                 key_change(conn, &tenant.id, &admin, &key)?;
-                Ok::<_, ApiError>((tenant, key))
+                Ok::<_, ApiError>((tenant, key, password))
             })?;
             writeln!(
                 out(),
-                "created tenant {} ({})\nadmin user: {admin_email}\nadmin API key (shown once, store it now): {}",
+                "created tenant {} ({})\nadmin user: {admin_email}\nadmin API key (shown once, store it now): {}\n\
+                 one-time password (signs in to the admin UI once, to choose a new one): {password}",
                 tenant.slug,
                 tenant.id,
                 key.plaintext
@@ -101,15 +102,19 @@ fn whoami() -> String {
     std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown user".to_owned())
 }
 
-fn first_admin(conn: &mut DbConn, tenant_id: &str, email: &str, password: Option<&str>) -> Result<String, ApiError> {
+/// A tenant's first administrator, with a one-time password; returns the user's id and the
+/// password to show once.
+fn first_admin(conn: &mut DbConn, tenant_id: &str, email: &str) -> Result<(String, String), ApiError> {
     let roles = identity::role_ids_by_name(conn, tenant_id, &[BuiltInRole::Admin.name().to_owned()])?;
     let id = identity::create_user(
         conn,
-        &NewUser { tenant_id, email, display_name: "Administrator", password, role_ids: &roles },
+        &NewUser { tenant_id, email, display_name: "Administrator", password: None, role_ids: &roles },
     )?;
-    let after = serde_json::json!({ "email": email, "roles": [BuiltInRole::Admin.name()] });
+    let password = identity::one_time_password()?;
+    identity::set_password(conn, tenant_id, &id, &password, PasswordChoice::OneTime)?;
+    let after = serde_json::json!({ "email": email, "roles": [BuiltInRole::Admin.name()], "password": "(one-time)" });
     cli_change(conn, tenant_id, "user.create", "user", &id, Some(after))?;
-    Ok(id)
+    Ok((id, password))
 }
 
 /// Records a key made from the command line (never its plaintext).
@@ -162,8 +167,44 @@ pub fn user(global: &GlobalArgs, command: &UserCommand) -> anyhow::Result<()> {
             })?;
             writeln!(out(), "created user {email} ({id}) in tenant {}", tenant.slug)?;
         }
+        UserCommand::SetPassword { tenant, email } => {
+            let tenant = identity::tenant_by_slug(&mut conn, tenant)?;
+            let user_id = identity::user_id_by_email(&mut conn, &tenant.id, email)?;
+            // Checked and hashed before the transaction: argon2 takes a while.
+            let hash = identity::hash_password(&read_new_password()?)?;
+            alga_core::db::write_transaction(&mut conn, |conn| {
+                identity::store_password_hash(conn, &tenant.id, &user_id, &hash, PasswordChoice::OneTime)?;
+                let after = serde_json::json!({ "email": email, "password": "(one-time)" });
+                cli_change(conn, &tenant.id, "user.password_reset", "user", &user_id, Some(after))
+            })?;
+            writeln!(
+                out(),
+                "set a one-time password for {email} in tenant {}: it signs in to the admin UI once, to choose a new \
+                 one; the user's admin UI sessions have ended, their API keys keep working",
+                tenant.slug
+            )?;
+        }
     }
     Ok(())
+}
+
+/// A new password: asked twice without echo when standard input is a terminal, else its first line.
+fn read_new_password() -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!(
+            "New password (at least {} characters): ",
+            identity::MIN_PASSWORD_CHARS
+        ))?;
+        let again = rpassword::prompt_password("The same password again: ")?;
+        if first != again {
+            bail!("the two passwords differ; nothing was changed");
+        }
+        return Ok(first);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 pub fn api_key(global: &GlobalArgs, command: &ApiKeyCommand) -> anyhow::Result<()> {
@@ -242,7 +283,7 @@ fn parse_expiry(text: &str) -> anyhow::Result<NaiveDateTime> {
 }
 
 /// On an empty database: tenant `default`, user `admin@localhost` (Admin) with a one-time
-/// password, and an admin API key. Returns the secrets to show once; `None` when the database
+/// password (it signs in to the admin UI once, to choose a new one), and an admin API key. Returns the secrets to show once; `None` when the database
 /// already has a tenant.
 pub fn bootstrap(conn: &mut DbConn) -> Result<Option<(String, String)>, ApiError> {
     let created: Result<_, ApiError> = alga_core::db::write_transaction(conn, |conn| {
@@ -250,13 +291,10 @@ pub fn bootstrap(conn: &mut DbConn) -> Result<Option<(String, String)>, ApiError
         if tenants > 0 {
             return Ok(None);
         }
-        let mut secret = [0u8; 12];
-        getrandom::fill(&mut secret).map_err(|e| ApiError::internal(&format!("no randomness: {e}")))?;
-        let password = hex::encode(secret);
         let tenant = identity::create_tenant(conn, "default", "Default")?;
         let created = serde_json::json!({ "slug": tenant.slug, "name": tenant.name });
         cli_change(conn, &tenant.id, "tenant.create", "tenant", &tenant.id, Some(created))?;
-        let admin = first_admin(conn, &tenant.id, "admin@localhost", Some(&password))?;
+        let (admin, password) = first_admin(conn, &tenant.id, "admin@localhost")?;
         let key = identity::create_api_key(conn, &tenant.id, &admin, "bootstrap admin key", None)?;
         key_change(conn, &tenant.id, &admin, &key)?;
         Ok(Some((key.plaintext, password)))

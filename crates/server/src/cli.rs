@@ -126,6 +126,16 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Set a user's password: asked twice without echo on a terminal, or read as one line from
+    /// standard input. It is one-time: it signs in to the admin UI only to choose a new one. The
+    /// user's admin UI sessions end; their API keys keep working.
+    SetPassword {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

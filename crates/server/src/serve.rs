@@ -124,7 +124,9 @@ fn announce_bootstrap(key: &str, password: &str) -> anyhow::Result<()> {
         out,
         "\nFirst start: created tenant `default` and its administrator admin@localhost.\n\
          These secrets are shown once and never again; store them now.\n\
-         \n  admin API key:      {key}\n  one-time password:  {password}\n"
+         \n  admin API key:      {key}\n  one-time password:  {password}\n\
+         \nThe password signs in admin@localhost to the admin UI (enterprise edition) once, to choose a new\n\
+         one; `alga-server user set-password` sets another. The API key is separate and keeps working.\n"
     )?;
     out.flush()?;
     Ok(())

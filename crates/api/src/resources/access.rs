@@ -62,7 +62,8 @@ pub fn operations() -> Vec<Operation> {
                 .doc(
                     "Update a user",
                     "Changes name, email, password or whether the user is active. A deactivated user's API \
-                 keys stop working at once.",
+                 keys stop working at once. A new password ends the user's admin UI sessions; set for \
+                 someone else, it is one-time (it signs in to the admin UI only to choose their own).",
                 )
                 .tags(&["Users"])
                 .example(EXAMPLE_USERS_UPDATE),
@@ -458,7 +459,8 @@ struct UpdateUser {
     email: Option<String>,
     display_name: Option<String>,
     active: Option<bool>,
-    /// A new password, at least 12 characters.
+    /// A new password, at least 12 characters. Set for someone else, it is one-time: it signs in
+    /// to the admin UI only to choose their own.
     password: Option<String>,
 }
 
@@ -493,10 +495,13 @@ async fn update_user(ctx: Ctx, p: IdPath, _: (), b: UpdateUser) -> Result<Data<U
                 .execute(conn)
                 .map_err(|e| ApiError::from_unique(e, || format!("A user with email `{}` already exists.", u.email)))?;
             if let Some(password) = &b.password {
-                let hash = identity::hash_password(password)?;
-                diesel::update(users::table.filter(users::tenant_id.eq(&tenant).and(users::id.eq(&u.id))))
-                    .set(users::password_hash.eq(Some(hash)))
-                    .execute(conn)?;
+                // A password set for someone else is theirs to replace at their next sign-in.
+                let choice = if checker.principal.user_id() == Some(u.id.as_str()) {
+                    identity::PasswordChoice::Own
+                } else {
+                    identity::PasswordChoice::OneTime
+                };
+                identity::set_password(conn, &tenant, &u.id, password, choice)?;
             }
             let mut after = json_of(&u);
             if let Some(after) = after.as_mut().filter(|_| b.password.is_some()) {
