@@ -1,6 +1,7 @@
 //! Who may use `/api/v1/mcp/*`: a user with the Admin role, by API key or by the admin UI's
 //! session cookie. A cookie-authenticated write must also carry the session's CSRF token in
-//! `x-csrf-token`. The tenant always comes from the credential.
+//! `x-csrf-token`, and a session opened with a one-time password serves nothing here until the
+//! password is changed. The tenant always comes from the credential.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -51,6 +52,11 @@ impl FromRequest for Admin {
 async fn by_cookie(ctx: &AppContext, req: &HttpRequest) -> Result<Arc<Principal>, ApiError> {
     let missing = || ApiError::unauthorized("An administrator's API key (x-api-key) or admin session is required.");
     let s = session::current(ctx, req).await?.ok_or_else(missing)?;
+    if s.password_change_required {
+        return Err(ApiError::forbidden(
+            "This session signed in with a one-time password: choose a new password at /admin/password first.",
+        ));
+    }
     if !req.method().is_safe() {
         let presented = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
         if !session::same_secret(presented, &s.csrf) {

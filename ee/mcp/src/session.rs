@@ -7,8 +7,11 @@ use std::sync::{Arc, OnceLock};
 
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite, time};
+use alga_core::admin_audit;
+use alga_core::db::write_transaction;
 use alga_core::identity::{
-    Principal, hash_password, key_hash, new_id, normalize_email, now, user_principal, verify_password,
+    MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, PasswordChoice, Principal, hash_password, key_hash, new_id, normalize_email, now,
+    store_password_hash, user_principal, verify_password,
 };
 use alga_core::rbac::BuiltInRole;
 use alga_core::schema::{tenants, users};
@@ -40,6 +43,9 @@ pub struct AdminSession {
     pub principal: Arc<Principal>,
     /// Every form and every cookie-authenticated API write must carry it.
     pub csrf: String,
+    /// The user signed in with a one-time password: until they choose their own, the session
+    /// serves only the password page and signing out.
+    pub password_change_required: bool,
 }
 
 impl AdminSession {
@@ -110,11 +116,48 @@ pub async fn current(ctx: &AppContext, req: &HttpRequest) -> Result<Option<Admin
                 .first(conn)
                 .optional()?;
             let Some((tenant_id, id, user_id, csrf)) = row else { return Ok(None) };
-            Ok(user_principal(conn, &tenant_id, &user_id, None)?
-                .filter(|(_, active)| *active)
-                .map(|(principal, _)| AdminSession { id, principal: Arc::new(principal), csrf }))
+            session_of(conn, &tenant_id, &user_id, id, csrf)
         })
         .await
+}
+
+/// The session `id` of an active user, as its requests see it.
+fn session_of(
+    conn: &mut alga_core::DbConn,
+    tenant_id: &str,
+    user_id: &str,
+    id: String,
+    csrf: String,
+) -> Result<Option<AdminSession>, ApiError> {
+    let Some((principal, true)) = user_principal(conn, tenant_id, user_id, None)? else { return Ok(None) };
+    let password_change_required = users::table
+        .filter(users::tenant_id.eq(tenant_id).and(users::id.eq(user_id)))
+        .select(users::password_change_required)
+        .first(conn)?;
+    Ok(Some(AdminSession { id, principal: Arc::new(principal), csrf, password_change_required }))
+}
+
+/// Opens a session for a user, on the connection (so in its transaction); returns it with the
+/// cookie's token.
+fn open(conn: &mut alga_core::DbConn, tenant_id: &str, user_id: &str) -> Result<(AdminSession, String), ApiError> {
+    let token = random_token()?;
+    let csrf = random_token()?;
+    let id = new_id();
+    let at = now();
+    diesel::insert_into(admin_sessions::table)
+        .values((
+            admin_sessions::tenant_id.eq(tenant_id),
+            admin_sessions::id.eq(&id),
+            admin_sessions::user_id.eq(user_id),
+            admin_sessions::token_hash.eq(key_hash(&token)),
+            admin_sessions::csrf_token.eq(&csrf),
+            admin_sessions::created_at.eq(at),
+            admin_sessions::expires_at.eq(at + Duration::hours(LIFETIME_HOURS)),
+        ))
+        .execute(conn)?;
+    let session = session_of(conn, tenant_id, user_id, id, csrf)?
+        .ok_or_else(|| ApiError::not_found("The user is gone or inactive."))?;
+    Ok((session, token))
 }
 
 /// Why a sign-in did not succeed.
@@ -213,7 +256,7 @@ pub async fn sign_in(
 ) -> Result<(AdminSession, String), Refused> {
     let Ok(email) = normalize_email(email) else { return Err(Refused::Generic) };
     let keys = Throttle::keys(&email, addr);
-    if password.is_empty() || password.len() > 1024 || !throttle.attempt(&keys) {
+    if password.is_empty() || password.len() > MAX_PASSWORD_BYTES || !throttle.attempt(&keys) {
         return Err(Refused::Generic);
     }
     let organization = organization.map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned);
@@ -260,33 +303,112 @@ pub async fn sign_in(
         }
     };
     throttle.forget(&keys);
-    let token = random_token()?;
-    let csrf = random_token()?;
-    let (hash, session_csrf) = (key_hash(&token), csrf.clone());
-    let session = ctx
-        .db
-        .run(move |conn| {
-            let id = new_id();
-            let at = now();
-            diesel::insert_into(admin_sessions::table)
-                .values((
-                    admin_sessions::tenant_id.eq(&tenant_id),
-                    admin_sessions::id.eq(&id),
-                    admin_sessions::user_id.eq(&user_id),
-                    admin_sessions::token_hash.eq(&hash),
-                    admin_sessions::csrf_token.eq(&session_csrf),
-                    admin_sessions::created_at.eq(at),
-                    admin_sessions::expires_at.eq(at + Duration::hours(LIFETIME_HOURS)),
-                ))
-                .execute(conn)?;
-            let principal = user_principal(conn, &tenant_id, &user_id, None)?
-                .map(|(p, _)| p)
-                .ok_or_else(|| ApiError::not_found("The user is gone."))?;
-            Ok::<_, ApiError>(AdminSession { id, principal: Arc::new(principal), csrf: session_csrf })
-        })
-        .await?;
+    let (session, token) = ctx.db.run(move |conn| open(conn, &tenant_id, &user_id)).await?;
     tracing::info!(session = %session.id, user = ?session.principal.user_id(), "admin signed in");
     Ok((session, token))
+}
+
+/// What the password form asks.
+#[derive(Debug)]
+pub struct PasswordChange<'a> {
+    pub current: &'a str,
+    pub new: &'a str,
+    pub repeated: &'a str,
+}
+
+/// Changes the signed-in user's own password, checking the current one (throttled like signing
+/// in). Every session of the user ends, this one included, and a new one opens for this browser:
+/// returned with its cookie's token. Audited as the user's own change.
+pub async fn change_password(
+    ctx: &AppContext,
+    throttle: &Throttle,
+    session: &AdminSession,
+    change: &PasswordChange<'_>,
+    addr: Option<IpAddr>,
+) -> Result<(AdminSession, String), ApiError> {
+    let chars = change.new.chars().count();
+    let refusal = if change.new != change.repeated {
+        Some("The two new passwords differ.".to_owned())
+    } else if chars < MIN_PASSWORD_CHARS || change.new.len() > MAX_PASSWORD_BYTES {
+        Some(format!(
+            "The new password needs at least {MIN_PASSWORD_CHARS} characters (and at most {MAX_PASSWORD_BYTES} bytes)."
+        ))
+    } else if change.new == change.current {
+        Some("The new password must differ from the current one.".to_owned())
+    } else {
+        None
+    };
+    if let Some(message) = refusal {
+        return Err(ApiError::bad_request(message));
+    }
+    let keys = Throttle::keys(session.email(), addr);
+    if !throttle.attempt(&keys) {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many wrong passwords: changing the password pauses for 15 minutes.",
+        ));
+    }
+    let user_id = session.principal.user_id().map(str::to_owned).ok_or_else(|| ApiError::forbidden("Not a user."))?;
+    let tenant_id = session.principal.tenant_id.clone();
+    let (tenant, user) = (tenant_id.clone(), user_id.clone());
+    let stored: Option<String> = ctx
+        .db
+        .run(move |conn| {
+            Ok::<_, ApiError>(
+                users::table
+                    .filter(users::tenant_id.eq(&tenant).and(users::id.eq(&user)))
+                    .select(users::password_hash)
+                    .first::<Option<String>>(conn)
+                    .optional()?
+                    .flatten(),
+            )
+        })
+        .await?;
+    // Argon2 is slow on purpose: off the database connection, a few at a time.
+    let (current, new) = (change.current.to_owned(), change.new.to_owned());
+    let checked = {
+        let _permit = HASHING.acquire().await.map_err(|_| ApiError::unavailable("Changing passwords is unavailable."))?;
+        tokio::task::spawn_blocking(move || {
+            let right = verify_password(&current, stored.as_deref().unwrap_or_else(|| decoy_hash()));
+            right.then(|| hash_password(&new)).transpose()
+        })
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+    };
+    let Some(hash) = checked? else {
+        tracing::info!(user = %user_id, "admin password change refused: wrong current password");
+        return Err(ApiError::bad_request("The current password is not right; nothing was changed."));
+    };
+    throttle.forget(&keys);
+    let (principal, id) = (session.principal.clone(), session.id.clone());
+    let opened = ctx
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                // A password set meanwhile (by anyone) ended this session: then nothing changes.
+                let live: i64 = admin_sessions::table
+                    .filter(admin_sessions::tenant_id.eq(&tenant_id).and(admin_sessions::id.eq(&id)))
+                    .count()
+                    .get_result(conn)?;
+                if live == 0 {
+                    return Err(ApiError::unauthorized("Your session has ended: sign in again."));
+                }
+                store_password_hash(conn, &tenant_id, &user_id, &hash, PasswordChoice::Own)?;
+                let change = admin_audit::Change {
+                    action: "user.password_change",
+                    target_kind: "user",
+                    target_id: &user_id,
+                    before: None,
+                    after: Some(serde_json::json!({ "password": "(changed)" })),
+                };
+                admin_audit::record(conn, &tenant_id, admin_audit::Who::Principal(&principal), change)?;
+                open(conn, &tenant_id, &user_id)
+            })
+        })
+        .await?;
+    tracing::info!(session = %opened.0.id, user = ?opened.0.principal.user_id(), "admin changed their password");
+    Ok(opened)
 }
 
 /// Ends a session.

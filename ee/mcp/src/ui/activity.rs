@@ -6,7 +6,7 @@ use alga_core::AppContext;
 use chrono::{NaiveDateTime, TimeZone, Utc};
 use maud::{Markup, html};
 
-use super::{Alerts, Signed, Tab, error_page, page, respond, status_badge, when};
+use super::{Alerts, Routes, Signed, Tab, error_page, page, respond, status_badge, when};
 use crate::agents;
 use crate::audit::{self, Filter, Record};
 
@@ -247,6 +247,6 @@ async fn detail(s: Signed, ctx: web::Data<AppContext>, path: web::Path<String>) 
     respond(StatusCode::OK, page(&s.0, Tab::Activity, "Tool call", &Alerts::default(), &body))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/mcp/activity", web::get().to(list)).route("/admin/mcp/activity/{id}", web::get().to(detail));
+pub(super) fn routes(r: &mut Routes) {
+    r.get("/admin/mcp/activity", list).get("/admin/mcp/activity/{id}", detail);
 }

@@ -8,8 +8,8 @@ use chrono::{Duration, NaiveDate};
 use maud::{Markup, html};
 
 use super::{
-    Alerts, Done, Form, Signed, Tab, copyable, csrf_field, csrf_rejected, error_page, notice, page, respond, see_other,
-    status_badge, when, when_opt,
+    Alerts, Done, Form, Posted, Routes, Signed, Tab, copyable, csrf_field, error_page, notice, page, respond,
+    see_other, status_badge, when, when_opt,
 };
 use crate::agents::{self, AgentView, CreateAgent, CreateKey, KeyView, RoleInfo, UpdateAgent};
 use crate::idp::{self, IdpView};
@@ -125,11 +125,7 @@ async fn list(s: Signed, ctx: web::Data<AppContext>, q: web::Query<ListQuery>) -
     render_list(&ctx, &s, q.retired.is_some(), alerts, None, StatusCode::OK).await
 }
 
-async fn create(s: Signed, ctx: web::Data<AppContext>, body: web::Bytes) -> HttpResponse {
-    let form = Form::parse(&body);
-    if !s.csrf_ok(&form) {
-        return csrf_rejected();
-    }
+async fn create(Posted { who: s, form }: Posted<Signed>, ctx: web::Data<AppContext>) -> HttpResponse {
     let idp_id = form.opt("idp_id");
     let input = CreateAgent {
         name: form.get("name").to_owned(),
@@ -267,11 +263,11 @@ async fn show(s: Signed, ctx: web::Data<AppContext>, path: web::Path<String>, q:
     render_agent(&ctx, &s, &path, alerts, None, StatusCode::OK).await
 }
 
-async fn update(s: Signed, ctx: web::Data<AppContext>, path: web::Path<String>, body: web::Bytes) -> HttpResponse {
-    let form = Form::parse(&body);
-    if !s.csrf_ok(&form) {
-        return csrf_rejected();
-    }
+async fn update(
+    Posted { who: s, form }: Posted<Signed>,
+    ctx: web::Data<AppContext>,
+    path: web::Path<String>,
+) -> HttpResponse {
     let input = UpdateAgent {
         name: Some(form.get("name").to_owned()),
         description: Some(form.get("description").to_owned()),
@@ -284,11 +280,11 @@ async fn update(s: Signed, ctx: web::Data<AppContext>, path: web::Path<String>, 
     }
 }
 
-async fn set_active(s: Signed, ctx: web::Data<AppContext>, path: web::Path<String>, body: web::Bytes) -> HttpResponse {
-    let form = Form::parse(&body);
-    if !s.csrf_ok(&form) {
-        return csrf_rejected();
-    }
+async fn set_active(
+    Posted { who: s, form }: Posted<Signed>,
+    ctx: web::Data<AppContext>,
+    path: web::Path<String>,
+) -> HttpResponse {
     let active = form.get("active") == "true";
     let input = UpdateAgent { name: None, description: None, role_ids: None, active: Some(active) };
     match agents::update_agent(&ctx, &s.0.principal, &path, input).await {
@@ -321,21 +317,18 @@ async fn retire_confirm(s: Signed, ctx: web::Data<AppContext>, path: web::Path<S
     respond(StatusCode::OK, page(&s.0, Tab::Agents, &format!("Retire {}?", a.name), &Alerts::default(), &body))
 }
 
-async fn retire(s: Signed, ctx: web::Data<AppContext>, path: web::Path<String>, body: web::Bytes) -> HttpResponse {
-    if !s.csrf_ok(&Form::parse(&body)) {
-        return csrf_rejected();
-    }
+async fn retire(Posted { who: s, .. }: Posted<Signed>, ctx: web::Data<AppContext>, path: web::Path<String>) -> HttpResponse {
     match agents::retire_agent(&ctx, &s.0.principal, &path).await {
         Ok(_) => see_other("/admin/mcp/agents?done=agent-retired"),
         Err(e) => render_agent(&ctx, &s, &path, Alerts::error(&e), None, e.status()).await,
     }
 }
 
-async fn create_key(s: Signed, ctx: web::Data<AppContext>, path: web::Path<String>, body: web::Bytes) -> HttpResponse {
-    let form = Form::parse(&body);
-    if !s.csrf_ok(&form) {
-        return csrf_rejected();
-    }
+async fn create_key(
+    Posted { who: s, form }: Posted<Signed>,
+    ctx: web::Data<AppContext>,
+    path: web::Path<String>,
+) -> HttpResponse {
     // A date means the end of that day, UTC.
     let expires_at = NaiveDate::parse_from_str(form.get("expires_on").trim(), "%Y-%m-%d")
         .ok()
@@ -355,14 +348,10 @@ async fn create_key(s: Signed, ctx: web::Data<AppContext>, path: web::Path<Strin
 }
 
 async fn revoke_key(
-    s: Signed,
+    Posted { who: s, .. }: Posted<Signed>,
     ctx: web::Data<AppContext>,
     path: web::Path<(String, String)>,
-    body: web::Bytes,
 ) -> HttpResponse {
-    if !s.csrf_ok(&Form::parse(&body)) {
-        return csrf_rejected();
-    }
     let (agent, key) = path.into_inner();
     match agents::revoke_agent_key(&ctx, &s.0.principal, &agent, &key).await {
         Ok(()) => see_other(&format!("/admin/mcp/agents/{agent}?done=key-revoked")),
@@ -370,15 +359,14 @@ async fn revoke_key(
     }
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/admin/mcp/agents").route(web::get().to(list)).route(web::post().to(create)))
-        .service(web::resource("/admin/mcp/agents/{id}").route(web::get().to(show)).route(web::post().to(update)))
-        .service(web::resource("/admin/mcp/agents/{id}/active").route(web::post().to(set_active)))
-        .service(
-            web::resource("/admin/mcp/agents/{id}/retire")
-                .route(web::get().to(retire_confirm))
-                .route(web::post().to(retire)),
-        )
-        .service(web::resource("/admin/mcp/agents/{id}/keys").route(web::post().to(create_key)))
-        .service(web::resource("/admin/mcp/agents/{id}/keys/{key_id}/revoke").route(web::post().to(revoke_key)));
+pub(super) fn routes(r: &mut Routes) {
+    r.get("/admin/mcp/agents", list)
+        .post("/admin/mcp/agents", create)
+        .get("/admin/mcp/agents/{id}", show)
+        .post("/admin/mcp/agents/{id}", update)
+        .post("/admin/mcp/agents/{id}/active", set_active)
+        .get("/admin/mcp/agents/{id}/retire", retire_confirm)
+        .post("/admin/mcp/agents/{id}/retire", retire)
+        .post("/admin/mcp/agents/{id}/keys", create_key)
+        .post("/admin/mcp/agents/{id}/keys/{key_id}/revoke", revoke_key);
 }

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use alga_core::AppContext;
 use maud::html;
 
-use super::{Alerts, Signed, Tab, error_page, page, respond, when};
+use super::{Alerts, Routes, Signed, Tab, error_page, page, respond, when};
 use crate::changes::{Filter, page_of};
 
 const PAGE_SIZE: u32 = 25;
@@ -72,6 +72,6 @@ async fn list(s: Signed, ctx: web::Data<AppContext>, q: web::Query<Query>) -> Ht
     respond(StatusCode::OK, page(&s.0, Tab::Changes, "Changes", &Alerts::default(), &body))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/mcp/changes", web::get().to(list));
+pub(super) fn routes(r: &mut Routes) {
+    r.get("/admin/mcp/changes", list);
 }

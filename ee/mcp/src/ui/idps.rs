@@ -6,7 +6,7 @@ use alga_core::{ApiError, AppContext};
 use maud::{Markup, html};
 
 use super::{
-    Alerts, Done, Form, Signed, Tab, csrf_field, csrf_rejected, error_page, notice, page, respond, see_other,
+    Alerts, Done, Form, Posted, Routes, Signed, Tab, csrf_field, error_page, notice, page, respond, see_other,
     status_badge,
 };
 use crate::Governance;
@@ -175,11 +175,11 @@ async fn list(s: Signed, ctx: web::Data<AppContext>, q: web::Query<Done>) -> Htt
     render(&ctx, &s, alerts, None, StatusCode::OK).await
 }
 
-async fn create(s: Signed, ctx: web::Data<AppContext>, gov: web::Data<Governance>, body: web::Bytes) -> HttpResponse {
-    let form = Form::parse(&body);
-    if !s.csrf_ok(&form) {
-        return csrf_rejected();
-    }
+async fn create(
+    Posted { who: s, form }: Posted<Signed>,
+    ctx: web::Data<AppContext>,
+    gov: web::Data<Governance>,
+) -> HttpResponse {
     let kind = match form.get("kind") {
         "google" => Kind::Google,
         "custom" => Kind::Custom,
@@ -245,11 +245,11 @@ async fn edit_page(ctx: &AppContext, s: &Signed, id: &str, alerts: Alerts, statu
     respond(status, page(&s.0, Tab::Providers, "Edit identity provider", &alerts, &body))
 }
 
-async fn update(s: Signed, ctx: web::Data<AppContext>, path: web::Path<String>, body: web::Bytes) -> HttpResponse {
-    let form = Form::parse(&body);
-    if !s.csrf_ok(&form) {
-        return csrf_rejected();
-    }
+async fn update(
+    Posted { who: s, form }: Posted<Signed>,
+    ctx: web::Data<AppContext>,
+    path: web::Path<String>,
+) -> HttpResponse {
     let input = UpdateIdp {
         audience: Some(form.get("audience").to_owned()),
         subject_claim: form.opt("subject_claim"),
@@ -265,11 +265,11 @@ async fn update(s: Signed, ctx: web::Data<AppContext>, path: web::Path<String>, 
     }
 }
 
-async fn set_active(s: Signed, ctx: web::Data<AppContext>, path: web::Path<String>, body: web::Bytes) -> HttpResponse {
-    let form = Form::parse(&body);
-    if !s.csrf_ok(&form) {
-        return csrf_rejected();
-    }
+async fn set_active(
+    Posted { who: s, form }: Posted<Signed>,
+    ctx: web::Data<AppContext>,
+    path: web::Path<String>,
+) -> HttpResponse {
     let active = form.get("active") == "true";
     let input = UpdateIdp {
         audience: None,
@@ -289,19 +289,18 @@ async fn set_active(s: Signed, ctx: web::Data<AppContext>, path: web::Path<Strin
     }
 }
 
-async fn delete(s: Signed, ctx: web::Data<AppContext>, path: web::Path<String>, body: web::Bytes) -> HttpResponse {
-    if !s.csrf_ok(&Form::parse(&body)) {
-        return csrf_rejected();
-    }
+async fn delete(Posted { who: s, .. }: Posted<Signed>, ctx: web::Data<AppContext>, path: web::Path<String>) -> HttpResponse {
     match idp::delete_idp(&ctx, &s.0.principal, &path).await {
         Ok(()) => see_other("/admin/mcp/idps?done=idp-deleted"),
         Err(e) => render(&ctx, &s, Alerts::error(&e), None, e.status()).await,
     }
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/admin/mcp/idps").route(web::get().to(list)).route(web::post().to(create)))
-        .service(web::resource("/admin/mcp/idps/{id}").route(web::get().to(edit_form)).route(web::post().to(update)))
-        .service(web::resource("/admin/mcp/idps/{id}/active").route(web::post().to(set_active)))
-        .service(web::resource("/admin/mcp/idps/{id}/delete").route(web::post().to(delete)));
+pub(super) fn routes(r: &mut Routes) {
+    r.get("/admin/mcp/idps", list)
+        .post("/admin/mcp/idps", create)
+        .get("/admin/mcp/idps/{id}", edit_form)
+        .post("/admin/mcp/idps/{id}", update)
+        .post("/admin/mcp/idps/{id}/active", set_active)
+        .post("/admin/mcp/idps/{id}/delete", delete);
 }

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use alga_core::AppContext;
 use maud::html;
 
-use super::{Form, bare, csrf_rejected, respond, see_other};
+use super::{PASSWORD_PAGE, Posted, Routes, Session, Visitor, bare, respond, see_other};
 use crate::Governance;
 use crate::session::{self, LOGIN_CSRF_COOKIE, Refused};
 
@@ -78,27 +78,23 @@ async fn login_form(req: HttpRequest, ctx: web::Data<AppContext>, q: web::Query<
 }
 
 async fn login(
+    Posted { form, .. }: Posted<Visitor>,
     req: HttpRequest,
     ctx: web::Data<AppContext>,
     gov: web::Data<Governance>,
-    body: web::Bytes,
 ) -> HttpResponse {
-    let form = Form::parse(&body);
-    let expected = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
-    if expected.is_empty() || !session::same_secret(form.get("csrf"), &expected) {
-        return csrf_rejected();
-    }
     let next = safe_next(Some(form.get("next")));
     let email = form.get("email").trim().to_owned();
     let addr = session::client_addr(&req, &gov.settings.trusted_proxies);
     let organization = form.opt("organization");
     match session::sign_in(&ctx, &gov.sign_ins, &email, form.get("password"), organization.as_deref(), addr).await {
-        Ok((_, token)) => {
+        Ok((signed, token)) => {
             // The browser's previous session, if any, ends here.
             if let Ok(Some(previous)) = session::current(&ctx, &req).await {
                 let _ = session::sign_out(&ctx, &previous).await;
             }
-            let mut response = see_other(&next);
+            // A one-time password signs in only to choose the user's own.
+            let mut response = see_other(if signed.password_change_required { PASSWORD_PAGE } else { &next });
             let _ = response.add_cookie(&session::session_cookie(&ctx, token));
             let _ = response.add_removal_cookie(&session::removal(&ctx, LOGIN_CSRF_COOKIE));
             response
@@ -111,28 +107,18 @@ async fn login(
     }
 }
 
-/// Ends the session of any signed-in user (administrator or not).
-async fn logout(req: HttpRequest, ctx: web::Data<AppContext>, body: web::Bytes) -> HttpResponse {
-    match session::current(&ctx, &req).await {
-        Ok(Some(s)) => {
-            if !session::same_secret(Form::parse(&body).get("csrf"), &s.csrf) {
-                return csrf_rejected();
-            }
-            if let Err(e) = session::sign_out(&ctx, &s).await {
-                return super::error_page(&e);
-            }
-            let mut response = see_other("/admin/login");
-            let _ = response.add_removal_cookie(&session::removal(&ctx, session::COOKIE));
-            response
-        }
-        Ok(None) => see_other("/admin/login"),
-        Err(e) => super::error_page(&e),
+/// Ends the session of any signed-in user (administrator or not, one-time password or not).
+async fn logout(Posted { who: Session(s), .. }: Posted<Session>, ctx: web::Data<AppContext>) -> HttpResponse {
+    if let Err(e) = session::sign_out(&ctx, &s).await {
+        return super::error_page(&e);
     }
+    let mut response = see_other("/admin/login");
+    let _ = response.add_removal_cookie(&session::removal(&ctx, session::COOKIE));
+    response
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/admin/login").route(web::get().to(login_form)).route(web::post().to(login)))
-        .service(web::resource("/admin/logout").route(web::post().to(logout)));
+pub(super) fn routes(r: &mut Routes) {
+    r.get("/admin/login", login_form).post("/admin/login", login).post("/admin/logout", logout);
 }
 
 #[cfg(test)]

@@ -8,14 +8,15 @@ mod agents;
 mod changes;
 mod idps;
 mod login;
+mod password;
 mod tools;
 
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{FromRequest, Handler, HttpRequest, HttpResponse, Responder, ResponseError, web};
 use alga_core::{ApiError, AppContext};
 use chrono::NaiveDateTime;
 use maud::{DOCTYPE, Markup, html};
@@ -28,15 +29,31 @@ const JS: &str = include_str!("../../assets/admin.js");
 const CSS_URL: &str = concat!("/admin/assets/admin.css?v=", env!("CARGO_PKG_VERSION"));
 const JS_URL: &str = concat!("/admin/assets/admin.js?v=", env!("CARGO_PKG_VERSION"));
 
+/// Where a user who signed in with a one-time password must go first.
+const PASSWORD_PAGE: &str = "/admin/password";
+
 /// The signed-in administrator behind a page request. Without a session the browser is sent to
-/// the sign-in page; a user who is not an administrator gets a 403 page.
+/// the sign-in page; a user who signed in with a one-time password, to the password page; a user
+/// who is not an administrator gets a 403 page.
 #[derive(Debug)]
 pub struct Signed(pub AdminSession);
+
+/// Any signed-in user, also one who must still replace a one-time password: what the password
+/// page and signing out need.
+#[derive(Debug)]
+pub struct Session(pub AdminSession);
+
+/// Someone signing in: no session yet, so the sign-in form's token comes in a cookie.
+#[derive(Debug)]
+pub struct Visitor;
 
 #[derive(Debug)]
 pub enum Reject {
     SignIn(String),
+    ChangePassword,
     NotAdmin(Box<AdminSession>),
+    /// A form without the CSRF token its poster must present: nothing changes.
+    Csrf,
     Failed(ApiError),
 }
 
@@ -44,7 +61,9 @@ impl std::fmt::Display for Reject {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Reject::SignIn(_) => f.write_str("sign-in required"),
+            Reject::ChangePassword => f.write_str("a new password is required"),
             Reject::NotAdmin(_) => f.write_str("not an administrator"),
+            Reject::Csrf => f.write_str("the form's CSRF token is missing or wrong"),
             Reject::Failed(e) => write!(f, "{e}"),
         }
     }
@@ -53,14 +72,16 @@ impl std::fmt::Display for Reject {
 impl ResponseError for Reject {
     fn status_code(&self) -> StatusCode {
         match self {
-            Reject::SignIn(_) => StatusCode::SEE_OTHER,
-            Reject::NotAdmin(_) => StatusCode::FORBIDDEN,
+            Reject::SignIn(_) | Reject::ChangePassword => StatusCode::SEE_OTHER,
+            Reject::NotAdmin(_) | Reject::Csrf => StatusCode::FORBIDDEN,
             Reject::Failed(e) => e.status(),
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         match self {
+            Reject::ChangePassword => see_other(PASSWORD_PAGE),
+            Reject::Csrf => csrf_rejected(),
             Reject::SignIn(next) => {
                 let to = format!(
                     "/admin/login?next={}",
@@ -84,40 +105,181 @@ impl ResponseError for Reject {
     }
 }
 
+/// The request's live session; without one, the browser is sent to sign in.
+async fn signed_in(req: &HttpRequest) -> Result<AdminSession, Reject> {
+    let ctx = req
+        .app_data::<web::Data<AppContext>>()
+        .ok_or_else(|| Reject::Failed(ApiError::internal(&"the application context is missing")))?;
+    // Back to the same page after signing in; a form posted meanwhile is not replayed.
+    let next = if req.method() == Method::GET {
+        req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default()
+    } else {
+        "/admin/mcp".to_owned()
+    };
+    session::current(ctx, req).await.map_err(Reject::Failed)?.ok_or(Reject::SignIn(next))
+}
+
+impl Signed {
+    async fn of(req: &HttpRequest) -> Result<Signed, Reject> {
+        match signed_in(req).await? {
+            s if s.password_change_required => Err(Reject::ChangePassword),
+            s if !s.is_admin() => Err(Reject::NotAdmin(Box::new(s))),
+            s => Ok(Signed(s)),
+        }
+    }
+
+    fn tenant(&self) -> &str {
+        &self.0.principal.tenant_id
+    }
+}
+
 impl FromRequest for Signed {
     type Error = Reject;
     type Future = Pin<Box<dyn Future<Output = Result<Signed, Reject>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
+        Box::pin(async move { Signed::of(&req).await })
+    }
+}
+
+impl FromRequest for Session {
+    type Error = Reject;
+    type Future = Pin<Box<dyn Future<Output = Result<Session, Reject>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { signed_in(&req).await.map(Session) })
+    }
+}
+
+/// Who may post a form, and the CSRF token their form must carry.
+trait Poster: Sized {
+    async fn identify(req: &HttpRequest) -> Result<(Self, String), Reject>;
+}
+
+impl Poster for Signed {
+    async fn identify(req: &HttpRequest) -> Result<(Signed, String), Reject> {
+        let s = Signed::of(req).await?;
+        let csrf = s.0.csrf.clone();
+        Ok((s, csrf))
+    }
+}
+
+impl Poster for Session {
+    async fn identify(req: &HttpRequest) -> Result<(Session, String), Reject> {
+        let s = signed_in(req).await?;
+        let csrf = s.csrf.clone();
+        Ok((Session(s), csrf))
+    }
+}
+
+impl Poster for Visitor {
+    async fn identify(req: &HttpRequest) -> Result<(Visitor, String), Reject> {
+        Ok((Visitor, req.cookie(session::LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default()))
+    }
+}
+
+/// A form posted by `W` whose CSRF token was checked before the handler runs: the way every POST
+/// handler of the UI gets its input ([`Routes::post`] takes no other handler). Who posts is
+/// established first (so a stranger is sent to sign in), then a missing or wrong token is
+/// refused with the "form expired" page and the handler never runs.
+#[derive(Debug)]
+struct Posted<W> {
+    who: W,
+    form: Form,
+}
+
+impl<W: Poster + 'static> FromRequest for Posted<W> {
+    type Error = Reject;
+    type Future = Pin<Box<dyn Future<Output = Result<Posted<W>, Reject>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        let body = web::Bytes::from_request(&req, payload);
         Box::pin(async move {
-            let ctx = req
-                .app_data::<web::Data<AppContext>>()
-                .ok_or_else(|| Reject::Failed(ApiError::internal(&"the application context is missing")))?;
-            // Back to the same page after signing in; a form posted meanwhile is not replayed.
-            let next = if req.method() == actix_web::http::Method::GET {
-                req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default()
-            } else {
-                "/admin/mcp".to_owned()
-            };
-            match session::current(ctx, &req).await.map_err(Reject::Failed)? {
-                None => Err(Reject::SignIn(next)),
-                Some(s) if !s.is_admin() => Err(Reject::NotAdmin(Box::new(s))),
-                Some(s) => Ok(Signed(s)),
+            let (who, expected) = W::identify(&req).await?;
+            let body = body.await.map_err(|e| {
+                let status = e.as_response_error().status_code();
+                Reject::Failed(ApiError::new(status, "bad_request", "The form could not be read."))
+            })?;
+            let form = Form::parse(&body);
+            if expected.is_empty() || !session::same_secret(form.get("csrf"), &expected) {
+                return Err(Reject::Csrf);
             }
+            Ok(Posted { who, form })
         })
     }
 }
 
-impl Signed {
-    /// Whether a posted form carries this session's CSRF token.
-    fn csrf_ok(&self, form: &Form) -> bool {
-        session::same_secret(form.get("csrf"), &self.0.csrf)
+/// Handler arguments that begin with a [`Posted`] form: the only POST handlers [`Routes::post`]
+/// accepts, so a UI action that skips the CSRF check does not compile.
+trait CsrfFirst {}
+impl<W> CsrfFirst for (Posted<W>,) {}
+impl<W, A> CsrfFirst for (Posted<W>, A) {}
+impl<W, A, B> CsrfFirst for (Posted<W>, A, B) {}
+impl<W, A, B, C> CsrfFirst for (Posted<W>, A, B, C) {}
+impl<W, A, B, C, D> CsrfFirst for (Posted<W>, A, B, C, D) {}
+
+/// The UI's routes, registered ([`configure`]) and listed ([`routes`]) by the same code, so the
+/// list cannot drift from what is served.
+#[derive(Default)]
+struct Routes {
+    resources: Vec<(&'static str, Vec<Method>, actix_web::Resource)>,
+}
+
+impl Routes {
+    fn get<F, Args>(&mut self, path: &'static str, handler: F) -> &mut Routes
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(path, Method::GET, web::get().to(handler))
     }
 
-    fn tenant(&self) -> &str {
-        &self.0.principal.tenant_id
+    fn post<F, Args>(&mut self, path: &'static str, handler: F) -> &mut Routes
+    where
+        F: Handler<Args>,
+        Args: FromRequest + CsrfFirst + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(path, Method::POST, web::post().to(handler))
     }
+
+    /// One resource per path, holding each of its methods' routes.
+    fn add(&mut self, path: &'static str, method: Method, route: actix_web::Route) -> &mut Routes {
+        match self.resources.iter_mut().find(|(p, ..)| *p == path) {
+            Some((_, methods, resource)) => {
+                methods.push(method);
+                let taken = std::mem::replace(resource, web::resource(path));
+                *resource = taken.route(route);
+            }
+            None => self.resources.push((path, vec![method], web::resource(path).route(route))),
+        }
+        self
+    }
+}
+
+fn table() -> Routes {
+    let mut r = Routes::default();
+    r.get("/admin", admin_root)
+        .get("/admin/", admin_root)
+        .get("/admin/assets/admin.css", css)
+        .get("/admin/assets/admin.js", js);
+    login::routes(&mut r);
+    password::routes(&mut r);
+    tools::routes(&mut r);
+    idps::routes(&mut r);
+    agents::routes(&mut r);
+    activity::routes(&mut r);
+    changes::routes(&mut r);
+    r
+}
+
+/// Every route of the admin UI, as its method and path pattern (`{id}` for a path value).
+pub fn routes() -> Vec<(Method, &'static str)> {
+    table().resources.into_iter().flat_map(|(path, methods, _)| methods.into_iter().map(move |m| (m, path))).collect()
 }
 
 /// A posted form (`application/x-www-form-urlencoded`), keeping repeated fields.
@@ -242,6 +404,7 @@ fn page(s: &AdminSession, tab: Tab, title: &str, alerts: &Alerts, body: &Markup)
                     span { "MCP server" }
                     div .who {
                         span { (s.email()) " · " (s.principal.tenant_slug) }
+                        a href=(PASSWORD_PAGE) { "Change password" }
                         form method="post" action="/admin/logout" { (csrf_field(s)) button type="submit" { "Sign out" } }
                     }
                 }
@@ -309,6 +472,7 @@ fn notice(done: Option<&str>) -> Option<String> {
         "agent-deactivated" => "Agent deactivated: its next call is refused.",
         "agent-retired" => "Agent retired. Its activity stays in the audit.",
         "key-revoked" => "Key revoked: it stops working at once.",
+        "password-changed" => "Password changed. Your other sessions have ended.",
         _ => return None,
     };
     Some(text.to_owned())
@@ -370,14 +534,7 @@ async fn admin_root() -> HttpResponse {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin", web::get().to(admin_root))
-        .route("/admin/", web::get().to(admin_root))
-        .route("/admin/assets/admin.css", web::get().to(css))
-        .route("/admin/assets/admin.js", web::get().to(js));
-    login::configure(cfg);
-    tools::configure(cfg);
-    idps::configure(cfg);
-    agents::configure(cfg);
-    activity::configure(cfg);
-    changes::configure(cfg);
+    for (_, _, resource) in table().resources {
+        cfg.service(resource);
+    }
 }

@@ -5,13 +5,15 @@ use actix_web::{HttpResponse, web};
 use alga_core::{ApiError, AppContext};
 use maud::html;
 
-use super::{Alerts, Form, Signed, Tab, copyable, csrf_field, csrf_rejected, error_page, page, respond, status_badge};
+use super::{
+    Alerts, Done, Posted, Routes, Signed, Tab, copyable, csrf_field, error_page, notice, page, respond, status_badge,
+};
 use crate::auth::{self, Diagnosis};
 use crate::idp::{self, resource_url};
 use crate::metadata::metadata_url;
 use crate::{Governance, agents};
 
-async fn overview(s: Signed, ctx: web::Data<AppContext>) -> HttpResponse {
+async fn overview(s: Signed, ctx: web::Data<AppContext>, q: web::Query<Done>) -> HttpResponse {
     let loaded = async {
         Ok::<_, ApiError>((
             idp::list_idps(&ctx, s.tenant()).await?,
@@ -53,7 +55,8 @@ async fn overview(s: Signed, ctx: web::Data<AppContext>) -> HttpResponse {
             p { "A token refused? Paste it into the " a href="/admin/mcp/doctor" { "IdP doctor" } " to see why." }
         }
     };
-    respond(StatusCode::OK, page(&s.0, Tab::Overview, "MCP server", &Alerts::default(), &body))
+    let alerts = Alerts { notice: notice(q.done.as_deref()), error: None };
+    respond(StatusCode::OK, page(&s.0, Tab::Overview, "MCP server", &alerts, &body))
 }
 
 async fn connect(s: Signed, ctx: web::Data<AppContext>) -> HttpResponse {
@@ -152,11 +155,11 @@ async fn doctor_form(s: Signed) -> HttpResponse {
     respond(StatusCode::OK, doctor_page(&s, None, &Alerts::default(), true))
 }
 
-async fn doctor(s: Signed, ctx: web::Data<AppContext>, gov: web::Data<Governance>, body: web::Bytes) -> HttpResponse {
-    let form = Form::parse(&body);
-    if !s.csrf_ok(&form) {
-        return csrf_rejected();
-    }
+async fn doctor(
+    Posted { who: s, form }: Posted<Signed>,
+    ctx: web::Data<AppContext>,
+    gov: web::Data<Governance>,
+) -> HttpResponse {
     let per_tenant = form.get("endpoint") != "instance";
     let slug = s.0.principal.tenant_slug.clone();
     match auth::diagnose(&ctx, &gov, s.tenant(), &slug, form.get("token"), per_tenant).await {
@@ -165,8 +168,9 @@ async fn doctor(s: Signed, ctx: web::Data<AppContext>, gov: web::Data<Governance
     }
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/mcp", web::get().to(overview))
-        .route("/admin/mcp/connect", web::get().to(connect))
-        .service(web::resource("/admin/mcp/doctor").route(web::get().to(doctor_form)).route(web::post().to(doctor)));
+pub(super) fn routes(r: &mut Routes) {
+    r.get("/admin/mcp", overview)
+        .get("/admin/mcp/connect", connect)
+        .get("/admin/mcp/doctor", doctor_form)
+        .post("/admin/mcp/doctor", doctor);
 }
