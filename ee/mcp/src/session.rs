@@ -10,8 +10,8 @@ use actix_web::cookie::{Cookie, SameSite, time};
 use alga_core::admin_audit;
 use alga_core::db::write_transaction;
 use alga_core::identity::{
-    MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, PasswordChoice, Principal, hash_password, key_hash, new_id, normalize_email, now,
-    store_password_hash, user_principal, verify_password,
+    MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, PasswordChoice, Principal, hash_password, key_hash, new_id,
+    normalize_email, now, store_password_hash, user_principal, verify_password,
 };
 use alga_core::rbac::BuiltInRole;
 use alga_core::schema::{tenants, users};
@@ -368,7 +368,8 @@ pub async fn change_password(
     // Argon2 is slow on purpose: off the database connection, a few at a time.
     let (current, new) = (change.current.to_owned(), change.new.to_owned());
     let checked = {
-        let _permit = HASHING.acquire().await.map_err(|_| ApiError::unavailable("Changing passwords is unavailable."))?;
+        let _permit =
+            HASHING.acquire().await.map_err(|_| ApiError::unavailable("Changing passwords is unavailable."))?;
         tokio::task::spawn_blocking(move || {
             let right = verify_password(&current, stored.as_deref().unwrap_or_else(|| decoy_hash()));
             right.then(|| hash_password(&new)).transpose()

@@ -317,7 +317,11 @@ async fn retire_confirm(s: Signed, ctx: web::Data<AppContext>, path: web::Path<S
     respond(StatusCode::OK, page(&s.0, Tab::Agents, &format!("Retire {}?", a.name), &Alerts::default(), &body))
 }
 
-async fn retire(Posted { who: s, .. }: Posted<Signed>, ctx: web::Data<AppContext>, path: web::Path<String>) -> HttpResponse {
+async fn retire(
+    Posted { who: s, .. }: Posted<Signed>,
+    ctx: web::Data<AppContext>,
+    path: web::Path<String>,
+) -> HttpResponse {
     match agents::retire_agent(&ctx, &s.0.principal, &path).await {
         Ok(_) => see_other("/admin/mcp/agents?done=agent-retired"),
         Err(e) => render_agent(&ctx, &s, &path, Alerts::error(&e), None, e.status()).await,

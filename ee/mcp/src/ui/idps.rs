@@ -289,7 +289,11 @@ async fn set_active(
     }
 }
 
-async fn delete(Posted { who: s, .. }: Posted<Signed>, ctx: web::Data<AppContext>, path: web::Path<String>) -> HttpResponse {
+async fn delete(
+    Posted { who: s, .. }: Posted<Signed>,
+    ctx: web::Data<AppContext>,
+    path: web::Path<String>,
+) -> HttpResponse {
     match idp::delete_idp(&ctx, &s.0.principal, &path).await {
         Ok(()) => see_other("/admin/mcp/idps?done=idp-deleted"),
         Err(e) => render(&ctx, &s, Alerts::error(&e), None, e.status()).await,

@@ -1,7 +1,8 @@
 //! The admin web UI over HTTP: sign-in, sessions, CSRF, throttling, the admin-only pages, tenant
 //! isolation, and the IdP doctor. (The whole journey in a real browser is `cargo xtask browser`.)
 
-use alga_core::identity::hash_password;
+use actix_web::http::Method;
+use alga_core::identity::{self, hash_password};
 use alga_core::schema::users;
 use diesel::prelude::*;
 use serde_json::json;
@@ -419,5 +420,206 @@ async fn the_changes_page_lists_the_admin_audit() {
     assert_eq!(text(&export).lines().count(), 2, "a header and the change");
     let (_, tech) = sign_in(&env, TECH, PASSWORD).await;
     get(&env, "/admin/mcp/changes", &tech).await.expect(403);
+    env.stop().await;
+}
+
+/// Gives `email` a one-time password, as `alga-server user set-password` does.
+async fn set_one_time_password(env: &Env, email: &'static str, password: &'static str) {
+    env.ctx
+        .db
+        .run(move |conn| {
+            let (tenant, id): (String, String) =
+                users::table.filter(users::email.eq(email)).select((users::tenant_id, users::id)).first(conn)?;
+            identity::set_password(conn, &tenant, &id, password, identity::PasswordChoice::OneTime)
+        })
+        .await
+        .unwrap();
+}
+
+/// Rows of the admin audit, admin sessions, and password hashes with their one-time flag: what
+/// a refused form must leave as it was.
+async fn stored_state(env: &Env) -> (i64, i64, Vec<(String, Option<String>, bool)>) {
+    env.ctx
+        .db
+        .run(|conn| {
+            let audit: i64 = alga_core::schema::admin_audit::table.count().get_result(conn)?;
+            let sessions: i64 = alga_ee_mcp::schema::admin_sessions::table.count().get_result(conn)?;
+            let passwords = users::table
+                .order(users::email)
+                .select((users::email, users::password_hash, users::password_change_required))
+                .load(conn)?;
+            Ok::<_, alga_core::ApiError>((audit, sessions, passwords))
+        })
+        .await
+        .unwrap()
+}
+
+/// The admin UI's routes with this method, as the UI registers them.
+fn ui_routes(method: &Method) -> Vec<&'static str> {
+    alga_ee_mcp::ui::routes().into_iter().filter(|(m, _)| m == method).map(|(_, path)| path).collect()
+}
+
+#[tokio::test]
+async fn a_one_time_password_opens_only_the_password_page_until_it_is_changed() {
+    let env = Env::start().await;
+    set_password(&env, ADMIN).await;
+    let (_, elsewhere) = sign_in(&env, ADMIN, PASSWORD).await;
+    get(&env, "/admin/mcp", &elsewhere).await.expect(200);
+
+    // A reset (here as the CLI makes it) ends the user's sessions and is one-time.
+    const ONE_TIME: &str = "a one-time password 0123";
+    set_one_time_password(&env, ADMIN, ONE_TIME).await;
+    assert_eq!(
+        get(&env, "/admin/mcp", &elsewhere).await.expect(303).header("location"),
+        "/admin/login?next=%2Fadmin%2Fmcp"
+    );
+    let (signed, cookie) = sign_in(&env, ADMIN, ONE_TIME).await;
+    assert_eq!(signed.expect(303).header("location"), "/admin/password");
+
+    // Every other page and every action of the UI sends the browser to the password page, and
+    // changes nothing, even with the session's CSRF token.
+    let page = get(&env, "/admin/password", &cookie).await.expect(200);
+    assert!(text(&page).contains("You signed in with a one-time password"), "{}", text(&page));
+    let csrf = input(text(&page), "csrf");
+    let open =
+        ["/admin", "/admin/", "/admin/assets/admin.css", "/admin/assets/admin.js", "/admin/login", "/admin/password"];
+    for path in ui_routes(&Method::GET).into_iter().filter(|p| !open.contains(p)) {
+        let answer = get(&env, &path.replace("{id}", "x"), &cookie).await;
+        assert_eq!((answer.status, answer.header("location").as_str()), (303, "/admin/password"), "GET {path}");
+    }
+    let before = stored_state(&env).await;
+    let fields = [("csrf", csrf.as_str()), ("name", "Blocked agent"), ("kind", "google"), ("active", "false")];
+    for path in ui_routes(&Method::POST)
+        .into_iter()
+        .filter(|p| !["/admin/login", "/admin/logout", "/admin/password"].contains(p))
+    {
+        let answer = post_form(&env, &path.replace("{id}", "x").replace("{key_id}", "y"), &cookie, &fields).await;
+        assert_eq!((answer.status, answer.header("location").as_str()), (303, "/admin/password"), "POST {path}");
+    }
+    assert_eq!(stored_state(&env).await, before);
+    // The session is no credential for the admin API either; the printed API key is, still.
+    env.send("GET", "/api/v1/mcp/agents", &[("cookie", &cookie)], None).await.expect(403);
+    env.api(&env.a.admin_key, "GET", "/api/v1/mcp/agents", None).await.expect(200);
+
+    // Clear errors, and nothing changes.
+    const MINE: &str = "my very own password 42";
+    for (current, new, repeated, says) in [
+        ("not the one-time password", MINE, MINE, "The current password is not right"),
+        (ONE_TIME, MINE, "my very own password 43", "The two new passwords differ."),
+        (ONE_TIME, "too short", "too short", "at least 12 characters"),
+        (ONE_TIME, ONE_TIME, ONE_TIME, "must differ from the current one"),
+    ] {
+        let fields = [
+            ("csrf", csrf.as_str()),
+            ("current_password", current),
+            ("new_password", new),
+            ("repeat_password", repeated),
+        ];
+        let refused = post_form(&env, "/admin/password", &cookie, &fields).await.expect(400);
+        assert!(text(&refused).contains(says), "{says}: {}", text(&refused));
+    }
+    assert_eq!(stored_state(&env).await, before);
+
+    // The change: this browser continues in a new session; every other session has ended.
+    let (_, second) = sign_in(&env, ADMIN, ONE_TIME).await;
+    let fields =
+        [("csrf", csrf.as_str()), ("current_password", ONE_TIME), ("new_password", MINE), ("repeat_password", MINE)];
+    let changed = post_form(&env, "/admin/password", &cookie, &fields).await.expect(303);
+    assert_eq!(changed.header("location"), "/admin/mcp?done=password-changed");
+    let (renewed, _) = set_cookie(&changed, "alga_admin").unwrap();
+    let overview = get(&env, "/admin/mcp?done=password-changed", &renewed).await.expect(200);
+    assert!(text(&overview).contains("Password changed."));
+    for ended in [&cookie, &second] {
+        get(&env, "/admin/mcp", ended).await.expect(303);
+    }
+    let (_, _, passwords) = stored_state(&env).await;
+    assert!(passwords.iter().any(|(email, _, required)| email == ADMIN && !required));
+    let changes = env.api(&env.a.admin_key, "GET", "/api/v1/mcp/admin-audit?action=user.password_change", None).await;
+    let row = changes.expect(200).data()[0].clone();
+    assert_eq!((row["action"].as_str(), row["via"].as_str()), (Some("user.password_change"), Some("session")), "{row}");
+    assert!(!row.to_string().contains(MINE));
+
+    // The one-time password is spent; the new one signs in straight to where it was going.
+    let (spent, _) = sign_in(&env, ADMIN, ONE_TIME).await;
+    spent.expect(401);
+    let (again, third) = sign_in(&env, ADMIN, MINE).await;
+    assert_eq!(again.expect(303).header("location"), "/admin/mcp");
+
+    // Changing it again of one's own accord works the same, from the link on every page.
+    let page = get(&env, "/admin/mcp", &third).await.expect(200);
+    assert!(text(&page).contains("href=\"/admin/password\""));
+    let csrf = input(text(&get(&env, "/admin/password", &third).await.expect(200)), "csrf");
+    const NEXT: &str = "my next password 4242";
+    let fields =
+        [("csrf", csrf.as_str()), ("current_password", MINE), ("new_password", NEXT), ("repeat_password", NEXT)];
+    let renewed_again = post_form(&env, "/admin/password", &third, &fields).await.expect(303);
+    get(&env, "/admin/mcp", &renewed).await.expect(303);
+    let (fourth, _) = set_cookie(&renewed_again, "alga_admin").unwrap();
+    get(&env, "/admin/mcp", &fourth).await.expect(200);
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn every_ui_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
+    let env = Env::start().await;
+    set_password(&env, ADMIN).await;
+    let (_, public) = Key::new("k1");
+    let provider = Provider::start(vec![public]).await;
+    let idp = env.trust(&env.a, &provider).await;
+    let agent = env.agent(&env.a, &idp, "csrf-client", &[&env.a.technician_role]).await;
+    let key =
+        json!({ "description": "k", "expires_at": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339() });
+    let made = env.api(&env.a.admin_key, "POST", &format!("/api/v1/mcp/agents/{agent}/keys"), Some(key)).await;
+    let key_id = made.expect(201).data()["info"]["id"].as_str().unwrap().to_owned();
+
+    // Signed in, with the sign-in form's cookie too: only the form's own token is missing.
+    let (_, session) = sign_in(&env, ADMIN, PASSWORD).await;
+    let (_, other) = sign_in(&env, ADMIN, PASSWORD).await;
+    let others_token = input(text(&get(&env, "/admin/mcp", &other).await.expect(200)), "csrf");
+    let login_page = env.send("GET", "/admin/login", &[], None).await.expect(200);
+    let (login_cookie, _) = set_cookie(&login_page, "alga_login_csrf").unwrap();
+    let cookie = format!("{session}; {login_cookie}");
+    let technician = env.a.technician_role.clone();
+    // Fields that would make each form succeed, with its token.
+    let fields = [
+        ("email", ADMIN),
+        ("password", PASSWORD),
+        ("current_password", PASSWORD),
+        ("new_password", "a forged new password"),
+        ("repeat_password", "a forged new password"),
+        ("name", "Forged"),
+        ("description", "forged"),
+        ("role_ids", technician.as_str()),
+        ("active", "false"),
+        ("kind", "google"),
+        ("audience", "https://forged.example"),
+        ("expires_on", "2030-01-01"),
+        ("token", "x"),
+    ];
+    let posts = ui_routes(&Method::POST);
+    assert!(
+        ["/admin/login", "/admin/logout", "/admin/password", "/admin/mcp/agents"].iter().all(|p| posts.contains(p))
+    );
+    let before = stored_state(&env).await;
+    let agents_before = env.api(&env.a.admin_key, "GET", "/api/v1/mcp/agents", None).await.expect(200).body;
+    let idps_before = env.api(&env.a.admin_key, "GET", "/api/v1/mcp/idp-providers", None).await.expect(200).body;
+    for route in &posts {
+        let path =
+            route.replace("{key_id}", &key_id).replace("{id}", if route.contains("/idps/") { &idp } else { &agent });
+        for token in [None, Some("0".repeat(64)), Some(others_token.clone())] {
+            let mut body: Vec<(&str, &str)> = fields.to_vec();
+            if let Some(t) = &token {
+                body.push(("csrf", t));
+            }
+            let answer = post_form(&env, &path, &cookie, &body).await;
+            assert_eq!(answer.status, 403, "POST {path} with {token:?}: {}", text(&answer));
+            assert!(text(&answer).contains("This form has expired"), "POST {path}");
+            assert!(set_cookie(&answer, "alga_admin").is_none(), "POST {path}");
+        }
+    }
+    assert_eq!(stored_state(&env).await, before);
+    assert_eq!(env.api(&env.a.admin_key, "GET", "/api/v1/mcp/agents", None).await.expect(200).body, agents_before);
+    assert_eq!(env.api(&env.a.admin_key, "GET", "/api/v1/mcp/idp-providers", None).await.expect(200).body, idps_before);
+    get(&env, "/admin/mcp", &session).await.expect(200);
     env.stop().await;
 }
