@@ -328,3 +328,78 @@ fn hostile_input_gets_a_clear_4xx_and_changes_nothing() {
     }
     assert_eq!(count(), before, "nothing was created");
 }
+
+/// `email`'s password hash and whether it is one-time.
+fn stored_password(db: &TestDb, email: &str) -> (String, bool) {
+    use alga_core::schema::users;
+    use diesel::prelude::*;
+    let (hash, required): (Option<String>, bool) = users::table
+        .filter(users::email.eq(email))
+        .select((users::password_hash, users::password_change_required))
+        .first(&mut db.conn())
+        .unwrap();
+    (hash.unwrap(), required)
+}
+
+/// `alga-server user set-password`, the password arriving on standard input.
+fn set_password(url: &str, tenant: &str, email: &str, stdin: &[u8]) -> std::process::Output {
+    let mut child = crate::support::alga()
+        .args(["user", "set-password", "--tenant", tenant, "--email", email, "--database-url", url])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn first_admins_get_one_time_passwords_and_set_password_resets_one() {
+    use alga_core::identity::verify_password;
+    let db = TestDb::new();
+    let url = db.url().expose().to_owned();
+    // The first start's printed password is one-time.
+    let first = Server::start_with(&["--database-url", &url], None);
+    let out = std::fs::read_to_string(first.stdout_path()).unwrap();
+    let printed = out.lines().find_map(|l| l.trim().strip_prefix("one-time password:")).unwrap().trim().to_owned();
+    let (hash, required) = stored_password(&db, "admin@localhost");
+    assert!(verify_password(&printed, &hash) && required, "{out}");
+    drop(first);
+
+    // So is the one `tenant create` prints for its administrator.
+    let created = run(&["tenant", "create", "acme", "--database-url", &url]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let text = stdout(&created);
+    let password = text.lines().find_map(|l| l.split("to choose a new one): ").nth(1)).unwrap().trim().to_owned();
+    let (hash, required) = stored_password(&db, "admin@acme.localhost");
+    assert!(verify_password(&password, &hash) && required, "{text}");
+
+    // A reset reads one line of standard input, is one-time again, and is audited.
+    let reset = set_password(&url, "acme", "Admin@Acme.localhost", b"a password chosen by ops\nignored\n");
+    assert!(reset.status.success(), "{}", stderr(&reset));
+    assert!(stdout(&reset).contains("one-time password for Admin@Acme.localhost"), "{}", stdout(&reset));
+    let (hash, required) = stored_password(&db, "admin@acme.localhost");
+    assert!(verify_password("a password chosen by ops", &hash) && required);
+    let audited: Vec<(String, String, Option<String>)> = {
+        use alga_core::schema::admin_audit;
+        use diesel::prelude::*;
+        admin_audit::table
+            .filter(admin_audit::action.eq("user.password_reset"))
+            .select((admin_audit::via, admin_audit::target_kind, admin_audit::after))
+            .load(&mut db.conn())
+            .unwrap()
+    };
+    assert_eq!(audited.len(), 1);
+    assert_eq!((audited[0].0.as_str(), audited[0].1.as_str()), ("cli", "user"));
+    assert!(!audited[0].2.as_deref().unwrap().contains("chosen by ops"), "{audited:?}");
+
+    // Refusals change nothing and say why.
+    let short = set_password(&url, "acme", "admin@acme.localhost", b"short\n");
+    assert!(!short.status.success() && stderr(&short).contains("at least 12 characters"), "{}", stderr(&short));
+    let nobody = set_password(&url, "acme", "nobody@acme.localhost", b"a long enough password\n");
+    assert!(!nobody.status.success() && stderr(&nobody).contains("No user"), "{}", stderr(&nobody));
+    let elsewhere = set_password(&url, "default", "admin@acme.localhost", b"a long enough password\n");
+    assert!(!elsewhere.status.success(), "the email is looked up in the named tenant only");
+    assert_eq!(stored_password(&db, "admin@acme.localhost").0, hash);
+}
