@@ -231,3 +231,32 @@ async fn deactivation_and_role_changes_take_effect_on_the_next_request() {
         .expect(200);
     assert_eq!(f.ctx.auth.authenticate(&key).await.unwrap_err().status().as_u16(), 401);
 }
+
+/// Whether `user`'s password is one-time.
+async fn one_time(f: &Fixture, user: &str) -> bool {
+    use alga_core::schema::users;
+    use diesel::prelude::*;
+    let user = user.to_owned();
+    f.ctx
+        .db
+        .run(move |conn| {
+            users::table
+                .filter(users::id.eq(&user))
+                .select(users::password_change_required)
+                .first::<bool>(conn)
+                .map_err(alga_core::ApiError::from)
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_password_set_for_someone_else_is_one_time_and_ones_own_is_not() {
+    let f = Fixture::new().await;
+    for (whose, expected) in [(&f.a.tech, true), (&f.a.admin, false)] {
+        let user = whose.user_id().unwrap().to_owned();
+        let body = json!({ "password": "chosen by the admin 01" });
+        f.call(&f.a.admin, "PUT", &format!("/api/v1/users/{user}"), Some(body)).await.expect(200);
+        assert_eq!(one_time(&f, &user).await, expected, "one-time unless the user chose it");
+    }
+}
