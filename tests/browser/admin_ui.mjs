@@ -5,7 +5,8 @@
 //   ALGA_PLAYWRIGHT_MODULES  node_modules holding playwright-core
 //   ALGA_CHROMIUM            the browser executable
 //   ALGA_URL                 the server, e.g. http://127.0.0.1:PORT
-//   ALGA_ADMIN_EMAIL, ALGA_ADMIN_PASSWORD   the bootstrap administrator
+//   ALGA_ADMIN_EMAIL, ALGA_ADMIN_PASSWORD   the bootstrap administrator and the one-time
+//                                           password the server printed
 //   ALGA_TECH_EMAIL, ALGA_TECH_PASSWORD     a user without the Admin role
 //   ALGA_ISSUER, ALGA_CLIENT_ID, ALGA_CLIENT_SECRET   the provider and the agent's client
 //   ALGA_SHOTS               where to save a screenshot of each page
@@ -79,6 +80,9 @@ async function tab(page, name) {
   await page.getByRole('navigation', { name: 'MCP server settings' }).getByRole('link', { name, exact: true }).click();
 }
 
+/** What the administrator chooses in place of the printed one-time password. */
+const ownPassword = 'the administrator\'s own password 0123';
+
 async function signIn(page, email, password) {
   await page.goto(`${base}/admin/login`);
   await page.getByLabel('Email').fill(email);
@@ -98,9 +102,32 @@ try {
     await shot('login-error');
   });
 
-  await check('the bootstrap administrator signs in', async () => {
+  await check('the printed one-time password signs in only to choose a new one', async () => {
     await signIn(page, env('ALGA_ADMIN_EMAIL'), env('ALGA_ADMIN_PASSWORD'));
-    await page.waitForURL(`${base}/admin/mcp`);
+    await page.waitForURL(`${base}/admin/password`);
+    await page.getByRole('heading', { level: 1, name: 'Change your password' }).waitFor();
+    await page.getByText('You signed in with a one-time password').waitFor();
+    await shot('password-forced');
+    const elsewhere = await page.goto(`${base}/admin/mcp/agents`);
+    assert.equal(new URL(elsewhere.url()).pathname, '/admin/password', 'every other page sends it back here');
+  });
+
+  await check('the new password must be given twice alike', async () => {
+    await page.getByLabel('One-time password').fill(env('ALGA_ADMIN_PASSWORD'));
+    await page.getByLabel('New password', { exact: true }).fill(ownPassword);
+    await page.getByLabel('New password again').fill(`${ownPassword}!`);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByRole('alert').filter({ hasText: 'The two new passwords differ.' }).waitFor();
+    await shot('password-error');
+  });
+
+  await check('the administrator chooses their own password and continues', async () => {
+    await page.getByLabel('One-time password').fill(env('ALGA_ADMIN_PASSWORD'));
+    await page.getByLabel('New password', { exact: true }).fill(ownPassword);
+    await page.getByLabel('New password again').fill(ownPassword);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.waitForURL(`${base}/admin/mcp?done=password-changed`);
+    await page.getByRole('status').filter({ hasText: 'Password changed.' }).waitFor();
     await page.getByRole('heading', { level: 1, name: 'MCP server' }).waitFor();
     await shot('overview');
   });
@@ -235,12 +262,17 @@ try {
     await other.close();
   });
 
-  await check('signing in again after signing out', async () => {
+  await check('signing in again after signing out: the one-time password is spent, the own one works', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(/\/admin\/login/);
     await shot('login');
     const response = await page.goto(`${base}/admin/mcp`);
     assert.match(response.url(), /\/admin\/login\?next=/);
+    await signIn(page, env('ALGA_ADMIN_EMAIL'), env('ALGA_ADMIN_PASSWORD'));
+    await page.getByRole('alert').filter({ hasText: 'Sign-in failed' }).waitFor();
+    await signIn(page, env('ALGA_ADMIN_EMAIL'), ownPassword);
+    await page.waitForURL(`${base}/admin/mcp`);
+    await page.getByRole('heading', { level: 1, name: 'MCP server' }).waitFor();
   });
   console.log('admin UI: all checks passed');
 } catch (e) {
