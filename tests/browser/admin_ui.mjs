@@ -50,16 +50,16 @@ async function token(resource) {
   const response = await fetch(`${env('ALGA_ISSUER')}/token`, {
     method: 'POST',
     headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', resource, scope: 'mcp' }),
+    body: new URLSearchParams({ grant_type: 'client_credentials', resource, scope: 'mcp:tools' }),
   });
   assert.equal(response.status, 200, 'the provider issues a token');
   return (await response.json()).access_token;
 }
 
-/** A tools/call of call_api_endpoint through /api/mcp with a bearer token (or an API key in
- * `x-api-key`); returns the HTTP status and body. */
-async function toolCall(credential, scheme = 'bearer') {
-  const response = await fetch(endpoint, {
+/** A tools/call of call_api_endpoint through `url` (default /api/mcp) with a bearer token (or an
+ * API key in `x-api-key`); returns the HTTP status and body. */
+async function toolCall(credential, scheme = 'bearer', url = endpoint) {
+  const response = await fetch(url, {
     method: 'POST',
     headers: {
       ...(scheme === 'bearer' ? { authorization: `Bearer ${credential}` } : { 'x-api-key': credential }),
@@ -177,11 +177,21 @@ try {
     assert.equal(reply.result.isError, false, body);
   });
 
+  await check("the Connect page's recommended endpoint takes the provider's token as registered", async () => {
+    // The provider was registered with its default audience; the token is the one an agent gets
+    // for it. Following the page's own recommendation must work the first time.
+    await tab(page, 'Connect');
+    const recommended = await page.getByLabel("This organization's endpoint (recommended)", { exact: true }).inputValue();
+    const { status, body } = await toolCall(bearer, 'bearer', recommended);
+    assert.equal(status, 200, body);
+    assert.equal(JSON.parse(body).result.isError, false, body);
+  });
+
   await check('the call shows under Activity, with its detail', async () => {
     await tab(page, 'Activity');
     await page.getByLabel('Agent').selectOption({ label: 'Browser agent' });
     await page.getByRole('button', { name: 'Filter' }).click();
-    // Two calls: with the agent's key, then with its token.
+    // Three calls: with the agent's key, then with its token on both endpoints.
     const row = page.getByRole('row').filter({ hasText: 'tickets.list' }).filter({ hasText: 'Browser agent' }).first();
     await row.getByText('allow').waitFor();
     await shot('activity');
@@ -200,7 +210,7 @@ try {
     const lines = (await response.text()).trim().split('\r\n');
     assert.match(lines[0], /^id,created_at,caller_kind,agent_id/);
     const calls = lines.slice(1).filter((l) => l.includes('"tickets.list"') && l.includes('"allow"'));
-    assert.equal(calls.length, 2, lines.join('\n'));
+    assert.equal(calls.length, 3, lines.join('\n'));
   });
 
   await check('a deactivated agent is refused on its next call', async () => {
