@@ -1,7 +1,8 @@
 """An official MCP Python SDK client drives alga-mcp-connector over stdio.
 
-Usage: python python_stdio.py CONNECTOR_BINARY  (ALGA_INSTANCE_URL, ALGA_API_TOKEN and, for the
-permission check, ALGA_READONLY_TOKEN in the environment). Works with SDK 1.x and 2.x; exits 0
+Usage: python python_stdio.py COMMAND [ARG...], the command that starts the connector (its binary,
+or `npx` or `node` running its npm package), with ALGA_INSTANCE_URL, ALGA_API_TOKEN and, for the
+permission check, ALGA_READONLY_TOKEN in the environment. Works with SDK 1.x and 2.x; exits 0
 when every step behaved, 1 with the reason otherwise.
 """
 
@@ -20,9 +21,9 @@ from mcp.client.stdio import stdio_client
 NEGOTIATED = []
 
 
-async def session_for(connector, token, check):
+async def session_for(command, token, check):
     env = {"ALGA_INSTANCE_URL": os.environ["ALGA_INSTANCE_URL"], "ALGA_API_TOKEN": token, "PATH": os.environ.get("PATH", "")}
-    params = StdioServerParameters(command=connector, args=[], env=env)
+    params = StdioServerParameters(command=command[0], args=command[1:], env=env)
     client_class = getattr(mcp, "Client", None)
     if client_class is not None:
         # SDK 2.x: `auto` probes server/discover (the 2026-07-28 era) and falls back to initialize.
@@ -37,17 +38,17 @@ async def session_for(connector, token, check):
             await check(session)
 
 
-async def main(connector):
+async def main(command):
     async def as_readonly(session):
         await denied(session, "tickets.create", {"title": "x", "board_id": "b", "client_id": "c", "priority_id": "p"})
 
-    await session_for(connector, os.environ["ALGA_API_TOKEN"], tools_search_and_ticket)
-    await session_for(connector, os.environ["ALGA_READONLY_TOKEN"], as_readonly)
+    await session_for(command, os.environ["ALGA_API_TOKEN"], tools_search_and_ticket)
+    await session_for(command, os.environ["ALGA_READONLY_TOKEN"], as_readonly)
 
 
 if __name__ == "__main__":
     try:
-        asyncio.run(main(sys.argv[1]))
+        asyncio.run(main(sys.argv[1:]))
     except Exception as e:  # report, do not hide
         print(f"python SDK interop failed: {type(e).__name__}: {e}", file=sys.stderr)
         sys.exit(1)

@@ -29,7 +29,10 @@ pub fn run() -> Result<()> {
         total.passed += counts.passed;
     }
     step("OpenAPI document validates", validate_openapi)?;
-    step("interop: official MCP SDKs, the Inspector and a real OpenID provider (stdio and HTTP)", crate::interop::run)?;
+    step(
+        "interop: official MCP SDKs, the Inspector and a real OpenID provider (stdio, the npm package, HTTP)",
+        crate::interop::run,
+    )?;
     step("admin UI in headless Chromium (playwright-core) with a real OpenID provider", crate::browser::run)?;
     step("faults under load: SIGTERM, PostgreSQL stopped, SQLite held", || crate::faults::run(crate::faults::CI))?;
     step("fuzz: saved regressions, then 15 s per target", || crate::fuzz::run(15))?;

@@ -4,6 +4,11 @@
 //! - over stdio: the official MCP Python SDKs (1.x, and 2.x in its `auto` and `legacy` modes) and
 //!   the official TypeScript SDK drive the real `alga-mcp-connector` (`tests/interop/python_stdio.py`,
 //!   `tests/interop/ts_client.mjs`);
+//! - the connector's npm package, made by `cargo xtask dist`'s own code (`dist::npm_package`),
+//!   installed from its tarball into an empty prefix with npm: the Python SDK runs it with `npx`
+//!   (as Claude Code does) and with absolute paths and no `PATH` (as Claude Desktop does); the
+//!   launcher passes exit codes and signals through, writes nothing to stdout, and on another
+//!   platform says how to build from source (`tests/interop/fake_platform.cjs`);
 //! - over HTTP: a real OpenID provider (npm `oidc-provider`, `tests/interop/oidc_provider.mjs`)
 //!   issues client-credentials tokens for `/api/mcp`; the Python SDK 1.x (bearer header) and 2.x
 //!   (`auto` with a bearer, and its own OAuth client-credentials flow from our metadata), the
@@ -11,6 +16,7 @@
 //!   and the official conformance suite runs through a proxy adding that agent's token
 //!   (`tests/interop/conformance-baseline.yml` lists the scenarios that need its own fixtures).
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -55,16 +61,17 @@ pub fn run() -> Result<()> {
     let result = (|| -> Result<()> {
         let server = Server::start(&binary, &url, &dir, &crate::server::TEST_FLAGS)?;
         let admin = server.admin_key()?;
-        stdio(&server, &binary, &url, &connector, &admin)?;
+        let readonly = readonly_key(&binary, &url)?;
+        stdio(&server, &connector, &admin, &readonly)?;
+        npm_connector(&server, &dir, &admin, &readonly)?;
         remote(&server, &admin)
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
-fn stdio(server: &Server, binary: &Path, url: &str, connector: &Path, admin: &str) -> Result<()> {
+fn stdio(server: &Server, connector: &Path, admin: &str, readonly: &str) -> Result<()> {
     let root = tools::root();
-    let readonly = readonly_key(binary, url)?;
     for (venv, version, mode) in STDIO_CLIENTS {
         let python = tools::python_env(venv, "mcp", version)?;
         run::status(
@@ -73,7 +80,7 @@ fn stdio(server: &Server, binary: &Path, url: &str, connector: &Path, admin: &st
                 .arg(connector)
                 .env("ALGA_INSTANCE_URL", format!("http://{}", server.addr))
                 .env("ALGA_API_TOKEN", admin)
-                .env("ALGA_READONLY_TOKEN", &readonly)
+                .env("ALGA_READONLY_TOKEN", readonly)
                 .env("ALGA_MCP_MODE", mode),
         )
         .with_context(|| format!("the MCP Python SDK {version} ({mode}) failed against the connector"))?;
@@ -87,9 +94,135 @@ fn stdio(server: &Server, binary: &Path, url: &str, connector: &Path, admin: &st
             .env("ALGA_NODE_MODULES", node_modules)
             .env("ALGA_INSTANCE_URL", format!("http://{}", server.addr))
             .env("ALGA_API_TOKEN", admin)
-            .env("ALGA_READONLY_TOKEN", &readonly),
+            .env("ALGA_READONLY_TOKEN", readonly),
     )
     .context("the MCP TypeScript SDK failed against the connector")
+}
+
+/// The connector's npm package, installed from its tarball into an empty prefix, serves the
+/// official Python SDK through `npx` and through absolute paths, and its launcher is transparent.
+fn npm_connector(server: &Server, dir: &Path, admin: &str, readonly: &str) -> Result<()> {
+    let tarball = crate::dist::npm_package(&dir.join("npm-dist"))?;
+    let prefix = dir.join("npm-prefix");
+    std::fs::create_dir_all(&prefix)?;
+    let path = tools::node22_path()?;
+    run::status(
+        Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&prefix)
+            .arg(&tarball)
+            .env("PATH", &path),
+    )?;
+    let instance = format!("http://{}", server.addr);
+    let sdk = |venv: &str, version: &str, command: &[&OsStr], path: &OsStr| -> Result<()> {
+        let python = tools::python_env(venv, "mcp", version)?;
+        run::status(
+            Command::new(python)
+                .arg(tools::root().join("tests/interop/python_stdio.py"))
+                .args(command)
+                .env("PATH", path)
+                .env("ALGA_INSTANCE_URL", &instance)
+                .env("ALGA_API_TOKEN", admin)
+                .env("ALGA_READONLY_TOKEN", readonly)
+                .env("ALGA_MCP_MODE", "auto"),
+        )
+        .with_context(|| format!("the MCP Python SDK {version} failed against the npm-packaged connector"))
+    };
+    // As Claude Code and a shell run it: npx finds it in the prefix, and --no forbids the registry.
+    let npx: [&OsStr; 5] =
+        ["npx".as_ref(), "--prefix".as_ref(), prefix.as_os_str(), "--no".as_ref(), "alga-mcp-connector".as_ref()];
+    sdk("python-mcp2", "2.3.0", &npx, &path)?;
+    // As Claude Desktop runs it: absolute paths, and a PATH where no program is found.
+    let node = tools::node22()?;
+    let launcher = prefix.join("node_modules/alga-mcp-connector/bin/alga-mcp-connector.js");
+    let nowhere = dir.join("empty-path");
+    std::fs::create_dir_all(&nowhere)?;
+    sdk("python-mcp1", "1.30.0", &[node.as_os_str(), launcher.as_os_str()], nowhere.as_os_str())?;
+    launcher_passes_through(&node, &launcher, &instance, admin)?;
+    launcher_refuses_other_platforms(&node, &launcher)?;
+    eprintln!("npm-packaged connector ({}): ok", tarball.display());
+    Ok(())
+}
+
+/// The launcher ends as the connector ends: its exit code (with its message on stderr and nothing
+/// on stdout), or the signal it was sent, which reaches the connector too.
+fn launcher_passes_through(node: &Path, launcher: &Path, instance: &str, admin: &str) -> Result<()> {
+    use std::os::unix::process::ExitStatusExt;
+
+    let out = Command::new(node).arg(launcher).env_remove("ALGA_INSTANCE_URL").env_remove("ALGA_API_TOKEN").output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() != Some(1) || !out.stdout.is_empty() || !stderr.contains("missing environment variables") {
+        bail!("without its settings the launcher ended with {} and printed {stderr:?}", out.status);
+    }
+
+    let mut child = Command::new(node)
+        .arg(launcher)
+        .env("ALGA_INSTANCE_URL", instance)
+        .env("ALGA_API_TOKEN", admin)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let stdin = child.stdin.take();
+    let mut stderr = BufReader::new(child.stderr.take().context("no stderr")?).lines();
+    // The connector says so once it has loaded the registry and reads MCP messages.
+    loop {
+        let line = stderr.next().context("the connector ended before it was ready")??;
+        if line.contains("operations available") {
+            break;
+        }
+    }
+    let launcher_pid = child.id();
+    let connector = children_of(launcher_pid)?;
+    let [connector] = connector[..] else { bail!("the launcher runs {} processes, not one", connector.len()) };
+    run::output(Command::new("kill").args(["-TERM", &launcher_pid.to_string()]))?;
+    let status = child.wait()?;
+    let still_running = Path::new(&format!("/proc/{connector}")).exists();
+    drop(stdin);
+    if status.signal() != Some(15) || still_running {
+        bail!("after SIGTERM the launcher ended with {status} and its connector is running: {still_running}");
+    }
+    Ok(())
+}
+
+/// Ids of the processes whose parent is `pid`.
+fn children_of(pid: u32) -> Result<Vec<u32>> {
+    let mut children = Vec::new();
+    for entry in std::fs::read_dir("/proc")? {
+        let entry = entry?;
+        let Some(id) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else { continue };
+        // `pid (comm) state ppid …`; comm may hold spaces and parentheses: read after the last `)`.
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let parent = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1));
+        if parent == Some(pid.to_string().as_str()) {
+            children.push(id);
+        }
+    }
+    Ok(children)
+}
+
+/// On a platform the package has no binary for, the launcher exits 1 saying how to build the
+/// connector from source, and writes nothing to stdout.
+fn launcher_refuses_other_platforms(node: &Path, launcher: &Path) -> Result<()> {
+    let preload = tools::root().join("tests/interop/fake_platform.cjs");
+    for (platform, arch) in [("darwin", "arm64"), ("win32", "x64"), ("linux", "arm64")] {
+        let out = Command::new(node)
+            .arg("--require")
+            .arg(&preload)
+            .arg(launcher)
+            .env("ALGA_FAKE_PLATFORM", platform)
+            .env("ALGA_FAKE_ARCH", arch)
+            .output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let expected = [
+            format!("no prebuilt binary for {platform}-{arch} (it has: {})", crate::dist::platform()),
+            "cargo install --path crates/connector".to_owned(),
+        ];
+        if out.status.code() != Some(1) || !out.stdout.is_empty() || !expected.iter().all(|e| stderr.contains(e)) {
+            bail!("on {platform}-{arch} the launcher ended with {} and printed {stderr:?}", out.status);
+        }
+    }
+    Ok(())
 }
 
 /// A helper process (Node), stopped on drop.

@@ -4,6 +4,7 @@
 //! - `cargo xtask migrate`: merge and run the migration sets (through `alga-server migrate`).
 //! - `cargo xtask interop`: only the interoperability checks.
 //! - `cargo xtask browser`: only the admin UI's browser checks.
+//! - `cargo xtask dist`: release archives, the connector's npm package and `SHA256SUMS`.
 //! - `cargo xtask faults` / `soak`: the fault checks under load, short or long.
 //! - `cargo xtask fuzz --seconds N`: each fuzz target for N seconds.
 //! - `cargo xtask pg`: a throwaway PostgreSQL for manual work.
@@ -13,6 +14,7 @@
 mod bench;
 mod browser;
 mod ci;
+mod dist;
 mod faults;
 mod fuzz;
 mod http;
@@ -56,7 +58,7 @@ enum Task {
     /// Measure: REST throughput and latency on a release build, on SQLite and PostgreSQL.
     Bench,
     /// Run only the interoperability checks (official MCP SDKs, the Inspector, a real OpenID
-    /// provider) against the enterprise server.
+    /// provider, the connector's npm package) against the enterprise server.
     Interop,
     /// Run only the fault checks: SIGTERM, PostgreSQL stopped and SQLite held, all under load.
     Faults,
@@ -71,6 +73,9 @@ enum Task {
     /// Run only the admin UI's browser checks (headless Chromium, playwright-core) against the
     /// enterprise server and a real OpenID provider.
     Browser,
+    /// Build release archives of the server (both editions) and the connector for this platform,
+    /// the connector's npm package and SHA256SUMS into target/dist, and print that folder.
+    Dist,
     /// Start a throwaway PostgreSQL on a free loopback port, print its URL, and remove it when
     /// you press Enter.
     Pg,
@@ -88,6 +93,7 @@ fn main() -> Result<()> {
         Task::Bench => bench::run(),
         Task::Interop => interop::run(),
         Task::Browser => browser::run(),
+        Task::Dist => dist::run(),
         Task::Faults => faults::run(faults::CI),
         Task::Fuzz { seconds } => fuzz::run(seconds),
         Task::Soak => faults::run(faults::SOAK),

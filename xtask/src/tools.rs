@@ -75,3 +75,13 @@ pub fn node22() -> Result<PathBuf> {
     }
     Ok(node)
 }
+
+/// A `PATH` that finds Node 22 first (so that `npm`, `npx` and scripts starting with
+/// `#!/usr/bin/env node` run on it), then what the machine's `PATH` finds.
+pub fn node22_path() -> Result<std::ffi::OsString> {
+    crate::prereq::ensure_debian_tool("npm", "npm")?;
+    let node = node22()?;
+    let mut dirs: Vec<PathBuf> = node.parent().map(Path::to_path_buf).into_iter().collect();
+    dirs.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    Ok(std::env::join_paths(dirs)?)
+}
