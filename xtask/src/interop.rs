@@ -187,14 +187,14 @@ fn launcher_passes_through(node: &Path, launcher: &Path, instance: &str, admin: 
 
 /// Ids of the processes whose parent is `pid`.
 fn children_of(pid: u32) -> Result<Vec<u32>> {
-    let mut children = Vec::new();
+    let (pid, mut children) = (pid.to_string(), Vec::new());
     for entry in std::fs::read_dir("/proc")? {
         let entry = entry?;
         let Some(id) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else { continue };
         // `pid (comm) state ppid …`; comm may hold spaces and parentheses: read after the last `)`.
         let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
         let parent = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1));
-        if parent == Some(pid.to_string().as_str()) {
+        if parent == Some(pid.as_str()) {
             children.push(id);
         }
     }
