@@ -335,7 +335,8 @@ pub fn one_time_password() -> Result<String, ApiError> {
     Ok(hex::encode(secret))
 }
 
-/// Creates a user with roles; returns the user id. 409 when the email is taken.
+/// Creates a user with roles; returns the user id. 409 when the email is taken. A password given
+/// here was chosen by someone else, so it is one-time: it signs in only to choose a new one.
 pub fn create_user(conn: &mut DbConn, new: &NewUser<'_>) -> Result<String, ApiError> {
     let email = normalize_email(new.email)?;
     let display_name = new.display_name.trim();
@@ -353,6 +354,7 @@ pub fn create_user(conn: &mut DbConn, new: &NewUser<'_>) -> Result<String, ApiEr
                 users::email.eq(&email),
                 users::display_name.eq(display_name),
                 users::password_hash.eq(&password_hash),
+                users::password_change_required.eq(password_hash.is_some()),
                 users::active.eq(true),
                 users::created_at.eq(at),
                 users::updated_at.eq(at),

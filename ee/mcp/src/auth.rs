@@ -115,6 +115,8 @@ pub enum Refusal {
     Invalid(String),
     /// 403: the credential is good but names no live agent.
     Forbidden(String),
+    /// 403: a verified token whose subject no agent is bound to.
+    Unbound(String),
     /// 403 `insufficient_scope`: the token lacks a scope or role its provider requires; the
     /// challenge names `scope`, what the client should request.
     InsufficientScope { why: String, scope: String },
@@ -351,7 +353,9 @@ async fn agent_token(
         // On an instance several tenants share, the instance-wide endpoint gives one refusal for
         // every token it cannot verify, so that nobody learns which issuers, keys and audiences
         // other tenants registered; each tenant's own endpoint says why.
-        Err(Refusal::Invalid(why))
+        // A verified token that no agent is bound to would tell as much (that some tenant trusts
+        // its issuer with that audience).
+        Err(Refusal::Invalid(why) | Refusal::Unbound(why))
             if matches!(scope, Scope::Instance) && ctx.db.run(crate::metadata::shared_by_tenants).await? =>
         {
             tracing::debug!(reason = %why, "token refused on the shared endpoint");
@@ -441,7 +445,7 @@ async fn decide(
     let bound: Vec<(&Option<Arc<Principal>>, &Candidate)> =
         matches.iter().filter_map(|(_, c)| c.agent.as_ref().map(|agent| (agent, *c))).collect();
     match bound.as_slice() {
-        [] => Err(Refusal::Forbidden(format!("No active agent is bound to {describe}."))),
+        [] => Err(Refusal::Unbound(format!("No active agent is bound to {describe}."))),
         [(None, _)] => Err(Refusal::Forbidden(format!("The agent bound to {describe} is deactivated."))),
         [(Some(_), candidate)] if let Some(why) = lacking(&candidate.idp, &seen.claims) => {
             let idp = &candidate.idp;
@@ -810,6 +814,7 @@ pub fn still_permitted(
     principal: &Principal,
     via_token: bool,
     needed: Option<alga_core::rbac::Permission>,
+    cached_epoch: Option<i64>,
 ) -> Result<(), ApiError> {
     use alga_core::identity::Actor;
     use alga_core::schema::{api_keys, role_permissions, user_roles, users};
@@ -827,7 +832,7 @@ pub fn still_permitted(
     type Grant = (Option<String>, Option<String>);
     let granted: alga_core::rbac::PermissionSet = match &principal.actor {
         Actor::Agent { id, .. } => {
-            type Row = (bool, Option<NaiveDateTime>, Option<bool>, KeyState, Grant);
+            type Row = (bool, Option<NaiveDateTime>, Option<bool>, Option<i64>, KeyState, Grant);
             let rows: Vec<Row> = alga_core::on_backend!(&mut *conn, |c| agents::table
                 .left_join(
                     agent_idp_providers::table.on(agent_idp_providers::tenant_id
@@ -840,6 +845,7 @@ pub fn still_permitted(
                         .and(agent_api_keys::id.eq(key_id))
                         .and(agent_api_keys::agent_id.eq(agents::id.nullable()))),
                 )
+                .left_join(grant_epochs::table.on(grant_epochs::tenant_id.eq(agents::tenant_id)))
                 .left_join(
                     agent_roles::table
                         .on(agent_roles::tenant_id.eq(agents::tenant_id).and(agent_roles::agent_id.eq(agents::id))),
@@ -854,6 +860,7 @@ pub fn still_permitted(
                     agents::active,
                     agents::retired_at,
                     agent_idp_providers::active.nullable(),
+                    grant_epochs::epoch.nullable(),
                     (
                         agent_api_keys::id.nullable(),
                         agent_api_keys::revoked_at.nullable(),
@@ -862,14 +869,19 @@ pub fn still_permitted(
                     (role_grants::resource.nullable(), role_grants::action.nullable()),
                 ))
                 .load(c))?;
-            let Some((active, retired, idp_active, key, _)) = rows.first() else { return Err(ended()) };
+            let Some((active, retired, idp_active, epoch, key, _)) = rows.first() else { return Err(ended()) };
             if !key_live(key) {
                 return Err(ended());
+            }
+            // Decided on a cached identity whose tenant's grants or providers have changed since
+            // (a provider's required scopes, audience or claim among them): decide afresh.
+            if cached_epoch.is_some_and(|cached| cached != epoch.unwrap_or(0)) {
+                return Err(ApiError::forbidden(GRANTS_CHANGED));
             }
             if !active || retired.is_some() || (via_token && *idp_active != Some(true)) {
                 return Err(ApiError::forbidden("This agent is deactivated, retired, or its identity provider is."));
             }
-            permissions(rows.iter().map(|row| &row.4))
+            permissions(rows.iter().map(|row| &row.5))
         }
         Actor::User { id, .. } => {
             type Row = (bool, KeyState, Grant);
@@ -908,6 +920,10 @@ pub fn still_permitted(
         None => Ok(()),
     }
 }
+
+/// Why a write decided on a cached identity was refused before it began: the call is then
+/// decided again on a fresh one, so nobody sees this.
+pub const GRANTS_CHANGED: &str = "The caller's grants changed since they were read; decide again.";
 
 /// The permissions named by the (resource, action) columns of a left join's rows.
 fn permissions<'a>(

@@ -110,6 +110,8 @@ struct AuditGuard {
     principal: Arc<alga_core::Principal>,
     via_token: bool,
     needed: Option<alga_core::Permission>,
+    /// The grant epoch a cached identity was read at; `None` for one read for this call.
+    cached_epoch: Option<i64>,
     /// The row, but for what only the write tells: filled in and inserted by `record`.
     row: Record,
     status: u16,
@@ -119,7 +121,7 @@ struct AuditGuard {
 
 impl WriteGuard for AuditGuard {
     fn authorize(&self, conn: &mut alga_core::DbConn) -> Result<(), ApiError> {
-        auth::still_permitted(conn, &self.principal, self.via_token, self.needed)
+        auth::still_permitted(conn, &self.principal, self.via_token, self.needed, self.cached_epoch)
     }
 
     fn record(&self, conn: &mut alga_core::DbConn, output: &Value) -> Result<(), ApiError> {
@@ -246,6 +248,7 @@ impl ToolProvider for Governed {
                     principal: principal.clone(),
                     via_token: caller.identity.issuer.is_some(),
                     needed: meta.access.permission(),
+                    cached_epoch: if caller.identity.fresh { None } else { caller.identity.epoch },
                     row: row.clone(),
                     status: meta.status,
                     started,
@@ -390,7 +393,7 @@ async fn refused(
                 ))
                 .json(e.body())
         }
-        Refusal::Forbidden(why) => {
+        Refusal::Forbidden(why) | Refusal::Unbound(why) => {
             tracing::debug!(reason = %why, "MCP caller forbidden");
             ApiError::forbidden(why).error_response()
         }

@@ -259,4 +259,13 @@ async fn a_password_set_for_someone_else_is_one_time_and_ones_own_is_not() {
         f.call(&f.a.admin, "PUT", &format!("/api/v1/users/{user}"), Some(body)).await.expect(200);
         assert_eq!(one_time(&f, &user).await, expected, "one-time unless the user chose it");
     }
+    // A password given at creation was chosen by the creator: one-time too; none, nothing to change.
+    for (email, password, expected) in
+        [("new@a.test", Some("chosen by the admin 02"), true), ("nopw@a.test", None, false)]
+    {
+        let body = json!({ "email": email, "display_name": "New", "password": password, "role_ids": [] });
+        let created = f.call(&f.a.admin, "POST", "/api/v1/users", Some(body)).await.expect(201);
+        let user = created.body["data"]["id"].as_str().unwrap().to_owned();
+        assert_eq!(one_time(&f, &user).await, expected, "{email}");
+    }
 }

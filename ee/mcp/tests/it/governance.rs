@@ -160,8 +160,11 @@ async fn tokens_are_verified_and_agents_act_with_their_roles() {
     assert!(!res.header("www-authenticate").contains("error="), "no credential: no error code");
     // A token for an unbound subject is valid but names no agent: 403 naming issuer and subject.
     let stray = key.sign(&env.claims(&provider.base, "nobody", &aud));
-    let res = env.rpc("/api/mcp", &stray, "tools/list", json!({})).await.expect(403);
+    let res = env.rpc(own, &stray, "tools/list", json!({})).await.expect(403);
     assert!(res.body["error"]["message"].as_str().unwrap().contains("subject nobody"), "{}", res.body);
+    // The shared endpoint does not tell that some tenant trusts this issuer and audience.
+    let res = env.rpc("/api/mcp", &stray, "tools/list", json!({})).await.expect(401);
+    assert_eq!(res.body["error"]["message"], format!("Invalid token: {}.", alga_ee_mcp::auth::NOT_ACCEPTED));
     // Tokens in the query string are ignored.
     let res = env
         .send(

@@ -598,3 +598,44 @@ async fn a_role_agents_hold_is_not_deleted_and_they_are_named() {
     env.api(&env.a.admin_key, "GET", &format!("/api/v1/roles/{role}"), None).await.expect(200);
     env.stop().await;
 }
+
+/// A provider's settings tightened while its agent writes (a required scope, another audience):
+/// the next write, with the token already verified or with a new one, is decided afresh and
+/// refused, and changes nothing.
+#[actix_web::test]
+async fn writes_on_cached_tokens_honour_tightened_provider_settings() {
+    use crate::support::{Key, Provider};
+    let env = Env::start().await;
+    let ticket = seeded(&env).await;
+    let (key, public) = Key::new("k1");
+    let provider = Provider::start(vec![public]).await;
+    let idp = env.trust(&env.a, &provider).await;
+    env.agent(&env.a, &idp, "writer", &[&env.a.technician_role]).await;
+    let token = key.sign(&env.claims(&provider.base, "writer", &env.resource(None)));
+    assert!(!is_error(&comment(&env, &token, &ticket, "before").await.expect(200)));
+    let before = comment_count(&env, &ticket).await;
+
+    let path = format!("/api/v1/mcp/idp-providers/{idp}");
+    let tighten = json!({ "required_scopes": ["mcp:write"] });
+    env.api(&env.a.admin_key, "PATCH", &path, Some(tighten)).await.expect(200);
+    let res = comment(&env, &token, &ticket, "cached token").await;
+    assert_eq!(
+        (res.status, res.header("www-authenticate").contains("insufficient_scope")),
+        (403, true),
+        "{}",
+        res.body
+    );
+    let mut claims = env.claims(&provider.base, "writer", &env.resource(None));
+    claims.set_claim("jti", Some(json!("another token, same subject"))).unwrap();
+    let res = comment(&env, &key.sign(&claims), &ticket, "new token").await;
+    assert_eq!(res.status, 403, "{}", res.body);
+    assert_eq!(comment_count(&env, &ticket).await, before, "no refused write committed");
+
+    // Another audience: tokens for the old one stop writing at once.
+    let loosen = json!({ "required_scopes": [], "audience": "api://only-this" });
+    env.api(&env.a.admin_key, "PATCH", &path, Some(loosen)).await.expect(200);
+    let res = comment(&env, &token, &ticket, "old audience").await;
+    assert_eq!(res.status, 401, "{}", res.body);
+    assert_eq!(comment_count(&env, &ticket).await, before);
+    env.stop().await;
+}
