@@ -176,7 +176,7 @@ pub fn set_role_permissions(
     diesel::delete(role_permissions::table)
         .filter(role_permissions::tenant_id.eq(tenant_id).and(role_permissions::role_id.eq(role_id)))
         .execute(conn)?;
-    // One row at a time: diesel's multi-backend connection has no batch insert (at most 52 rows).
+    // One row at a time: diesel's multi-backend connection has no batch insert (one per declared pair).
     for p in permissions.iter() {
         diesel::insert_into(role_permissions::table)
             .values((

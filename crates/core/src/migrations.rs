@@ -317,10 +317,20 @@ impl Migrator {
     /// others wait and then find nothing pending. Each migration commits on its own: after a
     /// failure the earlier ones stay applied.
     pub fn run_pending(&self, conn: &mut DbConn) -> Result<Vec<String>, MigrationError> {
-        match conn {
+        let applied = match conn {
             DbConn::Postgresql(pg) => with_advisory_lock(pg, |pg| self.apply_pending(pg)),
             DbConn::Sqlite(sqlite) => with_write_lock(sqlite, |sqlite| self.apply_pending(sqlite)),
+        }?;
+        // The schema is current: the permissions declared since this database was made join it
+        // (they live in the community schema).
+        if !self.sets.iter().any(|(folder, _)| *folder == COMMUNITY.folder()) {
+            return Ok(applied);
         }
+        crate::rbac::introduce_declared(conn).map_err(|e| MigrationError::Failed {
+            location: "declared permissions".to_owned(),
+            cause: e.message().to_owned(),
+        })?;
+        Ok(applied)
     }
 
     /// Reverts the newest `count` applied migrations, newest first.

@@ -35,25 +35,6 @@ macro_rules! string_enum {
 }
 
 string_enum!(
-    /// What a permission is about.
-    Resource {
-        Client = "client",
-        Contact = "contact",
-        Ticket = "ticket",
-        TicketComment = "ticket_comment",
-        Project = "project",
-        ProjectTask = "project_task",
-        TimeEntry = "time_entry",
-        Board = "board",
-        Status = "status",
-        Priority = "priority",
-        User = "user",
-        Role = "role",
-        ApiKey = "api_key",
-    }
-);
-
-string_enum!(
     /// What a permission allows.
     Action {
         Create = "create",
@@ -63,20 +44,55 @@ string_enum!(
     }
 );
 
-impl Resource {
-    /// The business resources (everything but identity and access).
-    pub const PSA: &'static [Resource] = &[
-        Resource::Client,
-        Resource::Contact,
-        Resource::Ticket,
-        Resource::TicketComment,
-        Resource::Project,
-        Resource::ProjectTask,
-        Resource::TimeEntry,
-        Resource::Board,
-        Resource::Status,
-        Resource::Priority,
-    ];
+/// Declares the resources permissions are about: for each, in one place, what the built-in
+/// Technician role holds of it, whether the Read-only role reads it (the business resources), and
+/// which of its actions are privileged (never granted to an agent). The Admin role holds
+/// everything. A database made before a resource was declared gains its permissions, granted to
+/// each tenant's built-in roles as declared, when it is migrated.
+macro_rules! resources {
+    ($($variant:ident = $text:literal {
+        technician: [$($tech:ident),*],
+        read_only: $read_only:literal,
+        privileged: [$($privileged:ident),*] $(,)?
+    }),+ $(,)?) => {
+        string_enum!(
+            /// What a permission is about.
+            Resource { $($variant = $text),+ }
+        );
+
+        impl Resource {
+            /// What the built-in Technician role holds of this resource.
+            pub fn technician_actions(self) -> &'static [Action] {
+                match self { $(Resource::$variant => &[$(Action::$tech),*]),+ }
+            }
+
+            /// Whether this is a business resource, which the Read-only role reads.
+            pub fn is_psa(self) -> bool {
+                match self { $(Resource::$variant => $read_only),+ }
+            }
+
+            /// The actions on this resource that act on identities: never granted to agents.
+            pub fn privileged_actions(self) -> &'static [Action] {
+                match self { $(Resource::$variant => &[$(Action::$privileged),*]),+ }
+            }
+        }
+    };
+}
+
+resources! {
+    Client = "client" { technician: [Read], read_only: true, privileged: [] },
+    Contact = "contact" { technician: [Read], read_only: true, privileged: [] },
+    Ticket = "ticket" { technician: [Create, Read, Update], read_only: true, privileged: [] },
+    TicketComment = "ticket_comment" { technician: [Create, Read, Update], read_only: true, privileged: [] },
+    Project = "project" { technician: [Read], read_only: true, privileged: [] },
+    ProjectTask = "project_task" { technician: [Read], read_only: true, privileged: [] },
+    TimeEntry = "time_entry" { technician: [Create, Read, Update], read_only: true, privileged: [] },
+    Board = "board" { technician: [Read], read_only: true, privileged: [] },
+    Status = "status" { technician: [Read], read_only: true, privileged: [] },
+    Priority = "priority" { technician: [Read], read_only: true, privileged: [] },
+    User = "user" { technician: [], read_only: false, privileged: [Create, Update, Delete] },
+    Role = "role" { technician: [], read_only: false, privileged: [Create, Update, Delete] },
+    ApiKey = "api_key" { technician: [Create, Read, Delete], read_only: false, privileged: [] },
 }
 
 /// One (resource, action) pair.
@@ -91,8 +107,9 @@ impl Permission {
         Permission { resource, action }
     }
 
-    fn bit(self) -> u64 {
-        1 << (self.resource as u64 * 4 + self.action as u64)
+    /// This permission's position in a [`PermissionSet`].
+    fn index(self) -> usize {
+        self.resource as usize * Action::ALL.len() + self.action as usize
     }
 
     pub fn parse(resource: &str, action: &str) -> Option<Permission> {
@@ -106,9 +123,12 @@ impl fmt::Display for Permission {
     }
 }
 
-/// A set of permissions as a bitmask: 13 resources × 4 actions fit in a u64.
+/// Words in a [`PermissionSet`]: enough bits for every declared (resource, action) pair.
+const WORDS: usize = (Resource::ALL.len() * Action::ALL.len()).div_ceil(64);
+
+/// A set of permissions as a bitset, one bit per declared pair: it grows with the declarations.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct PermissionSet(u64);
+pub struct PermissionSet([u64; WORDS]);
 
 impl PermissionSet {
     pub fn all() -> PermissionSet {
@@ -116,11 +136,13 @@ impl PermissionSet {
     }
 
     pub fn contains(self, p: Permission) -> bool {
-        self.0 & p.bit() != 0
+        let i = p.index();
+        self.0[i / 64] & (1 << (i % 64)) != 0
     }
 
     pub fn insert(&mut self, p: Permission) {
-        self.0 |= p.bit();
+        let i = p.index();
+        self.0[i / 64] |= 1 << (i % 64);
     }
 
     pub fn iter(self) -> impl Iterator<Item = Permission> {
@@ -171,20 +193,15 @@ impl BuiltInRole {
         }
     }
 
+    /// What this role holds, as the resources declare it.
     pub fn permissions(self) -> PermissionSet {
-        let read_psa = Resource::PSA.iter().map(|r| Permission::new(*r, Action::Read));
-        match self {
-            BuiltInRole::Admin => PermissionSet::all(),
-            BuiltInRole::ReadOnly => read_psa.collect(),
-            BuiltInRole::Technician => read_psa
-                .chain(
-                    [Resource::Ticket, Resource::TicketComment, Resource::TimeEntry]
-                        .into_iter()
-                        .flat_map(|r| [Permission::new(r, Action::Create), Permission::new(r, Action::Update)]),
-                )
-                .chain([Action::Create, Action::Read, Action::Delete].map(|a| Permission::new(Resource::ApiKey, a)))
-                .collect(),
-        }
+        all_permissions()
+            .filter(|p| match self {
+                BuiltInRole::Admin => true,
+                BuiltInRole::ReadOnly => p.action == Action::Read && p.resource.is_psa(),
+                BuiltInRole::Technician => p.resource.technician_actions().contains(&p.action),
+            })
+            .collect()
     }
 }
 
@@ -201,7 +218,7 @@ impl Permission {
     /// users (their passwords, emails, roles) and roles. Never granted to an agent, whatever its
     /// roles say, so that no agent can obtain a credential a person or another principal could use.
     pub fn privileged(self) -> bool {
-        matches!(self.resource, Resource::User | Resource::Role) && self.action != Action::Read
+        self.resource.privileged_actions().contains(&self.action)
     }
 }
 
@@ -221,6 +238,49 @@ pub fn authorize(holder: Holder, granted: PermissionSet, needed: Permission) -> 
     }
 }
 
+/// Gives a database the permissions declared since it was made: each declared pair missing from
+/// `permissions` is added and granted to every tenant's built-in roles that the declaration gives
+/// it to, in one transaction. A pair is introduced once: grants an administrator later removes
+/// from a built-in role stay removed. Returns the pairs introduced.
+pub fn introduce_declared(conn: &mut crate::DbConn) -> Result<Vec<Permission>, ApiError> {
+    use crate::schema::{permissions, role_permissions, roles};
+    use diesel::prelude::*;
+    crate::db::write_transaction(conn, |conn| {
+        let known: Vec<(String, String)> =
+            permissions::table.select((permissions::resource, permissions::action)).load(conn)?;
+        let new: Vec<Permission> = all_permissions()
+            .filter(|p| !known.iter().any(|(r, a)| r == p.resource.as_str() && a == p.action.as_str()))
+            .collect();
+        if new.is_empty() {
+            return Ok(new);
+        }
+        let built_in: Vec<(String, String, String)> = roles::table
+            .filter(roles::built_in.eq(true))
+            .select((roles::tenant_id, roles::id, roles::name))
+            .load(conn)?;
+        for p in &new {
+            diesel::insert_into(permissions::table)
+                .values((permissions::resource.eq(p.resource.as_str()), permissions::action.eq(p.action.as_str())))
+                .execute(conn)?;
+            for (tenant_id, role_id, name) in &built_in {
+                let Some(role) = BuiltInRole::ALL.into_iter().find(|r| r.name() == name) else { continue };
+                if role.permissions().contains(*p) {
+                    diesel::insert_into(role_permissions::table)
+                        .values((
+                            role_permissions::tenant_id.eq(tenant_id),
+                            role_permissions::role_id.eq(role_id),
+                            role_permissions::resource.eq(p.resource.as_str()),
+                            role_permissions::action.eq(p.action.as_str()),
+                        ))
+                        .execute(conn)?;
+                }
+            }
+        }
+        tracing::info!(count = new.len(), "declared permissions introduced and granted to the built-in roles");
+        Ok(new)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,12 +288,13 @@ mod tests {
     #[test]
     fn every_pair_has_its_own_bit() {
         let all: Vec<Permission> = all_permissions().collect();
-        assert_eq!(all.len(), 52);
-        assert_eq!(PermissionSet::all().iter().count(), 52);
-        let mut seen = 0u64;
+        assert_eq!(all.len(), Resource::ALL.len() * 4);
+        assert_eq!(PermissionSet::all().iter().count(), all.len());
+        let mut set = PermissionSet::default();
         for p in all {
-            assert_eq!(seen & p.bit(), 0, "{p}");
-            seen |= p.bit();
+            assert!(!set.contains(p), "{p}");
+            set.insert(p);
+            assert!(set.contains(p), "{p}");
         }
     }
 
@@ -248,7 +309,7 @@ mod tests {
         assert!(tech.contains(Permission::new(Resource::ApiKey, Action::Create)));
         let ro = BuiltInRole::ReadOnly.permissions();
         assert_eq!(ro.iter().count(), 10);
-        assert!(ro.iter().all(|p| p.action == Action::Read && Resource::PSA.contains(&p.resource)));
+        assert!(ro.iter().all(|p| p.action == Action::Read && p.resource.is_psa()));
     }
 
     #[test]

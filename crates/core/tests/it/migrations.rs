@@ -152,3 +152,63 @@ fn the_community_set_round_trips() {
     assert!(!has_table(&mut conn, "tenants"));
     assert_eq!(ce.run_pending(&mut conn).unwrap().len(), n);
 }
+
+/// A database made before some permissions were declared (here: two pairs taken out of it, as it
+/// would have looked then) gains them when migrated, granted to each tenant's built-in roles as
+/// declared, once: a grant an administrator later removes stays removed.
+#[test]
+fn permissions_declared_later_reach_the_built_in_roles_of_existing_tenants() {
+    use alga_core::rbac::{Action, BuiltInRole, Permission, Resource};
+    let db = TestDb::new();
+    let mut conn = db.conn();
+    let ce = Migrator::new(&[&COMMUNITY]).unwrap();
+    ce.run_pending(&mut conn).unwrap();
+    let tenant = alga_core::identity::create_tenant(&mut conn, "older", "Older").unwrap();
+    let grants = |conn: &mut DbConn, role: BuiltInRole, p: Permission| -> bool {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM role_permissions rp JOIN roles r ON r.tenant_id = rp.tenant_id AND r.id = rp.role_id \
+             WHERE r.tenant_id = '{}' AND r.name = '{}' AND rp.resource = '{}' AND rp.action = '{}'",
+            tenant.id,
+            role.name(),
+            p.resource,
+            p.action
+        );
+        use diesel::RunQueryDsl;
+        let counts: Vec<Count> = alga_core::on_backend!(conn, |c| diesel::sql_query(&sql).load(c)).unwrap();
+        counts[0].n == 1
+    };
+    let ticket_create = Permission::new(Resource::Ticket, Action::Create);
+    let priority_delete = Permission::new(Resource::Priority, Action::Delete);
+    for p in [ticket_create, priority_delete] {
+        conn.batch_execute(&format!(
+            "DELETE FROM role_permissions WHERE resource = '{0}' AND action = '{1}'; \
+             DELETE FROM permissions WHERE resource = '{0}' AND action = '{1}';",
+            p.resource, p.action
+        ))
+        .unwrap();
+        assert!(!grants(&mut conn, BuiltInRole::Admin, p));
+    }
+
+    assert_eq!(ce.run_pending(&mut conn).unwrap().len(), 0, "no migration was pending");
+    for role in BuiltInRole::ALL {
+        for p in [ticket_create, priority_delete] {
+            assert_eq!(grants(&mut conn, role, p), role.permissions().contains(p), "{} {p}", role.name());
+        }
+    }
+    assert!(grants(&mut conn, BuiltInRole::Technician, ticket_create));
+
+    // Introduced once: an administrator's later removal holds across migrations.
+    conn.batch_execute(&format!(
+        "DELETE FROM role_permissions WHERE tenant_id = '{}' AND resource = 'ticket' AND action = 'create' \
+         AND role_id IN (SELECT id FROM roles WHERE name = 'Technician')",
+        tenant.id
+    ))
+    .unwrap();
+    ce.run_pending(&mut conn).unwrap();
+    assert!(!grants(&mut conn, BuiltInRole::Technician, ticket_create));
+}
