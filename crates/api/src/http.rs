@@ -1,46 +1,37 @@
-//! The HTTP adapter: one actix route per declared operation, all served by [`dispatch`].
+//! The HTTP adapter: one route per declared operation, all served by [`dispatch`].
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::{HttpRequest, HttpResponse, web};
-use alga_core::{ApiError, AppContext, Principal};
+use alga_core::{ApiError, AppContext, Principal, RouteTable};
 
 use crate::catalog::{Catalog, Method, Operation, RawRequest};
 
-/// Registers every operation of `catalog` under its path and method.
-pub fn configure(cfg: &mut web::ServiceConfig, catalog: &Arc<Catalog>) {
-    let mut by_path: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+/// Every operation of `catalog` as a route of its path and method, in the catalog's order.
+pub fn routes(catalog: &Arc<Catalog>) -> RouteTable {
+    let mut table = RouteTable::new();
     for (index, op) in catalog.operations().iter().enumerate() {
-        by_path.entry(op.meta.path).or_default().push(index);
+        let method = match op.meta.method {
+            Method::Get => actix_web::http::Method::GET,
+            Method::Post => actix_web::http::Method::POST,
+            Method::Put => actix_web::http::Method::PUT,
+            Method::Delete => actix_web::http::Method::DELETE,
+        };
+        let catalog = catalog.clone();
+        table.route(method, op.meta.path, move |req: HttpRequest, body: web::Bytes, ctx: web::Data<AppContext>| {
+            dispatch(req, body, ctx, catalog.clone(), index)
+        });
     }
-    cfg.app_data(web::Data::from(catalog.clone()));
-    for (path, indexes) in by_path {
-        let mut resource = web::resource(path);
-        for index in indexes {
-            let method = match catalog.operations()[index].meta.method {
-                Method::Get => actix_web::http::Method::GET,
-                Method::Post => actix_web::http::Method::POST,
-                Method::Put => actix_web::http::Method::PUT,
-                Method::Delete => actix_web::http::Method::DELETE,
-            };
-            resource = resource.route(web::method(method).to(
-                move |req: HttpRequest, body: web::Bytes, ctx: web::Data<AppContext>, catalog: web::Data<Catalog>| {
-                    dispatch(req, body, ctx, catalog, index)
-                },
-            ));
-        }
-        cfg.service(resource);
-    }
+    table
 }
 
 async fn dispatch(
     req: HttpRequest,
     body: web::Bytes,
     ctx: web::Data<AppContext>,
-    catalog: web::Data<Catalog>,
+    catalog: Arc<Catalog>,
     index: usize,
 ) -> Result<HttpResponse, ApiError> {
     let op: &Operation = &catalog.operations()[index];

@@ -1,7 +1,7 @@
 //! The `/api/v1` operation catalog and its HTTP adapter.
 //!
 //! Architecture invariant: every `/api/v1` operation is declared once, in `resources/*`, as an
-//! [`catalog::Operation`]; routes ([`http::configure`]), the OpenAPI document ([`openapi`]) and
+//! [`catalog::Operation`]; routes ([`http::routes`]), the OpenAPI document ([`openapi`]) and
 //! in-process dispatch ([`catalog::Operation::call`]) are generated from those declarations.
 
 pub mod catalog;

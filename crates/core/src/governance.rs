@@ -1,7 +1,7 @@
 //! The edition seam. Everything the server obtains from an edition (its migration sets, its HTTP
 //! routes, its background tasks) comes through [`McpGovernance`]. This crate ships the community
 //! implementation, [`Community`], which answers every governance route with the 404
-//! `enterprise_feature` envelope; the enterprise implementation lives in `ee/mcp` and only the
+//! `enterprise_feature` envelope (an HTML page under `/admin`); the enterprise implementation lives in `ee/mcp` and only the
 //! server binary, under its `enterprise` feature, links it.
 
 use std::fmt;
@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::context::AppContext;
 use crate::error::ApiError;
 use crate::migrations::{self, MigrationSet};
+use crate::routes::RouteTable;
 
 /// Which edition a binary is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,9 +54,12 @@ pub trait McpGovernance: Send + Sync + 'static {
     /// The migration sets this edition applies, merged in version order as one run.
     fn migration_sets(&self) -> Vec<&'static MigrationSet>;
 
-    /// Registers the edition's routes. Called once per HTTP worker, before any other route, so
-    /// that governance paths under `/api/v1/mcp/` win over the generic `/api/v1` scope.
-    fn configure(&self, cfg: &mut web::ServiceConfig);
+    /// The edition's routes. The server puts them first in its [`RouteTable`], so that
+    /// governance paths under `/api/v1/mcp/` win over any `/api/v1` pattern.
+    fn routes(&self) -> RouteTable;
+
+    /// Shared state the edition's handlers read, registered once per HTTP worker.
+    fn app_data(&self, _cfg: &mut web::ServiceConfig) {}
 
     /// Tasks to run beside the HTTP server; they are stopped in reverse order at shutdown.
     fn background_tasks(&self, ctx: &AppContext) -> Vec<BackgroundTask>;
@@ -87,7 +91,9 @@ pub trait McpGovernance: Send + Sync + 'static {
     }
 }
 
-/// The paths that belong to governance, as actix route patterns.
+/// The paths that belong to governance, as actix route patterns: the MCP endpoints, the admin
+/// API, the protected-resource metadata and the whole admin UI (`/admin`, `/admin/`,
+/// `/admin/login`, `/admin/mcp`, …).
 pub const GOVERNANCE_PATHS: [&str; 8] = [
     "/api/mcp",
     "/t/{tenant}/api/mcp",
@@ -95,8 +101,8 @@ pub const GOVERNANCE_PATHS: [&str; 8] = [
     "/api/v1/mcp/{tail:.*}",
     "/.well-known/oauth-protected-resource",
     "/.well-known/oauth-protected-resource/{tail:.*}",
-    "/admin/mcp",
-    "/admin/mcp/{tail:.*}",
+    "/admin",
+    "/admin/{tail:.*}",
 ];
 
 /// The community edition: community migrations only, and a 404 stub on every governance path.
@@ -112,14 +118,16 @@ impl McpGovernance for Community {
         vec![&migrations::COMMUNITY]
     }
 
-    fn configure(&self, cfg: &mut web::ServiceConfig) {
+    fn routes(&self) -> RouteTable {
+        let mut table = RouteTable::new();
         for path in GOVERNANCE_PATHS {
-            if path.starts_with("/admin/") {
-                cfg.route(path, web::to(enterprise_feature_page));
+            if path.starts_with("/admin") {
+                table.any(path, enterprise_feature_page);
             } else {
-                cfg.route(path, web::to(enterprise_feature));
+                table.any(path, enterprise_feature);
             }
         }
+        table
     }
 
     fn background_tasks(&self, _ctx: &AppContext) -> Vec<BackgroundTask> {
@@ -131,13 +139,13 @@ async fn enterprise_feature() -> ApiError {
     ApiError::enterprise_feature()
 }
 
-/// The admin page's 404, for people in a browser.
+/// The admin UI's 404, for people in a browser.
 async fn enterprise_feature_page() -> HttpResponse {
     HttpResponse::NotFound().content_type("text/html; charset=utf-8").body(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <title>MCP server: Enterprise feature</title></head>\
          <body><main><h1>The MCP server is an Enterprise feature.</h1>\
-         <p>This is the community edition of Alga. Identity providers, agents and the audit trail \
+         <p>This is the community edition of Alga. The admin UI, identity providers, agents and the audit trail \
          come with the enterprise edition (<code>--features enterprise</code>).</p></main></body></html>\n",
     )
 }

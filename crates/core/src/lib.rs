@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod migrations;
 pub mod rbac;
 pub mod redact;
+pub mod routes;
 pub mod schema;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -23,3 +24,4 @@ pub use error::ApiError;
 pub use governance::{BackgroundTask, Community, Edition, McpGovernance};
 pub use identity::Principal;
 pub use rbac::{Action, Permission, Resource};
+pub use routes::RouteTable;

@@ -73,6 +73,9 @@ pub enum Command {
     },
     /// Print the OpenAPI 3.1 document of the /api/v1 API.
     Openapi,
+    /// Print every HTTP route this edition serves, one `METHOD /path` a line in the order they are
+    /// matched (`*` for a route answering every method).
+    Routes,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,4 +1,5 @@
-//! The HTTP application: shared middleware, health routes, and the edition's routes.
+//! The HTTP application: shared middleware and the route table (the edition's routes, the
+//! catalog's, health and metrics).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +12,7 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpMessage, HttpResponse, web};
 use alga_core::error::{self, ApiError};
 use alga_core::migrations::Migrator;
-use alga_core::{AppContext, McpGovernance};
+use alga_core::{AppContext, McpGovernance, RouteTable};
 use serde_json::json;
 use tracing::Instrument;
 
@@ -27,6 +28,18 @@ pub struct Shared {
     pub body_deadline: Duration,
     /// SHA-256 of `--metrics-token`: with it, the main listener serves `/metrics` to its bearer.
     pub metrics_token: Option<String>,
+    /// Every route served: [`routes`] of the governance.
+    pub routes: RouteTable,
+}
+
+/// Every route the server serves, in the order they are matched: the edition's first (its paths
+/// under `/api/v1/mcp/` must win over any `/api/v1` pattern), then the catalog's, then health and
+/// metrics. The app is built from this table alone; `alga-server routes` lists it.
+pub fn routes(governance: &dyn McpGovernance) -> RouteTable {
+    let mut table = governance.routes();
+    table.extend(alga_api::http::routes(&alga_api::catalog()));
+    table.get("/healthz", healthz).get("/readyz", readyz).get("/metrics", metrics_with_token);
+    table
 }
 
 /// [`Shared::body_deadline`], for the middleware.
@@ -45,8 +58,7 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let Shared { ctx, governance, migrator, body_deadline, metrics_token } = shared;
-    let catalog = alga_api::catalog();
+    let Shared { ctx, governance, migrator, body_deadline, metrics_token, routes } = shared;
     App::new()
         .app_data(web::Data::new(ctx))
         .app_data(web::Data::new(MetricsToken(metrics_token)))
@@ -58,12 +70,8 @@ pub fn app(
         .app_data(error::query_config())
         .wrap(error::json_error_pages())
         .wrap(from_fn(request_span))
-        // Governance first: its paths under /api/v1/mcp/ must win over the generic /api/v1 scope.
-        .configure(move |cfg| governance.configure(cfg))
-        .configure(|cfg| alga_api::http::configure(cfg, &catalog))
-        .route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics_with_token))
+        .configure(move |cfg| governance.app_data(cfg))
+        .configure(move |cfg| routes.configure(cfg))
         .default_service(web::to(error::no_route))
 }
 

@@ -32,6 +32,7 @@ fn main() -> ExitCode {
             actix_web::rt::System::new().block_on(admin::demo_data(&cli.global, &tenant))
         }
         Some(Command::Openapi) => openapi(&cli.serve),
+        Some(Command::Routes) => routes(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -60,6 +61,14 @@ fn openapi(serve: &cli::ServeArgs) -> anyhow::Result<()> {
     let server = serve.public_url.clone().unwrap_or_else(|| format!("http://{}", serve.bind));
     let document = alga_api::openapi::document(&alga_api::catalog(), server.trim_end_matches('/'));
     writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&document)?)?;
+    Ok(())
+}
+
+fn routes() -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for route in http::routes(edition::governance().as_ref()).entries() {
+        writeln!(out, "{route}")?;
+    }
     Ok(())
 }
 

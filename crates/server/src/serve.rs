@@ -58,7 +58,9 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     let body_deadline = Duration::from_secs(args.body_timeout.max(1));
     governance.register_metrics(&ctx.metrics);
     let metrics_token = args.metrics_token.as_deref().map(alga_core::identity::key_hash);
-    let shared = Shared { ctx: ctx.clone(), governance: governance.clone(), migrator, body_deadline, metrics_token };
+    let routes = http::routes(governance.as_ref());
+    let shared =
+        Shared { ctx: ctx.clone(), governance: governance.clone(), migrator, body_deadline, metrics_token, routes };
 
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
     let server = HttpServer::new(move || http::app(shared.clone()))

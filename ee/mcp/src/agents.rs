@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
 use alga_api::model::{IdPath, utc, utc_opt};
+use alga_core::RouteTable;
 use alga_core::admin_audit::{self, json_of};
 use alga_core::db::write_transaction;
 use alga_core::identity::{self, Actor, Principal, RoleRef, generate_api_key, key_hash, key_prefix, new_id, now};
@@ -725,19 +726,15 @@ pub fn principal_of(
     })
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/api/v1/mcp/agents").route(web::get().to(list)).route(web::post().to(create)))
-        .service(
-            web::resource("/api/v1/mcp/agents/{id}")
-                .route(web::get().to(get))
-                .route(web::patch().to(update))
-                .route(web::delete().to(retire)),
-        )
-        .service(
-            web::resource("/api/v1/mcp/agents/{id}/keys")
-                .route(web::get().to(list_keys))
-                .route(web::post().to(create_key)),
-        )
-        .service(web::resource("/api/v1/mcp/agents/{id}/keys/{key_id}").route(web::delete().to(revoke_key)))
-        .service(web::resource("/api/v1/mcp/roles").route(web::get().to(roles_list)));
+pub fn routes(table: &mut RouteTable) {
+    table
+        .get("/api/v1/mcp/agents", list)
+        .post("/api/v1/mcp/agents", create)
+        .get("/api/v1/mcp/agents/{id}", get)
+        .patch("/api/v1/mcp/agents/{id}", update)
+        .delete("/api/v1/mcp/agents/{id}", retire)
+        .get("/api/v1/mcp/agents/{id}/keys", list_keys)
+        .post("/api/v1/mcp/agents/{id}/keys", create_key)
+        .delete("/api/v1/mcp/agents/{id}/keys/{key_id}", revoke_key)
+        .get("/api/v1/mcp/roles", roles_list);
 }

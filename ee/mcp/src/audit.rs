@@ -4,6 +4,7 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use alga_api::model::utc;
+use alga_core::RouteTable;
 use alga_core::db::write_transaction;
 use alga_core::{ApiError, AppContext, DbConn};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -561,9 +562,8 @@ fn tokio_stream(
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/api/v1/mcp/audit").route(web::get().to(list)))
-        .service(web::resource("/api/v1/mcp/audit/export").route(web::get().to(export)));
+pub fn routes(table: &mut RouteTable) {
+    table.get("/api/v1/mcp/audit", list).get("/api/v1/mcp/audit/export", export);
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
+use alga_core::RouteTable;
 use alga_core::admin_audit::Row;
 use alga_core::schema::admin_audit;
 use alga_core::{ApiError, AppContext};
@@ -167,7 +168,6 @@ async fn export(admin: Admin, ctx: web::Data<AppContext>, q: web::Query<Filter>)
         .body(out))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/api/v1/mcp/admin-audit").route(web::get().to(list)))
-        .service(web::resource("/api/v1/mcp/admin-audit/export").route(web::get().to(export)));
+pub fn routes(table: &mut RouteTable) {
+    table.get("/api/v1/mcp/admin-audit", list).get("/api/v1/mcp/admin-audit/export", export);
 }

@@ -14,6 +14,7 @@ use alga_agent_tooling::tools::{Answer, Verdict};
 use alga_api::catalog::WriteGuard;
 use alga_api::registry::registry;
 use alga_api::tools::{self, Caller, MetaTools, Planned};
+use alga_core::RouteTable;
 use alga_core::context::RequestId;
 use alga_core::identity::{Actor, new_id, now};
 use alga_core::schema::tenants;
@@ -606,12 +607,10 @@ async fn not_allowed() -> HttpResponse {
         .json(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Use POST.").body())
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    for (path, handler) in [("/api/mcp", false), ("/t/{tenant}/api/mcp", true)] {
-        let post = if handler { web::post().to(tenant) } else { web::post().to(instance) };
-        cfg.service(
-            web::resource(path).route(post).route(web::get().to(not_allowed)).route(web::delete().to(not_allowed)),
-        );
+pub fn routes(table: &mut RouteTable) {
+    table.post("/api/mcp", instance).post("/t/{tenant}/api/mcp", tenant);
+    for path in ["/api/mcp", "/t/{tenant}/api/mcp"] {
+        table.get(path, not_allowed).delete(path, not_allowed);
     }
 }
 

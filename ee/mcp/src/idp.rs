@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use alga_api::model::{IdPath, utc};
 use std::sync::Arc;
 
+use alga_core::RouteTable;
 use alga_core::admin_audit::json_of;
 use alga_core::db::write_transaction;
 use alga_core::identity::{new_id, now};
@@ -538,14 +539,13 @@ async fn doctor(
     Ok(HttpResponse::Ok().json(json!({ "data": { "accepted": accepted, "verdict": verdict, "checks": d.checks } })))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/api/v1/mcp/idp-providers").route(web::get().to(list)).route(web::post().to(create)))
-        .route("/api/v1/mcp/idp-doctor", web::post().to(doctor))
-        .service(
-            web::resource("/api/v1/mcp/idp-providers/{id}")
-                .route(web::patch().to(update))
-                .route(web::delete().to(delete)),
-        );
+pub fn routes(table: &mut RouteTable) {
+    table
+        .get("/api/v1/mcp/idp-providers", list)
+        .post("/api/v1/mcp/idp-providers", create)
+        .post("/api/v1/mcp/idp-doctor", doctor)
+        .patch("/api/v1/mcp/idp-providers/{id}", update)
+        .delete("/api/v1/mcp/idp-providers/{id}", delete);
 }
 
 #[cfg(test)]

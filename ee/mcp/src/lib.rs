@@ -26,10 +26,10 @@ pub mod ui;
 use std::sync::Arc;
 
 use actix_web::web;
-use alga_core::AppContext;
 use alga_core::governance::{BackgroundTask, Edition, McpGovernance};
 use alga_core::metrics::Metrics;
 use alga_core::migrations::{self, MigrationSet};
+use alga_core::{AppContext, RouteTable};
 use include_dir::{Dir, include_dir};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -120,15 +120,20 @@ impl McpGovernance for Enterprise {
         vec![&migrations::COMMUNITY, &ENTERPRISE]
     }
 
-    fn configure(&self, cfg: &mut web::ServiceConfig) {
+    fn routes(&self) -> RouteTable {
+        let mut table = RouteTable::new();
+        idp::routes(&mut table);
+        agents::routes(&mut table);
+        audit::routes(&mut table);
+        changes::routes(&mut table);
+        endpoint::routes(&mut table);
+        metadata::routes(&mut table);
+        ui::routes(&mut table);
+        table
+    }
+
+    fn app_data(&self, cfg: &mut web::ServiceConfig) {
         cfg.app_data(web::Data::from(self.state.clone()));
-        idp::configure(cfg);
-        agents::configure(cfg);
-        audit::configure(cfg);
-        changes::configure(cfg);
-        endpoint::configure(cfg);
-        metadata::configure(cfg);
-        ui::configure(cfg);
     }
 
     fn background_tasks(&self, ctx: &AppContext) -> Vec<BackgroundTask> {

@@ -3,6 +3,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
+use alga_core::RouteTable;
 use alga_core::{ApiError, AppContext};
 use diesel::prelude::*;
 use serde_json::json;
@@ -89,8 +90,9 @@ async fn tenant(ctx: web::Data<AppContext>, path: web::Path<String>) -> Result<H
     document(&ctx, scope).await
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(WELL_KNOWN, web::get().to(instance))
-        .route(&format!("{WELL_KNOWN}/api/mcp"), web::get().to(instance))
-        .route(&format!("{WELL_KNOWN}/t/{{tenant}}/api/mcp"), web::get().to(tenant));
+pub fn routes(table: &mut RouteTable) {
+    table
+        .get(WELL_KNOWN, instance)
+        .get(format!("{WELL_KNOWN}/api/mcp"), instance)
+        .get(format!("{WELL_KNOWN}/t/{{tenant}}/api/mcp"), tenant);
 }

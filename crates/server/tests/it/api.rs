@@ -7,7 +7,7 @@ use std::time::Duration;
 use alga_core::testing::TestDb;
 use serde_json::{Value, json};
 
-use crate::support::{Server, parse_response, run, stderr, stdout};
+use crate::support::{Server, enterprise, parse_response, run, stderr, stdout};
 
 /// The admin API key printed by the first start.
 fn bootstrap_key(server: &Server) -> String {
@@ -89,35 +89,80 @@ fn keys_come_from_headers_only_and_errors_are_json() {
     assert_eq!((delete.status, delete.body.len()), (204, 0));
 }
 
-/// Every declared operation is routed (never the "no route" 404), undeclared methods on
-/// declared paths answer 405, and undeclared /api/v1 paths answer the "no route" 404.
+/// The server is built from one route table, which `alga-server routes` lists. The test compares
+/// the whole table with what is served: every declared route is routed (never the "no route" 404
+/// nor a path's 405), every other method on a declared path answers 405, and paths outside the
+/// table answer the "no route" 404. The table holds every catalog operation, health and metrics,
+/// and the edition's routes: the enterprise ones, or the community stub on every governance path.
 #[test]
 fn the_routes_are_exactly_the_catalog() {
-    let server = Server::start();
-    let key = bootstrap_key(&server);
+    let listed = run(&["routes"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let table: Vec<(String, String)> = stdout(&listed)
+        .lines()
+        .map(|l| l.split_once(' ').map(|(m, p)| (m.to_owned(), p.to_owned())).unwrap_or_else(|| panic!("{l}")))
+        .collect();
+    let declared = |method: &str, path: &str| table.iter().any(|(m, p)| p == path && (m == method || m == "*"));
+    let unique: std::collections::BTreeSet<_> = table.iter().collect();
+    assert_eq!(unique.len(), table.len(), "a route is declared twice: {table:?}");
     let catalog = alga_api::catalog();
     for op in catalog.operations() {
-        let path = op.meta.path.replace(['{', '}'], "x");
-        let res = server.request(
-            op.meta.method.as_str(),
-            &path,
-            &[("x-api-key", &key), ("content-type", "application/json")],
-            Some(b"{}"),
-        );
-        let no_route = res.status == 404 && res.text().contains("No route");
         assert!(
-            !no_route && res.status != 405,
-            "{} {} is not routed: {} {}",
+            declared(op.meta.method.as_str(), op.meta.path),
+            "{} {} is not in the table",
             op.meta.method,
-            path,
-            res.status,
-            res.text()
+            op.meta.path
         );
     }
-    for (method, path) in [("PATCH", "/api/v1/tickets"), ("POST", "/api/v1/tickets/x"), ("PUT", "/api/v1/me")] {
-        assert_eq!(server.request(method, path, &[("x-api-key", &key)], None).status, 405, "{method} {path}");
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        assert!(declared("GET", path), "{path}");
     }
-    for path in ["/api/v1/invoices", "/api/v1/tickets/x/y", "/api/v2/tickets", "/api/v1/tickets/"] {
+    if enterprise() {
+        for (method, path) in [
+            ("POST", "/api/mcp"),
+            ("POST", "/t/{tenant}/api/mcp"),
+            ("GET", "/.well-known/oauth-protected-resource/api/mcp"),
+            ("GET", "/api/v1/mcp/agents"),
+            ("GET", "/admin/login"),
+        ] {
+            assert!(declared(method, path), "{method} {path}");
+        }
+    } else {
+        for path in alga_core::governance::GOVERNANCE_PATHS {
+            assert!(table.contains(&("*".to_owned(), path.to_owned())), "{path}");
+        }
+    }
+
+    // With a metrics token, /metrics is routed on the main listener (without one it is the 404).
+    let db = TestDb::new();
+    let server = Server::start_with(&["--database-url", db.url().expose(), "--metrics-token", "routes-test"], None);
+    let key = bootstrap_key(&server);
+    let mut paths: Vec<&str> = Vec::new();
+    for (_, path) in &table {
+        if !paths.contains(&path.as_str()) {
+            paths.push(path);
+        }
+    }
+    for path in paths {
+        let concrete = concrete(path);
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            let res = server.request(
+                method,
+                &concrete,
+                &[("x-api-key", &key), ("content-type", "application/json")],
+                Some(b"{}"),
+            );
+            let no_route = res.status == 404 && res.text().contains("No route");
+            let not_allowed =
+                res.status == 405 && res.json()["error"]["message"] == "This method is not allowed on this path.";
+            if declared(method, path) {
+                assert!(!no_route && !not_allowed, "{method} {concrete} is not routed: {} {}", res.status, res.text());
+            } else {
+                assert!(not_allowed, "{method} {concrete} is not declared: {} {}", res.status, res.text());
+            }
+        }
+    }
+    for path in ["/api/v1/invoices", "/api/v1/tickets/x/y", "/api/v2/tickets", "/api/v1/tickets/", "/nope"] {
         let res = server.request("GET", path, &[("x-api-key", &key)], None);
         assert!(res.status == 404 && res.text().contains("No route"), "{path}: {} {}", res.status, res.text());
     }
@@ -125,6 +170,26 @@ fn the_routes_are_exactly_the_catalog() {
     let documented: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(documented, catalog.operations().len());
     assert_eq!(doc["servers"][0]["url"], format!("http://{}", server.addr));
+}
+
+/// A path pattern with each `{name}` or `{name:regex}` segment filled in.
+fn concrete(pattern: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0;
+    for c in pattern.chars() {
+        match c {
+            '{' => {
+                depth += 1;
+                if depth == 1 {
+                    out.push_str("zz9");
+                }
+            }
+            '}' => depth -= 1,
+            c if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
 }
 
 #[test]

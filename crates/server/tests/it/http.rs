@@ -42,11 +42,11 @@ fn unknown_paths_answer_the_json_envelope() {
     assert_eq!(res.json()["error"]["code"], "not_found");
     assert!(res.header("x-request-id").is_some());
     let res = server.request("POST", "/healthz", &[("content-type", "application/json")], Some(b"{}"));
-    assert_eq!(res.status, 404);
-    assert_eq!(res.json()["error"]["code"], "not_found");
+    assert_eq!(res.status, 405);
+    assert_eq!(res.json()["error"]["code"], "method_not_allowed");
 }
 
-const GOVERNANCE_PATHS: [&str; 9] = [
+const GOVERNANCE_PATHS: [&str; 12] = [
     "/api/mcp",
     "/t/acme/api/mcp",
     "/api/v1/mcp",
@@ -55,6 +55,9 @@ const GOVERNANCE_PATHS: [&str; 9] = [
     "/.well-known/oauth-protected-resource",
     "/.well-known/oauth-protected-resource/api/mcp",
     "/.well-known/oauth-protected-resource/t/acme/api/mcp",
+    "/admin",
+    "/admin/",
+    "/admin/login",
     "/admin/mcp",
 ];
 
@@ -68,7 +71,7 @@ fn governance_paths_answer_the_edition_stub_only_in_the_community_build() {
             if !enterprise() {
                 assert_eq!(res.status, 404, "{method} {path}");
             }
-            let is_stub = if path.starts_with("/admin/") {
+            let is_stub = if path.starts_with("/admin") {
                 let html = res.header("content-type").unwrap_or_default().starts_with("text/html");
                 html && res.text().contains("The MCP server is an Enterprise feature.")
             } else {
@@ -76,6 +79,22 @@ fn governance_paths_answer_the_edition_stub_only_in_the_community_build() {
                     == json!({"error": {"code": "enterprise_feature", "message": "The MCP server is an Enterprise feature."}})
             };
             assert_eq!(is_stub, !enterprise(), "{method} {path}: {}", res.text());
+        }
+    }
+}
+
+/// A browser opening the admin UI of a community server, at any of its entry points, reads that
+/// it is an enterprise feature; the enterprise server serves the UI there.
+#[test]
+fn the_community_admin_paths_answer_the_enterprise_notice() {
+    let server = Server::start();
+    for path in ["/admin", "/admin/", "/admin/login", "/admin/mcp"] {
+        let res = server.get(path);
+        let html = res.header("content-type").unwrap_or_default().starts_with("text/html");
+        let notice = res.status == 404 && html && res.text().contains("The MCP server is an Enterprise feature.");
+        assert_eq!(notice, !enterprise(), "{path}: {} {}", res.status, res.text());
+        if enterprise() {
+            assert!([200, 303].contains(&res.status), "{path}: {}", res.status);
         }
     }
 }

@@ -221,65 +221,30 @@ impl<W, A, B> CsrfFirst for (Posted<W>, A, B) {}
 impl<W, A, B, C> CsrfFirst for (Posted<W>, A, B, C) {}
 impl<W, A, B, C, D> CsrfFirst for (Posted<W>, A, B, C, D) {}
 
-/// The UI's routes, registered ([`configure`]) and listed ([`routes`]) by the same code, so the
-/// list cannot drift from what is served.
-#[derive(Default)]
-struct Routes {
-    resources: Vec<(&'static str, Vec<Method>, actix_web::Resource)>,
-}
+/// The UI's part of the server's route table ([`routes`]): [`Routes::post`] takes only handlers
+/// whose first argument is a [`Posted`] form.
+struct Routes<'t>(&'t mut alga_core::RouteTable);
 
-impl Routes {
-    fn get<F, Args>(&mut self, path: &'static str, handler: F) -> &mut Routes
+impl Routes<'_> {
+    fn get<F, Args>(&mut self, path: &'static str, handler: F) -> &mut Self
     where
-        F: Handler<Args>,
+        F: Handler<Args> + Send + Sync,
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        self.add(path, Method::GET, web::get().to(handler))
+        self.0.get(path, handler);
+        self
     }
 
-    fn post<F, Args>(&mut self, path: &'static str, handler: F) -> &mut Routes
+    fn post<F, Args>(&mut self, path: &'static str, handler: F) -> &mut Self
     where
-        F: Handler<Args>,
+        F: Handler<Args> + Send + Sync,
         Args: FromRequest + CsrfFirst + 'static,
         F::Output: Responder + 'static,
     {
-        self.add(path, Method::POST, web::post().to(handler))
-    }
-
-    /// One resource per path, holding each of its methods' routes.
-    fn add(&mut self, path: &'static str, method: Method, route: actix_web::Route) -> &mut Routes {
-        match self.resources.iter_mut().find(|(p, ..)| *p == path) {
-            Some((_, methods, resource)) => {
-                methods.push(method);
-                let taken = std::mem::replace(resource, web::resource(path));
-                *resource = taken.route(route);
-            }
-            None => self.resources.push((path, vec![method], web::resource(path).route(route))),
-        }
+        self.0.post(path, handler);
         self
     }
-}
-
-fn table() -> Routes {
-    let mut r = Routes::default();
-    r.get("/admin", admin_root)
-        .get("/admin/", admin_root)
-        .get("/admin/assets/admin.css", css)
-        .get("/admin/assets/admin.js", js);
-    login::routes(&mut r);
-    password::routes(&mut r);
-    tools::routes(&mut r);
-    idps::routes(&mut r);
-    agents::routes(&mut r);
-    activity::routes(&mut r);
-    changes::routes(&mut r);
-    r
-}
-
-/// Every route of the admin UI, as its method and path pattern (`{id}` for a path value).
-pub fn routes() -> Vec<(Method, &'static str)> {
-    table().resources.into_iter().flat_map(|(path, methods, _)| methods.into_iter().map(move |m| (m, path))).collect()
 }
 
 /// A posted form (`application/x-www-form-urlencoded`), keeping repeated fields.
@@ -533,8 +498,18 @@ async fn admin_root() -> HttpResponse {
     see_other("/admin/mcp")
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    for (_, _, resource) in table().resources {
-        cfg.service(resource);
-    }
+/// The admin UI's routes, declared into the server's route table.
+pub fn routes(table: &mut alga_core::RouteTable) {
+    let mut r = Routes(table);
+    r.get("/admin", admin_root)
+        .get("/admin/", admin_root)
+        .get("/admin/assets/admin.css", css)
+        .get("/admin/assets/admin.js", js);
+    login::routes(&mut r);
+    password::routes(&mut r);
+    tools::routes(&mut r);
+    idps::routes(&mut r);
+    agents::routes(&mut r);
+    activity::routes(&mut r);
+    changes::routes(&mut r);
 }

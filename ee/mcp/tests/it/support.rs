@@ -185,8 +185,9 @@ impl Env {
         let b = tenant(&mut conn, "tenant-b");
         let app_ctx = ctx.clone();
         let server = HttpServer::new(move || {
-            let catalog = alga_api::catalog();
             let governance = governance.clone();
+            let mut routes = governance.routes();
+            routes.extend(alga_api::http::routes(&alga_api::catalog()));
             App::new()
                 .app_data(web::Data::new(app_ctx.clone()))
                 .app_data(web::PayloadConfig::new(error::MAX_JSON_BODY))
@@ -194,8 +195,8 @@ impl Env {
                 .app_data(error::path_config())
                 .app_data(error::query_config())
                 .wrap(error::json_error_pages())
-                .configure(move |cfg| governance.configure(cfg))
-                .configure(|cfg| alga_api::http::configure(cfg, &catalog))
+                .configure(move |cfg| governance.app_data(cfg))
+                .configure(move |cfg| routes.configure(cfg))
                 .default_service(web::to(error::no_route))
         })
         .workers(2)
