@@ -84,6 +84,44 @@ pub struct UpdateAgent {
     pub active: Option<bool>,
 }
 
+/// A new binding of an agent: the identity provider whose tokens name it, and the subject they
+/// carry.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    pub idp_id: String,
+    pub subject: String,
+}
+
+/// The admin API's `PATCH` body: what [`UpdateAgent`] changes, and a new binding (`idp_id` and
+/// `subject` go together, as at creation).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchAgent {
+    name: Option<String>,
+    description: Option<String>,
+    role_ids: Option<Vec<String>>,
+    active: Option<bool>,
+    idp_id: Option<String>,
+    subject: Option<String>,
+}
+
+impl PatchAgent {
+    fn split(self) -> Result<(UpdateAgent, Option<Binding>), ApiError> {
+        let binding = match (self.idp_id, self.subject) {
+            (Some(idp_id), Some(subject)) => Some(Binding { idp_id, subject }),
+            (None, None) => None,
+            _ => return Err(ApiError::validation("subject", "idp_id and subject go together: give both or neither")),
+        };
+        let update = UpdateAgent {
+            name: self.name,
+            description: self.description,
+            role_ids: self.role_ids,
+            active: self.active,
+        };
+        Ok((update, binding))
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct ListAgents {
     include_retired: Option<bool>,
@@ -328,7 +366,7 @@ pub async fn create_agent(ctx: &AppContext, who: &Arc<Principal>, b: CreateAgent
                         .map_err(|_| ApiError::validation("idp_id", "no identity provider with this id"))?;
                 }
                 if let (Some(idp), Some(subject)) = (&b.idp_id, &subject) {
-                    holder_conflict(conn, &tenant, idp, subject)?;
+                    holder_conflict(conn, &tenant, idp, subject, None)?;
                 }
                 let id = new_id();
                 let at = now();
@@ -346,7 +384,7 @@ pub async fn create_agent(ctx: &AppContext, who: &Arc<Principal>, b: CreateAgent
                         agents::updated_at.eq(at),
                     ))
                     .execute(conn)
-                    .map_err(|e| ApiError::from_unique(e, || "Another agent already holds this binding.".to_owned()))?;
+                    .map_err(binding_taken)?;
                 set_roles(conn, &tenant, &id, &b.role_ids)?;
                 let created = view(conn, &tenant, &id)?;
                 audited(conn, &who, "agent.create", "agent", &id, None, json_of(&created))?;
@@ -358,17 +396,32 @@ pub async fn create_agent(ctx: &AppContext, who: &Arc<Principal>, b: CreateAgent
     Ok(data)
 }
 
-/// 409 naming the live agent that already holds (IdP, subject).
-fn holder_conflict(conn: &mut DbConn, tenant: &str, idp: &str, subject: &str) -> Result<(), ApiError> {
-    let holder: Option<(String, String)> = agents::table
+/// The unique index's word on a binding taken meanwhile.
+fn binding_taken(e: diesel::result::Error) -> ApiError {
+    ApiError::from_unique(e, || "Another agent already holds this binding.".to_owned())
+}
+
+/// 409 naming the live agent (other than `except`) that already holds (IdP, subject).
+fn holder_conflict(
+    conn: &mut DbConn,
+    tenant: &str,
+    idp: &str,
+    subject: &str,
+    except: Option<&str>,
+) -> Result<(), ApiError> {
+    let mut query = agents::table
         .filter(agents::tenant_id.eq(tenant).and(agents::idp_id.eq(idp)).and(agents::subject.eq(subject)))
         .filter(agents::retired_at.is_null())
         .select((agents::id, agents::name))
-        .first(conn)
-        .optional()?;
+        .into_boxed();
+    if let Some(except) = except {
+        query = query.filter(agents::id.ne(except));
+    }
+    let holder: Option<(String, String)> = query.first(conn).optional()?;
     match holder {
         Some((id, name)) => Err(ApiError::conflict(format!(
-            "The agent `{name}` already holds this identity provider and subject; retire it or change its binding first."
+            "The agent `{name}` already holds this identity provider and subject; retire it, or bind it elsewhere \
+             (PATCH /api/v1/mcp/agents/{id} with idp_id and subject), first."
         ))
         .with_details(json!({ "agent_id": id, "agent_name": name }))),
         None => Ok(()),
@@ -379,9 +432,10 @@ async fn update(
     admin: Admin,
     ctx: web::Data<AppContext>,
     path: web::Path<IdPath>,
-    body: web::Json<UpdateAgent>,
+    body: web::Json<PatchAgent>,
 ) -> Result<HttpResponse, ApiError> {
-    let data = update_agent(&ctx, &admin.0, &path.into_inner().id, body.into_inner()).await?;
+    let (update, binding) = body.into_inner().split()?;
+    let data = change_agent(&ctx, &admin.0, &path.into_inner().id, update, binding).await?;
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
 }
 
@@ -392,8 +446,25 @@ pub async fn update_agent(
     id: &str,
     b: UpdateAgent,
 ) -> Result<AgentView, ApiError> {
+    change_agent(ctx, who, id, b, None).await
+}
+
+/// [`update_agent`], and a new binding when one is given: checked as at creation (the provider
+/// is the tenant's, the subject a non-empty text), 409 naming the live agent that holds it. One
+/// transaction, one row of the admin audit with the binding before and after.
+pub async fn change_agent(
+    ctx: &AppContext,
+    who: &Arc<Principal>,
+    id: &str,
+    b: UpdateAgent,
+    binding: Option<Binding>,
+) -> Result<AgentView, ApiError> {
     let name = b.name.as_deref().map(|n| text("name", n, 200, true)).transpose()?;
     let description = b.description.as_deref().map(|d| text("description", d, 2000, false)).transpose()?;
+    let binding = match binding {
+        Some(Binding { idp_id, subject }) => Some(Binding { subject: text("subject", &subject, 512, true)?, idp_id }),
+        None => None,
+    };
     let (tenant, id, who) = (who.tenant_id.clone(), id.to_owned(), who.clone());
     ctx.db
         .run(move |conn| {
@@ -403,14 +474,22 @@ pub async fn update_agent(
                     return Err(ApiError::conflict("This agent is retired; it cannot change."));
                 }
                 let before = json_of(&view(conn, &tenant, &id)?);
+                if let Some(Binding { idp_id, subject }) = &binding {
+                    crate::idp::load(conn, &tenant, idp_id)
+                        .map_err(|_| ApiError::validation("idp_id", "no identity provider with this id"))?;
+                    holder_conflict(conn, &tenant, idp_id, subject, Some(&id))?;
+                }
                 diesel::update(agents::table.filter(agents::tenant_id.eq(&tenant).and(agents::id.eq(&id))))
                     .set((
                         name.map(|n| agents::name.eq(n)),
                         description.map(|d| agents::description.eq(d)),
                         b.active.map(|a| agents::active.eq(a)),
+                        binding.as_ref().map(|b| agents::idp_id.eq(&b.idp_id)),
+                        binding.as_ref().map(|b| agents::subject.eq(&b.subject)),
                         agents::updated_at.eq(now()),
                     ))
-                    .execute(conn)?;
+                    .execute(conn)
+                    .map_err(binding_taken)?;
                 if let Some(role_ids) = &b.role_ids {
                     set_roles(conn, &tenant, &id, role_ids)?;
                 }

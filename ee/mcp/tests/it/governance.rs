@@ -76,6 +76,71 @@ async fn the_admin_api_registers_providers_and_agents() {
     env.stop().await;
 }
 
+/// An agent moves to another provider or subject through the admin API, checked as at creation
+/// and audited with the binding before and after; its old token stops working at once.
+#[actix_web::test]
+async fn an_agent_is_rebound_to_another_provider_or_subject() {
+    let env = Env::start().await;
+    let (first_key, first_public) = Key::new("k1");
+    let (second_key, second_public) = Key::new("k2");
+    let first = Provider::start(vec![first_public]).await;
+    let second = Provider::start(vec![second_public]).await;
+    let (first_idp, second_idp) = (env.trust(&env.a, &first).await, env.trust(&env.a, &second).await);
+    let agent = env.agent(&env.a, &first_idp, "bot", &[&env.a.technician_role]).await;
+    let holder = env.agent(&env.a, &first_idp, "other", &[&env.a.technician_role]).await;
+    let aud = env.resource(None);
+    let old_token = first_key.sign(&env.claims(&first.base, "bot", &aud));
+    let me = env.call_api("/api/mcp", &old_token, json!({"entryId": "meta.me"})).await.expect(200);
+    assert_eq!(tool_result(&me)["data"]["data"]["agent"]["id"], agent.as_str(), "{}", me.body);
+
+    let path = format!("/api/v1/mcp/agents/{agent}");
+    let patch = |body: Value| env.api(&env.a.admin_key, "PATCH", &path, Some(body));
+    let res = patch(json!({"subject": "bot-2"})).await.expect(400);
+    assert_eq!(res.body["error"]["details"]["fields"][0]["field"], "subject", "{}", res.body);
+    let res = patch(json!({"idp_id": "nope", "subject": "bot-2"})).await.expect(400);
+    assert_eq!(res.body["error"]["details"]["fields"][0]["field"], "idp_id", "{}", res.body);
+    patch(json!({"idp_id": second_idp, "subject": " "})).await.expect(400);
+    let res = patch(json!({"idp_id": first_idp, "subject": "other"})).await.expect(409);
+    assert_eq!(res.body["error"]["details"]["agent_id"], holder.as_str(), "names the holder: {}", res.body);
+    // Its own binding is no conflict.
+    patch(json!({"idp_id": first_idp, "subject": "bot"})).await.expect(200);
+
+    let res = patch(json!({"idp_id": second_idp, "subject": "bot-2"})).await.expect(200);
+    assert_eq!(
+        (res.data()["idp_id"].as_str(), res.data()["subject"].as_str()),
+        (Some(second_idp.as_str()), Some("bot-2"))
+    );
+    assert_eq!(res.data()["idp_issuer"], second.base.as_str());
+    env.rpc("/api/mcp", &old_token, "tools/list", json!({})).await.expect(403);
+    let new_token = second_key.sign(&env.claims(&second.base, "bot-2", &aud));
+    let me = env.call_api("/api/mcp", &new_token, json!({"entryId": "meta.me"})).await.expect(200);
+    assert_eq!(tool_result(&me)["data"]["data"]["agent"]["id"], agent.as_str(), "{}", me.body);
+    // The binding it left is free for another agent.
+    env.agent(&env.a, &first_idp, "bot", &[&env.a.technician_role]).await;
+
+    let changes = format!("/api/v1/mcp/admin-audit?action=agent.update&target_id={agent}");
+    let rows = env.api(&env.a.admin_key, "GET", &changes, None).await.expect(200);
+    let rebound = rows
+        .data()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["after"]["subject"] == "bot-2")
+        .unwrap_or_else(|| panic!("no audited rebinding: {}", rows.body));
+    let (before, after) = (&rebound["before"], &rebound["after"]);
+    assert_eq!((before["idp_id"].as_str(), before["subject"].as_str()), (Some(first_idp.as_str()), Some("bot")));
+    assert_eq!((after["idp_id"].as_str(), after["subject"].as_str()), (Some(second_idp.as_str()), Some("bot-2")));
+
+    // Another tenant's provider is no provider here, and a retired agent cannot be rebound.
+    let other_tenant_idp = env.trust(&env.b, &first).await;
+    patch(json!({"idp_id": other_tenant_idp, "subject": "bot-3"})).await.expect(400);
+    env.api(&env.a.admin_key, "DELETE", &format!("/api/v1/mcp/agents/{holder}"), None).await.expect(200);
+    let retired = format!("/api/v1/mcp/agents/{holder}");
+    let body = json!({"idp_id": second_idp, "subject": "bot-4"});
+    env.api(&env.a.admin_key, "PATCH", &retired, Some(body)).await.expect(409);
+    env.stop().await;
+}
+
 #[actix_web::test]
 async fn tokens_are_verified_and_agents_act_with_their_roles() {
     let env = Env::start().await;
