@@ -15,6 +15,7 @@ pub fn run() -> Result<()> {
     let started = Instant::now();
     step("prerequisites", prereq::ensure_build_tools)?;
     step("rustfmt", || run::status(&mut run::cargo(["fmt", "--all", "--", "--check"])))?;
+    step("docs cite existing paths, flags, environment variables and tests", crate::docs::run)?;
     for (edition, features) in EDITIONS {
         step(&format!("clippy ({edition})"), || {
             let mut cmd = run::cargo(["clippy", "--workspace", "--all-targets", "--locked"]);

@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's build system.
 //!
 //! - `cargo xtask ci`: everything CI checks, stopping at the first failure.
+//! - `cargo xtask docs`: only the check that the docs cite what exists.
 //! - `cargo xtask migrate`: merge and run the migration sets (through `alga-server migrate`).
 //! - `cargo xtask interop`: only the interoperability checks.
 //! - `cargo xtask browser`: only the admin UI's browser checks.
@@ -15,6 +16,7 @@ mod bench;
 mod browser;
 mod ci;
 mod dist;
+mod docs;
 mod faults;
 mod fuzz;
 mod http;
@@ -40,6 +42,9 @@ enum Task {
     /// Run every CI check: fmt, clippy (both editions), the edition guard, and the tests of both
     /// editions on SQLite and on a throwaway PostgreSQL.
     Ci,
+    /// Check only that every file path, flag, environment variable and test name the Markdown
+    /// files cite exists (a step of `ci`).
+    Docs,
     /// Apply, inspect or revert migrations with the same code the server runs.
     Migrate {
         /// Database URL (sqlite://PATH or postgres://…).
@@ -90,6 +95,7 @@ pub enum Edition {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Task::Ci => ci::run(),
+        Task::Docs => docs::run(),
         Task::Bench => bench::run(),
         Task::Interop => interop::run(),
         Task::Browser => browser::run(),
