@@ -116,10 +116,10 @@ impl Repo {
         let module = module_of(path);
         let in_tests_folder = path.starts_with("tests/") || path.contains("/tests/");
         for (i, line) in lines.iter().enumerate() {
-            if line.starts_with("#[arg(") || line.starts_with("#[clap(") {
-                if let Some(flag) = flag_of(&lines[i..]) {
-                    self.flags.insert(flag);
-                }
+            if (line.starts_with("#[arg(") || line.starts_with("#[clap("))
+                && let Some(flag) = flag_of(&lines[i..])
+            {
+                self.flags.insert(flag);
             }
             let Some(name) = fn_name(line) else { continue };
             let attributes = lines[..i].iter().rev().take_while(|l| l.starts_with("#[") || l.starts_with("//"));
