@@ -451,40 +451,49 @@ mod tests {
         assert_eq!(problems(TRUE_DOC), Vec::<String>::new());
     }
 
+    /// The true doc with `added` after it raises exactly `problem`, for each pair.
+    fn each_fails(cases: &[(&str, &str)]) {
+        for (added, problem) in cases {
+            assert_eq!(problems(&format!("{TRUE_DOC}\n{added}\n")), [*problem], "{added}");
+        }
+    }
+
     #[test]
     fn a_false_path_fails() {
-        let found = problems(&format!("{TRUE_DOC}\nSee `crates/server/src/gone.rs`.\n"));
-        assert_eq!(found, ["path `crates/server/src/gone.rs`, which does not exist"]);
-        let found = problems(&format!("{TRUE_DOC}\nSee [the guide](missing.md).\n"));
-        assert_eq!(found, ["link to `missing.md`, which does not exist"]);
-        let found = problems(&format!("{TRUE_DOC}\nSee `operations.md`.\n"));
-        assert_eq!(found, ["path `operations.md`, which does not exist"]);
+        each_fails(&[
+            ("See `crates/server/src/gone.rs`.", "path `crates/server/src/gone.rs`, which does not exist"),
+            ("See [the guide](missing.md).", "link to `missing.md`, which does not exist"),
+            ("See `operations.md`.", "path `operations.md`, which does not exist"),
+        ]);
     }
 
     #[test]
     fn a_false_flag_fails() {
-        let found = problems(&format!("{TRUE_DOC}\nRun `alga-server serve --listen 0.0.0.0`.\n"));
-        assert_eq!(found, ["flag `--listen`, which no command declares"]);
-        let found = problems(&format!("{TRUE_DOC}\nSet `--log-level`.\n"));
-        assert_eq!(found, ["flag `--log-level`, which no command declares"]);
-        let found = problems(&format!("{TRUE_DOC}\n```sh\nalga-server migrate --dry-run\n```\n"));
-        assert_eq!(found, ["flag `--dry-run`, which no command declares"]);
+        each_fails(&[
+            ("Run `alga-server serve --listen 0.0.0.0`.", "flag `--listen`, which no command declares"),
+            ("Set `--log-level`.", "flag `--log-level`, which no command declares"),
+            ("```sh\nalga-server migrate --dry-run\n```", "flag `--dry-run`, which no command declares"),
+        ]);
     }
 
     #[test]
     fn a_false_environment_variable_fails() {
-        let found = problems(&format!("{TRUE_DOC}\nSet `ALGA_LISTEN`.\n"));
-        assert_eq!(found, ["environment variable `ALGA_LISTEN`, which no source file reads"]);
+        each_fails(&[("Set `ALGA_LISTEN`.", "environment variable `ALGA_LISTEN`, which no source file reads")]);
     }
 
     #[test]
     fn a_false_test_name_fails() {
-        let found = problems(&format!("{TRUE_DOC}\nGuarded by `the_routes_are_exactly_the_catalog`.\n"));
-        assert_eq!(found, ["test `the_routes_are_exactly_the_catalog`, which does not exist"]);
-        let found = problems(&format!("{TRUE_DOC}\nGuarded by `redact::tests::keys_are_hidden`.\n"));
-        assert_eq!(found, ["test `redact::tests::keys_are_hidden`, which does not exist"]);
-        let found = problems(&format!("{TRUE_DOC}\nGuarded by `cli::tests::*`.\n"));
-        assert_eq!(found, ["test `cli::tests::*`, which does not exist"]);
+        each_fails(&[
+            (
+                "Guarded by `the_routes_are_exactly_the_catalog`.",
+                "test `the_routes_are_exactly_the_catalog`, which does not exist",
+            ),
+            (
+                "Guarded by `redact::tests::keys_are_hidden`.",
+                "test `redact::tests::keys_are_hidden`, which does not exist",
+            ),
+            ("Guarded by `cli::tests::*`.", "test `cli::tests::*`, which does not exist"),
+        ]);
     }
 
     #[test]

@@ -47,6 +47,20 @@ impl fmt::Debug for RouteEntry {
     }
 }
 
+/// `RouteTable::get(path, handler)` and the like: [`RouteTable::route`] with that method.
+macro_rules! method_shortcuts {
+    ($($name:ident => $method:ident),*) => {$(
+        pub fn $name<F, Args>(&mut self, path: impl Into<String>, handler: F) -> &mut Self
+        where
+            F: Handler<Args> + Send + Sync,
+            Args: FromRequest + 'static,
+            F::Output: Responder + 'static,
+        {
+            self.route(Method::$method, path, handler)
+        }
+    )*};
+}
+
 /// Every route of the app, in the order actix tries them.
 #[derive(Clone, Debug, Default)]
 pub struct RouteTable {
@@ -83,41 +97,7 @@ impl RouteTable {
         self
     }
 
-    pub fn get<F, Args>(&mut self, path: impl Into<String>, handler: F) -> &mut Self
-    where
-        F: Handler<Args> + Send + Sync,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        self.route(Method::GET, path, handler)
-    }
-
-    pub fn post<F, Args>(&mut self, path: impl Into<String>, handler: F) -> &mut Self
-    where
-        F: Handler<Args> + Send + Sync,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        self.route(Method::POST, path, handler)
-    }
-
-    pub fn patch<F, Args>(&mut self, path: impl Into<String>, handler: F) -> &mut Self
-    where
-        F: Handler<Args> + Send + Sync,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        self.route(Method::PATCH, path, handler)
-    }
-
-    pub fn delete<F, Args>(&mut self, path: impl Into<String>, handler: F) -> &mut Self
-    where
-        F: Handler<Args> + Send + Sync,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        self.route(Method::DELETE, path, handler)
-    }
+    method_shortcuts!(get => GET, post => POST, patch => PATCH, delete => DELETE);
 
     /// Appends another table's routes after this one's.
     pub fn extend(&mut self, other: RouteTable) -> &mut Self {
