@@ -139,6 +139,7 @@ impl Repo {
         let doc_dir = doc.rsplit_once('/').map_or("", |(dir, _)| dir);
         let mut problems = Vec::new();
         let mut heading_dirs: Vec<String> = Vec::new();
+        let foreign = foreign_flags(text);
         let mut fenced = false;
         for line in text.lines() {
             if line.trim_start().starts_with("```") {
@@ -151,7 +152,7 @@ impl Repo {
                 bases.push(format!("{dir}/src"));
             }
             if fenced {
-                self.check_command(line, &mut problems);
+                self.check_command(line, &foreign, &mut problems);
                 for word in line.split_whitespace() {
                     self.check_path(word, &bases, &mut problems);
                 }
@@ -163,7 +164,7 @@ impl Repo {
                         .collect();
                 }
                 for span in spans(line) {
-                    self.check_command(span, &mut problems);
+                    self.check_command(span, &foreign, &mut problems);
                     self.check_test(span, &mut problems);
                     for word in span.split_whitespace() {
                         self.check_path(word, &bases, &mut problems);
@@ -190,28 +191,18 @@ impl Repo {
     }
 
     /// The flags of a command line (inline code or a code block's line), when it is one of ours.
-    fn check_command(&self, text: &str, problems: &mut Vec<String>) {
+    /// A flag cited alone may also be one that the same doc shows on another tool's command line
+    /// (`foreign`: `npx --prefix …` makes `--prefix` npx's).
+    fn check_command(&self, text: &str, foreign: &BTreeSet<&str>, problems: &mut Vec<String>) {
         let words: Vec<&str> = text.split_whitespace().collect();
-        let start = match words.first() {
-            Some(first) if first.starts_with("--") || SUBCOMMANDS.contains(first) => 0,
-            _ => match words.iter().position(|w| *w == "alga-server" || *w == "cargo") {
-                Some(at) => at + 1,
-                None => return,
-            },
+        let (start, alone) = match command_start(&words) {
+            Some(start) => (start, words.len() == 1),
+            None => return,
         };
-        for word in &words[start..] {
-            let flag = word.trim_start_matches('[').trim_end_matches([']', ',', ')', '.', ';']);
-            let flag = flag.split('=').next().unwrap_or(flag);
-            let is_flag = flag.len() > 2
-                && flag.starts_with("--")
-                && flag[2..].starts_with(|c: char| c.is_ascii_lowercase())
-                && flag[2..].chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-            if is_flag
-                && !self.flags.contains(flag)
-                && !CARGO_FLAGS.contains(&flag)
-                && flag != "--help"
-                && flag != "--version"
-            {
+        for flag in words[start..].iter().filter_map(|w| flag_in(w)) {
+            let known =
+                self.flags.contains(flag) || CARGO_FLAGS.contains(&flag) || ["--help", "--version"].contains(&flag);
+            if !known && !(alone && foreign.contains(flag)) {
                 problems.push(format!("flag `{flag}`, which no command declares"));
             }
         }
@@ -278,6 +269,45 @@ impl Repo {
             parts.len() == pattern.len() && parts.iter().zip(&pattern).all(|(part, glob)| glob_match(glob, part))
         })
     }
+}
+
+/// Where a command line's flags to check begin: at a flag or an `alga-server` subcommand opening
+/// it, or after `alga-server` or `cargo`; `None` for another tool's command line.
+fn command_start(words: &[&str]) -> Option<usize> {
+    match words.first() {
+        Some(first) if flag_in(first).is_some() || SUBCOMMANDS.contains(first) => Some(0),
+        _ => words.iter().position(|w| *w == "alga-server" || *w == "cargo").map(|at| at + 1),
+    }
+}
+
+/// The long flag a command line's word is (`[--name N]`, `--name=value`, …).
+fn flag_in(word: &str) -> Option<&str> {
+    let flag = word.trim_start_matches('[').trim_end_matches([']', ',', ')', '.', ';']);
+    let flag = flag.split('=').next().unwrap_or(flag);
+    let name = flag.strip_prefix("--")?;
+    let plain = name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    plain.then_some(flag)
+}
+
+/// Flags shown on other tools' command lines of a doc (code blocks and inline code).
+fn foreign_flags(text: &str) -> BTreeSet<&str> {
+    let mut fenced = false;
+    let mut found = BTreeSet::new();
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        let units: Vec<&str> = if fenced { vec![line] } else { spans(line).collect() };
+        for unit in units {
+            let words: Vec<&str> = unit.split_whitespace().collect();
+            if command_start(&words).is_none() {
+                found.extend(words.iter().filter_map(|w| flag_in(w)));
+            }
+        }
+    }
+    found
 }
 
 /// Every file under `dir`, relative to `root`.
@@ -441,7 +471,7 @@ mod tests {
         `ALGA_OIDC_MODULES` for `tests/interop/client.mjs`. Guarded by \
         `the_routes_are_exactly_the_table` and `redact::tests::secrets_are_hidden`, `redact::tests::*`.\n\n\
         Not ours: `tools/list`, `application/json`, `target/tools`, `~/.cursor/mcp.json`, `alga_http_requests_total`, \
-        `claude mcp add --transport http`, `api_keys_hash_idx (key_hash)`.\n\n\
+        `claude mcp add --transport http`, `api_keys_hash_idx (key_hash)`, `--transport` (claude's).\n\n\
         ## `crates/server`\n\n`src/cli.rs` and `tests/it/api.rs` are relative to the heading.\n\n\
         ```sh\ncargo run --release -p alga-server --features enterprise -- --bind 127.0.0.1:0\n\
         curl -X POST --data x $ALGA/api\n```\n";
