@@ -202,7 +202,7 @@ impl Repo {
         for flag in words[start..].iter().filter_map(|w| flag_in(w)) {
             let known =
                 self.flags.contains(flag) || CARGO_FLAGS.contains(&flag) || ["--help", "--version"].contains(&flag);
-            if !known && !(alone && foreign.contains(flag)) {
+            if !known && (!alone || !foreign.contains(flag)) {
                 problems.push(format!("flag `{flag}`, which no command declares"));
             }
         }
