@@ -122,13 +122,18 @@ impl McpGovernance for Enterprise {
 
     fn routes(&self) -> RouteTable {
         let mut table = RouteTable::new();
-        idp::routes(&mut table);
-        agents::routes(&mut table);
-        audit::routes(&mut table);
-        changes::routes(&mut table);
-        endpoint::routes(&mut table);
-        metadata::routes(&mut table);
-        ui::routes(&mut table);
+        let parts: [fn(&mut RouteTable); 7] = [
+            idp::routes,
+            agents::routes,
+            audit::routes,
+            changes::routes,
+            endpoint::routes,
+            metadata::routes,
+            ui::routes,
+        ];
+        for declare in parts {
+            declare(&mut table);
+        }
         table
     }
 
