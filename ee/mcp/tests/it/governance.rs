@@ -111,7 +111,10 @@ async fn an_agent_is_rebound_to_another_provider_or_subject() {
         (Some(second_idp.as_str()), Some("bot-2"))
     );
     assert_eq!(res.data()["idp_issuer"], second.base.as_str());
-    env.rpc("/api/mcp", &old_token, "tools/list", json!({})).await.expect(403);
+    // Refused at once: on the tenant's own endpoint, which says why (no live agent holds it).
+    let res = env.rpc("/t/tenant-a/api/mcp", &old_token, "tools/list", json!({})).await.expect(403);
+    assert!(res.body["error"]["message"].as_str().unwrap_or_default().contains("bot"), "{}", res.body);
+    env.rpc("/api/mcp", &old_token, "tools/list", json!({})).await.expect(401);
     let new_token = second_key.sign(&env.claims(&second.base, "bot-2", &aud));
     let me = env.call_api("/api/mcp", &new_token, json!({"entryId": "meta.me"})).await.expect(200);
     assert_eq!(tool_result(&me)["data"]["data"]["agent"]["id"], agent.as_str(), "{}", me.body);
