@@ -35,7 +35,9 @@ pub fn run() -> Result<()> {
         crate::interop::run,
     )?;
     step("admin UI in headless Chromium (playwright-core) with a real OpenID provider", crate::browser::run)?;
-    step("faults under load: SIGTERM, PostgreSQL stopped, SQLite held", || crate::faults::run(crate::faults::CI))?;
+    step("faults under load: SIGTERM, PostgreSQL stopped, SQLite held, grants churned then SIGKILL", || {
+        crate::faults::run(crate::faults::CI)
+    })?;
     step("fuzz: saved regressions, then 15 s per target", || crate::fuzz::run(15))?;
     let pg = step("throwaway PostgreSQL", TempPostgres::start)?;
     for (edition, features) in EDITIONS {

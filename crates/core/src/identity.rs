@@ -178,15 +178,21 @@ pub fn set_role_permissions(
         .execute(conn)?;
     // One row at a time: diesel's multi-backend connection has no batch insert (one per declared pair).
     for p in permissions.iter() {
-        diesel::insert_into(role_permissions::table)
-            .values((
-                role_permissions::tenant_id.eq(tenant_id),
-                role_permissions::role_id.eq(role_id),
-                role_permissions::resource.eq(p.resource.as_str()),
-                role_permissions::action.eq(p.action.as_str()),
-            ))
-            .execute(conn)?;
+        grant(conn, tenant_id, role_id, p)?;
     }
+    Ok(())
+}
+
+/// Gives a role one permission.
+pub fn grant(conn: &mut DbConn, tenant_id: &str, role_id: &str, p: crate::rbac::Permission) -> Result<(), ApiError> {
+    diesel::insert_into(role_permissions::table)
+        .values((
+            role_permissions::tenant_id.eq(tenant_id),
+            role_permissions::role_id.eq(role_id),
+            role_permissions::resource.eq(p.resource.as_str()),
+            role_permissions::action.eq(p.action.as_str()),
+        ))
+        .execute(conn)?;
     Ok(())
 }
 

@@ -243,7 +243,7 @@ pub fn authorize(holder: Holder, granted: PermissionSet, needed: Permission) -> 
 /// it to, in one transaction. A pair is introduced once: grants an administrator later removes
 /// from a built-in role stay removed. Returns the pairs introduced.
 pub fn introduce_declared(conn: &mut crate::DbConn) -> Result<Vec<Permission>, ApiError> {
-    use crate::schema::{permissions, role_permissions, roles};
+    use crate::schema::{permissions, roles};
     use diesel::prelude::*;
     crate::db::write_transaction(conn, |conn| {
         let known: Vec<(String, String)> =
@@ -265,14 +265,7 @@ pub fn introduce_declared(conn: &mut crate::DbConn) -> Result<Vec<Permission>, A
             for (tenant_id, role_id, name) in &built_in {
                 let Some(role) = BuiltInRole::ALL.into_iter().find(|r| r.name() == name) else { continue };
                 if role.permissions().contains(*p) {
-                    diesel::insert_into(role_permissions::table)
-                        .values((
-                            role_permissions::tenant_id.eq(tenant_id),
-                            role_permissions::role_id.eq(role_id),
-                            role_permissions::resource.eq(p.resource.as_str()),
-                            role_permissions::action.eq(p.action.as_str()),
-                        ))
-                        .execute(conn)?;
+                    crate::identity::grant(conn, tenant_id, role_id, *p)?;
                 }
             }
         }

@@ -479,7 +479,11 @@ pub async fn change_agent(
                         .map_err(|_| ApiError::validation("idp_id", "no identity provider with this id"))?;
                     holder_conflict(conn, &tenant, idp_id, subject, Some(&id))?;
                 }
-                diesel::update(agents::table.filter(agents::tenant_id.eq(&tenant).and(agents::id.eq(&id))))
+                // Only a live agent changes: a retirement committed since the check above (on
+                // PostgreSQL, another transaction) leaves the row alone.
+                let live = agents::table
+                    .filter(agents::tenant_id.eq(&tenant).and(agents::id.eq(&id)).and(agents::retired_at.is_null()));
+                let changed = diesel::update(live)
                     .set((
                         name.map(|n| agents::name.eq(n)),
                         description.map(|d| agents::description.eq(d)),
@@ -490,6 +494,9 @@ pub async fn change_agent(
                     ))
                     .execute(conn)
                     .map_err(binding_taken)?;
+                if changed == 0 {
+                    return Err(ApiError::conflict("This agent is retired; it cannot change."));
+                }
                 if let Some(role_ids) = &b.role_ids {
                     set_roles(conn, &tenant, &id, role_ids)?;
                 }

@@ -814,7 +814,7 @@ pub fn still_permitted(
     principal: &Principal,
     via_token: bool,
     needed: Option<alga_core::rbac::Permission>,
-    cached_epoch: Option<i64>,
+    read_at: Option<i64>,
 ) -> Result<(), ApiError> {
     use alga_core::identity::Actor;
     use alga_core::schema::{api_keys, role_permissions, user_roles, users};
@@ -873,9 +873,10 @@ pub fn still_permitted(
             if !key_live(key) {
                 return Err(ended());
             }
-            // Decided on a cached identity whose tenant's grants or providers have changed since
-            // (a provider's required scopes, audience or claim among them): decide afresh.
-            if cached_epoch.is_some_and(|cached| cached != epoch.unwrap_or(0)) {
+            // Decided on an identity read before its tenant's grants, providers or bindings last
+            // changed (a provider's required scopes or audience, the agent's re-binding among
+            // them): decide afresh.
+            if read_at.is_some_and(|read| read != epoch.unwrap_or(0)) {
                 return Err(ApiError::forbidden(GRANTS_CHANGED));
             }
             if !active || retired.is_some() || (via_token && *idp_active != Some(true)) {
@@ -921,8 +922,8 @@ pub fn still_permitted(
     }
 }
 
-/// Why a write decided on a cached identity was refused before it began: the call is then
-/// decided again on a fresh one, so nobody sees this.
+/// Why a write was refused before it began when the caller's identity is older than its tenant's
+/// grants: the call is then decided again on a fresh identity, so nobody sees this.
 pub const GRANTS_CHANGED: &str = "The caller's grants changed since they were read; decide again.";
 
 /// The permissions named by the (resource, action) columns of a left join's rows.

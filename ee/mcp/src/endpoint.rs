@@ -111,8 +111,11 @@ struct AuditGuard {
     principal: Arc<alga_core::Principal>,
     via_token: bool,
     needed: Option<alga_core::Permission>,
-    /// The grant epoch a cached identity was read at; `None` for one read for this call.
-    cached_epoch: Option<i64>,
+    /// The grant epoch the caller's identity was read at (cached or for this call): a write
+    /// whose tenant's grants or bindings moved since is decided again on a fresh identity.
+    epoch: Option<i64>,
+    /// Set when `authorize` found the epoch moved: the call is then handled again.
+    stale: AtomicBool,
     /// The row, but for what only the write tells: filled in and inserted by `record`.
     row: Record,
     status: u16,
@@ -122,7 +125,11 @@ struct AuditGuard {
 
 impl WriteGuard for AuditGuard {
     fn authorize(&self, conn: &mut alga_core::DbConn) -> Result<(), ApiError> {
-        auth::still_permitted(conn, &self.principal, self.via_token, self.needed, self.cached_epoch)
+        let decided = auth::still_permitted(conn, &self.principal, self.via_token, self.needed, self.epoch);
+        if matches!(&decided, Err(e) if e.message() == auth::GRANTS_CHANGED) {
+            self.stale.store(true, Ordering::Relaxed);
+        }
+        decided
     }
 
     fn record(&self, conn: &mut alga_core::DbConn, output: &Value) -> Result<(), ApiError> {
@@ -249,7 +256,8 @@ impl ToolProvider for Governed {
                     principal: principal.clone(),
                     via_token: caller.identity.issuer.is_some(),
                     needed: meta.access.permission(),
-                    cached_epoch: if caller.identity.fresh { None } else { caller.identity.epoch },
+                    epoch: caller.identity.epoch,
+                    stale: AtomicBool::new(false),
                     row: row.clone(),
                     status: meta.status,
                     started,
@@ -272,8 +280,9 @@ impl ToolProvider for Governed {
                 return result.map(|answer| answer.output);
             }
             // A refusal is only ever given on a fresh read: refused with cached grants (before the
-            // write began, or by its transaction, which then rolled back), decide again afresh.
-            if decision == Decision::Deny && !caller.identity.fresh {
+            // write began, or by its transaction, which then rolled back), or with grants or a
+            // binding that moved since the caller was authenticated, decide again afresh.
+            if decision == Decision::Deny && (!caller.identity.fresh || g.stale.load(Ordering::Relaxed)) {
                 return Err(caller.redo());
             }
         }
@@ -532,8 +541,9 @@ async fn serve(
         method: header_text(req.headers(), "mcp-method"),
         name: header_text(req.headers(), "mcp-name"),
     };
-    // A cached identity whose grants changed is replaced by a fresh one and the message handled
-    // again; fresh grants can only go stale again if they change once more meanwhile.
+    // An identity whose grants changed since it was read (a cached one, or one read for this call
+    // before a write began) is replaced by a fresh one and the message handled again; fresh grants
+    // can only go stale again if they change once more meanwhile.
     for _ in 0..REDO_LIMIT {
         let caller = GovernedCaller {
             tools: Caller { app: ctx.clone(), principal: identity.principal.clone() },

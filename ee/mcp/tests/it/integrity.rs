@@ -639,3 +639,47 @@ async fn writes_on_cached_tokens_honour_tightened_provider_settings() {
     assert_eq!(comment_count(&env, &ticket).await, before);
     env.stop().await;
 }
+
+/// A write authenticated just before its agent is re-bound to another subject (the request's body
+/// arrives after the change) is decided on the new binding: the old token's write is refused and
+/// changes nothing.
+#[actix_web::test]
+async fn a_write_authenticated_before_a_rebinding_follows_the_new_binding() {
+    use std::io::{Read, Write};
+
+    use crate::support::{Key, Provider};
+    let env = Env::start().await;
+    let ticket = seeded(&env).await;
+    let (key, public) = Key::new("k1");
+    let provider = Provider::start(vec![public]).await;
+    let idp = env.trust(&env.a, &provider).await;
+    let agent = env.agent(&env.a, &idp, "old-subject", &[&env.a.technician_role]).await;
+    // Never used before: the endpoint reads this caller afresh.
+    let token = key.sign(&env.claims(&provider.base, "old-subject", &env.resource(None)));
+    let before = comment_count(&env, &ticket).await;
+
+    let args = json!({ "entryId": "tickets.comments.create", "path": { "id": ticket }, "body": { "body": "late" } });
+    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": { "name": "call_api_endpoint", "arguments": args } })
+    .to_string();
+    let addr = env.base.trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    let head = format!(
+        "POST /t/tenant-a/api/mcp HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body.as_bytes()[..body.len() - 1]).unwrap();
+    // The endpoint authenticates on the headers, then waits for the last byte of the body.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let rebind = json!({ "idp_id": idp, "subject": "new-subject" });
+    env.api(&env.a.admin_key, "PATCH", &format!("/api/v1/mcp/agents/{agent}"), Some(rebind)).await.expect(200);
+    stream.write_all(&body.as_bytes()[body.len() - 1..]).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(answer.contains("No active agent is bound"), "{answer}");
+    assert_eq!(comment_count(&env, &ticket).await, before, "the old binding's write committed nothing");
+    env.stop().await;
+}
