@@ -51,6 +51,25 @@ macro_rules! on_backend {
     };
 }
 
+/// Before a read-modify-write in a write transaction: locks the row of `$table` with this tenant
+/// and id until the transaction ends, on PostgreSQL, so that two concurrent partial updates of
+/// one record apply one after the other instead of the second writing back what it read before
+/// the first committed (a lost update). SQLite needs nothing: a write transaction holds the
+/// database's only write lock from its first statement.
+#[macro_export]
+macro_rules! lock_row {
+    ($conn:expr, $table:ident, $tenant:expr, $id:expr) => {
+        if let $crate::db::DbConn::Postgresql(c) = &mut *$conn {
+            use diesel::prelude::*;
+            $table::table
+                .filter($table::tenant_id.eq($tenant).and($table::id.eq($id)))
+                .select($table::id)
+                .for_update()
+                .load::<String>(c)?;
+        }
+    };
+}
+
 impl fmt::Debug for DbConn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "DbConn({:?})", self.backend())

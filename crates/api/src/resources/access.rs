@@ -472,6 +472,7 @@ async fn update_user(ctx: Ctx, p: IdPath, _: (), b: UpdateUser) -> Result<Data<U
     let checker = ctx.clone();
     let user = ctx
         .write(move |conn| {
+            alga_core::lock_row!(conn, users, &tenant, &p.id);
             let mut u = load_user(conn, &tenant, &p.id)?;
             may_manage(conn, &checker, &p.id)?;
             let before = json_of(&u);
@@ -735,6 +736,7 @@ async fn update_role(ctx: Ctx, p: IdPath, _: (), b: UpdateRole) -> Result<Data<R
             if let Some(wanted) = permissions {
                 no_escalation(conn, &checker, wanted, &[])?;
             }
+            alga_core::lock_row!(conn, roles, &tenant, &p.id);
             let mut role = load_role(conn, &tenant, &p.id)?;
             if role.built_in {
                 return Err(ApiError::conflict("Built-in roles cannot be changed; create a custom role instead."));

@@ -284,6 +284,7 @@ async fn get_board(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<Board>, Api
 async fn update_board(ctx: Ctx, p: IdPath, _: (), b: UpdateBoard) -> Result<Data<Board>, ApiError> {
     let tenant = ctx.tenant().to_owned();
     ctx.write(move |conn| {
+        alga_core::lock_row!(conn, boards, &tenant, &p.id);
         let mut board = load_board(conn, &tenant, &p.id)?;
         if let Some(name) = &b.name {
             board.name = required_text("name", name, 100)?;
@@ -446,6 +447,7 @@ async fn get_status(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<Status>, A
 async fn update_status(ctx: Ctx, p: IdPath, _: (), b: UpdateStatus) -> Result<Data<Status>, ApiError> {
     let tenant = ctx.tenant().to_owned();
     ctx.write(move |conn| {
+        alga_core::lock_row!(conn, statuses, &tenant, &p.id);
         let mut s = load_status(conn, &tenant, &p.id)?;
         if let Some(name) = &b.name {
             s.name = required_text("name", name, 100)?;
@@ -595,6 +597,7 @@ async fn get_priority(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<Priority
 async fn update_priority(ctx: Ctx, p: IdPath, _: (), b: UpdatePriority) -> Result<Data<Priority>, ApiError> {
     let tenant = ctx.tenant().to_owned();
     ctx.write(move |conn| {
+        alga_core::lock_row!(conn, priorities, &tenant, &p.id);
         let mut pr = load_priority(conn, &tenant, &p.id)?;
         if let Some(name) = &b.name {
             pr.name = required_text("name", name, 100)?;

@@ -223,6 +223,7 @@ async fn get(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<Client>, ApiError
 async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateClient) -> Result<Data<Client>, ApiError> {
     let tenant = ctx.tenant().to_owned();
     ctx.write(move |conn| {
+        alga_core::lock_row!(conn, clients, &tenant, &p.id);
         let mut c = load(conn, &tenant, &p.id)?;
         if let Some(name) = &b.name {
             c.name = required_text("name", name, 200)?;

@@ -233,6 +233,7 @@ async fn get(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<Contact>, ApiErro
 async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateContact) -> Result<Data<Contact>, ApiError> {
     let tenant = ctx.tenant().to_owned();
     ctx.write(move |conn| {
+        alga_core::lock_row!(conn, contacts, &tenant, &p.id);
         let mut c = load(conn, &tenant, &p.id)?;
         if let Some(name) = &b.full_name {
             c.full_name = required_text("full_name", name, 200)?;

@@ -317,6 +317,7 @@ async fn get(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<Project>, ApiErro
 async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateProject) -> Result<Data<Project>, ApiError> {
     let tenant = ctx.tenant().to_owned();
     ctx.write(move |conn| {
+        alga_core::lock_row!(conn, projects, &tenant, &p.id);
         let mut pr = load(conn, &tenant, &p.id)?;
         if let Some(name) = &b.name {
             pr.name = required_text("name", name, 200)?;
@@ -583,6 +584,7 @@ async fn get_task(ctx: Ctx, p: TaskPath, _: (), _: ()) -> Result<Data<Task>, Api
 async fn update_task(ctx: Ctx, p: TaskPath, _: (), b: UpdateTask) -> Result<Data<Task>, ApiError> {
     let tenant = ctx.tenant().to_owned();
     ctx.write(move |conn| {
+        alga_core::lock_row!(conn, project_tasks, &tenant, &p.task_id);
         let mut t = load_task(conn, &tenant, &p.id, &p.task_id)?;
         if let Some(title) = &b.title {
             t.title = required_text("title", title, 300)?;

@@ -471,6 +471,7 @@ struct UpdateTicket {
 async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateTicket) -> Result<Data<Ticket>, ApiError> {
     let tenant = ctx.tenant().to_owned();
     ctx.write(move |conn| {
+        alga_core::lock_row!(conn, tickets, &tenant, &p.id);
         let t = load(conn, &tenant, &p.id)?;
         let title = match &b.title {
             Some(title) => required_text("title", title, 300)?,

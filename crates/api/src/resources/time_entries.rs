@@ -319,6 +319,7 @@ async fn get(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<TimeEntry>, ApiEr
 async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateEntry) -> Result<Data<TimeEntry>, ApiError> {
     let tenant = ctx.tenant().to_owned();
     ctx.write(move |conn| {
+        alga_core::lock_row!(conn, time_entries, &tenant, &p.id);
         let mut e = load(conn, &tenant, &p.id)?;
         let start = b.started_at.map(to_naive).unwrap_or(e.started_at);
         // Keep the duration when only the start moves.

@@ -18,7 +18,7 @@ pub struct Tenant {
 }
 
 pub struct Fixture {
-    _db: TestDb,
+    pub db: TestDb,
     pub ctx: AppContext,
     pub a: Tenant,
     pub b: Tenant,
@@ -61,7 +61,7 @@ impl Fixture {
         let ctx = AppContext::new(pool, "http://alga.test".parse().unwrap());
         let a = tenant(&ctx, &mut conn, "tenant-a").await;
         let b = tenant(&ctx, &mut conn, "tenant-b").await;
-        Fixture { _db: db, ctx, a, b }
+        Fixture { db, ctx, a, b }
     }
 
     /// Calls `method path?query` as `who`, as the HTTP adapter and MCP do.

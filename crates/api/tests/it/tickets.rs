@@ -109,6 +109,53 @@ async fn tickets_are_tenant_scoped_and_permission_checked() {
         .expect(403);
 }
 
+/// Two partial updates of one ticket at once both take effect: an update that read the ticket
+/// before another writer committed must not write the old values back over it (a lost update).
+#[tokio::test]
+async fn a_partial_update_never_undoes_a_concurrent_one() {
+    use alga_core::db::Backend;
+    use alga_core::schema::tickets;
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+
+    let f = std::sync::Arc::new(Fixture::new().await);
+    let s = f.setup(&f.a.admin).await;
+    let id = f.ticket(&f.a.admin, &s, "Printer offline").await;
+    // Another connection changes the description and keeps its transaction open.
+    let mut other = f.db.conn();
+    let begin = if f.db.backend() == Backend::Sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" };
+    other.batch_execute(begin).unwrap();
+    let changed = alga_core::on_backend!(&mut other, |c| diesel::update(tickets::table.filter(tickets::id.eq(&id)))
+        .set(tickets::description.eq("Only the second floor"))
+        .execute(c))
+    .unwrap();
+    assert_eq!(changed, 1);
+    let caller = f.clone();
+    let path = format!("/api/v1/tickets/{id}");
+    let update = tokio::spawn(async move {
+        caller.call(&caller.a.tech, "PUT", &path, Some(json!({"title": "Printer jammed"}))).await
+    });
+    if f.db.backend() == Backend::Postgres {
+        // Commit only once the update waits for the other transaction's row lock: it has begun,
+        // and whatever it read before waiting is what a lost update would write back.
+        let mut probe = f.db.conn();
+        let waiting = "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+        while diesel::sql_query(waiting).execute(&mut probe).unwrap() == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    } else {
+        // SQLite: the update cannot even begin while this transaction holds the write lock.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    other.batch_execute("COMMIT").unwrap();
+    let answer = update.await.unwrap().expect(200);
+    assert_eq!(
+        (answer.data()["title"].as_str(), answer.data()["description"].as_str()),
+        (Some("Printer jammed"), Some("Only the second floor")),
+        "the concurrent change survives"
+    );
+}
+
 #[tokio::test]
 async fn comments() {
     let f = Fixture::new().await;
