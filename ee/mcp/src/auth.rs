@@ -815,7 +815,7 @@ pub fn still_permitted(
     via_token: bool,
     needed: Option<alga_core::rbac::Permission>,
     read_at: Option<i64>,
-) -> Result<(), ApiError> {
+) -> Result<Standing, ApiError> {
     use alga_core::identity::Actor;
     use alga_core::schema::{api_keys, role_permissions, user_roles, users};
     let tenant = principal.tenant_id.as_str();
@@ -827,9 +827,12 @@ pub fn still_permitted(
     let key_live = |(found, revoked, expires): &KeyState| {
         principal.api_key_id.is_none() || (found.is_some() && revoked.is_none() && expires.is_none_or(|at| at > now()))
     };
-    /// One row per grant (or one row without a grant): the principal, its key and a permission,
-    /// all read in one statement.
+    /// One row per role granting the needed permission (or one row without a grant): the
+    /// principal, its key and the permission, all read in one statement. Only the needed
+    /// permission is read: the decision needs no other.
     type Grant = (Option<String>, Option<String>);
+    // An operation needing no permission joins no grant (no resource is named "").
+    let wanted = needed.map_or(("", ""), |p| (p.resource.as_str(), p.action.as_str()));
     let granted: alga_core::rbac::PermissionSet = match &principal.actor {
         Actor::Agent { id, .. } => {
             type Row = (bool, Option<NaiveDateTime>, Option<bool>, Option<i64>, KeyState, Grant);
@@ -853,7 +856,9 @@ pub fn still_permitted(
                 .left_join(
                     role_grants::table.on(role_grants::tenant_id
                         .eq(agents::tenant_id)
-                        .and(role_grants::role_id.nullable().eq(agent_roles::role_id.nullable()))),
+                        .and(role_grants::role_id.nullable().eq(agent_roles::role_id.nullable()))
+                        .and(role_grants::resource.eq(wanted.0))
+                        .and(role_grants::action.eq(wanted.1))),
                 )
                 .filter(agents::tenant_id.eq(tenant).and(agents::id.eq(id)))
                 .select((
@@ -877,7 +882,7 @@ pub fn still_permitted(
             // changed (a provider's required scopes or audience, the agent's re-binding among
             // them): decide afresh.
             if read_at.is_some_and(|read| read != epoch.unwrap_or(0)) {
-                return Err(ApiError::forbidden(GRANTS_CHANGED));
+                return Ok(Standing::Stale);
             }
             if !active || retired.is_some() || (via_token && *idp_active != Some(true)) {
                 return Err(ApiError::forbidden("This agent is deactivated, retired, or its identity provider is."));
@@ -900,7 +905,9 @@ pub fn still_permitted(
                 .left_join(
                     role_permissions::table.on(role_permissions::tenant_id
                         .eq(users::tenant_id)
-                        .and(role_permissions::role_id.nullable().eq(user_roles::role_id.nullable()))),
+                        .and(role_permissions::role_id.nullable().eq(user_roles::role_id.nullable()))
+                        .and(role_permissions::resource.eq(wanted.0))
+                        .and(role_permissions::action.eq(wanted.1))),
                 )
                 .filter(users::tenant_id.eq(tenant).and(users::id.eq(id)))
                 .select((
@@ -916,14 +923,24 @@ pub fn still_permitted(
             permissions(rows.iter().map(|row| &row.2))
         }
     };
-    match needed {
-        Some(p) => alga_core::rbac::authorize(principal.holder(), granted, p),
-        None => Ok(()),
+    if let Some(p) = needed {
+        alga_core::rbac::authorize(principal.holder(), granted, p)?;
     }
+    Ok(Standing::Permitted)
 }
 
-/// Why a write was refused before it began when the caller's identity is older than its tenant's
-/// grants: the call is then decided again on a fresh identity, so nobody sees this.
+/// What a governed write's own transaction decides of a caller that is still allowed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// The operation may run.
+    Permitted,
+    /// The identity was read before its tenant's grants, providers or bindings last changed: the
+    /// call is decided again on a fresh identity.
+    Stale,
+}
+
+/// Why a write was refused before it began when the caller's identity is stale: the call is then
+/// decided again on a fresh identity, so nobody sees this.
 pub const GRANTS_CHANGED: &str = "The caller's grants changed since they were read; decide again.";
 
 /// The permissions named by the (resource, action) columns of a left join's rows.

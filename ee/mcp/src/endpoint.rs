@@ -125,11 +125,13 @@ struct AuditGuard {
 
 impl WriteGuard for AuditGuard {
     fn authorize(&self, conn: &mut alga_core::DbConn) -> Result<(), ApiError> {
-        let decided = auth::still_permitted(conn, &self.principal, self.via_token, self.needed, self.epoch);
-        if matches!(&decided, Err(e) if e.message() == auth::GRANTS_CHANGED) {
-            self.stale.store(true, Ordering::Relaxed);
+        match auth::still_permitted(conn, &self.principal, self.via_token, self.needed, self.epoch)? {
+            auth::Standing::Permitted => Ok(()),
+            auth::Standing::Stale => {
+                self.stale.store(true, Ordering::Relaxed);
+                Err(ApiError::forbidden(auth::GRANTS_CHANGED))
+            }
         }
-        decided
     }
 
     fn record(&self, conn: &mut alga_core::DbConn, output: &Value) -> Result<(), ApiError> {
