@@ -54,8 +54,11 @@ macro_rules! on_backend {
 /// Before a read-modify-write in a write transaction: locks the row of `$table` with this tenant
 /// and id until the transaction ends, on PostgreSQL, so that two concurrent partial updates of
 /// one record apply one after the other instead of the second writing back what it read before
-/// the first committed (a lost update). SQLite needs nothing: a write transaction holds the
-/// database's only write lock from its first statement.
+/// the first committed (a lost update). `FOR NO KEY UPDATE`, the lock an `UPDATE` takes anyway:
+/// rows that refer to this one can still be inserted meanwhile (their foreign-key check takes a
+/// key-share lock, which `FOR UPDATE` would block and, against a trigger's lock taken in the
+/// other order, deadlock). SQLite needs nothing: a write transaction holds the database's only
+/// write lock from its first statement.
 #[macro_export]
 macro_rules! lock_row {
     ($conn:expr, $table:ident, $tenant:expr, $id:expr) => {
@@ -64,7 +67,7 @@ macro_rules! lock_row {
             $table::table
                 .filter($table::tenant_id.eq($tenant).and($table::id.eq($id)))
                 .select($table::id)
-                .for_update()
+                .for_no_key_update()
                 .load::<String>(c)?;
         }
     };

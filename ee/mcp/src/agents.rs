@@ -469,6 +469,7 @@ pub async fn change_agent(
     ctx.db
         .run(move |conn| {
             write_transaction(conn, |conn| {
+                alga_core::lock_row!(conn, agents, &tenant, &id);
                 let row = load_row(conn, &tenant, &id)?;
                 if row.retired_at.is_some() {
                     return Err(ApiError::conflict("This agent is retired; it cannot change."));

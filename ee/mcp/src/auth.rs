@@ -930,6 +930,8 @@ pub fn still_permitted(
 }
 
 /// What a governed write's own transaction decides of a caller that is still allowed in.
+/// `Stale` refuses the write as it stands: a caller must act on it, never drop it.
+#[must_use]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Standing {
     /// The operation may run.

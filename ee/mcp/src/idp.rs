@@ -439,6 +439,7 @@ pub async fn update_idp(ctx: &AppContext, who: &Arc<Principal>, id: &str, b: Upd
     ctx.db
         .run(move |conn| {
             write_transaction(conn, |conn| {
+                alga_core::lock_row!(conn, agent_idp_providers, &tenant, &id);
                 let current = load(conn, &tenant, &id)?;
                 // Entra's scope to request is `<audience>/.default`: left at that default, it
                 // follows a new audience.

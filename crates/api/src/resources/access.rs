@@ -572,6 +572,7 @@ async fn set_roles(ctx: Ctx, p: IdPath, _: (), b: SetRoles) -> Result<Data<User>
     let checker = ctx.clone();
     let user = ctx
         .write(move |conn| {
+            alga_core::lock_row!(conn, users, &tenant, &p.id);
             let before = json_of(&load_user(conn, &tenant, &p.id)?);
             may_manage(conn, &checker, &p.id)?;
             let wanted = permissions_of_roles(conn, &tenant, &b.role_ids)?;

@@ -156,6 +156,38 @@ async fn a_partial_update_never_undoes_a_concurrent_one() {
     );
 }
 
+/// The lock an update takes before reading its record (`lock_row!`) lets rows that refer to the
+/// record be inserted meanwhile on PostgreSQL (a `FOR UPDATE` would block their foreign-key
+/// check and, against locks taken in the other order, deadlock).
+#[tokio::test]
+async fn a_locked_record_can_still_be_referred_to() {
+    use alga_core::db::Backend;
+    use alga_core::schema::clients;
+    use diesel::connection::SimpleConnection;
+
+    let f = Fixture::new().await;
+    if f.db.backend() != Backend::Postgres {
+        return; // SQLite: one writer at a time, so the question does not arise.
+    }
+    let s = f.setup(&f.a.admin).await;
+    let mut other = f.db.conn();
+    other.batch_execute("BEGIN").unwrap();
+    let locked = (|| -> Result<(), alga_core::ApiError> {
+        let conn = &mut other;
+        alga_core::lock_row!(conn, clients, &f.a.admin.tenant_id, &s.client);
+        Ok(())
+    })();
+    locked.unwrap();
+    // A contact refers to its client by a foreign key.
+    let contact =
+        f.call(&f.a.admin, "POST", "/api/v1/contacts", Some(json!({"full_name": "Raj", "client_id": s.client})));
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(30), contact)
+        .await
+        .expect("a contact of a client locked for an update must not wait for that update");
+    answer.expect(201);
+    other.batch_execute("COMMIT").unwrap();
+}
+
 #[tokio::test]
 async fn comments() {
     let f = Fixture::new().await;
