@@ -26,6 +26,7 @@ pub fn catalog() -> Arc<Catalog> {
             let mut operations = Vec::new();
             operations.extend(resources::meta::operations());
             operations.extend(resources::clients::operations());
+            operations.extend(resources::locations::operations());
             operations.extend(resources::contacts::operations());
             operations.extend(resources::boards::operations());
             operations.extend(resources::tickets::operations());

@@ -1,7 +1,9 @@
 //! Checks that ids named in a request body exist in the caller's tenant. A missing reference is
 //! a 400 naming the field (the request is wrong), unlike a missing path id (404).
 
-use alga_core::schema::{boards, clients, contacts, priorities, project_tasks, projects, statuses, tickets, users};
+use alga_core::schema::{
+    boards, client_locations, clients, contacts, priorities, project_tasks, projects, statuses, tickets, users,
+};
 use alga_core::{ApiError, DbConn};
 use diesel::prelude::*;
 
@@ -67,5 +69,25 @@ pub fn status_on_board(conn: &mut DbConn, tenant: &str, field: &str, id: &str, b
         None => Err(ApiError::validation(field, "no status with this id")),
         Some((on, _)) if on != board => Err(ApiError::validation(field, "this status belongs to another board")),
         Some((_, closed)) => Ok(closed),
+    }
+}
+
+/// A location of the given client (a location of another client is refused).
+pub fn location_of_client(
+    conn: &mut DbConn,
+    tenant: &str,
+    field: &str,
+    id: &str,
+    client: &str,
+) -> Result<(), ApiError> {
+    let owner: Option<String> = client_locations::table
+        .filter(client_locations::tenant_id.eq(tenant).and(client_locations::id.eq(id)))
+        .select(client_locations::client_id)
+        .first(conn)
+        .optional()?;
+    match owner {
+        None => Err(ApiError::validation(field, "no location with this id")),
+        Some(owner) if owner != client => Err(ApiError::validation(field, "this location belongs to another client")),
+        Some(_) => Ok(()),
     }
 }

@@ -203,12 +203,18 @@ pub fn delete_tenant(
     edition: &dyn crate::governance::McpGovernance,
 ) -> Result<Tenant, ApiError> {
     crate::db::write_transaction(conn, |conn| {
-        use crate::schema::{contacts, project_tasks, projects, statuses, ticket_comments, tickets, time_entries};
+        use crate::schema::{
+            assets, contacts, kb_articles, project_tasks, projects, statuses, ticket_assets, ticket_comments, tickets,
+            time_entries,
+        };
         let tenant = tenant_by_slug(conn, slug)?;
         let id = tenant.id.as_str();
         // Records that reach the tenant only through other records go first, leaves before
         // what they refer to; the rest goes with the tenant's row, by cascade.
         diesel::delete(time_entries::table.filter(time_entries::tenant_id.eq(id))).execute(conn)?;
+        diesel::delete(ticket_assets::table.filter(ticket_assets::tenant_id.eq(id))).execute(conn)?;
+        diesel::delete(assets::table.filter(assets::tenant_id.eq(id))).execute(conn)?;
+        diesel::delete(kb_articles::table.filter(kb_articles::tenant_id.eq(id))).execute(conn)?;
         diesel::delete(project_tasks::table.filter(project_tasks::tenant_id.eq(id))).execute(conn)?;
         diesel::delete(projects::table.filter(projects::tenant_id.eq(id))).execute(conn)?;
         diesel::delete(ticket_comments::table.filter(ticket_comments::tenant_id.eq(id))).execute(conn)?;

@@ -93,6 +93,11 @@ resources! {
     User = "user" { technician: [], read_only: false, privileged: [Create, Update, Delete] },
     Role = "role" { technician: [], read_only: false, privileged: [Create, Update, Delete] },
     ApiKey = "api_key" { technician: [Create, Read, Delete], read_only: false, privileged: [] },
+    ClientLocation = "client_location" { technician: [Read], read_only: true, privileged: [] },
+    Asset = "asset" { technician: [Create, Read, Update], read_only: true, privileged: [] },
+    KbArticle = "kb_article" { technician: [Create, Read, Update], read_only: true, privileged: [] },
+    // Publishing and archiving articles (Update only): an editorial decision, Admin by default.
+    KbPublication = "kb_publication" { technician: [], read_only: false, privileged: [] },
 }
 
 /// One (resource, action) pair.
@@ -187,7 +192,7 @@ impl BuiltInRole {
         match self {
             BuiltInRole::Admin => "Everything, including users, roles and API keys.",
             BuiltInRole::Technician => {
-                "Reads every PSA resource; creates and updates tickets, comments and time entries; manages its own API keys."
+                "Reads every PSA resource; creates and updates tickets, comments, time entries, assets and knowledge-base drafts; manages its own API keys."
             }
             BuiltInRole::ReadOnly => "Reads every PSA resource.",
         }
@@ -301,7 +306,7 @@ mod tests {
         assert!(!tech.contains(Permission::new(Resource::User, Action::Read)));
         assert!(tech.contains(Permission::new(Resource::ApiKey, Action::Create)));
         let ro = BuiltInRole::ReadOnly.permissions();
-        assert_eq!(ro.iter().count(), 10);
+        assert_eq!(ro.iter().count(), 13);
         assert!(ro.iter().all(|p| p.action == Action::Read && p.resource.is_psa()));
     }
 

@@ -230,6 +230,70 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    client_locations (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        client_id -> Text,
+        name -> Text,
+        address_line1 -> Nullable<Text>,
+        address_line2 -> Nullable<Text>,
+        city -> Nullable<Text>,
+        region -> Nullable<Text>,
+        postal_code -> Nullable<Text>,
+        country -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        notes -> Text,
+        is_primary -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    assets (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        client_id -> Text,
+        location_id -> Nullable<Text>,
+        asset_type -> Text,
+        name -> Text,
+        serial_number -> Nullable<Text>,
+        status -> Text,
+        purchase_date -> Nullable<Date>,
+        warranty_end_date -> Nullable<Date>,
+        notes -> Text,
+        attributes -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ticket_assets (tenant_id, ticket_id, asset_id) {
+        tenant_id -> Text,
+        ticket_id -> Text,
+        asset_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    kb_articles (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        title -> Text,
+        body -> Text,
+        status -> Text,
+        category -> Nullable<Text>,
+        author_user_id -> Nullable<Text>,
+        author_agent_id -> Nullable<Text>,
+        published_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     users,
@@ -249,6 +313,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     projects,
     project_tasks,
     time_entries,
+    client_locations,
+    assets,
+    ticket_assets,
+    kb_articles,
 );
 
 diesel::table! {

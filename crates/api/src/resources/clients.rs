@@ -74,8 +74,8 @@ pub fn operations() -> Vec<Operation> {
             )
             .doc(
                 "Delete a client",
-                "Deletes a client that nothing refers to; a client with contacts, tickets or projects \
-                              answers 409 (mark it inactive instead).",
+                "Deletes a client that nothing refers to; a client with contacts, tickets, projects or \
+                              assets answers 409 (its locations go with it; mark it inactive instead).",
             )
             .tags(TAGS),
             delete,
@@ -268,7 +268,7 @@ async fn delete(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError
             .execute(conn)
             .map_err(|e| {
                 ApiError::from_in_use(e, || {
-                    "This client still has contacts, tickets or projects; mark it inactive instead.".to_owned()
+                    "This client still has contacts, tickets, projects or assets; mark it inactive instead.".to_owned()
                 })
             })?;
         if deleted == 0 {

@@ -4,6 +4,7 @@ pub mod access;
 pub mod boards;
 pub mod clients;
 pub mod contacts;
+pub mod locations;
 pub mod meta;
 pub mod projects;
 pub mod search;

@@ -88,6 +88,16 @@ async fn every_operation_happy_forbidden_and_foreign() {
         .id();
     let spare_role =
         f.call(a, "POST", "/api/v1/roles", Some(json!({"name": "Spare", "permissions": []}))).await.expect(201).id();
+    let location = f
+        .call(a, "POST", &format!("/api/v1/clients/{}/locations", s.client), Some(json!({"name": "Head office"})))
+        .await
+        .expect(201)
+        .id();
+    let spare_location = f
+        .call(a, "POST", &format!("/api/v1/clients/{}/locations", s.client), Some(json!({"name": "Spare"})))
+        .await
+        .expect(201)
+        .id();
     let readonly = f
         .call(a, "GET", "/api/v1/roles", None)
         .await
@@ -112,6 +122,26 @@ async fn every_operation_happy_forbidden_and_foreign() {
         row("clients.get", "GET", format!("/api/v1/clients/{}", s.client), None),
         row("clients.update", "PUT", format!("/api/v1/clients/{}", s.client), Some(json!({"notes": "n"}))),
         row("clients.delete", "DELETE", format!("/api/v1/clients/{spare_client}"), None),
+        row("clients.locations.list", "GET", format!("/api/v1/clients/{}/locations", s.client), None),
+        row(
+            "clients.locations.create",
+            "POST",
+            format!("/api/v1/clients/{}/locations", s.client),
+            Some(json!({"name": "Branch"})),
+        ),
+        row("clients.locations.get", "GET", format!("/api/v1/clients/{}/locations/{location}", s.client), None),
+        row(
+            "clients.locations.update",
+            "PUT",
+            format!("/api/v1/clients/{}/locations/{location}", s.client),
+            Some(json!({"city": "Springfield"})),
+        ),
+        row(
+            "clients.locations.delete",
+            "DELETE",
+            format!("/api/v1/clients/{}/locations/{spare_location}", s.client),
+            None,
+        ),
         row("contacts.list", "GET", "/api/v1/contacts", None),
         row("contacts.create", "POST", "/api/v1/contacts", Some(json!({"full_name": "New"}))),
         row("contacts.get", "GET", format!("/api/v1/contacts/{}", s.contact), None),

@@ -7,6 +7,7 @@ mod access;
 mod catalog;
 mod clients;
 mod every_operation;
+mod inventory;
 mod registry;
 mod search;
 mod support;

@@ -184,7 +184,16 @@ fn permissions_declared_later_reach_the_built_in_roles_of_existing_tenants() {
     };
     let ticket_create = Permission::new(Resource::Ticket, Action::Create);
     let priority_delete = Permission::new(Resource::Priority, Action::Delete);
-    for p in [ticket_create, priority_delete] {
+    // And the resources of migration 000008 (locations, assets, the knowledge base).
+    let later = [
+        ticket_create,
+        priority_delete,
+        Permission::new(Resource::ClientLocation, Action::Read),
+        Permission::new(Resource::Asset, Action::Update),
+        Permission::new(Resource::KbArticle, Action::Create),
+        Permission::new(Resource::KbPublication, Action::Update),
+    ];
+    for p in later {
         conn.batch_execute(&format!(
             "DELETE FROM role_permissions WHERE resource = '{0}' AND action = '{1}'; \
              DELETE FROM permissions WHERE resource = '{0}' AND action = '{1}';",
@@ -196,11 +205,15 @@ fn permissions_declared_later_reach_the_built_in_roles_of_existing_tenants() {
 
     assert_eq!(ce.run_pending(&mut conn).unwrap().len(), 0, "no migration was pending");
     for role in BuiltInRole::ALL {
-        for p in [ticket_create, priority_delete] {
+        for p in later {
             assert_eq!(grants(&mut conn, role, p), role.permissions().contains(p), "{} {p}", role.name());
         }
     }
     assert!(grants(&mut conn, BuiltInRole::Technician, ticket_create));
+    assert!(grants(&mut conn, BuiltInRole::Technician, Permission::new(Resource::Asset, Action::Update)));
+    assert!(grants(&mut conn, BuiltInRole::ReadOnly, Permission::new(Resource::ClientLocation, Action::Read)));
+    assert!(!grants(&mut conn, BuiltInRole::Technician, Permission::new(Resource::KbPublication, Action::Update)));
+    assert!(grants(&mut conn, BuiltInRole::Admin, Permission::new(Resource::KbPublication, Action::Update)));
 
     // Introduced once: an administrator's later removal holds across migrations.
     conn.batch_execute(&format!(

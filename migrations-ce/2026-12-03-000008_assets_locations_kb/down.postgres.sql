@@ -1,0 +1,11 @@
+DROP TRIGGER kb_articles_search ON kb_articles;
+DROP FUNCTION kb_articles_search_sync();
+DROP TRIGGER clients_search_assets ON clients;
+DROP FUNCTION clients_search_assets_sync();
+DROP TRIGGER assets_search ON assets;
+DROP FUNCTION assets_search_sync();
+DELETE FROM search_documents WHERE doc_type IN ('asset', 'kb_article');
+DROP TABLE kb_articles;
+DROP TABLE ticket_assets;
+DROP TABLE assets;
+DROP TABLE client_locations;

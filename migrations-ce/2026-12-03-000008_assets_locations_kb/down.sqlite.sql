@@ -1,0 +1,12 @@
+DROP TRIGGER kb_articles_search_ai;
+DROP TRIGGER kb_articles_search_au;
+DROP TRIGGER kb_articles_search_ad;
+DROP TRIGGER clients_search_assets_au;
+DROP TRIGGER assets_search_ai;
+DROP TRIGGER assets_search_au;
+DROP TRIGGER assets_search_ad;
+DELETE FROM search_documents WHERE doc_type IN ('asset', 'kb_article');
+DROP TABLE kb_articles;
+DROP TABLE ticket_assets;
+DROP TABLE assets;
+DROP TABLE client_locations;
