@@ -1,6 +1,7 @@
 //! The /api/v1 resources, each declaring its operations.
 
 pub mod access;
+pub mod assets;
 pub mod boards;
 pub mod clients;
 pub mod contacts;

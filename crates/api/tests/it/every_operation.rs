@@ -98,6 +98,26 @@ async fn every_operation_happy_forbidden_and_foreign() {
         .await
         .expect(201)
         .id();
+    let asset = f
+        .call(
+            a,
+            "POST",
+            "/api/v1/assets",
+            Some(json!({"asset_type": "laptop", "name": "LT-1", "client_id": s.client, "location_id": location})),
+        )
+        .await
+        .expect(201)
+        .id();
+    let spare_asset = f
+        .call(
+            a,
+            "POST",
+            "/api/v1/assets",
+            Some(json!({"asset_type": "printer", "name": "PR-1", "client_id": s.client})),
+        )
+        .await
+        .expect(201)
+        .id();
     let readonly = f
         .call(a, "GET", "/api/v1/roles", None)
         .await
@@ -205,6 +225,24 @@ async fn every_operation_happy_forbidden_and_foreign() {
         row("time_entries.get", "GET", format!("/api/v1/time-entries/{entry}"), None),
         row("time_entries.update", "PUT", format!("/api/v1/time-entries/{entry}"), Some(json!({"notes": "n"}))),
         row("time_entries.delete", "DELETE", format!("/api/v1/time-entries/{entry}"), None),
+        row("assets.list", "GET", "/api/v1/assets", None),
+        row(
+            "assets.create",
+            "POST",
+            "/api/v1/assets",
+            Some(json!({"asset_type": "server", "name": "SRV-1", "client_id": s.client})),
+        ),
+        row("assets.get", "GET", format!("/api/v1/assets/{asset}"), None),
+        row("assets.update", "PUT", format!("/api/v1/assets/{asset}"), Some(json!({"status": "in_repair"}))),
+        row("assets.delete", "DELETE", format!("/api/v1/assets/{spare_asset}"), None),
+        row(
+            "tickets.assets.set",
+            "PUT",
+            format!("/api/v1/tickets/{ticket}/assets"),
+            Some(json!({"asset_ids": [asset]})),
+        ),
+        row("tickets.assets.list", "GET", format!("/api/v1/tickets/{ticket}/assets"), None),
+        row("assets.tickets.list", "GET", format!("/api/v1/assets/{asset}/tickets"), None),
         row("users.list", "GET", "/api/v1/users", None),
         row(
             "users.create",
