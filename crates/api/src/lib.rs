@@ -33,6 +33,7 @@ pub fn catalog() -> Arc<Catalog> {
             operations.extend(resources::projects::operations());
             operations.extend(resources::time_entries::operations());
             operations.extend(resources::assets::operations());
+            operations.extend(resources::kb::operations());
             operations.extend(resources::access::operations());
             operations.extend(resources::search::operations());
             Arc::new(Catalog::new(operations))

@@ -5,6 +5,7 @@ pub mod assets;
 pub mod boards;
 pub mod clients;
 pub mod contacts;
+pub mod kb;
 pub mod locations;
 pub mod meta;
 pub mod projects;

@@ -1,4 +1,5 @@
-//! Full-text search across tickets, comments, clients, contacts, projects and tasks, on each
+//! Full-text search across tickets, comments, clients, contacts, projects, tasks, assets and
+//! published knowledge-base articles, on each
 //! database's own engine (SQLite FTS5, PostgreSQL tsvector + GIN) over `search_documents`.
 
 use alga_core::rbac::Permission;
@@ -18,7 +19,8 @@ pub fn operations() -> Vec<Operation> {
             .doc(
                 "Search everything",
                 "Finds tickets (by number, title and description), ticket comments, clients, contacts, \
-                 projects and project tasks containing every word of `query` (words match as prefixes). \
+                 projects, project tasks, assets (by name, serial number, type and client) and published \
+                 knowledge-base articles containing every word of `query` (words match as prefixes). \
                  Only types the caller may read are searched. Sorted by relevance, or by `recent` change.",
             )
             .tags(&["Search"]),
@@ -35,16 +37,20 @@ pub enum DocType {
     Contact,
     Project,
     ProjectTask,
+    Asset,
+    KbArticle,
 }
 
 impl DocType {
-    pub const ALL: [DocType; 6] = [
+    pub const ALL: [DocType; 8] = [
         DocType::Ticket,
         DocType::TicketComment,
         DocType::Client,
         DocType::Contact,
         DocType::Project,
         DocType::ProjectTask,
+        DocType::Asset,
+        DocType::KbArticle,
     ];
 
     fn as_str(self) -> &'static str {
@@ -55,6 +61,8 @@ impl DocType {
             DocType::Contact => "contact",
             DocType::Project => "project",
             DocType::ProjectTask => "project_task",
+            DocType::Asset => "asset",
+            DocType::KbArticle => "kb_article",
         }
     }
 
@@ -71,6 +79,8 @@ impl DocType {
             DocType::Contact => Resource::Contact,
             DocType::Project => Resource::Project,
             DocType::ProjectTask => Resource::ProjectTask,
+            DocType::Asset => Resource::Asset,
+            DocType::KbArticle => Resource::KbArticle,
         };
         Permission::new(resource, Action::Read)
     }
@@ -85,6 +95,8 @@ impl DocType {
             DocType::Contact => format!("/api/v1/contacts/{id}"),
             DocType::Project => format!("/api/v1/projects/{id}"),
             DocType::ProjectTask => format!("/api/v1/projects/{parent}/tasks/{id}"),
+            DocType::Asset => format!("/api/v1/assets/{id}"),
+            DocType::KbArticle => format!("/api/v1/kb-articles/{id}"),
         }
     }
 }
@@ -102,7 +114,7 @@ struct SearchQuery {
     /// The words to find.
     query: String,
     /// Comma-separated types to search: ticket, ticket_comment, client, contact, project,
-    /// project_task (default: every type the caller may read).
+    /// project_task, asset, kb_article (default: every type the caller may read).
     types: Option<String>,
     /// Results per page, 1 to 100 (default 25).
     limit: Option<u32>,
@@ -117,7 +129,7 @@ struct Hit {
     #[serde(rename = "type")]
     kind: DocType,
     id: String,
-    /// The ticket of a comment, the project of a task, the client of a contact or project.
+    /// The ticket of a comment, the project of a task, the client of a contact, project or asset.
     parent_id: Option<String>,
     title: String,
     subtitle: String,

@@ -118,6 +118,13 @@ async fn every_operation_happy_forbidden_and_foreign() {
         .await
         .expect(201)
         .id();
+    let article = f
+        .call(a, "POST", "/api/v1/kb-articles", Some(json!({"title": "Reset the VPN", "body": "Steps"})))
+        .await
+        .expect(201)
+        .id();
+    let spare_article =
+        f.call(a, "POST", "/api/v1/kb-articles", Some(json!({"title": "Spare"}))).await.expect(201).id();
     let readonly = f
         .call(a, "GET", "/api/v1/roles", None)
         .await
@@ -243,6 +250,17 @@ async fn every_operation_happy_forbidden_and_foreign() {
         ),
         row("tickets.assets.list", "GET", format!("/api/v1/tickets/{ticket}/assets"), None),
         row("assets.tickets.list", "GET", format!("/api/v1/assets/{asset}/tickets"), None),
+        row("kb_articles.list", "GET", "/api/v1/kb-articles", None),
+        row("kb_articles.create", "POST", "/api/v1/kb-articles", Some(json!({"title": "New"}))),
+        row("kb_articles.get", "GET", format!("/api/v1/kb-articles/{article}"), None),
+        row("kb_articles.update", "PUT", format!("/api/v1/kb-articles/{article}"), Some(json!({"body": "More"}))),
+        row("kb_articles.delete", "DELETE", format!("/api/v1/kb-articles/{spare_article}"), None),
+        row(
+            "kb_articles.status.set",
+            "PUT",
+            format!("/api/v1/kb-articles/{article}/status"),
+            Some(json!({"status": "published"})),
+        ),
         row("users.list", "GET", "/api/v1/users", None),
         row(
             "users.create",

@@ -8,6 +8,7 @@ mod catalog;
 mod clients;
 mod every_operation;
 mod inventory;
+mod kb;
 mod registry;
 mod search;
 mod support;

@@ -47,6 +47,31 @@ async fn search_finds_every_type_in_the_callers_tenant_only() {
     )
     .await
     .expect(201);
+    let asset = f
+        .call(
+            &f.a.admin,
+            "POST",
+            "/api/v1/assets",
+            Some(json!({"asset_type": "peripheral", "name": "Laserjet 4250 spare", "client_id": s.client, "serial_number": "CNB7X01"})),
+        )
+        .await
+        .expect(201)
+        .id();
+    let article = f
+        .call(
+            &f.a.tech,
+            "POST",
+            "/api/v1/kb-articles",
+            Some(json!({"title": "Laserjet paper jams", "body": "Open tray 2 and remove the sheet."})),
+        )
+        .await
+        .expect(201)
+        .id();
+    f.call(&f.a.admin, "PUT", &format!("/api/v1/kb-articles/{article}/status"), Some(json!({"status": "published"})))
+        .await
+        .expect(200);
+    // Drafts are not found.
+    f.call(&f.a.tech, "POST", "/api/v1/kb-articles", Some(json!({"title": "Laserjet draft notes"}))).await.expect(201);
     // The same words in another tenant must never show up.
     let other = f.setup(&f.b.admin).await;
     f.ticket(&f.b.admin, &other, "Laserjet secret of tenant B").await;
@@ -55,11 +80,20 @@ async fn search_finds_every_type_in_the_callers_tenant_only() {
     let types: HashSet<&str> = found.data().as_array().unwrap().iter().map(|h| h["type"].as_str().unwrap()).collect();
     assert_eq!(
         types,
-        HashSet::from(["ticket", "ticket_comment", "client", "project", "project_task", "contact"]),
+        HashSet::from([
+            "ticket",
+            "ticket_comment",
+            "client",
+            "project",
+            "project_task",
+            "contact",
+            "asset",
+            "kb_article"
+        ]),
         "{}",
         found.body
     );
-    assert_eq!(found.body["total_count"], 6);
+    assert_eq!(found.body["total_count"], 8);
     assert!(!found.body.to_string().contains("tenant B"));
     let hit = found.data().as_array().unwrap().iter().find(|h| h["type"] == "ticket").unwrap();
     assert_eq!(hit["url"], format!("/api/v1/tickets/{ticket}"));
@@ -83,7 +117,33 @@ async fn search_finds_every_type_in_the_callers_tenant_only() {
         .call(&f.a.readonly, "GET", &format!("/api/v1/search?query=laserjet&limit=4&sort=recent&cursor={cursor}"), None)
         .await
         .expect(200);
-    assert_eq!(second.data().as_array().unwrap().len(), 2);
+    assert_eq!(second.data().as_array().unwrap().len(), 4);
+
+    // Assets are found by serial number and by their client's name, also after a rename.
+    let by_serial = f.call(&f.a.readonly, "GET", "/api/v1/search?query=cnb7x01", None).await.expect(200);
+    assert_eq!(by_serial.data()[0]["url"], format!("/api/v1/assets/{asset}"));
+    assert_eq!(by_serial.data()[0]["parent_id"], s.client.as_str());
+    f.call(&f.a.admin, "PUT", &format!("/api/v1/clients/{}", s.client), Some(json!({"name": "Zenith Dental"})))
+        .await
+        .expect(200);
+    let by_client =
+        f.call(&f.a.readonly, "GET", "/api/v1/search?query=zenith+laserjet&types=asset", None).await.expect(200);
+    assert_eq!(by_client.body["total_count"], 1, "{}", by_client.body);
+    assert_eq!(by_client.data()[0]["subtitle"], "Zenith Dental");
+    // An archived article is no longer found; published again, it is.
+    f.call(&f.a.admin, "PUT", &format!("/api/v1/kb-articles/{article}/status"), Some(json!({"status": "archived"})))
+        .await
+        .expect(200);
+    let kb = "/api/v1/search?query=laserjet&types=kb_article";
+    assert_eq!(f.call(&f.a.readonly, "GET", kb, None).await.expect(200).body["total_count"], 0);
+    f.call(&f.a.admin, "PUT", &format!("/api/v1/kb-articles/{article}/status"), Some(json!({"status": "published"})))
+        .await
+        .expect(200);
+    f.call(&f.a.tech, "PUT", &format!("/api/v1/kb-articles/{article}"), Some(json!({"body": "Use the rear door."})))
+        .await
+        .expect(200);
+    let edited = f.call(&f.a.readonly, "GET", "/api/v1/search?query=rear+door", None).await.expect(200);
+    assert_eq!(edited.data()[0]["url"], format!("/api/v1/kb-articles/{article}"), "{}", edited.body);
     assert!(second.body["next_cursor"].is_null());
 
     // Changes are indexed at once; deletions disappear.

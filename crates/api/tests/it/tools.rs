@@ -67,6 +67,11 @@ async fn an_agent_finds_creates_and_reads_a_ticket() {
     assert!(!error);
     assert_eq!(read["data"]["data"]["title"], "Printer offline");
 
+    // search_business_data offers exactly the types GET /api/v1/search has.
+    let offered = &tools["result"]["tools"][1]["inputSchema"]["properties"]["types"]["items"]["enum"];
+    let searchable: Vec<Value> = alga_api::resources::search::DocType::ALL.iter().map(|t| json!(t)).collect();
+    assert_eq!(offered, &Value::Array(searchable));
+
     let (error, records) = tech.tool("search_business_data", json!({"query": "printer", "types": ["ticket"]})).await;
     assert!(!error, "{records}");
     assert_eq!(records["data"]["total_count"], 1);
