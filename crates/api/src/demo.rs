@@ -27,6 +27,12 @@ pub struct Summary {
     pub projects: usize,
     pub tasks: usize,
     pub time_entries: usize,
+    pub locations: usize,
+    pub assets: usize,
+    /// Tickets linked to the assets they are about.
+    pub linked_tickets: usize,
+    pub kb_articles: usize,
+    pub kb_published: usize,
 }
 
 const CLIENTS: [(&str, &str, [&str; 3]); 8] = [
@@ -145,6 +151,173 @@ const PROJECTS: [(&str, &str, [&str; 5]); 4] = [
             "Report results to management",
         ],
     ),
+];
+
+/// Sites per client: the head office of each, and a second site of every other client.
+const SITES: [(&str, &str, &str, &str); 8] = [
+    ("100 Market Street", "Springfield", "IL", "62701"),
+    ("2200 Harbor Way", "Oakland", "CA", "94607"),
+    ("4 Innovation Drive", "Austin", "TX", "78701"),
+    ("78 Elm Avenue", "Portland", "OR", "97205"),
+    ("1 Courthouse Square", "Boston", "MA", "02108"),
+    ("950 Gotham Plaza", "Newark", "NJ", "07102"),
+    ("12 Valley Road", "Palo Alto", "CA", "94301"),
+    ("300 Mill Lane", "Columbus", "OH", "43215"),
+];
+
+/// Each client's devices: type, tag, model, age in days, warranty length in days, status, site
+/// (0 the head office, 1 the second site when the client has one), and the ticket titles about it.
+type DeviceTemplate =
+    (&'static str, &'static str, &'static str, i64, i64, &'static str, usize, &'static [&'static str]);
+
+const ASSETS: [DeviceTemplate; 10] = [
+    ("laptop", "LT-01", "Dell Latitude 5440", 200, 1095, "active", 0, &["New hire onboarding"]),
+    ("laptop", "LT-02", "Lenovo ThinkPad T14 Gen 3", 900, 1095, "active", 0, &["Laptop will not boot"]),
+    (
+        "laptop",
+        "LT-03",
+        "HP EliteBook 840 G7",
+        1500,
+        1095,
+        "in_repair",
+        1,
+        &["Outlook keeps asking for password", "VPN disconnects every 10 minutes"],
+    ),
+    ("workstation", "WS-RECEPTION", "Dell OptiPlex 7010", 1300, 1095, "active", 0, &["Slow computer at reception"]),
+    ("server", "SRV-01", "Dell PowerEdge T350", 700, 1825, "active", 0, &["Backup job failed", "Shared drive full"]),
+    ("network", "FW-01", "FortiGate 60F firewall", 1000, 1095, "active", 0, &["Firewall firmware update"]),
+    ("network", "SW-01", "UniFi Switch Pro 24 PoE", 400, 730, "active", 1, &["Wi-Fi slow in conference room"]),
+    (
+        "printer",
+        "PR-01",
+        "HP LaserJet Pro M404dn",
+        1700,
+        365,
+        "active",
+        0,
+        &["Printer offline in accounting", "Scanner sends to wrong folder"],
+    ),
+    ("mobile", "PH-01", "Apple iPhone 14", 600, 365, "active", 0, &[]),
+    ("laptop", "LT-OLD", "Lenovo ThinkPad T470", 2600, 1095, "retired", 1, &[]),
+];
+
+/// Knowledge-base articles: title, category, Markdown body, published.
+const ARTICLES: [(&str, &str, &str, bool); 20] = [
+    (
+        "Reset a user's VPN connection",
+        "Remote access",
+        "1. Open FortiClient and disconnect.\n2. Delete the saved VPN profile.\n3. Re-import the profile from the client portal and sign in with MFA.\n4. If it still drops every few minutes, check the user's home router MTU (set 1400).",
+        true,
+    ),
+    (
+        "Printer shows offline",
+        "Printing",
+        "1. Check the printer's display for errors and that it has an IP address.\n2. Ping it from the print server.\n3. Restart the Print Spooler service.\n4. Remove and re-add the printer on the workstation.",
+        true,
+    ),
+    (
+        "Rebuild an Outlook profile",
+        "Email",
+        "When Outlook keeps prompting for a password or will not sync:\n1. Close Outlook.\n2. Control Panel > Mail > Show Profiles > Add a new profile.\n3. Set it as the default, start Outlook and let the mailbox sync.\n4. Remove the old profile once mail is current.",
+        true,
+    ),
+    (
+        "Re-enrol a user in MFA",
+        "Security",
+        "For a lost or replaced phone:\n1. Entra admin center > Users > Authentication methods.\n2. Require re-register multifactor authentication.\n3. Revoke sessions.\n4. Have the user sign in at aka.ms/mysecurityinfo and add the Authenticator app.",
+        true,
+    ),
+    (
+        "Unlock a locked-out account",
+        "Accounts",
+        "1. Confirm the caller's identity with the callback number on file.\n2. Unlock the account in Active Directory Users and Computers or Entra ID.\n3. Check the sign-in logs for the source of repeated failures (old phone, mapped drive).",
+        true,
+    ),
+    (
+        "BitLocker recovery key lookup",
+        "Security",
+        "1. Entra admin center > Devices > search the device name.\n2. Show the BitLocker recovery key matching the key ID on screen.\n3. Read it to the user; never send it by email.",
+        true,
+    ),
+    (
+        "Onboard a new employee",
+        "Accounts",
+        "Checklist: create the account, assign the Microsoft 365 licence, add to groups, enrol MFA, prepare and enrol the laptop, hand over credentials in person.",
+        true,
+    ),
+    (
+        "Offboard a leaver",
+        "Accounts",
+        "Checklist: block sign-in, reset the password, convert the mailbox to shared and forward mail, remove licences, wipe or collect devices, retire their assets.",
+        true,
+    ),
+    (
+        "Map a network drive",
+        "Files",
+        "1. File Explorer > This PC > Map network drive.\n2. Choose the letter and enter \\\\fileserver\\share.\n3. Tick Reconnect at sign-in.",
+        true,
+    ),
+    (
+        "Fix slow Wi-Fi in meeting rooms",
+        "Network",
+        "1. Check the access point's channel utilisation in the controller.\n2. Move 5 GHz to a clear channel, 40 MHz width.\n3. Enable band steering.\n4. Re-test a video call.",
+        true,
+    ),
+    (
+        "Clear a paper jam on HP LaserJet",
+        "Printing",
+        "1. Open the front door and remove the toner cartridge.\n2. Pull jammed paper out slowly with both hands.\n3. Check the rear duplex door.\n4. Reinsert the cartridge and print a test page.",
+        true,
+    ),
+    (
+        "Teams audio drops in meetings",
+        "Collaboration",
+        "1. Update Teams and the audio driver.\n2. Turn off noise suppression to test.\n3. Check the network for packet loss with the Teams network assessment tool.",
+        true,
+    ),
+    (
+        "Restore a file from backup",
+        "Backup",
+        "1. Open the backup console and pick the file server job.\n2. Browse restore points by date.\n3. Restore to the original location with a new name, never overwrite.",
+        true,
+    ),
+    (
+        "Replace a UPS battery",
+        "Hardware",
+        "1. Schedule a window: the server may need to run on mains only.\n2. Hot-swap the battery pack per the vendor guide.\n3. Run a self-test and record the date on the asset.",
+        true,
+    ),
+    (
+        "Update FortiGate firmware",
+        "Network",
+        "1. Back up the configuration.\n2. Check the upgrade path in the Fortinet tool.\n3. Upgrade after hours and confirm VPN and internet access.",
+        true,
+    ),
+    (
+        "Set up email on a phone",
+        "Email",
+        "Install Outlook for iOS or Android, sign in with the work account and approve the MFA prompt; the device must be enrolled in Intune first.",
+        true,
+    ),
+    (
+        "Phishing email response",
+        "Security",
+        "Draft: isolate the mailbox, purge the message tenant-wide, reset credentials, review sign-ins and inbox rules.",
+        false,
+    ),
+    (
+        "Scan to folder configuration",
+        "Printing",
+        "Draft: SMB share, service account, the copier's address book entry.",
+        false,
+    ),
+    (
+        "Laptop refresh procedure",
+        "Hardware",
+        "Draft: order, image with Autopilot, migrate data, retire the old asset.",
+        false,
+    ),
+    ("Guest Wi-Fi voucher codes", "Network", "Draft: where to print vouchers for visitors.", false),
 ];
 
 /// Seeds the tenant with sample data unless it already has clients or tickets.
@@ -274,8 +447,44 @@ impl Seeder {
             clients.push((client, contacts));
         }
 
-        // 60 tickets: every template three times, spread over clients, statuses and priorities.
+        // Sites and devices of each client; the tickets about a device are linked to it below.
         let today = Utc::now().with_nanosecond(0).unwrap_or_else(Utc::now) - Duration::days(1);
+        let mut devices: Vec<Vec<(String, &[&str])>> = Vec::new();
+        for (c, ((client, _), (name, _, _))) in clients.iter().zip(CLIENTS).enumerate() {
+            let (street, city, region, postal) = SITES[c];
+            let head = json!({"name": "Head office", "address_line1": street, "city": city, "region": region,
+                "postal_code": postal, "country": "US", "phone": "+1 555 0100", "is_primary": true});
+            let mut sites = vec![self.create(&format!("/api/v1/clients/{client}/locations"), head).await?];
+            self.summary.locations += 1;
+            if c % 2 == 0 {
+                let second = json!({"name": "Branch office", "address_line1": format!("{} Commerce Park", 10 + c),
+                    "city": city, "region": region, "postal_code": postal, "country": "US",
+                    "notes": "Server closet behind reception; key at the front desk."});
+                sites.push(self.create(&format!("/api/v1/clients/{client}/locations"), second).await?);
+                self.summary.locations += 1;
+            }
+            let prefix: String = name.split(' ').next().unwrap_or(name).to_uppercase();
+            let mut own = Vec::new();
+            for (a, (kind, tag, model, age, warranty, status, site, about)) in ASSETS.into_iter().enumerate() {
+                let purchased = (today - Duration::days(age + 30 * c as i64)).date_naive();
+                let mut attributes = json!({"model": model});
+                if matches!(kind, "laptop" | "workstation") {
+                    attributes["os"] = json!("Windows 11 Pro");
+                }
+                let body = json!({
+                    "asset_type": kind, "name": format!("{prefix}-{tag}"), "client_id": client,
+                    "location_id": sites[site.min(sites.len() - 1)], "status": status,
+                    "serial_number": format!("{}{:06}", &tag[..2], 104_729 * (c + 1) + 7_919 * a),
+                    "purchase_date": purchased, "warranty_end_date": purchased + Duration::days(warranty),
+                    "attributes": attributes, "notes": model,
+                });
+                own.push((self.create("/api/v1/assets", body).await?, about));
+                self.summary.assets += 1;
+            }
+            devices.push(own);
+        }
+
+        // 60 tickets: every template three times, spread over clients, statuses and priorities.
         for i in 0..60usize {
             let (title, description) = TICKETS[i % TICKETS.len()];
             let (client, contacts) = &clients[i % clients.len()];
@@ -291,6 +500,16 @@ impl Seeder {
             });
             let ticket = self.create("/api/v1/tickets", body).await?;
             self.summary.tickets += 1;
+            let about: Vec<&String> = devices[i % clients.len()]
+                .iter()
+                .filter(|(_, about)| about.contains(&title))
+                .map(|(id, _)| id)
+                .collect();
+            if !about.is_empty() {
+                self.call(Method::Put, &format!("/api/v1/tickets/{ticket}/assets"), json!({"asset_ids": about}))
+                    .await?;
+                self.summary.linked_tickets += 1;
+            }
             for c in 0..(1 + i % 3) {
                 let body = json!({"body": COMMENTS[(i + c) % COMMENTS.len()], "is_internal": c % 2 == 1});
                 self.create(&format!("/api/v1/tickets/{ticket}/comments"), body).await?;
@@ -334,6 +553,21 @@ impl Seeder {
                     self.create("/api/v1/time-entries", body).await?;
                     self.summary.time_entries += 1;
                 }
+            }
+        }
+
+        for (title, category, body, published) in ARTICLES {
+            let article =
+                self.create("/api/v1/kb-articles", json!({"title": title, "category": category, "body": body})).await?;
+            self.summary.kb_articles += 1;
+            if published {
+                self.call(
+                    Method::Put,
+                    &format!("/api/v1/kb-articles/{article}/status"),
+                    json!({"status": "published"}),
+                )
+                .await?;
+                self.summary.kb_published += 1;
             }
         }
         Ok(self.summary)

@@ -252,14 +252,17 @@ pub fn report_demo(tenant: &str, summary: alga_api::demo::Summary) -> anyhow::Re
         writeln!(
             out,
             "sample data added to tenant {tenant}: {} clients, {} contacts, {} tickets, {} comments, {} projects, \
-             {} tasks, {} time entries",
+             {} tasks, {} time entries, {} locations, {} assets, {} knowledge-base articles",
             summary.clients,
             summary.contacts,
             summary.tickets,
             summary.comments,
             summary.projects,
             summary.tasks,
-            summary.time_entries
+            summary.time_entries,
+            summary.locations,
+            summary.assets,
+            summary.kb_articles
         )?;
     }
     Ok(())

@@ -223,4 +223,24 @@ async fn demo_data_is_realistic_and_added_once() {
     let printers = f.call(&f.a.readonly, "GET", "/api/v1/search?query=printer", None).await.expect(200);
     assert!(printers.body["total_count"].as_u64().unwrap() >= 3);
     assert_eq!(f.call(&f.b.admin, "GET", "/api/v1/tickets", None).await.expect(200).body["pagination"]["total"], 0);
+
+    // Sites, devices (some out of warranty, linked to the tickets about them) and a knowledge base.
+    assert!(first.locations >= first.clients && first.assets >= 5 * first.clients, "{first:?}");
+    assert!(first.linked_tickets >= 10, "{first:?}");
+    assert!(first.kb_articles >= 20 && first.kb_published >= 15 && first.kb_published < first.kb_articles, "{first:?}");
+    let total = |answer: crate::support::Answer| answer.expect(200).body["pagination"]["total"].as_u64().unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let expired = f.call(&f.a.readonly, "GET", &format!("/api/v1/assets?warranty_before={today}&limit=1"), None).await;
+    let expired = total(expired);
+    assert!(expired > 0 && expired < u64::try_from(first.assets).unwrap(), "{expired}");
+    let firewalls = f.call(&f.a.readonly, "GET", "/api/v1/search?query=fortigate&types=asset", None).await.expect(200);
+    assert_eq!(firewalls.body["total_count"], u64::try_from(first.clients).unwrap());
+    let vpn = f.call(&f.a.readonly, "GET", "/api/v1/search?query=vpn+reset&types=kb_article", None).await.expect(200);
+    assert_eq!(vpn.data()[0]["title"], "Reset a user's VPN connection", "{}", vpn.body);
+    let drafts = f.call(&f.a.readonly, "GET", "/api/v1/kb-articles?status=draft&limit=1", None).await;
+    assert_eq!(total(drafts), u64::try_from(first.kb_articles - first.kb_published).unwrap());
+    let tickets = f.call(&f.a.readonly, "GET", "/api/v1/assets?search=umbrella-fw-01&limit=1", None).await.expect(200);
+    let firewall = tickets.data()[0]["id"].as_str().unwrap().to_owned();
+    let history = f.call(&f.a.readonly, "GET", &format!("/api/v1/assets/{firewall}/tickets"), None).await;
+    assert!(total(history) > 0, "the firewall's firmware ticket is linked to it");
 }
