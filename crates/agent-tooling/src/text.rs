@@ -104,6 +104,31 @@ const SYNONYMS: &[(&str, &[&str])] = &[
     ("text", &["search"]),
     ("keyword", &["search"]),
     ("fulltext", &["search"]),
+    ("site", &["location"]),
+    ("office", &["location"]),
+    ("branch", &["location"]),
+    ("premises", &["location"]),
+    ("device", &["asset"]),
+    ("equipment", &["asset"]),
+    ("hardware", &["asset"]),
+    ("inventory", &["asset"]),
+    ("laptop", &["asset"]),
+    ("computer", &["asset"]),
+    ("workstation", &["asset"]),
+    ("pc", &["asset"]),
+    ("server", &["asset"]),
+    ("firewall", &["asset"]),
+    ("router", &["asset"]),
+    ("warranty", &["asset"]),
+    ("serial", &["asset"]),
+    ("cmdb", &["asset"]),
+    ("kb", &["knowledge", "base"]),
+    ("article", &["knowledge", "base"]),
+    ("documentation", &["knowledge", "base"]),
+    ("howto", &["knowledge", "base"]),
+    ("publish", &["status"]),
+    ("unpublish", &["status"]),
+    ("archive", &["status"]),
 ];
 
 /// The query's tokens followed by the API words their synonyms stand for.
@@ -309,5 +334,7 @@ mod tests {
     #[test]
     fn synonyms_reach_the_api_words() {
         assert_eq!(expand(&tokens("customer hours")), ["customer", "hour", "client", "time", "entry"]);
+        assert_eq!(expand(&tokens("laptops out of warranty")), ["laptop", "out", "warranty", "asset"]);
+        assert_eq!(expand(&tokens("kb sites")), ["kb", "site", "knowledge", "base", "location"]);
     }
 }
