@@ -129,6 +129,11 @@ pub fn optional_text(field: &str, value: Option<&str>, max: usize) -> Result<Opt
     }
 }
 
+/// Trims text that may be empty (notes, bodies); refuses over-long text.
+pub fn bounded_text(field: &str, value: &str, max: usize) -> Result<String, alga_core::ApiError> {
+    optional_text(field, Some(value), max).map(Option::unwrap_or_default)
+}
+
 /// `%` and `_` are wildcards in LIKE: escape them so a search matches them literally.
 pub fn like_pattern(text: &str) -> String {
     let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");

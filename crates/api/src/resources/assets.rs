@@ -11,7 +11,8 @@ use serde_json::{Map, Value};
 
 use crate::catalog::{Access, Ctx, Meta, Method, Operation, op};
 use crate::model::{
-    Data, IdPath, NoContent, Page, PageRequest, data, like_pattern, lower, nullable, optional_text, required_text, utc,
+    Data, IdPath, NoContent, Page, PageRequest, bounded_text, data, like_pattern, lower, nullable, optional_text,
+    required_text, utc,
 };
 use crate::refs;
 
@@ -317,10 +318,6 @@ fn attributes_text(attributes: &Map<String, Value>) -> Result<String, ApiError> 
     Ok(text)
 }
 
-fn notes(value: &str) -> Result<String, ApiError> {
-    optional_text("notes", Some(value), 10_000).map(Option::unwrap_or_default)
-}
-
 fn check_dates(purchase: Option<NaiveDate>, warranty: Option<NaiveDate>) -> Result<(), ApiError> {
     match (purchase, warranty) {
         (Some(p), Some(w)) if w < p => {
@@ -402,7 +399,7 @@ async fn create(ctx: Ctx, _: (), _: (), b: CreateAsset) -> Result<Data<Asset>, A
         status: b.status.unwrap_or(AssetStatus::Active).as_str().to_owned(),
         purchase_date: b.purchase_date,
         warranty_end_date: b.warranty_end_date,
-        notes: notes(&b.notes)?,
+        notes: bounded_text("notes", &b.notes, 10_000)?,
         attributes,
         created_at: now,
         updated_at: now,
@@ -484,7 +481,7 @@ async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateAsset) -> Result<Data<Asset
         }
         check_dates(a.purchase_date, a.warranty_end_date)?;
         if let Some(text) = &b.notes {
-            a.notes = notes(text)?;
+            a.notes = bounded_text("notes", text, 10_000)?;
         }
         if let Some(attributes) = b.attributes {
             a.attributes = attributes;

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Access, Ctx, Meta, Method, Operation, op};
 use crate::model::{
-    Data, IdPath, NoContent, Page, PageRequest, data, like_pattern, lower, nullable, optional_text, required_text, utc,
-    utc_opt,
+    Data, IdPath, NoContent, Page, PageRequest, bounded_text, data, like_pattern, lower, nullable, optional_text,
+    required_text, utc, utc_opt,
 };
 
 const TAGS: &[&str] = &["Knowledge base"];
@@ -187,10 +187,6 @@ struct UpdateArticle {
     category: Option<Option<String>>,
 }
 
-fn body(text: &str) -> Result<String, ApiError> {
-    optional_text("body", Some(text), MAX_BODY).map(Option::unwrap_or_default)
-}
-
 fn load(conn: &mut DbConn, tenant: &str, id: &str) -> Result<Article, ApiError> {
     kb_articles::table
         .filter(kb_articles::tenant_id.eq(tenant).and(kb_articles::id.eq(id)))
@@ -240,7 +236,7 @@ async fn create(ctx: Ctx, _: (), _: (), b: CreateArticle) -> Result<Data<Article
     let article = Article {
         id: alga_core::identity::new_id(),
         title: required_text("title", &b.title, 300)?,
-        body: body(&b.body)?,
+        body: bounded_text("body", &b.body, MAX_BODY)?,
         status: ArticleStatus::Draft.as_str().to_owned(),
         category: optional_text("category", b.category.as_deref(), 100)?,
         author_user_id: ctx.principal.user_id().map(str::to_owned),
@@ -285,7 +281,7 @@ async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateArticle) -> Result<Data<Art
             a.title = required_text("title", title, 300)?;
         }
         if let Some(text) = &b.body {
-            a.body = body(text)?;
+            a.body = bounded_text("body", text, MAX_BODY)?;
         }
         if let Some(category) = &b.category {
             a.category = optional_text("category", category.as_deref(), 100)?;

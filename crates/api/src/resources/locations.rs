@@ -8,7 +8,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Access, Ctx, Meta, Method, Operation, op};
-use crate::model::{Data, IdPath, NoContent, Page, PageRequest, data, nullable, optional_text, required_text, utc};
+use crate::model::{
+    Data, IdPath, NoContent, Page, PageRequest, bounded_text, data, nullable, optional_text, required_text, utc,
+};
 
 const TAGS: &[&str] = &["Clients"];
 const EXAMPLE_CREATE: &str = r#"{"name":"Head office","address_line1":"1 Main Street","city":"Springfield","region":"IL","postal_code":"62701","country":"US","phone":"+1 555 0100","is_primary":true}"#;
@@ -179,10 +181,6 @@ fn address(field: &str, value: Option<&str>) -> Result<Option<String>, ApiError>
     optional_text(field, value, if field == "phone" { 50 } else { ADDRESS_LIMIT })
 }
 
-fn notes(value: &str) -> Result<String, ApiError> {
-    optional_text("notes", Some(value), 10_000).map(Option::unwrap_or_default)
-}
-
 fn duplicate(name: &str) -> String {
     format!("This client already has a location named `{name}`.")
 }
@@ -257,7 +255,7 @@ async fn create(ctx: Ctx, p: IdPath, _: (), b: CreateLocation) -> Result<Data<Lo
         postal_code: address("postal_code", b.postal_code.as_deref())?,
         country: address("country", b.country.as_deref())?,
         phone: address("phone", b.phone.as_deref())?,
-        notes: notes(&b.notes)?,
+        notes: bounded_text("notes", &b.notes, 10_000)?,
         is_primary: b.is_primary,
         created_at: now,
         updated_at: now,
@@ -320,7 +318,7 @@ async fn update(ctx: Ctx, p: LocationPath, _: (), b: UpdateLocation) -> Result<D
             }
         }
         if let Some(text) = &b.notes {
-            l.notes = notes(text)?;
+            l.notes = bounded_text("notes", text, 10_000)?;
         }
         if let Some(primary) = b.is_primary {
             if primary {
