@@ -1,5 +1,8 @@
 //! Assets (configuration items): the devices an MSP looks after for its clients, and the tickets
 //! they are linked to.
+//!
+//! Tags on assets are not here: they come with the generic tags module, which attaches tags to
+//! any record type (add `asset` to its record types rather than a column here).
 
 use alga_core::schema::{assets, statuses, ticket_assets, tickets};
 use alga_core::{Action, ApiError, DbConn, Resource};

@@ -2,6 +2,9 @@
 //! are separate operations with separate permissions: create and update only ever produce or edit
 //! content (a new article is a draft), and publishing or archiving (`PUT …/status`) needs `kb_publication:update`.
 //! Only published articles are found by `GET /api/v1/search`.
+//!
+//! Tags on articles come with the generic tags module (add `kb_article` to its record types);
+//! `category` is free text until ticket categories can serve.
 
 use alga_core::schema::kb_articles;
 use alga_core::{Action, ApiError, DbConn, Resource};

@@ -194,6 +194,31 @@ async fn search_never_returns_a_type_the_caller_may_not_read() {
 }
 
 #[tokio::test]
+async fn assets_and_articles_are_searched_only_by_those_who_read_them() {
+    let f = Fixture::new().await;
+    let s = f.setup(&f.a.admin).await;
+    let body = json!({"asset_type": "network", "name": "Quokka firewall", "client_id": s.client});
+    f.call(&f.a.admin, "POST", "/api/v1/assets", Some(body)).await.expect(201);
+    let article =
+        f.call(&f.a.admin, "POST", "/api/v1/kb-articles", Some(json!({"title": "Quokka firewall reset"}))).await.id();
+    let publish = json!({"status": "published"});
+    f.call(&f.a.admin, "PUT", &format!("/api/v1/kb-articles/{article}/status"), Some(publish)).await.expect(200);
+    let role = json!({"name": "Asset reader", "permissions": ["asset:read"]});
+    let role = f.call(&f.a.admin, "POST", "/api/v1/roles", Some(role)).await.expect(201).id();
+    let user = json!({"email": "assets@x.example", "display_name": "A", "role_ids": [role]});
+    let user = f.call(&f.a.admin, "POST", "/api/v1/users", Some(user)).await.expect(201).id();
+    let key = f.call(&f.a.admin, "POST", "/api/v1/api-keys", Some(json!({"user_id": user}))).await.expect(201);
+    let reader = f.ctx.auth.authenticate(key.data()["key"].as_str().unwrap()).await.unwrap();
+    let found = f.call(&reader, "GET", "/api/v1/search?query=quokka", None).await.expect(200);
+    assert_eq!(found.body["total_count"], 1, "{}", found.body);
+    assert_eq!(found.data()[0]["type"], "asset");
+    let all = f.call(&f.a.readonly, "GET", "/api/v1/search?query=quokka", None).await.expect(200);
+    assert_eq!(all.body["total_count"], 2, "{}", all.body);
+    let other = f.call(&f.b.admin, "GET", "/api/v1/search?query=quokka", None).await.expect(200);
+    assert_eq!(other.body["total_count"], 0);
+}
+
+#[tokio::test]
 async fn search_validation() {
     let f = Fixture::new().await;
     f.call(&f.a.admin, "GET", "/api/v1/search?query=+--+", None).await.expect(400);
