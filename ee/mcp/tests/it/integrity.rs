@@ -531,6 +531,9 @@ async fn a_tenant_is_deleted_and_its_audits_outlive_it() {
         }
     };
     assert_eq!(count("tickets").await, 0, "its data went with it");
+    for table in ["client_locations", "assets", "ticket_assets", "kb_articles"] {
+        assert_eq!(count(table).await, 0, "{table}");
+    }
     assert_eq!(count("agents").await, 0);
     assert_eq!(count("grant_epochs").await, 0, "no epoch row was made again by the cascade");
     assert_eq!(count("mcp_audit").await, 1, "its tool audit stays");
