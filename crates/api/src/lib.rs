@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod refs;
 pub mod registry;
 pub mod resources;
+pub mod tags;
 pub mod tools;
 
 use std::sync::{Arc, OnceLock};
@@ -34,6 +35,7 @@ pub fn catalog() -> Arc<Catalog> {
             operations.extend(resources::time_entries::operations());
             operations.extend(resources::assets::operations());
             operations.extend(resources::kb::operations());
+            operations.extend(resources::tags::operations());
             operations.extend(resources::access::operations());
             operations.extend(resources::search::operations());
             Arc::new(Catalog::new(operations))

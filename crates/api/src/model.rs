@@ -134,6 +134,17 @@ pub fn bounded_text(field: &str, value: &str, max: usize) -> Result<String, alga
     optional_text(field, Some(value), max).map(Option::unwrap_or_default)
 }
 
+/// A hex colour such as `#d32f2f` (or `#abc`), trimmed and lowercased.
+pub fn hex_color(field: &str, value: &str) -> Result<String, alga_core::ApiError> {
+    let c = value.trim();
+    let hex = c.strip_prefix('#').unwrap_or("");
+    if (hex.len() == 6 || hex.len() == 3) && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(c.to_lowercase())
+    } else {
+        Err(alga_core::ApiError::validation(field, "must be a hex colour such as #d32f2f"))
+    }
+}
+
 /// `%` and `_` are wildcards in LIKE: escape them so a search matches them literally.
 pub fn like_pattern(text: &str) -> String {
     let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");

@@ -166,6 +166,11 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         closed_at -> Nullable<Timestamp>,
+        category_id -> Nullable<Text>,
+        parent_ticket_id -> Nullable<Text>,
+        team_id -> Nullable<Text>,
+        source -> Text,
+        created_by_agent -> Nullable<Text>,
     }
 }
 
@@ -179,6 +184,7 @@ diesel::table! {
         is_internal -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        created_by_agent -> Nullable<Text>,
     }
 }
 
@@ -225,6 +231,58 @@ diesel::table! {
         duration_minutes -> Integer,
         billable -> Bool,
         notes -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        created_by_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    tags (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        name -> Text,
+        name_key -> Text,
+        color -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    taggings (tenant_id, entity_type, entity_id, tag_id) {
+        tenant_id -> Text,
+        entity_type -> Text,
+        entity_id -> Text,
+        tag_id -> Text,
+    }
+}
+
+diesel::table! {
+    teams (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        name -> Text,
+        description -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    team_members (tenant_id, team_id, user_id) {
+        tenant_id -> Text,
+        team_id -> Text,
+        user_id -> Text,
+    }
+}
+
+diesel::table! {
+    ticket_categories (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        name -> Text,
+        parent_id -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }
@@ -317,6 +375,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     assets,
     ticket_assets,
     kb_articles,
+    tags,
+    taggings,
+    teams,
+    team_members,
+    ticket_categories,
 );
 
 diesel::table! {

@@ -523,13 +523,7 @@ struct UpdatePriority {
 }
 
 fn color(value: Option<&str>) -> Result<String, ApiError> {
-    let c = value.map(str::trim).unwrap_or("#808080");
-    let hex = c.strip_prefix('#').unwrap_or("");
-    if (hex.len() == 6 || hex.len() == 3) && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(c.to_lowercase())
-    } else {
-        Err(ApiError::validation("color", "must be a hex colour such as #d32f2f"))
-    }
+    crate::model::hex_color("color", value.unwrap_or("#808080"))
 }
 
 fn load_priority(conn: &mut DbConn, tenant: &str, id: &str) -> Result<Priority, ApiError> {

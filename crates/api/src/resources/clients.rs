@@ -11,6 +11,7 @@ use crate::catalog::{Access, Ctx, Meta, Method, Operation, op};
 use crate::model::{
     Data, IdPath, NoContent, Page, PageRequest, data, like_pattern, lower, nullable, optional_text, required_text, utc,
 };
+use crate::tags::{self, Taggable};
 
 const TAGS: &[&str] = &["Clients"];
 
@@ -20,8 +21,8 @@ pub fn operations() -> Vec<Operation> {
             Meta::new("clients.list", Method::Get, "/api/v1/clients", Access::needs(Resource::Client, Action::Read))
                 .doc(
                     "List clients",
-                    "Clients (customer companies) of the tenant, by name. Filter by a part of the name or by \
-                              whether they are inactive.",
+                    "Clients (customer companies) of the tenant, by name. Filter by a part of the name, by \
+                              whether they are inactive, or by a tag they carry (`tag=vip`).",
                 )
                 .tags(TAGS),
             list,
@@ -83,9 +84,18 @@ pub fn operations() -> Vec<Operation> {
     ])
 }
 
+/// A client as the API shows it: its row and its tags.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Client {
+    #[serde(flatten)]
+    pub client: ClientRow,
+    /// The names of the tags it carries, sorted.
+    pub tags: Vec<String>,
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, JsonSchema)]
 #[diesel(table_name = clients)]
-pub struct Client {
+pub struct ClientRow {
     pub id: String,
     pub name: String,
     pub email: Option<String>,
@@ -107,6 +117,8 @@ struct ListClients {
     name: Option<String>,
     /// Only inactive (`true`) or active (`false`) clients.
     is_inactive: Option<bool>,
+    /// Only clients carrying this tag (its name, any case).
+    tag: Option<String>,
     /// Page number, from 1.
     page: Option<u32>,
     /// Page size, 1 to 100 (default 25).
@@ -125,6 +137,9 @@ struct CreateClient {
     notes: String,
     #[serde(default)]
     is_inactive: bool,
+    /// Names of existing tags to put on it.
+    #[serde(default)]
+    tags: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -139,27 +154,45 @@ struct UpdateClient {
     website: Option<Option<String>>,
     notes: Option<String>,
     is_inactive: Option<bool>,
+    /// Replaces its tags with these existing tags (names); omitted keeps them.
+    tags: Option<Vec<String>>,
 }
 
 fn duplicate(name: &str) -> String {
     format!("A client named `{name}` already exists.")
 }
 
-pub fn load(conn: &mut alga_core::DbConn, tenant: &str, id: &str) -> Result<Client, ApiError> {
+fn load_row(conn: &mut alga_core::DbConn, tenant: &str, id: &str) -> Result<ClientRow, ApiError> {
     clients::table
         .filter(clients::tenant_id.eq(tenant).and(clients::id.eq(id)))
-        .select(Client::as_select())
+        .select(ClientRow::as_select())
         .first(conn)
         .optional()?
         .ok_or_else(|| ApiError::not_found("No client with this id."))
+}
+
+pub fn load(conn: &mut alga_core::DbConn, tenant: &str, id: &str) -> Result<Client, ApiError> {
+    let client = load_row(conn, tenant, id)?;
+    let tags = tags::of_one(conn, tenant, Taggable::Client, id)?;
+    Ok(Client { client, tags })
 }
 
 async fn list(ctx: Ctx, _: (), q: ListClients, _: ()) -> Result<Page<Client>, ApiError> {
     let page = PageRequest::new(q.page, q.limit)?;
     let tenant = ctx.tenant().to_owned();
     ctx.db(move |conn| {
+        let tag = match q.tag.as_deref().filter(|t| !t.trim().is_empty()) {
+            Some(name) => match tags::filter_id(conn, &tenant, name)? {
+                Some(id) => Some(id),
+                None => return Ok(page.page(Vec::new(), 0)),
+            },
+            None => None,
+        };
         let filtered = || {
             let mut query = clients::table.filter(clients::tenant_id.eq(&tenant)).into_boxed();
+            if let Some(tag) = &tag {
+                query = query.filter(clients::id.eq_any(tags::carrying!(&tenant, Taggable::Client, tag)));
+            }
             if let Some(name) = q.name.as_deref().filter(|n| !n.trim().is_empty()) {
                 query = query.filter(lower(clients::name).like(like_pattern(name.trim())).escape('\\'));
             }
@@ -173,8 +206,17 @@ async fn list(ctx: Ctx, _: (), q: ListClients, _: ()) -> Result<Page<Client>, Ap
             .order((clients::name, clients::id))
             .limit(page.limit())
             .offset(page.offset())
-            .select(Client::as_select())
+            .select(ClientRow::as_select())
             .load(conn)?;
+        let ids: Vec<String> = rows.iter().map(|c| c.id.clone()).collect();
+        let mut tagged = tags::of_many(conn, &tenant, Taggable::Client, &ids)?;
+        let rows = rows
+            .into_iter()
+            .map(|client| {
+                let tags = tagged.remove(&client.id).unwrap_or_default();
+                Client { client, tags }
+            })
+            .collect();
         Ok(page.page(rows, total))
     })
     .await
@@ -182,7 +224,7 @@ async fn list(ctx: Ctx, _: (), q: ListClients, _: ()) -> Result<Page<Client>, Ap
 
 async fn create(ctx: Ctx, _: (), _: (), b: CreateClient) -> Result<Data<Client>, ApiError> {
     let now = alga_core::identity::now();
-    let client = Client {
+    let client = ClientRow {
         id: alga_core::identity::new_id(),
         name: required_text("name", &b.name, 200)?,
         email: optional_text("email", b.email.as_deref(), 254)?,
@@ -210,7 +252,8 @@ async fn create(ctx: Ctx, _: (), _: (), b: CreateClient) -> Result<Data<Client>,
             ))
             .execute(conn)
             .map_err(|e| ApiError::from_unique(e, || duplicate(&client.name)))?;
-        Ok(data(client))
+        let tags = tags::set(conn, &tenant, Taggable::Client, &client.id, &b.tags)?;
+        Ok(data(Client { client, tags }))
     })
     .await
 }
@@ -224,7 +267,7 @@ async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateClient) -> Result<Data<Clie
     let tenant = ctx.tenant().to_owned();
     ctx.write(move |conn| {
         alga_core::lock_row!(conn, clients, &tenant, &p.id);
-        let mut c = load(conn, &tenant, &p.id)?;
+        let mut c = load_row(conn, &tenant, &p.id)?;
         if let Some(name) = &b.name {
             c.name = required_text("name", name, 200)?;
         }
@@ -256,7 +299,11 @@ async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateClient) -> Result<Data<Clie
             ))
             .execute(conn)
             .map_err(|e| ApiError::from_unique(e, || duplicate(&c.name)))?;
-        Ok(data(c))
+        let tags = match &b.tags {
+            Some(names) => tags::set(conn, &tenant, Taggable::Client, &c.id, names)?,
+            None => tags::of_one(conn, &tenant, Taggable::Client, &c.id)?,
+        };
+        Ok(data(Client { client: c, tags }))
     })
     .await
 }
@@ -264,6 +311,7 @@ async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateClient) -> Result<Data<Clie
 async fn delete(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError> {
     let tenant = ctx.tenant().to_owned();
     ctx.write(move |conn| {
+        tags::remove_all(conn, &tenant, Taggable::Client, &p.id)?;
         let deleted = diesel::delete(clients::table.filter(clients::tenant_id.eq(&tenant).and(clients::id.eq(&p.id))))
             .execute(conn)
             .map_err(|e| {

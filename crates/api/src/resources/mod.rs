@@ -10,5 +10,6 @@ pub mod locations;
 pub mod meta;
 pub mod projects;
 pub mod search;
+pub mod tags;
 pub mod tickets;
 pub mod time_entries;

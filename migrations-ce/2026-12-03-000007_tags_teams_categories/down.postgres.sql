@@ -1,0 +1,18 @@
+DROP INDEX tickets_team_idx;
+DROP INDEX tickets_parent_idx;
+DROP INDEX tickets_category_idx;
+ALTER TABLE tickets DROP CONSTRAINT tickets_team_fkey;
+ALTER TABLE tickets DROP CONSTRAINT tickets_parent_fkey;
+ALTER TABLE tickets DROP CONSTRAINT tickets_category_fkey;
+ALTER TABLE time_entries DROP COLUMN created_by_agent;
+ALTER TABLE ticket_comments DROP COLUMN created_by_agent;
+ALTER TABLE tickets DROP COLUMN created_by_agent;
+ALTER TABLE tickets DROP COLUMN source;
+ALTER TABLE tickets DROP COLUMN team_id;
+ALTER TABLE tickets DROP COLUMN parent_ticket_id;
+ALTER TABLE tickets DROP COLUMN category_id;
+DROP TABLE ticket_categories;
+DROP TABLE team_members;
+DROP TABLE teams;
+DROP TABLE taggings;
+DROP TABLE tags;

@@ -1,0 +1,15 @@
+DROP INDEX tickets_team_idx;
+DROP INDEX tickets_parent_idx;
+DROP INDEX tickets_category_idx;
+ALTER TABLE time_entries DROP COLUMN created_by_agent;
+ALTER TABLE ticket_comments DROP COLUMN created_by_agent;
+ALTER TABLE tickets DROP COLUMN created_by_agent;
+ALTER TABLE tickets DROP COLUMN source;
+ALTER TABLE tickets DROP COLUMN team_id;
+ALTER TABLE tickets DROP COLUMN parent_ticket_id;
+ALTER TABLE tickets DROP COLUMN category_id;
+DROP TABLE ticket_categories;
+DROP TABLE team_members;
+DROP TABLE teams;
+DROP TABLE taggings;
+DROP TABLE tags;
