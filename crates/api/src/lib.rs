@@ -36,6 +36,8 @@ pub fn catalog() -> Arc<Catalog> {
             operations.extend(resources::assets::operations());
             operations.extend(resources::kb::operations());
             operations.extend(resources::tags::operations());
+            operations.extend(resources::teams::operations());
+            operations.extend(resources::ticket_categories::operations());
             operations.extend(resources::access::operations());
             operations.extend(resources::search::operations());
             Arc::new(Catalog::new(operations))

@@ -11,5 +11,7 @@ pub mod meta;
 pub mod projects;
 pub mod search;
 pub mod tags;
+pub mod teams;
+pub mod ticket_categories;
 pub mod tickets;
 pub mod time_entries;
