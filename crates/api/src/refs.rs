@@ -2,7 +2,8 @@
 //! a 400 naming the field (the request is wrong), unlike a missing path id (404).
 
 use alga_core::schema::{
-    boards, client_locations, clients, contacts, priorities, project_tasks, projects, statuses, tickets, users,
+    boards, client_locations, clients, contacts, priorities, project_tasks, projects, statuses, teams, ticket_categories,
+    tickets, users,
 };
 use alga_core::{ApiError, DbConn};
 use diesel::prelude::*;
@@ -27,6 +28,8 @@ ensure_exists!(priority, priorities, "priority");
 ensure_exists!(ticket, tickets, "ticket");
 ensure_exists!(project, projects, "project");
 ensure_exists!(project_task, project_tasks, "project task");
+ensure_exists!(team, teams, "team");
+ensure_exists!(ticket_category, ticket_categories, "ticket category");
 
 /// An active user of the tenant.
 pub fn active_user(conn: &mut DbConn, tenant: &str, field: &str, id: &str) -> Result<(), ApiError> {

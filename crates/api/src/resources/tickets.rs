@@ -1,9 +1,9 @@
 //! Tickets and their comments.
 
 use alga_core::schema::{
-    boards, clients, priorities, statuses, ticket_comments, ticket_sequences, tickets, time_entries,
+    boards, clients, priorities, statuses, ticket_categories, ticket_comments, ticket_sequences, tickets, time_entries,
 };
-use alga_core::{Action, ApiError, DbConn, Resource};
+use alga_core::{Action, ApiError, DbConn, Permission, Resource};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use schemars::JsonSchema;
@@ -15,12 +15,14 @@ use crate::model::{
     utc_opt,
 };
 use crate::refs;
+use crate::tags::{self, Taggable};
 
 // Example request bodies, shown in the OpenAPI document.
 const EXAMPLE_TICKETS_CREATE: &str = r#"{"title":"Printer offline in accounting","board_id":"<board id>","client_id":"<client id>","priority_id":"<priority id>","description":"The HP on floor 2 shows offline since this morning."}"#;
 const EXAMPLE_TICKETS_UPDATE: &str = r#"{"status_id":"<closed status id>","assigned_to":"<user id>"}"#;
 const EXAMPLE_TICKETS_COMMENTS_CREATE: &str =
     r#"{"body":"Called the customer; replacing the toner fixed it.","is_internal":false}"#;
+const EXAMPLE_TICKETS_COMMENTS_UPDATE: &str = r#"{"body":"Called the customer; a new toner cartridge fixed it."}"#;
 
 pub fn operations() -> Vec<Operation> {
     Vec::from([
@@ -29,7 +31,8 @@ pub fn operations() -> Vec<Operation> {
                 .doc(
                     "List tickets",
                     "Tickets, newest first by default. Filter by board, status, priority, client, contact, assignee, \
-                 open/closed, creation time, or text in the number, title and description.",
+                 team, category (with its subcategories), tag, parent ticket, source, open/closed, creation time, \
+                 or text in the number, title and description; sort by creation, update, priority, number or title.",
                 )
                 .tags(&["Tickets"]),
             list,
@@ -44,7 +47,8 @@ pub fn operations() -> Vec<Operation> {
             .doc(
                 "Create a ticket",
                 "Opens a ticket on a board for a client. It gets the next ticket number of the tenant (T-000123). \
-                 Without `status_id` it starts in the board's first status.",
+                 Without `status_id` it starts in the board's first status. Optionally route it to a team, give \
+                 it a category, a parent ticket, tags and where it came from (`source`).",
             )
             .tags(&["Tickets"])
             .example(EXAMPLE_TICKETS_CREATE),
@@ -71,7 +75,8 @@ pub fn operations() -> Vec<Operation> {
             .doc(
                 "Update a ticket",
                 "Changes the given fields. To close or resolve a ticket, set `status_id` to a closed status of its \
-                 board. Moving it to another board needs a status of that board.",
+                 board. Moving it to another board needs a status of that board. `tags` replaces its tags; \
+                 `team_id`, `category_id` and `parent_ticket_id` route, categorize and link it.",
             )
             .tags(&["Tickets"])
             .example(EXAMPLE_TICKETS_UPDATE),
@@ -121,6 +126,22 @@ pub fn operations() -> Vec<Operation> {
         ),
         op(
             Meta::new(
+                "tickets.comments.update",
+                Method::Put,
+                "/api/v1/tickets/{id}/comments/{comment_id}",
+                Access::needs(Resource::TicketComment, Action::Update),
+            )
+            .doc(
+                "Edit a comment",
+                "Changes the text of a comment (note or reply) on a ticket, or whether it is internal. Callers edit \
+                 their own comments; editing someone else's also needs `ticket_comment:delete` (Admins).",
+            )
+            .tags(&["Tickets"])
+            .example(EXAMPLE_TICKETS_COMMENTS_UPDATE),
+            update_comment,
+        ),
+        op(
+            Meta::new(
                 "tickets.comments.delete",
                 Method::Delete,
                 "/api/v1/tickets/{id}/comments/{comment_id}",
@@ -154,7 +175,20 @@ pub struct Ticket {
     pub contact_id: Option<String>,
     /// The user working on it.
     pub assigned_to: Option<String>,
+    /// The team it is routed to.
+    pub team_id: Option<String>,
+    /// Its ticket category or subcategory.
+    pub category_id: Option<String>,
+    /// The ticket this one is a child of.
+    pub parent_ticket_id: Option<String>,
+    /// Where it came from: `email`, `phone`, `portal`, `agent` or `api`.
+    pub source: String,
+    /// The names of the tags it carries, sorted.
+    pub tags: Vec<String>,
+    /// The user who created it (none when an agent did).
     pub created_by: Option<String>,
+    /// The agent that created it (enterprise edition), if one did.
+    pub created_by_agent: Option<String>,
     #[serde(serialize_with = "utc")]
     #[schemars(with = "DateTime<Utc>")]
     pub created_at: NaiveDateTime,
@@ -183,6 +217,11 @@ struct Row {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     closed_at: Option<NaiveDateTime>,
+    category_id: Option<String>,
+    parent_ticket_id: Option<String>,
+    team_id: Option<String>,
+    source: String,
+    created_by_agent: Option<String>,
 }
 
 type Names = (String, String, bool, String, String);
@@ -204,7 +243,13 @@ fn view((r, (board_name, status_name, is_closed, priority_name, client_name)): (
         client_name,
         contact_id: r.contact_id,
         assigned_to: r.assigned_to,
+        team_id: r.team_id,
+        category_id: r.category_id,
+        parent_ticket_id: r.parent_ticket_id,
+        source: r.source,
+        tags: Vec::new(),
         created_by: r.created_by,
+        created_by_agent: r.created_by_agent,
         created_at: r.created_at,
         updated_at: r.updated_at,
         closed_at: r.closed_at,
@@ -239,13 +284,61 @@ macro_rules! names {
 }
 
 pub fn load(conn: &mut DbConn, tenant: &str, id: &str) -> Result<Ticket, ApiError> {
-    alga_core::on_backend!(conn, |c| joined!(tenant)
+    let mut ticket = alga_core::on_backend!(conn, |c| joined!(tenant)
         .filter(tickets::id.eq(id))
         .select((Row::as_select(), names!()))
         .first::<(Row, Names)>(c)
         .optional())?
     .map(view)
-    .ok_or_else(|| ApiError::not_found("No ticket with this id."))
+    .ok_or_else(|| ApiError::not_found("No ticket with this id."))?;
+    ticket.tags = tags::of_one(conn, tenant, Taggable::Ticket, id)?;
+    Ok(ticket)
+}
+
+/// Where a ticket came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum Source {
+    Email,
+    Phone,
+    Portal,
+    Agent,
+    Api,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Email => "email",
+            Source::Phone => "phone",
+            Source::Portal => "portal",
+            Source::Agent => "agent",
+            Source::Api => "api",
+        }
+    }
+}
+
+/// The parent a ticket may have: a ticket of the tenant, not itself nor one of its descendants.
+fn check_parent(conn: &mut DbConn, tenant: &str, ticket: Option<&str>, parent: &str) -> Result<(), ApiError> {
+    refs::ticket(conn, tenant, "parent_ticket_id", parent)?;
+    let mut at = Some(parent.to_owned());
+    // Each step goes one level up; a chain longer than the tenant's tickets would be a cycle.
+    for _ in 0..10_000 {
+        let Some(current) = at else { return Ok(()) };
+        if Some(current.as_str()) == ticket {
+            return Err(ApiError::validation(
+                "parent_ticket_id",
+                "a ticket cannot be its own parent, nor a child of one of its children",
+            ));
+        }
+        at = tickets::table
+            .filter(tickets::tenant_id.eq(tenant).and(tickets::id.eq(&current)))
+            .select(tickets::parent_ticket_id)
+            .first::<Option<String>>(conn)
+            .optional()?
+            .flatten();
+    }
+    Err(ApiError::validation("parent_ticket_id", "the chain of parent tickets is too long"))
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
@@ -255,6 +348,8 @@ enum SortBy {
     UpdatedAt,
     Number,
     Title,
+    /// By the priority's rank: `desc` (the default) puts the most urgent first.
+    Priority,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
@@ -273,6 +368,16 @@ struct ListTickets {
     contact_id: Option<String>,
     /// Only tickets assigned to this user.
     assigned_to: Option<String>,
+    /// Only tickets routed to this team.
+    team_id: Option<String>,
+    /// Only tickets in this category or one of its subcategories.
+    category_id: Option<String>,
+    /// Only tickets carrying this tag (its name, any case).
+    tag: Option<String>,
+    /// Only the child tickets of this ticket.
+    parent_ticket_id: Option<String>,
+    /// Only tickets that came from this source.
+    source: Option<Source>,
     /// Only open (`true`) or closed (`false`) tickets.
     is_open: Option<bool>,
     /// Text to find in the number, title or description (case-insensitive).
@@ -300,8 +405,33 @@ async fn list(ctx: Ctx, _: (), q: ListTickets, _: ()) -> Result<Page<Ticket>, Ap
     }
     let tenant = ctx.tenant().to_owned();
     ctx.db(move |conn| {
+        let tag = match q.tag.as_deref().filter(|t| !t.trim().is_empty()) {
+            Some(name) => match tags::filter_id(conn, &tenant, name)? {
+                Some(id) => Some(id),
+                None => return Ok(page.page(Vec::new(), 0)),
+            },
+            None => None,
+        };
         let filtered = || {
             let mut query = joined!(&tenant).into_boxed();
+            if let Some(v) = &q.team_id {
+                query = query.filter(tickets::team_id.eq(v));
+            }
+            if let Some(v) = &q.category_id {
+                let subcategories = ticket_categories::table
+                    .filter(ticket_categories::tenant_id.eq(&tenant).and(ticket_categories::parent_id.eq(v)))
+                    .select(ticket_categories::id.nullable());
+                query = query.filter(tickets::category_id.eq(v).or(tickets::category_id.eq_any(subcategories)));
+            }
+            if let Some(tag) = &tag {
+                query = query.filter(tickets::id.eq_any(tags::carrying!(&tenant, Taggable::Ticket, tag)));
+            }
+            if let Some(v) = &q.parent_ticket_id {
+                query = query.filter(tickets::parent_ticket_id.eq(v));
+            }
+            if let Some(v) = q.source {
+                query = query.filter(tickets::source.eq(v.as_str()));
+            }
             if let Some(v) = &q.board_id {
                 query = query.filter(tickets::board_id.eq(v));
             }
@@ -353,13 +483,25 @@ async fn list(ctx: Ctx, _: (), q: ListTickets, _: ()) -> Result<Page<Ticket>, Ap
             (SortBy::Number, false) => query.order(tickets::number.asc()),
             (SortBy::Title, true) => query.order((tickets::title.desc(), tickets::id.desc())),
             (SortBy::Title, false) => query.order((tickets::title.asc(), tickets::id.asc())),
+            (SortBy::Priority, true) => {
+                query.order((priorities::position.asc(), tickets::created_at.desc(), tickets::id.desc()))
+            }
+            (SortBy::Priority, false) => {
+                query.order((priorities::position.desc(), tickets::created_at.desc(), tickets::id.desc()))
+            }
         };
         let rows = query
             .limit(page.limit())
             .offset(page.offset())
             .select((Row::as_select(), names!()))
             .load::<(Row, Names)>(conn)?;
-        Ok(page.page(rows.into_iter().map(view).collect(), total))
+        let mut rows: Vec<Ticket> = rows.into_iter().map(view).collect();
+        let ids: Vec<String> = rows.iter().map(|t| t.id.clone()).collect();
+        let mut tagged = tags::of_many(conn, &tenant, Taggable::Ticket, &ids)?;
+        for t in &mut rows {
+            t.tags = tagged.remove(&t.id).unwrap_or_default();
+        }
+        Ok(page.page(rows, total))
     })
     .await
 }
@@ -377,6 +519,17 @@ struct CreateTicket {
     contact_id: Option<String>,
     /// The user to work on it.
     assigned_to: Option<String>,
+    /// The team to route it to.
+    team_id: Option<String>,
+    /// A ticket category or subcategory.
+    category_id: Option<String>,
+    /// The ticket this one is a child of.
+    parent_ticket_id: Option<String>,
+    /// Where it came from (default: `agent` when an agent creates it, else `api`).
+    source: Option<Source>,
+    /// Names of existing tags to put on it.
+    #[serde(default)]
+    tags: Vec<String>,
     #[serde(default)]
     description: String,
 }
@@ -405,6 +558,8 @@ async fn create(ctx: Ctx, _: (), _: (), b: CreateTicket) -> Result<Data<Ticket>,
     let title = required_text("title", &b.title, 300)?;
     let tenant = ctx.tenant().to_owned();
     let author = ctx.principal.user_id().map(str::to_owned);
+    let agent = ctx.principal.agent_id().map(str::to_owned);
+    let source = b.source.unwrap_or(if agent.is_some() { Source::Agent } else { Source::Api });
     ctx.write(move |conn| {
         refs::board(conn, &tenant, "board_id", &b.board_id)?;
         refs::client(conn, &tenant, "client_id", &b.client_id)?;
@@ -418,6 +573,15 @@ async fn create(ctx: Ctx, _: (), _: (), b: CreateTicket) -> Result<Data<Ticket>,
         }
         if let Some(user) = &b.assigned_to {
             refs::active_user(conn, &tenant, "assigned_to", user)?;
+        }
+        if let Some(team) = &b.team_id {
+            refs::team(conn, &tenant, "team_id", team)?;
+        }
+        if let Some(category) = &b.category_id {
+            refs::ticket_category(conn, &tenant, "category_id", category)?;
+        }
+        if let Some(parent) = &b.parent_ticket_id {
+            check_parent(conn, &tenant, None, parent)?;
         }
         let id = alga_core::identity::new_id();
         let now = alga_core::identity::now();
@@ -436,11 +600,17 @@ async fn create(ctx: Ctx, _: (), _: (), b: CreateTicket) -> Result<Data<Ticket>,
                 tickets::contact_id.eq(&b.contact_id),
                 tickets::assigned_to.eq(&b.assigned_to),
                 tickets::created_by.eq(&author),
+                tickets::created_by_agent.eq(&agent),
+                tickets::team_id.eq(&b.team_id),
+                tickets::category_id.eq(&b.category_id),
+                tickets::parent_ticket_id.eq(&b.parent_ticket_id),
+                tickets::source.eq(source.as_str()),
                 tickets::created_at.eq(now),
                 tickets::updated_at.eq(now),
                 tickets::closed_at.eq(closed.then_some(now)),
             ))
             .execute(conn)?;
+        tags::set(conn, &tenant, Taggable::Ticket, &id, &b.tags)?;
         load(conn, &tenant, &id).map(data)
     })
     .await
@@ -466,6 +636,16 @@ struct UpdateTicket {
     contact_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     assigned_to: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    team_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    category_id: Option<Option<String>>,
+    /// Another ticket of the tenant, not this one nor one of its children.
+    #[serde(default, deserialize_with = "nullable")]
+    parent_ticket_id: Option<Option<String>>,
+    source: Option<Source>,
+    /// Replaces its tags with these existing tags (names); omitted keeps them.
+    tags: Option<Vec<String>>,
 }
 
 async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateTicket) -> Result<Data<Ticket>, ApiError> {
@@ -505,6 +685,28 @@ async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateTicket) -> Result<Data<Tick
         {
             refs::active_user(conn, &tenant, "assigned_to", user)?;
         }
+        let team_id = b.team_id.clone().unwrap_or(t.team_id.clone());
+        if let Some(team) = &team_id
+            && Some(team) != t.team_id.as_ref()
+        {
+            refs::team(conn, &tenant, "team_id", team)?;
+        }
+        let category_id = b.category_id.clone().unwrap_or(t.category_id.clone());
+        if let Some(category) = &category_id
+            && Some(category) != t.category_id.as_ref()
+        {
+            refs::ticket_category(conn, &tenant, "category_id", category)?;
+        }
+        let parent_ticket_id = b.parent_ticket_id.clone().unwrap_or(t.parent_ticket_id.clone());
+        if let Some(parent) = &parent_ticket_id
+            && Some(parent) != t.parent_ticket_id.as_ref()
+        {
+            check_parent(conn, &tenant, Some(&t.id), parent)?;
+        }
+        let source = b.source.map_or(t.source.clone(), |s| s.as_str().to_owned());
+        if let Some(names) = &b.tags {
+            tags::set(conn, &tenant, Taggable::Ticket, &t.id, names)?;
+        }
         let now = alga_core::identity::now();
         let closed_at = match (closed, t.closed_at) {
             (true, Some(at)) => Some(at),
@@ -521,6 +723,10 @@ async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateTicket) -> Result<Data<Tick
                 tickets::client_id.eq(&client_id),
                 tickets::contact_id.eq(&contact_id),
                 tickets::assigned_to.eq(&assigned_to),
+                tickets::team_id.eq(&team_id),
+                tickets::category_id.eq(&category_id),
+                tickets::parent_ticket_id.eq(&parent_ticket_id),
+                tickets::source.eq(&source),
                 tickets::updated_at.eq(now),
                 tickets::closed_at.eq(closed_at),
             ))
@@ -548,6 +754,11 @@ async fn delete(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError
                 "{logged} time entries are logged against this ticket; close it instead."
             )));
         }
+        // Its child tickets stay, as top-level tickets.
+        diesel::update(tickets::table.filter(tickets::tenant_id.eq(&tenant).and(tickets::parent_ticket_id.eq(&p.id))))
+            .set(tickets::parent_ticket_id.eq(None::<String>))
+            .execute(conn)?;
+        tags::remove_all(conn, &tenant, Taggable::Ticket, &p.id)?;
         diesel::delete(tickets::table.filter(tickets::tenant_id.eq(&tenant).and(tickets::id.eq(&p.id))))
             .execute(conn)?;
         Ok(NoContent {})
@@ -562,6 +773,7 @@ async fn delete(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError
 pub struct Comment {
     pub id: String,
     pub ticket_id: String,
+    /// The user who wrote it (none when an agent did).
     pub author_id: Option<String>,
     pub body: String,
     /// Internal notes are not shown to customers.
@@ -572,6 +784,8 @@ pub struct Comment {
     #[serde(serialize_with = "utc")]
     #[schemars(with = "DateTime<Utc>")]
     pub updated_at: NaiveDateTime,
+    /// The agent that wrote it (enterprise edition), if one did.
+    pub created_by_agent: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -641,6 +855,7 @@ async fn create_comment(ctx: Ctx, p: IdPath, _: (), b: CreateComment) -> Result<
         is_internal: b.is_internal,
         created_at: now,
         updated_at: now,
+        created_by_agent: ctx.principal.agent_id().map(str::to_owned),
     };
     let tenant = ctx.tenant().to_owned();
     ctx.write(move |conn| {
@@ -655,12 +870,71 @@ async fn create_comment(ctx: Ctx, p: IdPath, _: (), b: CreateComment) -> Result<
                 ticket_comments::is_internal.eq(comment.is_internal),
                 ticket_comments::created_at.eq(comment.created_at),
                 ticket_comments::updated_at.eq(comment.updated_at),
+                ticket_comments::created_by_agent.eq(&comment.created_by_agent),
             ))
             .execute(conn)?;
         diesel::update(tickets::table.filter(tickets::tenant_id.eq(&tenant).and(tickets::id.eq(&comment.ticket_id))))
             .set(tickets::updated_at.eq(now))
             .execute(conn)?;
         Ok(data(comment))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateComment {
+    body: Option<String>,
+    is_internal: Option<bool>,
+}
+
+async fn update_comment(ctx: Ctx, p: CommentPath, _: (), b: UpdateComment) -> Result<Data<Comment>, ApiError> {
+    let tenant = ctx.tenant().to_owned();
+    let user = ctx.principal.user_id().map(str::to_owned);
+    let agent = ctx.principal.agent_id().map(str::to_owned);
+    // The operation needs `ticket_comment:update`; another's comment also needs the moderator's
+    // `ticket_comment:delete`.
+    let moderator = ctx.can(Permission::new(Resource::TicketComment, Action::Delete));
+    ctx.write(move |conn| {
+        alga_core::lock_row!(conn, ticket_comments, &tenant, &p.comment_id);
+        let mut c = ticket_comments::table
+            .filter(
+                ticket_comments::tenant_id
+                    .eq(&tenant)
+                    .and(ticket_comments::ticket_id.eq(&p.id))
+                    .and(ticket_comments::id.eq(&p.comment_id)),
+            )
+            .select(Comment::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| ApiError::not_found("No such comment on this ticket."))?;
+        let own = match (&user, &agent) {
+            (Some(user), _) => c.author_id.as_ref() == Some(user),
+            (None, Some(agent)) => c.created_by_agent.as_ref() == Some(agent),
+            (None, None) => false,
+        };
+        if !own && !moderator {
+            return Err(ApiError::forbidden(
+                "Permission denied: this comment was written by someone else; editing it needs ticket_comment:delete",
+            ));
+        }
+        if let Some(body) = &b.body {
+            c.body = required_text("body", body, 50_000)?;
+        }
+        if let Some(internal) = b.is_internal {
+            c.is_internal = internal;
+        }
+        c.updated_at = alga_core::identity::now();
+        diesel::update(
+            ticket_comments::table.filter(ticket_comments::tenant_id.eq(&tenant).and(ticket_comments::id.eq(&c.id))),
+        )
+        .set((
+            ticket_comments::body.eq(&c.body),
+            ticket_comments::is_internal.eq(c.is_internal),
+            ticket_comments::updated_at.eq(c.updated_at),
+        ))
+        .execute(conn)?;
+        Ok(data(c))
     })
     .await
 }

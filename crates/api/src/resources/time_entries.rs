@@ -131,6 +131,8 @@ pub struct TimeEntry {
     #[serde(serialize_with = "utc")]
     #[schemars(with = "DateTime<Utc>")]
     pub updated_at: NaiveDateTime,
+    /// The agent that logged it (enterprise edition), if one did.
+    pub created_by_agent: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -285,6 +287,7 @@ async fn create(ctx: Ctx, _: (), _: (), b: CreateEntry) -> Result<Data<TimeEntry
         notes: b.notes.trim().to_owned(),
         created_at: now,
         updated_at: now,
+        created_by_agent: ctx.principal.agent_id().map(str::to_owned),
     };
     let tenant = ctx.tenant().to_owned();
     ctx.write(move |conn| {
@@ -304,6 +307,7 @@ async fn create(ctx: Ctx, _: (), _: (), b: CreateEntry) -> Result<Data<TimeEntry
                 time_entries::notes.eq(&entry.notes),
                 time_entries::created_at.eq(entry.created_at),
                 time_entries::updated_at.eq(entry.updated_at),
+                time_entries::created_by_agent.eq(&entry.created_by_agent),
             ))
             .execute(conn)?;
         Ok(data(entry))
