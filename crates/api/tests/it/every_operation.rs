@@ -125,6 +125,14 @@ async fn every_operation_happy_forbidden_and_foreign() {
         .id();
     let spare_article =
         f.call(a, "POST", "/api/v1/kb-articles", Some(json!({"title": "Spare"}))).await.expect(201).id();
+    let tag = f.call(a, "POST", "/api/v1/tags", Some(json!({"name": "vip"}))).await.expect(201).id();
+    let spare_tag = f.call(a, "POST", "/api/v1/tags", Some(json!({"name": "spare"}))).await.expect(201).id();
+    let team = f.call(a, "POST", "/api/v1/teams", Some(json!({"name": "Network"}))).await.expect(201).id();
+    let spare_team = f.call(a, "POST", "/api/v1/teams", Some(json!({"name": "Spare"}))).await.expect(201).id();
+    let category =
+        f.call(a, "POST", "/api/v1/ticket-categories", Some(json!({"name": "Hardware"}))).await.expect(201).id();
+    let spare_category =
+        f.call(a, "POST", "/api/v1/ticket-categories", Some(json!({"name": "Spare"}))).await.expect(201).id();
     let readonly = f
         .call(a, "GET", "/api/v1/roles", None)
         .await
@@ -206,7 +214,34 @@ async fn every_operation_happy_forbidden_and_foreign() {
             format!("/api/v1/tickets/{ticket}/comments"),
             Some(json!({"body": "b"})),
         ),
+        row(
+            "tickets.comments.update",
+            "PUT",
+            format!("/api/v1/tickets/{ticket}/comments/{comment}"),
+            Some(json!({"body": "edited"})),
+        ),
         row("tickets.comments.delete", "DELETE", format!("/api/v1/tickets/{ticket}/comments/{comment}"), None),
+        row("tags.list", "GET", "/api/v1/tags", None),
+        row("tags.create", "POST", "/api/v1/tags", Some(json!({"name": "New"}))),
+        row("tags.get", "GET", format!("/api/v1/tags/{tag}"), None),
+        row("tags.update", "PUT", format!("/api/v1/tags/{tag}"), Some(json!({"color": "#123456"}))),
+        row("tags.delete", "DELETE", format!("/api/v1/tags/{spare_tag}"), None),
+        row("teams.list", "GET", "/api/v1/teams", None),
+        row("teams.create", "POST", "/api/v1/teams", Some(json!({"name": "New"}))),
+        row("teams.get", "GET", format!("/api/v1/teams/{team}"), None),
+        row("teams.update", "PUT", format!("/api/v1/teams/{team}"), Some(json!({"description": "d"}))),
+        row("teams.delete", "DELETE", format!("/api/v1/teams/{spare_team}"), None),
+        row("teams.members.set", "PUT", format!("/api/v1/teams/{team}/members"), Some(json!({"user_ids": [user]}))),
+        row("ticket_categories.list", "GET", "/api/v1/ticket-categories", None),
+        row("ticket_categories.create", "POST", "/api/v1/ticket-categories", Some(json!({"name": "New"}))),
+        row("ticket_categories.get", "GET", format!("/api/v1/ticket-categories/{category}"), None),
+        row(
+            "ticket_categories.update",
+            "PUT",
+            format!("/api/v1/ticket-categories/{category}"),
+            Some(json!({"name": "Devices"})),
+        ),
+        row("ticket_categories.delete", "DELETE", format!("/api/v1/ticket-categories/{spare_category}"), None),
         row("projects.list", "GET", "/api/v1/projects", None),
         row("projects.create", "POST", "/api/v1/projects", Some(json!({"name": "New", "client_id": s.client}))),
         row("projects.get", "GET", format!("/api/v1/projects/{project}"), None),

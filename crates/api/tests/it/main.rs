@@ -9,6 +9,7 @@ mod clients;
 mod every_operation;
 mod inventory;
 mod kb;
+mod organize;
 mod registry;
 mod search;
 mod support;

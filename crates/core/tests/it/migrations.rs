@@ -184,7 +184,11 @@ fn permissions_declared_later_reach_the_built_in_roles_of_existing_tenants() {
     };
     let ticket_create = Permission::new(Resource::Ticket, Action::Create);
     let priority_delete = Permission::new(Resource::Priority, Action::Delete);
-    // And the resources of migration 000008 (locations, assets, the knowledge base).
+    // Resources declared after the first tenants existed (locations, assets, the knowledge base,
+    // tags, teams, ticket categories).
+    let tag_read = Permission::new(Resource::Tag, Action::Read);
+    let team_update = Permission::new(Resource::Team, Action::Update);
+    let category_read = Permission::new(Resource::TicketCategory, Action::Read);
     let later = [
         ticket_create,
         priority_delete,
@@ -192,6 +196,9 @@ fn permissions_declared_later_reach_the_built_in_roles_of_existing_tenants() {
         Permission::new(Resource::Asset, Action::Update),
         Permission::new(Resource::KbArticle, Action::Create),
         Permission::new(Resource::KbPublication, Action::Update),
+        tag_read,
+        team_update,
+        category_read,
     ];
     for p in later {
         conn.batch_execute(&format!(
@@ -214,6 +221,10 @@ fn permissions_declared_later_reach_the_built_in_roles_of_existing_tenants() {
     assert!(grants(&mut conn, BuiltInRole::ReadOnly, Permission::new(Resource::ClientLocation, Action::Read)));
     assert!(!grants(&mut conn, BuiltInRole::Technician, Permission::new(Resource::KbPublication, Action::Update)));
     assert!(grants(&mut conn, BuiltInRole::Admin, Permission::new(Resource::KbPublication, Action::Update)));
+    assert!(grants(&mut conn, BuiltInRole::Technician, tag_read));
+    assert!(grants(&mut conn, BuiltInRole::ReadOnly, category_read));
+    assert!(!grants(&mut conn, BuiltInRole::Technician, team_update));
+    assert!(grants(&mut conn, BuiltInRole::Admin, team_update));
 
     // Introduced once: an administrator's later removal holds across migrations.
     conn.batch_execute(&format!(
