@@ -33,6 +33,9 @@ pub struct Summary {
     pub linked_tickets: usize,
     pub kb_articles: usize,
     pub kb_published: usize,
+    pub tags: usize,
+    pub teams: usize,
+    pub ticket_categories: usize,
 }
 
 const CLIENTS: [(&str, &str, [&str; 3]); 8] = [
@@ -101,6 +104,46 @@ const TICKETS: [(&str, &str); 20] = [
     ("Offboarding: disable accounts", "Disable accounts and forward mail for a leaver, keep the mailbox for 90 days."),
     ("UPS battery warning", "The server-room UPS beeps and reports a battery fault."),
     ("Slow computer at reception", "The reception PC takes minutes to open the booking system."),
+];
+
+/// Each ticket template's category (by `CATEGORIES` name), in the order of `TICKETS`.
+const TICKET_CATEGORIES: [&str; 20] = [
+    "Printer",
+    "Email",
+    "VPN",
+    "Onboarding",
+    "Server",
+    "Wi-Fi",
+    "Email",
+    "Laptop",
+    "Hardware",
+    "Server",
+    "Line-of-business app",
+    "Firewall",
+    "Software",
+    "Printer",
+    "Password reset",
+    "Line-of-business app",
+    "Email",
+    "Accounts",
+    "Server",
+    "Hardware",
+];
+
+/// Top-level categories with their subcategories; the Network ones go to the Network team.
+const CATEGORIES: [(&str, &[&str]); 4] = [
+    ("Hardware", &["Printer", "Laptop", "Server"]),
+    ("Software", &["Email", "Line-of-business app"]),
+    ("Network", &["VPN", "Wi-Fi", "Firewall"]),
+    ("Accounts", &["Onboarding", "Password reset"]),
+];
+
+const TAGS: [(&str, &str); 5] = [
+    ("vip", "#d32f2f"),
+    ("after-hours", "#6a1b9a"),
+    ("security", "#ef6c00"),
+    ("onsite", "#2e7d32"),
+    ("recurring", "#1565c0"),
 ];
 
 const COMMENTS: [&str; 6] = [
@@ -396,6 +439,43 @@ impl Seeder {
             technicians.push(self.create("/api/v1/users", body).await?);
         }
 
+        for (name, color) in TAGS {
+            self.create("/api/v1/tags", json!({"name": name, "color": color})).await?;
+            self.summary.tags += 1;
+        }
+        let service_desk = self
+            .create(
+                "/api/v1/teams",
+                json!({"name": "Service Desk", "description": "First-line support: users, email, printers, accounts",
+                    "user_ids": [technicians[0], technicians[1]]}),
+            )
+            .await?;
+        let network = self
+            .create(
+                "/api/v1/teams",
+                json!({"name": "Network", "description": "Switches, firewalls, Wi-Fi and VPN",
+                    "user_ids": [technicians[0], technicians[2]]}),
+            )
+            .await?;
+        self.create(
+            "/api/v1/teams",
+            json!({"name": "Projects", "description": "Migrations and rollouts", "user_ids": [technicians[2]]}),
+        )
+        .await?;
+        self.summary.teams += 3;
+        // Category name → (id, whether its tickets go to the Network team).
+        let mut categories: Vec<(&str, String, bool)> = Vec::new();
+        for (name, subcategories) in CATEGORIES {
+            let parent = self.create("/api/v1/ticket-categories", json!({"name": name})).await?;
+            categories.push((name, parent.clone(), name == "Network"));
+            self.summary.ticket_categories += 1;
+            for sub in subcategories {
+                let id = self.create("/api/v1/ticket-categories", json!({"name": sub, "parent_id": parent})).await?;
+                categories.push((sub, id, name == "Network"));
+                self.summary.ticket_categories += 1;
+            }
+        }
+
         let board =
             self.create("/api/v1/boards", json!({"name": "Service Desk", "description": "Break/fix requests"})).await?;
         let mut statuses = Vec::new();
@@ -432,8 +512,14 @@ impl Seeder {
         }
 
         let mut clients = Vec::new();
-        for (name, domain, people) in CLIENTS {
-            let body = json!({"name": name, "email": format!("it@{domain}"), "website": format!("https://{domain}"), "phone": "+1 555 0100"});
+        for (c, (name, domain, people)) in CLIENTS.into_iter().enumerate() {
+            // The first client is the VIP; the clinics call after hours.
+            let tags: &[&str] = match c {
+                0 => &["vip"],
+                6 => &["after-hours"],
+                _ => &[],
+            };
+            let body = json!({"name": name, "email": format!("it@{domain}"), "website": format!("https://{domain}"), "phone": "+1 555 0100", "tags": tags});
             let client = self.create("/api/v1/clients", body).await?;
             self.summary.clients += 1;
             let mut contacts = Vec::new();
@@ -485,10 +571,36 @@ impl Seeder {
         }
 
         // 60 tickets: every template three times, spread over clients, statuses and priorities.
+        let sources = ["email", "phone", "portal", "email", "api"];
+        let mut first_of_template: Vec<String> = Vec::new();
         for i in 0..60usize {
-            let (title, description) = TICKETS[i % TICKETS.len()];
+            let template = i % TICKETS.len();
+            let (title, description) = TICKETS[template];
             let (client, contacts) = &clients[i % clients.len()];
+            let (category, network_work) = categories
+                .iter()
+                .find(|(name, _, _)| *name == TICKET_CATEGORIES[template])
+                .map(|(_, id, network)| (id.clone(), *network))
+                .ok_or_else(|| ApiError::internal(&"demo data: a ticket template names no category"))?;
+            let mut tags = Vec::new();
+            if i % clients.len() == 0 {
+                tags.push("vip");
+            }
+            match template {
+                6 => tags.push("security"),
+                11 => tags.push("after-hours"),
+                0 | 13 => tags.push("recurring"),
+                7 | 8 | 18 => tags.push("onsite"),
+                _ => {}
+            }
+            // Repeats of the VPN problem are follow-ups of the first report.
+            let parent = (template == 2 && i >= TICKETS.len()).then(|| first_of_template.get(2).cloned()).flatten();
             let body = json!({
+                "category_id": category,
+                "team_id": if network_work { &network } else { &service_desk },
+                "source": sources[i % sources.len()],
+                "tags": tags,
+                "parent_ticket_id": parent,
                 "title": title,
                 "description": description,
                 "board_id": board,
@@ -499,6 +611,9 @@ impl Seeder {
                 "assigned_to": technicians[i % technicians.len()],
             });
             let ticket = self.create("/api/v1/tickets", body).await?;
+            if i < TICKETS.len() {
+                first_of_template.push(ticket.clone());
+            }
             self.summary.tickets += 1;
             let about: Vec<&String> = devices[i % clients.len()]
                 .iter()

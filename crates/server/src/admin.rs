@@ -252,7 +252,8 @@ pub fn report_demo(tenant: &str, summary: alga_api::demo::Summary) -> anyhow::Re
         writeln!(
             out,
             "sample data added to tenant {tenant}: {} clients, {} contacts, {} tickets, {} comments, {} projects, \
-             {} tasks, {} time entries, {} locations, {} assets, {} knowledge-base articles",
+             {} tasks, {} time entries, {} locations, {} assets, {} knowledge-base articles, {} tags, {} teams, \
+             {} ticket categories",
             summary.clients,
             summary.contacts,
             summary.tickets,
@@ -262,7 +263,10 @@ pub fn report_demo(tenant: &str, summary: alga_api::demo::Summary) -> anyhow::Re
             summary.time_entries,
             summary.locations,
             summary.assets,
-            summary.kb_articles
+            summary.kb_articles,
+            summary.tags,
+            summary.teams,
+            summary.ticket_categories
         )?;
     }
     Ok(())

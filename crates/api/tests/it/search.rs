@@ -268,4 +268,20 @@ async fn demo_data_is_realistic_and_added_once() {
     let firewall = tickets.data()[0]["id"].as_str().unwrap().to_owned();
     let history = f.call(&f.a.readonly, "GET", &format!("/api/v1/assets/{firewall}/tickets"), None).await;
     assert!(total(history) > 0, "the firewall's firmware ticket is linked to it");
+    // Tags, teams and categories are used: one VIP client with its tickets, a Network team with
+    // members and tickets, two-level categories.
+    assert!(first.tags >= 3 && first.teams >= 2 && first.ticket_categories >= 8, "{first:?}");
+    let vip = f.call(&f.a.readonly, "GET", "/api/v1/clients?tag=vip", None).await.expect(200);
+    assert_eq!(vip.body["pagination"]["total"], 1);
+    let vip_tickets = f.call(&f.a.readonly, "GET", "/api/v1/tickets?tag=vip&limit=1", None).await.expect(200);
+    assert!(vip_tickets.body["pagination"]["total"].as_u64().unwrap() > 0);
+    let network = f.call(&f.a.readonly, "GET", "/api/v1/teams?name=network", None).await.expect(200);
+    assert!(network.data()[0]["members"].as_array().unwrap().len() >= 2);
+    let team = network.data()[0]["id"].as_str().unwrap();
+    let routed = f.call(&f.a.readonly, "GET", &format!("/api/v1/tickets?team_id={team}&limit=1"), None).await;
+    assert!(routed.expect(200).body["pagination"]["total"].as_u64().unwrap() > 0);
+    let subs = f.call(&f.a.readonly, "GET", "/api/v1/ticket-categories?top_level=false", None).await.expect(200);
+    assert!(subs.body["pagination"]["total"].as_u64().unwrap() >= 5);
+    let children = f.call(&f.a.readonly, "GET", "/api/v1/tickets?source=phone&limit=1", None).await.expect(200);
+    assert!(children.body["pagination"]["total"].as_u64().unwrap() > 0);
 }
