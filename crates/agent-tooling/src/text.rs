@@ -103,6 +103,7 @@ const SYNONYMS: &[(&str, &[&str])] = &[
     ("current", &["me"]),
     ("text", &["search"]),
     ("keyword", &["search"]),
+    ("label", &["tag"]),
     ("fulltext", &["search"]),
     ("site", &["location"]),
     ("office", &["location"]),

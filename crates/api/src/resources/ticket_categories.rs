@@ -30,9 +30,9 @@ pub fn operations() -> Vec<Operation> {
         op(
             Meta::new("ticket_categories.create", Method::Post, "/api/v1/ticket-categories", access(Action::Create))
                 .doc(
-                    "Create a ticket category",
-                    "Adds a ticket category, or a subcategory with `parent_id` (two levels only: the parent must be \
-                     a top-level category). Names are unique within the tenant.",
+                    "Create a ticket category or subcategory",
+                    "Adds a ticket category, or a subcategory with `parent_id` (such as Printer under Hardware; two \
+                     levels only: the parent must be a top-level category). Names are unique within the tenant.",
                 )
                 .tags(TAGS)
                 .example(r#"{"name":"Printer","parent_id":"<Hardware category id>"}"#),

@@ -132,9 +132,10 @@ pub fn operations() -> Vec<Operation> {
                 Access::needs(Resource::TicketComment, Action::Update),
             )
             .doc(
-                "Edit a comment",
-                "Changes the text of a comment (note or reply) on a ticket, or whether it is internal. Callers edit \
-                 their own comments; editing someone else's also needs `ticket_comment:delete` (Admins).",
+                "Edit or fix a comment",
+                "Changes the text of a comment (note or reply) on a ticket, to fix a typo or correct it, or whether \
+                 it is internal. Callers edit their own comments; editing someone else's also needs \
+                 `ticket_comment:delete` (Admins).",
             )
             .tags(&["Tickets"])
             .example(EXAMPLE_TICKETS_COMMENTS_UPDATE),
