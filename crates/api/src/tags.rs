@@ -140,14 +140,16 @@ pub fn of_many(
     Ok(by_record)
 }
 
-/// For a list's `tag` filter: the id of the tenant's tag of this name (any case), or `None`
-/// when the tenant has no such tag (the list is then empty).
-pub fn filter_id(conn: &mut DbConn, tenant: &str, name: &str) -> Result<Option<String>, ApiError> {
-    Ok(tags::table
+/// For a list's `tag` filter (a tag name, any case): `None` without a filter, else the id of the
+/// tenant's tag of this name, or an id no tagging has when there is none (the list is then empty).
+pub fn filter_id(conn: &mut DbConn, tenant: &str, name: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else { return Ok(None) };
+    let id = tags::table
         .filter(tags::tenant_id.eq(tenant).and(tags::name_key.eq(name_key(name))))
         .select(tags::id)
         .first(conn)
-        .optional()?)
+        .optional()?;
+    Ok(Some(id.unwrap_or_default()))
 }
 
 /// The ids of the records of one type carrying a tag, as a subquery for a list's filter (a macro,

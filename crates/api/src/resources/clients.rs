@@ -181,13 +181,7 @@ async fn list(ctx: Ctx, _: (), q: ListClients, _: ()) -> Result<Page<Client>, Ap
     let page = PageRequest::new(q.page, q.limit)?;
     let tenant = ctx.tenant().to_owned();
     ctx.db(move |conn| {
-        let tag = match q.tag.as_deref().filter(|t| !t.trim().is_empty()) {
-            Some(name) => match tags::filter_id(conn, &tenant, name)? {
-                Some(id) => Some(id),
-                None => return Ok(page.page(Vec::new(), 0)),
-            },
-            None => None,
-        };
+        let tag = tags::filter_id(conn, &tenant, q.tag.as_deref())?;
         let filtered = || {
             let mut query = clients::table.filter(clients::tenant_id.eq(&tenant)).into_boxed();
             if let Some(tag) = &tag {

@@ -406,13 +406,7 @@ async fn list(ctx: Ctx, _: (), q: ListTickets, _: ()) -> Result<Page<Ticket>, Ap
     }
     let tenant = ctx.tenant().to_owned();
     ctx.db(move |conn| {
-        let tag = match q.tag.as_deref().filter(|t| !t.trim().is_empty()) {
-            Some(name) => match tags::filter_id(conn, &tenant, name)? {
-                Some(id) => Some(id),
-                None => return Ok(page.page(Vec::new(), 0)),
-            },
-            None => None,
-        };
+        let tag = tags::filter_id(conn, &tenant, q.tag.as_deref())?;
         let filtered = || {
             let mut query = joined!(&tenant).into_boxed();
             if let Some(v) = &q.team_id {
