@@ -23,7 +23,8 @@ CREATE TABLE taggings (
     tag_id      TEXT NOT NULL,
     PRIMARY KEY (tenant_id, entity_type, entity_id, tag_id),
     CONSTRAINT taggings_entity_type CHECK (entity_type IN ('ticket', 'client', 'asset', 'kb_article')),
-    FOREIGN KEY (tenant_id, tag_id) REFERENCES tags (tenant_id, id) ON DELETE CASCADE
+    -- No cascade: a tag still carried is not deleted (the server answers 409 first).
+    FOREIGN KEY (tenant_id, tag_id) REFERENCES tags (tenant_id, id)
 );
 
 CREATE INDEX taggings_tag_idx ON taggings (tenant_id, tag_id);

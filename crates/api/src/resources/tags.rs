@@ -223,7 +223,11 @@ async fn delete(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError
             ))
             .with_details(serde_json::json!({ "in_use": total })));
         }
-        diesel::delete(tags::table.filter(tags::tenant_id.eq(&tenant).and(tags::id.eq(&tag.id)))).execute(conn)?;
+        diesel::delete(tags::table.filter(tags::tenant_id.eq(&tenant).and(tags::id.eq(&tag.id))))
+            .execute(conn)
+            .map_err(|e| {
+                ApiError::from_in_use(e, || format!("Records carry the tag `{}`; remove it from them first.", tag.name))
+            })?;
         Ok(NoContent {})
     })
     .await
