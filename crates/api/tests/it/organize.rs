@@ -211,10 +211,24 @@ async fn teams_have_active_members_of_the_tenant() {
     assert!(in_use.body["error"]["message"].as_str().unwrap().starts_with("1 tickets"), "{}", in_use.body);
     f.call(a, "PUT", &format!("/api/v1/tickets/{}", ticket.id()), Some(json!({"team_id": null}))).await.expect(200);
     f.call(a, "DELETE", &format!("/api/v1/teams/{team}"), None).await.expect(204);
-    // A user who was a member can still be deleted (memberships go with them).
     let body =
         json!({"title": "x", "board_id": s.board, "client_id": s.client, "priority_id": s.priority, "team_id": "nope"});
     f.call(a, "POST", "/api/v1/tickets", Some(body)).await.expect(400);
+
+    // A member can still be deleted (not merely deactivated): their memberships go with them.
+    let desk = f.call(a, "GET", "/api/v1/teams?name=desk", None).await.data()[0]["id"].as_str().unwrap().to_owned();
+    let leaver = f
+        .call(a, "POST", "/api/v1/users", Some(json!({"email": "l@x.example", "display_name": "L", "role_ids": []})))
+        .await
+        .expect(201)
+        .id();
+    f.call(a, "PUT", &format!("/api/v1/teams/{desk}/members"), Some(json!({"user_ids": [leaver, tech]})))
+        .await
+        .expect(200);
+    let removed = f.call(a, "DELETE", &format!("/api/v1/users/{leaver}"), None).await.expect(200);
+    assert_eq!(removed.data()["outcome"], "deleted");
+    let desk = f.call(a, "GET", &format!("/api/v1/teams/{desk}"), None).await.expect(200);
+    assert_eq!(desk.data()["members"], json!([{"user_id": tech, "display_name": "Technician"}]));
 }
 
 #[tokio::test]
