@@ -246,6 +246,9 @@ pub fn authorize(holder: Holder, granted: PermissionSet, needed: Permission) -> 
     }
 }
 
+/// PostgreSQL advisory lock key held while introducing declared permissions ("alga_prm" in ASCII).
+const INTRODUCE_LOCK_KEY: i64 = 0x616c_6761_5f70_726d;
+
 /// Gives a database the permissions declared since it was made: each declared pair missing from
 /// `permissions` is added and granted to every tenant's built-in roles that the declaration gives
 /// it to, in one transaction. A pair is introduced once: grants an administrator later removes
@@ -254,6 +257,13 @@ pub fn introduce_declared(conn: &mut crate::DbConn) -> Result<Vec<Permission>, A
     use crate::schema::{permissions, roles};
     use diesel::prelude::*;
     crate::db::write_transaction(conn, |conn| {
+        // Runners starting together (after the migration lock is released) take turns, so that one
+        // introduces and the others find nothing new; SQLite's write transaction already does.
+        if let crate::DbConn::Postgresql(pg) = conn {
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                .bind::<diesel::sql_types::BigInt, _>(INTRODUCE_LOCK_KEY)
+                .execute(pg)?;
+        }
         let known: Vec<(String, String)> =
             permissions::table.select((permissions::resource, permissions::action)).load(conn)?;
         let new: Vec<Permission> = all_permissions()
