@@ -319,8 +319,11 @@ mod tests {
         assert!(!tech.contains(Permission::new(Resource::User, Action::Read)));
         assert!(tech.contains(Permission::new(Resource::ApiKey, Action::Create)));
         let ro = BuiltInRole::ReadOnly.permissions();
-        assert_eq!(ro.iter().count(), 13);
+        // Reading the 16 business resources (docs/api.md's table), and nothing else.
+        assert_eq!(ro.iter().count(), 16);
         assert!(ro.iter().all(|p| p.action == Action::Read && p.resource.is_psa()));
+        assert!(ro.contains(Permission::new(Resource::KbArticle, Action::Read)));
+        assert!(!tech.contains(Permission::new(Resource::KbPublication, Action::Update)));
     }
 
     #[test]
