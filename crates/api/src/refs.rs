@@ -2,8 +2,8 @@
 //! a 400 naming the field (the request is wrong), unlike a missing path id (404).
 
 use alga_core::schema::{
-    boards, client_locations, clients, contacts, priorities, project_tasks, projects, statuses, teams, ticket_categories,
-    tickets, users,
+    boards, client_locations, clients, contacts, priorities, project_tasks, projects, statuses, teams,
+    ticket_categories, tickets, users,
 };
 use alga_core::{ApiError, DbConn};
 use diesel::prelude::*;

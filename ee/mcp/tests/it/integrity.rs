@@ -8,7 +8,7 @@ use std::sync::Arc;
 use diesel::RunQueryDsl;
 use serde_json::{Value, json};
 
-use crate::support::{Env, Tenant};
+use crate::support::{Env, Tenant, keyed_agent};
 
 fn tool_result(answer: &crate::support::Answer) -> &Value {
     &answer.body["result"]["structuredContent"]
@@ -32,19 +32,6 @@ async fn seeded(env: &Env) -> String {
     alga_api::demo::seed(&env.ctx, "tenant-a").await.unwrap();
     let list = env.api(&env.a.admin_key, "GET", "/api/v1/tickets?limit=1", None).await.expect(200);
     list.data()[0]["id"].as_str().unwrap().to_owned()
-}
-
-/// An agent of `t` with these roles and an API key: (agent id, key).
-async fn keyed_agent(env: &Env, t: &Tenant, name: &str, roles: &[&str]) -> (String, String) {
-    let body = json!({ "name": name, "role_ids": roles });
-    let agent = env.api(&t.admin_key, "POST", "/api/v1/mcp/agents", Some(body)).await.expect(201);
-    let id = agent.data()["id"].as_str().unwrap().to_owned();
-    let expires = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
-    let key = env
-        .api(&t.admin_key, "POST", &format!("/api/v1/mcp/agents/{id}/keys"), Some(json!({ "expires_at": expires })))
-        .await
-        .expect(201);
-    (id, key.data()["key"].as_str().unwrap().to_owned())
 }
 
 async fn comment(env: &Env, key: &str, ticket: &str, text: &str) -> crate::support::Answer {

@@ -7,5 +7,6 @@ mod governance;
 mod integrity;
 mod load;
 mod providers;
+mod scenario;
 mod support;
 mod ui;

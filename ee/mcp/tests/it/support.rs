@@ -314,3 +314,16 @@ fn tenant(conn: &mut alga_core::DbConn, slug: &str) -> Tenant {
     let mut keys = keys.into_iter();
     Tenant { admin_key: keys.next().unwrap(), tech_key: keys.next().unwrap(), technician_role }
 }
+
+/// An agent of `t` with these roles and an API key: (agent id, key).
+pub async fn keyed_agent(env: &Env, t: &Tenant, name: &str, roles: &[&str]) -> (String, String) {
+    let body = json!({ "name": name, "role_ids": roles });
+    let agent = env.api(&t.admin_key, "POST", "/api/v1/mcp/agents", Some(body)).await.expect(201);
+    let id = agent.data()["id"].as_str().unwrap().to_owned();
+    let expires = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let key = env
+        .api(&t.admin_key, "POST", &format!("/api/v1/mcp/agents/{id}/keys"), Some(json!({ "expires_at": expires })))
+        .await
+        .expect(201);
+    (id, key.data()["key"].as_str().unwrap().to_owned())
+}
