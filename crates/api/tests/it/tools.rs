@@ -123,3 +123,15 @@ async fn permissions_and_validation_come_back_as_tool_errors() {
     let unknown = tech.rpc("tools/call", json!({"name": "drop_tables", "arguments": {}})).await;
     assert_eq!(unknown["error"]["code"], -32602);
 }
+
+/// `tools/list` stays within 2,000 tokens (estimated as bytes / 4, as `cargo xtask bench` does)
+/// for the caller who reaches the most (an Admin): three meta-tools, whatever the catalog's size.
+#[tokio::test]
+async fn tools_list_stays_within_two_thousand_tokens() {
+    let f = Fixture::new().await;
+    let admin = Session::new(&f, &f.a.admin);
+    let tools = admin.rpc("tools/list", json!({})).await;
+    let bytes = tools["result"].to_string().len();
+    assert!(alga_api::catalog().operations().len() > 100, "the catalog this is measured on");
+    assert!(bytes / 4 < 2_000, "tools/list is {bytes} bytes (~{} tokens)", bytes / 4);
+}
