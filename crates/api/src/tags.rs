@@ -5,7 +5,7 @@
 //! module for everything about its tags:
 //!
 //! - its answers carry `tags: [names]`, sorted case-insensitively: [`of_one`] for one record,
-//!   [`of_many`] for a page of records (one query);
+//!   [`of_many`] or [`attach`] for a page of records (one query);
 //! - its create and update take `tags: [names]` (omitted keeps) and call [`set`] in their write
 //!   transaction, which replaces the record's set (unknown names are a 400 naming them; names
 //!   are matched case-insensitively and duplicates folded); setting tags is part of changing the
@@ -138,6 +138,27 @@ pub fn of_many(
         by_record.entry(record).or_default().push(name);
     }
     Ok(by_record)
+}
+
+/// A page of records with their tags, in one query: `make` builds each answer from its record
+/// and its tag names; `id` names a record.
+pub fn attach<R, T>(
+    conn: &mut DbConn,
+    tenant: &str,
+    kind: Taggable,
+    rows: Vec<R>,
+    id: impl Fn(&R) -> &str,
+    make: impl Fn(R, Vec<String>) -> T,
+) -> Result<Vec<T>, ApiError> {
+    let ids: Vec<String> = rows.iter().map(|r| id(r).to_owned()).collect();
+    let mut tagged = of_many(conn, tenant, kind, &ids)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let tags = tagged.remove(id(&r)).unwrap_or_default();
+            make(r, tags)
+        })
+        .collect())
 }
 
 /// For a list's `tag` filter (a tag name, any case): `None` without a filter, else the id of the

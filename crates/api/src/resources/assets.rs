@@ -1,8 +1,7 @@
 //! Assets (configuration items): the devices an MSP looks after for its clients, and the tickets
 //! they are linked to.
 //!
-//! Tags on assets are not here: they come with the generic tags module, which attaches tags to
-//! any record type (add `asset` to its record types rather than a column here).
+//! Assets carry tags from the tenant's vocabulary (`crate::tags`), like clients.
 
 use alga_core::schema::{assets, statuses, ticket_assets, tickets};
 use alga_core::{Action, ApiError, DbConn, Resource};
@@ -18,9 +17,10 @@ use crate::model::{
     required_text, utc,
 };
 use crate::refs;
+use crate::tags::{self, Taggable};
 
 const TAGS: &[&str] = &["Assets"];
-const EXAMPLE_CREATE: &str = r#"{"asset_type":"laptop","name":"ACME-LT-014","client_id":"<client id>","location_id":"<location id>","serial_number":"5CG1234XYZ","purchase_date":"2024-03-01","warranty_end_date":"2027-02-28","attributes":{"model":"HP EliteBook 840 G10","os":"Windows 11 Pro","ram_gb":16}}"#;
+const EXAMPLE_CREATE: &str = r#"{"asset_type":"laptop","name":"ACME-LT-014","client_id":"<client id>","location_id":"<location id>","serial_number":"5CG1234XYZ","purchase_date":"2024-03-01","warranty_end_date":"2027-02-28","tags":["vip"],"attributes":{"model":"HP EliteBook 840 G10","os":"Windows 11 Pro","ram_gb":16}}"#;
 
 pub fn operations() -> Vec<Operation> {
     Vec::from([
@@ -30,8 +30,8 @@ pub fn operations() -> Vec<Operation> {
                     "List assets",
                     "Devices and equipment (configuration items) of the tenant's clients, by name. Filter by \
                      client, location, type (laptop, server, printer, firewall or switch as `network`…), status, \
-                     warranty ending before a date (out of warranty), serial number, or text in the name, serial \
-                     number and notes.",
+                     warranty ending before a date (out of warranty), serial number, a tag they carry \
+                     (`tag=vip`), or text in the name, serial number and notes.",
                 )
                 .tags(TAGS),
             list,
@@ -41,8 +41,8 @@ pub fn operations() -> Vec<Operation> {
                 .doc(
                     "Create an asset",
                     "Records a device (workstation, laptop, server, network equipment, printer, phone…) of a client, \
-                     optionally at one of the client's locations, with serial number, purchase and warranty dates \
-                     and custom `attributes` (a JSON object).",
+                     optionally at one of the client's locations, with serial number, purchase and warranty dates, \
+                     existing tags and custom `attributes` (a JSON object).",
                 )
                 .tags(TAGS)
                 .example(EXAMPLE_CREATE),
@@ -50,7 +50,10 @@ pub fn operations() -> Vec<Operation> {
         ),
         op(
             Meta::new("assets.get", Method::Get, "/api/v1/assets/{id}", Access::needs(Resource::Asset, Action::Read))
-                .doc("Get an asset", "One device or piece of equipment by id, with its warranty and custom attributes.")
+                .doc(
+                    "Get an asset",
+                    "One device or piece of equipment by id, with its warranty, tags and custom attributes.",
+                )
                 .tags(TAGS),
             get,
         ),
@@ -63,9 +66,9 @@ pub fn operations() -> Vec<Operation> {
             )
             .doc(
                 "Update an asset",
-                "Changes the given fields of a device, such as its status (in repair, retired), location or \
-                 warranty date; omitted fields keep their value, `null` clears an optional one. `attributes` \
-                 replaces the whole object.",
+                "Changes the given fields of a device, such as its status (in repair, retired), location, \
+                 warranty date or tags; omitted fields keep their value, `null` clears an optional one. \
+                 `attributes` and `tags` replace the whole object or set (`[]` removes every tag).",
             )
             .tags(TAGS)
             .example(r#"{"status":"in_repair","notes":"Sent to HP for a new keyboard."}"#),
@@ -80,8 +83,8 @@ pub fn operations() -> Vec<Operation> {
             )
             .doc(
                 "Delete an asset",
-                "Deletes a device record and its links to tickets (the tickets stay). To keep its history, set \
-                 its status to `retired` instead.",
+                "Deletes a device record, its tags and its links to tickets (the tickets stay). To keep its \
+                 history, set its status to `retired` instead.",
             )
             .tags(TAGS),
             delete,
@@ -221,6 +224,8 @@ pub struct Asset {
     pub notes: String,
     /// Custom fields (model, operating system, IP address…).
     pub attributes: Map<String, Value>,
+    /// The names of the tags it carries, sorted.
+    pub tags: Vec<String>,
     #[serde(serialize_with = "utc")]
     #[schemars(with = "DateTime<Utc>")]
     pub created_at: NaiveDateTime,
@@ -244,6 +249,7 @@ impl From<Row> for Asset {
             notes: r.notes,
             // Written only by this module, always an object.
             attributes: serde_json::from_str(&r.attributes).unwrap_or_default(),
+            tags: Vec::new(),
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -261,6 +267,8 @@ struct ListAssets {
     warranty_before: Option<NaiveDate>,
     /// Only assets with exactly this serial number (case-insensitive).
     serial_number: Option<String>,
+    /// Only assets carrying this tag (its name, any case).
+    tag: Option<String>,
     /// Text to find in the name, serial number or notes (case-insensitive).
     search: Option<String>,
     /// Page number, from 1.
@@ -287,6 +295,9 @@ struct CreateAsset {
     notes: String,
     /// Custom fields as a JSON object, at most 8 KiB.
     attributes: Option<Map<String, Value>>,
+    /// Names of existing tags to put on it.
+    #[serde(default)]
+    tags: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -308,6 +319,8 @@ struct UpdateAsset {
     notes: Option<String>,
     /// Replaces the whole object.
     attributes: Option<Map<String, Value>>,
+    /// Replaces its tags with these existing tags (names); omitted keeps them.
+    tags: Option<Vec<String>>,
 }
 
 fn attributes_text(attributes: &Map<String, Value>) -> Result<String, ApiError> {
@@ -339,12 +352,21 @@ fn load_row(conn: &mut DbConn, tenant: &str, id: &str) -> Result<Row, ApiError> 
         .ok_or_else(|| ApiError::not_found("No asset with this id."))
 }
 
+/// Assets of a page with their tags (one query).
+fn with_tags(conn: &mut DbConn, tenant: &str, rows: Vec<Row>) -> Result<Vec<Asset>, ApiError> {
+    tags::attach(conn, tenant, Taggable::Asset, rows, |r| &r.id, |r, tags| Asset { tags, ..Asset::from(r) })
+}
+
 async fn list(ctx: Ctx, _: (), q: ListAssets, _: ()) -> Result<Page<Asset>, ApiError> {
     let page = PageRequest::new(q.page, q.limit)?;
     let tenant = ctx.tenant().to_owned();
     ctx.db(move |conn| {
+        let tag = tags::filter_id(conn, &tenant, q.tag.as_deref())?;
         let filtered = || {
             let mut query = assets::table.filter(assets::tenant_id.eq(&tenant)).into_boxed();
+            if let Some(tag) = &tag {
+                query = query.filter(assets::id.eq_any(tags::carrying!(&tenant, Taggable::Asset, tag)));
+            }
             if let Some(v) = &q.client_id {
                 query = query.filter(assets::client_id.eq(v));
             }
@@ -382,7 +404,7 @@ async fn list(ctx: Ctx, _: (), q: ListAssets, _: ()) -> Result<Page<Asset>, ApiE
             .offset(page.offset())
             .select(Row::as_select())
             .load(conn)?;
-        Ok(page.page(rows.into_iter().map(Asset::from).collect(), total))
+        Ok(page.page(with_tags(conn, &tenant, rows)?, total))
     })
     .await
 }
@@ -404,11 +426,13 @@ async fn create(ctx: Ctx, _: (), _: (), b: CreateAsset) -> Result<Data<Asset>, A
         warranty_end_date: b.warranty_end_date,
         notes: bounded_text("notes", &b.notes, 10_000)?,
         attributes,
+        tags: Vec::new(),
         created_at: now,
         updated_at: now,
     };
     let tenant = ctx.tenant().to_owned();
     ctx.write(move |conn| {
+        let mut asset = asset;
         refs::client(conn, &tenant, "client_id", &asset.client_id)?;
         if let Some(location) = &asset.location_id {
             refs::location_of_client(conn, &tenant, "location_id", location, &asset.client_id)?;
@@ -431,6 +455,7 @@ async fn create(ctx: Ctx, _: (), _: (), b: CreateAsset) -> Result<Data<Asset>, A
                 assets::updated_at.eq(asset.updated_at),
             ))
             .execute(conn)?;
+        asset.tags = tags::set(conn, &tenant, Taggable::Asset, &asset.id, &b.tags)?;
         Ok(data(asset))
     })
     .await
@@ -438,7 +463,12 @@ async fn create(ctx: Ctx, _: (), _: (), b: CreateAsset) -> Result<Data<Asset>, A
 
 async fn get(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<Asset>, ApiError> {
     let tenant = ctx.tenant().to_owned();
-    ctx.db(move |conn| load_row(conn, &tenant, &p.id).map(Asset::from).map(data)).await
+    ctx.db(move |conn| {
+        let mut asset = Asset::from(load_row(conn, &tenant, &p.id)?);
+        asset.tags = tags::of_one(conn, &tenant, Taggable::Asset, &asset.id)?;
+        Ok(data(asset))
+    })
+    .await
 }
 
 async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateAsset) -> Result<Data<Asset>, ApiError> {
@@ -506,6 +536,10 @@ async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateAsset) -> Result<Data<Asset
                 assets::updated_at.eq(a.updated_at),
             ))
             .execute(conn)?;
+        a.tags = match &b.tags {
+            Some(names) => tags::set(conn, &tenant, Taggable::Asset, &a.id, names)?,
+            None => tags::of_one(conn, &tenant, Taggable::Asset, &a.id)?,
+        };
         Ok(data(a))
     })
     .await
@@ -520,6 +554,7 @@ async fn delete(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError
         if deleted == 0 {
             return Err(ApiError::not_found("No asset with this id."));
         }
+        tags::remove_all(conn, &tenant, Taggable::Asset, &p.id)?;
         Ok(NoContent {})
     })
     .await
@@ -644,7 +679,7 @@ async fn list_for_ticket(ctx: Ctx, p: IdPath, q: ListLinkedAssets, _: ()) -> Res
             .offset(page.offset())
             .select(Row::as_select())
             .load(conn)?;
-        Ok(page.page(rows.into_iter().map(Asset::from).collect(), total))
+        Ok(page.page(with_tags(conn, &tenant, rows)?, total))
     })
     .await
 }

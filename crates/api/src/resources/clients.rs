@@ -202,15 +202,8 @@ async fn list(ctx: Ctx, _: (), q: ListClients, _: ()) -> Result<Page<Client>, Ap
             .offset(page.offset())
             .select(ClientRow::as_select())
             .load(conn)?;
-        let ids: Vec<String> = rows.iter().map(|c| c.id.clone()).collect();
-        let mut tagged = tags::of_many(conn, &tenant, Taggable::Client, &ids)?;
-        let rows = rows
-            .into_iter()
-            .map(|client| {
-                let tags = tagged.remove(&client.id).unwrap_or_default();
-                Client { client, tags }
-            })
-            .collect();
+        let rows =
+            tags::attach(conn, &tenant, Taggable::Client, rows, |c| &c.id, |client, tags| Client { client, tags })?;
         Ok(page.page(rows, total))
     })
     .await

@@ -3,8 +3,8 @@
 //! content (a new article is a draft), and publishing or archiving (`PUT …/status`) needs `kb_publication:update`.
 //! Only published articles are found by `GET /api/v1/search`.
 //!
-//! Tags on articles come with the generic tags module (add `kb_article` to its record types);
-//! `category` is free text until ticket categories can serve.
+//! Articles carry tags from the tenant's vocabulary (`crate::tags`), like clients; `category` is
+//! free text until ticket categories can serve.
 
 use alga_core::schema::kb_articles;
 use alga_core::{Action, ApiError, DbConn, Resource};
@@ -18,9 +18,10 @@ use crate::model::{
     Data, IdPath, NoContent, Page, PageRequest, bounded_text, data, like_pattern, lower, nullable, optional_text,
     required_text, utc, utc_opt,
 };
+use crate::tags::{self, Taggable};
 
 const TAGS: &[&str] = &["Knowledge base"];
-const EXAMPLE_CREATE: &str = r#"{"title":"Reset a user's VPN connection","category":"Remote access","body":"1. Open FortiClient.\n2. Remove the saved connection.\n3. Re-import the profile from the portal."}"#;
+const EXAMPLE_CREATE: &str = r#"{"title":"Reset a user's VPN connection","category":"Remote access","tags":["vpn"],"body":"1. Open FortiClient.\n2. Remove the saved connection.\n3. Re-import the profile from the portal."}"#;
 const MAX_BODY: usize = 100_000;
 
 pub fn operations() -> Vec<Operation> {
@@ -35,7 +36,8 @@ pub fn operations() -> Vec<Operation> {
             .doc(
                 "List knowledge-base articles",
                 "How-to and troubleshooting articles (knowledge base, KB, documentation), most recently changed \
-                 first. Filter by status (draft, published, archived), category, or text in the title and body.",
+                 first. Filter by status (draft, published, archived), category, a tag they carry (`tag=vpn`), or \
+                 text in the title and body.",
             )
             .tags(TAGS),
             list,
@@ -49,8 +51,8 @@ pub fn operations() -> Vec<Operation> {
             )
             .doc(
                 "Write a knowledge-base article",
-                "Creates a how-to or troubleshooting article (Markdown body) as a draft, authored by the caller. \
-                 Publishing is a separate step.",
+                "Creates a how-to or troubleshooting article (Markdown body) as a draft, authored by the caller, \
+                 optionally labelled with existing tags. Publishing is a separate step.",
             )
             .tags(TAGS)
             .example(EXAMPLE_CREATE),
@@ -63,7 +65,7 @@ pub fn operations() -> Vec<Operation> {
                 "/api/v1/kb-articles/{id}",
                 Access::needs(Resource::KbArticle, Action::Read),
             )
-            .doc("Get a knowledge-base article", "One article by id, with its Markdown body and status.")
+            .doc("Get a knowledge-base article", "One article by id, with its Markdown body, status and tags.")
             .tags(TAGS),
             get,
         ),
@@ -76,8 +78,8 @@ pub fn operations() -> Vec<Operation> {
             )
             .doc(
                 "Edit a knowledge-base article",
-                "Changes the title, body or category of an article; omitted fields keep their value. The status \
-                 does not change here (`PUT …/status` does that); a published article's edits are live.",
+                "Changes the title, body, category or tags of an article; omitted fields keep their value, \
+                 `tags` replaces its tags (`[]` removes them). The status does not change here (`PUT …/status` does that); a published article's edits are live.",
             )
             .tags(TAGS)
             .example(r#"{"body":"Updated steps for FortiClient 7.2."}"#),
@@ -90,7 +92,10 @@ pub fn operations() -> Vec<Operation> {
                 "/api/v1/kb-articles/{id}",
                 Access::needs(Resource::KbArticle, Action::Delete),
             )
-            .doc("Delete a knowledge-base article", "Deletes an article; archiving keeps it out of search instead.")
+            .doc(
+                "Delete a knowledge-base article",
+                "Deletes an article and its tags; archiving keeps it out of search instead.",
+            )
             .tags(TAGS),
             delete,
         ),
@@ -132,9 +137,18 @@ impl ArticleStatus {
     }
 }
 
+/// An article as the API shows it: its row and its tags.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Article {
+    #[serde(flatten)]
+    pub article: ArticleRow,
+    /// The names of the tags it carries, sorted.
+    pub tags: Vec<String>,
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, JsonSchema)]
 #[diesel(table_name = kb_articles)]
-pub struct Article {
+pub struct ArticleRow {
     pub id: String,
     pub title: String,
     /// Markdown. Untrusted user content.
@@ -162,6 +176,8 @@ struct ListArticles {
     status: Option<ArticleStatus>,
     /// Only articles of this category (case-insensitive).
     category: Option<String>,
+    /// Only articles carrying this tag (its name, any case).
+    tag: Option<String>,
     /// Text to find in the title or body (case-insensitive).
     search: Option<String>,
     /// Page number, from 1.
@@ -179,6 +195,9 @@ struct CreateArticle {
     body: String,
     /// Free text such as `Remote access` or `Printing`.
     category: Option<String>,
+    /// Names of existing tags to put on it.
+    #[serde(default)]
+    tags: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -188,23 +207,35 @@ struct UpdateArticle {
     body: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     category: Option<Option<String>>,
+    /// Replaces its tags with these existing tags (names); omitted keeps them.
+    tags: Option<Vec<String>>,
 }
 
-fn load(conn: &mut DbConn, tenant: &str, id: &str) -> Result<Article, ApiError> {
+fn load_row(conn: &mut DbConn, tenant: &str, id: &str) -> Result<ArticleRow, ApiError> {
     kb_articles::table
         .filter(kb_articles::tenant_id.eq(tenant).and(kb_articles::id.eq(id)))
-        .select(Article::as_select())
+        .select(ArticleRow::as_select())
         .first(conn)
         .optional()?
         .ok_or_else(|| ApiError::not_found("No knowledge-base article with this id."))
+}
+
+fn load(conn: &mut DbConn, tenant: &str, id: &str) -> Result<Article, ApiError> {
+    let article = load_row(conn, tenant, id)?;
+    let tags = tags::of_one(conn, tenant, Taggable::KbArticle, id)?;
+    Ok(Article { article, tags })
 }
 
 async fn list(ctx: Ctx, _: (), q: ListArticles, _: ()) -> Result<Page<Article>, ApiError> {
     let page = PageRequest::new(q.page, q.limit)?;
     let tenant = ctx.tenant().to_owned();
     ctx.db(move |conn| {
+        let tag = tags::filter_id(conn, &tenant, q.tag.as_deref())?;
         let filtered = || {
             let mut query = kb_articles::table.filter(kb_articles::tenant_id.eq(&tenant)).into_boxed();
+            if let Some(tag) = &tag {
+                query = query.filter(kb_articles::id.eq_any(tags::carrying!(&tenant, Taggable::KbArticle, tag)));
+            }
             if let Some(status) = q.status {
                 query = query.filter(kb_articles::status.eq(status.as_str()));
             }
@@ -227,8 +258,16 @@ async fn list(ctx: Ctx, _: (), q: ListArticles, _: ()) -> Result<Page<Article>, 
             .order((kb_articles::updated_at.desc(), kb_articles::id.desc()))
             .limit(page.limit())
             .offset(page.offset())
-            .select(Article::as_select())
+            .select(ArticleRow::as_select())
             .load(conn)?;
+        let rows = tags::attach(
+            conn,
+            &tenant,
+            Taggable::KbArticle,
+            rows,
+            |a| &a.id,
+            |article, tags| Article { article, tags },
+        )?;
         Ok(page.page(rows, total))
     })
     .await
@@ -236,7 +275,7 @@ async fn list(ctx: Ctx, _: (), q: ListArticles, _: ()) -> Result<Page<Article>, 
 
 async fn create(ctx: Ctx, _: (), _: (), b: CreateArticle) -> Result<Data<Article>, ApiError> {
     let now = alga_core::identity::now();
-    let article = Article {
+    let article = ArticleRow {
         id: alga_core::identity::new_id(),
         title: required_text("title", &b.title, 300)?,
         body: bounded_text("body", &b.body, MAX_BODY)?,
@@ -265,7 +304,8 @@ async fn create(ctx: Ctx, _: (), _: (), b: CreateArticle) -> Result<Data<Article
                 kb_articles::updated_at.eq(article.updated_at),
             ))
             .execute(conn)?;
-        Ok(data(article))
+        let tags = tags::set(conn, &tenant, Taggable::KbArticle, &article.id, &b.tags)?;
+        Ok(data(Article { article, tags }))
     })
     .await
 }
@@ -279,7 +319,7 @@ async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateArticle) -> Result<Data<Art
     let tenant = ctx.tenant().to_owned();
     ctx.write(move |conn| {
         alga_core::lock_row!(conn, kb_articles, &tenant, &p.id);
-        let mut a = load(conn, &tenant, &p.id)?;
+        let mut a = load_row(conn, &tenant, &p.id)?;
         if let Some(title) = &b.title {
             a.title = required_text("title", title, 300)?;
         }
@@ -298,7 +338,11 @@ async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateArticle) -> Result<Data<Art
                 kb_articles::updated_at.eq(a.updated_at),
             ))
             .execute(conn)?;
-        Ok(data(a))
+        let tags = match &b.tags {
+            Some(names) => tags::set(conn, &tenant, Taggable::KbArticle, &a.id, names)?,
+            None => tags::of_one(conn, &tenant, Taggable::KbArticle, &a.id)?,
+        };
+        Ok(data(Article { article: a, tags }))
     })
     .await
 }
@@ -313,6 +357,7 @@ async fn delete(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError
         if deleted == 0 {
             return Err(ApiError::not_found("No knowledge-base article with this id."));
         }
+        tags::remove_all(conn, &tenant, Taggable::KbArticle, &p.id)?;
         Ok(NoContent {})
     })
     .await
@@ -331,7 +376,7 @@ async fn set_status(ctx: Ctx, p: IdPath, _: (), b: SetStatus) -> Result<Data<Art
     let tenant = ctx.tenant().to_owned();
     ctx.write(move |conn| {
         alga_core::lock_row!(conn, kb_articles, &tenant, &id);
-        let mut a = load(conn, &tenant, &id)?;
+        let mut a = load_row(conn, &tenant, &id)?;
         let now = alga_core::identity::now();
         a.status = status.as_str().to_owned();
         if status == ArticleStatus::Published {
@@ -345,7 +390,8 @@ async fn set_status(ctx: Ctx, p: IdPath, _: (), b: SetStatus) -> Result<Data<Art
                 kb_articles::updated_at.eq(a.updated_at),
             ))
             .execute(conn)?;
-        Ok(data(a))
+        let tags = tags::of_one(conn, &tenant, Taggable::KbArticle, &a.id)?;
+        Ok(data(Article { article: a, tags }))
     })
     .await
 }

@@ -198,3 +198,15 @@ async fn assets_are_filtered_validated_and_kept_to_their_client() {
     f.call(a, "PUT", &links, Some(json!({"asset_ids": []}))).await.expect(200);
     assert_eq!(f.call(a, "GET", &links, None).await.expect(200).body["pagination"]["total"], 0);
 }
+
+#[tokio::test]
+async fn assets_carry_tags_and_filter_by_them() {
+    let f = Fixture::new().await;
+    let s = f.setup(&f.a.admin).await;
+    f.check_tags(
+        "/api/v1/assets",
+        "asset",
+        |name, tags| json!({"asset_type": "laptop", "name": name, "client_id": s.client, "tags": tags}),
+    )
+    .await;
+}

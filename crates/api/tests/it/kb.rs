@@ -79,3 +79,14 @@ async fn articles_are_written_as_drafts_and_published_by_whoever_may_publish() {
     f.call(&f.a.admin, "DELETE", &path, None).await.expect(204);
     f.call(&f.a.admin, "GET", &path, None).await.expect(404);
 }
+
+#[tokio::test]
+async fn articles_carry_tags_and_filter_by_them() {
+    let f = Fixture::new().await;
+    f.check_tags(
+        "/api/v1/kb-articles",
+        "kb_article",
+        |title, tags| json!({"title": title, "body": "Steps.", "tags": tags}),
+    )
+    .await;
+}

@@ -155,3 +155,96 @@ impl Fixture {
         self.call(who, "POST", "/api/v1/tickets", Some(body)).await.expect(201).id()
     }
 }
+
+/// The names in a JSON array of strings.
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array().unwrap_or_else(|| panic!("not an array: {v}")).iter().map(|n| n.as_str().unwrap().to_owned()).collect()
+}
+
+impl Fixture {
+    /// Checks that the records of a taggable collection (`/api/v1/assets`…) carry tags as clients
+    /// do, in tenant A (whose vocabulary must not yet have `vip` or `Onsite`): `new(name, tags)`
+    /// is a create body for a record named `name` with these tag names; `kind` is the records'
+    /// type as a tag's usage names it (`asset`…).
+    pub async fn check_tags(&self, collection: &str, kind: &str, new: impl Fn(&str, Value) -> Value) {
+        use serde_json::json;
+        let a = &self.a.admin;
+        let total = async |who: &Arc<Principal>, query: String| -> u64 {
+            let target = format!("{collection}?{query}");
+            self.call(who, "GET", &target, None).await.expect(200).body["pagination"]["total"].as_u64().unwrap()
+        };
+        let vip = self.call(a, "POST", "/api/v1/tags", Some(json!({"name": "vip"}))).await.expect(201).id();
+        self.call(a, "POST", "/api/v1/tags", Some(json!({"name": "Onsite"}))).await.expect(201);
+
+        // Names match in any case, repeats count once, answers are sorted.
+        let first = self.call(a, "POST", collection, Some(new("First", json!(["VIP", "onsite", "vip"])))).await;
+        let first = first.expect(201);
+        assert_eq!(strings(&first.data()["tags"]), ["Onsite", "vip"]);
+        let first = first.id();
+        let second = self.call(a, "POST", collection, Some(new("Second", json!([])))).await.expect(201);
+        assert_eq!(second.data()["tags"], json!([]));
+        let second = second.id();
+        let mut untagged = new("Untagged", json!([]));
+        untagged.as_object_mut().unwrap().remove("tags");
+        let third = self.call(a, "POST", collection, Some(untagged)).await.expect(201);
+        assert_eq!(third.data()["tags"], json!([]), "tags are optional on create");
+
+        // Unknown names are refused together, by name, and create or change nothing.
+        let unknown = self.call(a, "POST", collection, Some(new("Refused", json!(["vip", "gold", "Silver"])))).await;
+        let unknown = unknown.expect(400);
+        let message = unknown.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("`gold`") && message.contains("`Silver`") && !message.contains("`vip`"), "{message}");
+        assert_eq!(total(a, String::new()).await, 3);
+        let path = format!("{collection}/{first}");
+        self.call(a, "PUT", &path, Some(json!({"tags": ["vip", "nope"]}))).await.expect(400);
+        assert_eq!(strings(&self.call(a, "GET", &path, None).await.data()["tags"]), ["Onsite", "vip"]);
+
+        // Omitted keeps; a list replaces; an empty list clears.
+        let kept = self.call(a, "PUT", &path, Some(json!({}))).await.expect(200);
+        assert_eq!(strings(&kept.data()["tags"]), ["Onsite", "vip"]);
+        let replaced = self.call(a, "PUT", &path, Some(json!({"tags": ["Vip"]}))).await.expect(200);
+        assert_eq!(strings(&replaced.data()["tags"]), ["vip"]);
+        let got = self.call(&self.a.readonly, "GET", &path, None).await.expect(200);
+        assert_eq!(strings(&got.data()["tags"]), ["vip"]);
+        let second_path = format!("{collection}/{second}");
+        self.call(a, "PUT", &second_path, Some(json!({"tags": ["onsite", "vip"]}))).await.expect(200);
+        let cleared = self.call(a, "PUT", &second_path, Some(json!({"tags": []}))).await.expect(200);
+        assert_eq!(cleared.data()["tags"], json!([]));
+        // Tagging is part of updating the record: the read-only role cannot.
+        self.call(&self.a.readonly, "PUT", &second_path, Some(json!({"tags": ["vip"]}))).await.expect(403);
+        self.call(a, "PUT", &second_path, Some(json!({"tags": ["onsite"]}))).await.expect(200);
+
+        // The filter: by name in any case; lists carry each record's tags; an unknown tag finds nothing.
+        let vips = self.call(&self.a.readonly, "GET", &format!("{collection}?tag=VIP"), None).await.expect(200);
+        assert_eq!(vips.body["pagination"]["total"], 1);
+        assert_eq!(
+            (vips.data()[0]["id"].as_str(), strings(&vips.data()[0]["tags"])),
+            (Some(first.as_str()), vec!["vip".to_owned()])
+        );
+        let all = self.call(a, "GET", &format!("{collection}?limit=100"), None).await.expect(200);
+        let tagged: Vec<(String, Vec<String>)> = all
+            .data()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["id"].as_str().unwrap().to_owned(), strings(&r["tags"])))
+            .collect();
+        assert!(tagged.contains(&(second.clone(), vec!["Onsite".to_owned()])), "{tagged:?}");
+        assert!(tagged.contains(&(first.clone(), vec!["vip".to_owned()])), "{tagged:?}");
+        assert_eq!(total(a, "tag=onsite".to_owned()).await, 1);
+        assert_eq!(total(a, "tag=unknown".to_owned()).await, 0);
+
+        // A tag still carried is not deleted; deleting the record removes its taggings.
+        let in_use = self.call(a, "DELETE", &format!("/api/v1/tags/{vip}"), None).await.expect(409);
+        let message = in_use.body["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(&format!("1 records carry the tag `vip` (1 {kind})")), "{message}");
+        self.call(a, "DELETE", &path, None).await.expect(204);
+        self.call(a, "DELETE", &format!("/api/v1/tags/{vip}"), None).await.expect(204);
+        assert_eq!(total(a, "tag=vip".to_owned()).await, 0);
+
+        // Tenant B can neither use tenant A's tags nor find A's records through a tag name.
+        let b = &self.b.admin;
+        assert_eq!(total(b, "tag=onsite".to_owned()).await, 0);
+        self.call(b, "PUT", &second_path, Some(json!({"tags": []}))).await.expect(404);
+    }
+}
