@@ -138,12 +138,14 @@ const CATEGORIES: [(&str, &[&str]); 4] = [
     ("Accounts", &["Onboarding", "Password reset"]),
 ];
 
-const TAGS: [(&str, &str); 5] = [
+const TAGS: [(&str, &str); 7] = [
     ("vip", "#d32f2f"),
     ("after-hours", "#6a1b9a"),
     ("security", "#ef6c00"),
     ("onsite", "#2e7d32"),
     ("recurring", "#1565c0"),
+    ("vpn", "#00838f"),
+    ("printing", "#5d4037"),
 ];
 
 const COMMENTS: [&str; 6] = [
@@ -552,6 +554,15 @@ impl Seeder {
             let prefix: String = name.split(' ').next().unwrap_or(name).to_uppercase();
             let mut own = Vec::new();
             for (a, (kind, tag, model, age, warranty, status, site, about)) in ASSETS.into_iter().enumerate() {
+                // The VIP client's devices are VIP too; equipment fixed on site (servers, network,
+                // printers) is `onsite`.
+                let mut tags = Vec::new();
+                if c == 0 {
+                    tags.push("vip");
+                }
+                if matches!(kind, "server" | "network" | "printer") {
+                    tags.push("onsite");
+                }
                 let purchased = (today - Duration::days(age + 30 * c as i64)).date_naive();
                 let mut attributes = json!({"model": model});
                 if matches!(kind, "laptop" | "workstation") {
@@ -562,7 +573,7 @@ impl Seeder {
                     "location_id": sites[site.min(sites.len() - 1)], "status": status,
                     "serial_number": format!("{}{:06}", &tag[..2], 104_729 * (c + 1) + 7_919 * a),
                     "purchase_date": purchased, "warranty_end_date": purchased + Duration::days(warranty),
-                    "attributes": attributes, "notes": model,
+                    "attributes": attributes, "notes": model, "tags": tags,
                 });
                 own.push((self.create("/api/v1/assets", body).await?, about));
                 self.summary.assets += 1;
@@ -672,8 +683,14 @@ impl Seeder {
         }
 
         for (title, category, body, published) in ARTICLES {
-            let article =
-                self.create("/api/v1/kb-articles", json!({"title": title, "category": category, "body": body})).await?;
+            let tags: &[&str] = match category {
+                "Remote access" => &["vpn"],
+                "Printing" => &["printing"],
+                "Security" => &["security"],
+                _ => &[],
+            };
+            let body = json!({"title": title, "category": category, "body": body, "tags": tags});
+            let article = self.create("/api/v1/kb-articles", body).await?;
             self.summary.kb_articles += 1;
             if published {
                 self.call(

@@ -275,6 +275,14 @@ async fn demo_data_is_realistic_and_added_once() {
     assert_eq!(vip.body["pagination"]["total"], 1);
     let vip_tickets = f.call(&f.a.readonly, "GET", "/api/v1/tickets?tag=vip&limit=1", None).await.expect(200);
     assert!(vip_tickets.body["pagination"]["total"].as_u64().unwrap() > 0);
+    // The VIP client's devices are tagged, and the equipment fixed on site; articles by topic.
+    let vip_assets = f.call(&f.a.readonly, "GET", "/api/v1/assets?tag=vip&limit=1", None).await;
+    assert_eq!(total(vip_assets), u64::try_from(first.assets / first.clients).unwrap());
+    let onsite = total(f.call(&f.a.readonly, "GET", "/api/v1/assets?tag=onsite&limit=1", None).await);
+    assert!(onsite >= u64::try_from(first.clients).unwrap() && onsite < u64::try_from(first.assets).unwrap());
+    let vpn = f.call(&f.a.readonly, "GET", "/api/v1/kb-articles?tag=vpn", None).await.expect(200);
+    assert_eq!(vpn.data()[0]["title"], "Reset a user's VPN connection", "{}", vpn.body);
+    assert!(total(f.call(&f.a.readonly, "GET", "/api/v1/kb-articles?tag=printing&limit=1", None).await) >= 3);
     let network = f.call(&f.a.readonly, "GET", "/api/v1/teams?name=network", None).await.expect(200);
     assert!(network.data()[0]["members"].as_array().unwrap().len() >= 2);
     let team = network.data()[0]["id"].as_str().unwrap();
