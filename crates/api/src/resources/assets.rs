@@ -67,7 +67,7 @@ pub fn operations() -> Vec<Operation> {
             .doc(
                 "Update an asset",
                 "Changes the given fields of a device, such as its status (in repair, retired), location, \
-                 warranty date or tags; omitted fields keep their value, `null` clears an optional one. \
+                 warranty date or tags (labels such as `vip`); omitted fields keep their value, `null` clears an optional one. \
                  `attributes` and `tags` replace the whole object or set (`[]` removes every tag).",
             )
             .tags(TAGS)

@@ -20,7 +20,7 @@ pub fn operations() -> Vec<Operation> {
             Meta::new("tags.list", Method::Get, "/api/v1/tags", Access::needs(Resource::Tag, Action::Read))
                 .doc(
                     "List tags",
-                    "The tenant's tags (labels such as `vip` or `onsite` that tickets and clients carry), by name. \
+                    "The tenant's tags (labels such as `vip` or `onsite` that tickets, clients, assets and knowledge-base articles carry), by name. \
                      Filter by a part of the name.",
                 )
                 .tags(TAGS),
@@ -30,7 +30,7 @@ pub fn operations() -> Vec<Operation> {
             Meta::new("tags.create", Method::Post, "/api/v1/tags", Access::needs(Resource::Tag, Action::Create))
                 .doc(
                     "Create a tag",
-                    "Adds a tag (label) to the tenant's vocabulary, so that tickets and clients can carry it. Names \
+                    "Adds a tag (label) to the tenant's vocabulary, so that tickets, clients, assets and knowledge-base articles can carry it. Names \
                      are 1 to 50 characters, unique regardless of case.",
                 )
                 .tags(TAGS)
