@@ -160,7 +160,9 @@ pub struct Intents {
 impl Intents {
     pub fn of(words: &[String]) -> Intents {
         let has = |list: &[&str]| words.iter().any(|w| list.contains(&w.as_str()));
-        let list = has(&["list", "search", "find", "all", "recent", "latest", "show", "browse", "any", "every"]);
+        let list = has(&[
+            "list", "search", "find", "all", "recent", "latest", "show", "browse", "any", "every", "many", "count",
+        ]);
         // "open" creates ("open a ticket") unless it filters a list ("list open tickets").
         let open = has(&["open"]) && !list;
         Intents {
@@ -302,6 +304,14 @@ impl EntryIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counting_questions_read_and_open_filters_them() {
+        let of = |q: &str| Intents::of(&tokens(q));
+        let counting = of("how many tickets are open");
+        assert!(counting.list && !counting.mutating(), "a question about open tickets reads them");
+        assert!(of("open a ticket for Acme").create, "opening a ticket still creates one");
+    }
 
     #[test]
     fn singular_forms() {
