@@ -67,8 +67,9 @@ pub fn operations() -> Vec<Operation> {
             .doc(
                 "Update an asset",
                 "Changes the given fields of a device, such as its status (in repair, retired), location, \
-                 warranty date or tags (labels such as `vip`); omitted fields keep their value, `null` clears an optional one. \
-                 `attributes` and `tags` replace the whole object or set (`[]` removes every tag).",
+                 warranty date or tags (labels such as `vip`); omitted fields keep their value, `null` clears \
+                 an optional one. `attributes` and `tags` replace the whole object or set (`[]` removes every \
+                 tag).",
             )
             .tags(TAGS)
             .example(r#"{"status":"in_repair","notes":"Sent to HP for a new keyboard."}"#),
@@ -414,7 +415,7 @@ async fn create(ctx: Ctx, _: (), _: (), b: CreateAsset) -> Result<Data<Asset>, A
     let now = alga_core::identity::now();
     let attributes = b.attributes.unwrap_or_default();
     let attributes_json = attributes_text(&attributes)?;
-    let asset = Asset {
+    let mut asset = Asset {
         id: alga_core::identity::new_id(),
         client_id: b.client_id,
         location_id: b.location_id,
@@ -432,7 +433,6 @@ async fn create(ctx: Ctx, _: (), _: (), b: CreateAsset) -> Result<Data<Asset>, A
     };
     let tenant = ctx.tenant().to_owned();
     ctx.write(move |conn| {
-        let mut asset = asset;
         refs::client(conn, &tenant, "client_id", &asset.client_id)?;
         if let Some(location) = &asset.location_id {
             refs::location_of_client(conn, &tenant, "location_id", location, &asset.client_id)?;

@@ -78,8 +78,9 @@ pub fn operations() -> Vec<Operation> {
             )
             .doc(
                 "Edit a knowledge-base article",
-                "Changes the title, body, category or tags (labels such as `vpn`) of an article; omitted fields keep their value, \
-                 `tags` replaces its tags (`[]` removes them). The status does not change here (`PUT …/status` does that); a published article's edits are live.",
+                "Changes the title, body, category or tags (labels such as `vpn`) of an article; omitted \
+                 fields keep their value, `tags` replaces its tags (`[]` removes them). The status does not \
+                 change here (`PUT …/status` does that); a published article's edits are live.",
             )
             .tags(TAGS)
             .example(r#"{"body":"Updated steps for FortiClient 7.2."}"#),
