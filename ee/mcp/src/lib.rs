@@ -17,6 +17,7 @@ pub mod jwks;
 pub mod jwt;
 pub mod limits;
 pub mod metadata;
+pub mod policy;
 pub mod schema;
 pub mod session;
 pub mod settings;
