@@ -5,7 +5,7 @@
 //! module for everything about its tags:
 //!
 //! - its answers carry `tags: [names]`, sorted case-insensitively: [`of_one`] for one record,
-//!   [`of_many`] or [`attach`] for a page of records (one query);
+//!   [`attach`] for a page of records (one query);
 //! - its create and update take `tags: [names]` (omitted keeps) and call [`set`] in their write
 //!   transaction, which replaces the record's set (unknown names are a 400 naming them; names
 //!   are matched case-insensitively and duplicates folded); setting tags is part of changing the
@@ -122,7 +122,7 @@ pub fn of_one(conn: &mut DbConn, tenant: &str, kind: Taggable, id: &str) -> Resu
 
 /// The tag names of many records (a page of a list) in one query, by record id; records without
 /// tags are absent.
-pub fn of_many(
+fn of_many(
     conn: &mut DbConn,
     tenant: &str,
     kind: Taggable,

@@ -490,12 +490,9 @@ async fn list(ctx: Ctx, _: (), q: ListTickets, _: ()) -> Result<Page<Ticket>, Ap
             .offset(page.offset())
             .select((Row::as_select(), names!()))
             .load::<(Row, Names)>(conn)?;
-        let mut rows: Vec<Ticket> = rows.into_iter().map(view).collect();
-        let ids: Vec<String> = rows.iter().map(|t| t.id.clone()).collect();
-        let mut tagged = tags::of_many(conn, &tenant, Taggable::Ticket, &ids)?;
-        for t in &mut rows {
-            t.tags = tagged.remove(&t.id).unwrap_or_default();
-        }
+        let rows = rows.into_iter().map(view).collect();
+        let rows =
+            tags::attach(conn, &tenant, Taggable::Ticket, rows, |t: &Ticket| &t.id, |t, tags| Ticket { tags, ..t })?;
         Ok(page.page(rows, total))
     })
     .await
