@@ -1,4 +1,5 @@
 //! Policies beyond roles: a tenant's Cedar policy set, evaluated after the role check on every
 //! governed tool call, and on listing and search.
 
+pub mod engine;
 pub mod facts;

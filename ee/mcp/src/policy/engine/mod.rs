@@ -1,0 +1,301 @@
+//! The Cedar policy engine: the schema generated from the catalog, compiling and validating a
+//! tenant's policy source, and deciding calls, listings and search. Pure: no database; callers
+//! load the facts (`policy::load`) and cache a [`Compiled`] set per (tenant, version).
+//!
+//! Semantics: the engine runs only after the role check, with an implicit baseline permit;
+//! policies may only `forbid`. Any matching forbid denies, and so does a forbid that cannot be
+//! evaluated (fail closed).
+
+mod model;
+mod request;
+mod templates;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashSet;
+use std::str::FromStr;
+
+use cedar_policy::{
+    ActionConstraint, AuthorizationError, Authorizer, Effect, Policy, PolicyId, PolicySet, PrincipalConstraint,
+    ResourceConstraint, Schema, ValidationMode,
+};
+use serde::{Deserialize, Serialize};
+
+pub use templates::{Template, templates};
+
+use crate::policy::facts::{CallFacts, Evaluation, PrincipalFacts, Visibility};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("the policy schema could not be generated: {0}")]
+    Schema(String),
+}
+
+/// The generated Cedar schema.
+pub fn schema() -> Result<&'static Schema, EngineError> {
+    Ok(model::model()?.schema())
+}
+
+/// The schema in Cedar's human-readable syntax, for admins to read.
+pub fn schema_text() -> Result<String, EngineError> {
+    Ok(model::model()?.text.clone())
+}
+
+/// One problem in a policy source, located 1-based.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnostic {
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+    pub policy_id: Option<String>,
+}
+
+/// What the engine knows of one policy besides Cedar's own form.
+#[derive(Clone, Debug)]
+struct PolicyMeta {
+    /// Cedar's positional id (`policy0`), the key of the compiled set.
+    cedar_id: PolicyId,
+    /// `@id("…")`, else the positional id.
+    id: String,
+    reason: Option<String>,
+}
+
+/// A validated policy set, ready to decide.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    set: PolicySet,
+    policies: Vec<PolicyMeta>,
+}
+
+/// Why a policy is refused besides Cedar's checks: policies only restrict. The one place the
+/// next issue's `@approval` permits will be let through.
+fn refusal(policy: &Policy) -> Option<&'static str> {
+    match policy.effect() {
+        Effect::Forbid => None,
+        Effect::Permit if policy.annotation("approval").is_some() => {
+            Some("approval requirements (`@approval`) are not supported yet")
+        }
+        Effect::Permit => Some("policies only restrict what roles allow: write `forbid`; roles grant"),
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn position(source: &str, offset: usize) -> (u32, u32) {
+    let offset = offset.min(source.len());
+    let before = source.get(..offset).unwrap_or(source);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (u32::try_from(line).unwrap_or(u32::MAX), u32::try_from(column).unwrap_or(u32::MAX))
+}
+
+fn diagnostic(source: &str, error: &dyn miette::Diagnostic, message: String, policy_id: Option<String>) -> Diagnostic {
+    let offset = error.labels().and_then(|mut labels| labels.next()).map(|l| l.offset()).unwrap_or(0);
+    let (line, column) = position(source, offset);
+    let message = match error.help() {
+        Some(help) => format!("{message} ({help})"),
+        None => message,
+    };
+    Diagnostic { line, column, message, policy_id }
+}
+
+/// Byte offsets of the effect keywords (`permit`/`forbid`) of each policy, in source order:
+/// the only identifiers outside brackets, strings and comments besides `when`/`unless`.
+fn effect_offsets(source: &str) -> Vec<usize> {
+    let bytes = source.as_bytes();
+    let mut out = Vec::new();
+    let (mut i, mut depth) = (0usize, 0i32);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'(' | b'{' | b'[' => depth += 1,
+            b')' | b'}' | b']' => depth -= 1,
+            c if depth == 0 && (c.is_ascii_alphabetic() || c == b'_') => {
+                let start = i;
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                    i += 1;
+                }
+                let preceded_by_at = start > 0 && bytes[start - 1] == b'@';
+                if !preceded_by_at && matches!(&source[start..i], "permit" | "forbid") {
+                    out.push(start);
+                }
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Parses and validates a tenant's policy source against the schema (strictly) and the
+/// project's rules. Every problem found is returned, each at its line and column.
+pub fn compile(source: &str) -> Result<Compiled, Vec<Diagnostic>> {
+    let model =
+        model::model().map_err(|e| vec![Diagnostic { line: 1, column: 1, message: e.to_string(), policy_id: None }])?;
+    let set = PolicySet::from_str(source)
+        .map_err(|errors| errors.iter().map(|e| diagnostic(source, e, e.to_string(), None)).collect::<Vec<_>>())?;
+    // Cedar numbers policies `policy0`, `policy1`, … in source order.
+    let offsets = effect_offsets(source);
+    let mut policies = Vec::new();
+    let mut diagnostics = Vec::new();
+    let mut seen = HashSet::new();
+    for index in 0.. {
+        let cedar_id = PolicyId::new(format!("policy{index}"));
+        let Some(policy) = set.policy(&cedar_id) else { break };
+        let id = policy.annotation("id").map_or_else(|| cedar_id.to_string(), str::to_owned);
+        let at = |message: String| {
+            let (line, column) = position(source, offsets.get(index).copied().unwrap_or(0));
+            Diagnostic { line, column, message, policy_id: Some(id.clone()) }
+        };
+        if id.trim().is_empty() {
+            diagnostics.push(at("`@id` must not be empty".to_owned()));
+        } else if !seen.insert(id.clone()) {
+            diagnostics.push(at(format!("another policy already has the id {id:?}")));
+        }
+        if let Some(why) = refusal(policy) {
+            diagnostics.push(at(why.to_owned()));
+        }
+        policies.push(PolicyMeta { cedar_id, id, reason: policy.annotation("reason").map(str::to_owned) });
+    }
+    let result = model.validator.validate(&set, ValidationMode::Strict);
+    for error in result.validation_errors() {
+        let meta = policies.iter().find(|p| &p.cedar_id == error.policy_id());
+        // Cedar names the policy by its positional id; the admin knows it by its `@id`.
+        let message = match meta {
+            Some(m) => error.to_string().replace(&format!("`{}`", m.cedar_id), &format!("`{}`", m.id)),
+            None => error.to_string(),
+        };
+        diagnostics.push(diagnostic(source, error, message, meta.map(|m| m.id.clone())));
+    }
+    if diagnostics.is_empty() {
+        Ok(Compiled { set, policies })
+    } else {
+        // Cedar reports a problem once per action the policy may apply to.
+        diagnostics.sort_by(|a, b| (a.line, a.column, &a.message).cmp(&(b.line, b.column, &b.message)));
+        diagnostics.dedup();
+        Err(diagnostics)
+    }
+}
+
+impl Compiled {
+    /// The empty set: roles alone.
+    pub fn empty() -> Compiled {
+        Compiled { set: PolicySet::new(), policies: Vec::new() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.policies.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty()
+    }
+
+    /// The policies' ids (`@id`, else positional), in source order.
+    pub fn ids(&self) -> Vec<String> {
+        self.policies.iter().map(|p| p.id.clone()).collect()
+    }
+
+    fn meta(&self, cedar_id: &PolicyId) -> Option<&PolicyMeta> {
+        self.policies.iter().find(|p| &p.cedar_id == cedar_id)
+    }
+
+    /// Decides one call that roles already allowed: denied when a forbid matches or cannot be
+    /// evaluated.
+    pub fn decide(&self, principal: &PrincipalFacts, call: &CallFacts) -> Evaluation {
+        let allowed = Evaluation { allowed: true, policy_ids: Vec::new(), reasons: Vec::new(), errors: Vec::new() };
+        if self.policies.is_empty() {
+            return allowed;
+        }
+        let denied_by_all = |error: String| Evaluation {
+            allowed: false,
+            policy_ids: self.ids(),
+            reasons: Vec::new(),
+            errors: vec![error],
+        };
+        let model = match model::model() {
+            Ok(model) => model,
+            Err(e) => return denied_by_all(e.to_string()),
+        };
+        let Some(op) = model.operations.get(&call.operation_id) else {
+            return denied_by_all(format!("unknown operation {}", call.operation_id));
+        };
+        let built = match request::build(op, principal, call) {
+            Ok(built) => built,
+            Err(e) => return denied_by_all(format!("the call could not be put to the policies: {e}")),
+        };
+        let response = Authorizer::new().is_authorized(&built.request, &self.set, &built.entities);
+        let mut evaluation = allowed;
+        // Only forbids exist, so every policy in the reason matched and denies.
+        for cedar_id in response.diagnostics().reason() {
+            if let Some(meta) = self.meta(cedar_id) {
+                evaluation.policy_ids.push(meta.id.clone());
+                evaluation.reasons.extend(meta.reason.clone());
+            }
+        }
+        for error in response.diagnostics().errors() {
+            let AuthorizationError::PolicyEvaluationError(error) = error;
+            let meta = self.meta(error.policy_id());
+            let id = meta.map_or_else(|| error.policy_id().to_string(), |m| m.id.clone());
+            evaluation.errors.push(format!("{id}: {}", error.inner()));
+            if !evaluation.policy_ids.contains(&id) {
+                evaluation.policy_ids.push(id);
+                evaluation.reasons.extend(meta.and_then(|m| m.reason.clone()));
+            }
+        }
+        evaluation.allowed = evaluation.policy_ids.is_empty();
+        evaluation
+    }
+
+    /// Whether an operation is listed and found for a principal (roles having allowed it).
+    pub fn visibility(&self, principal: &PrincipalFacts, operation_id: &str) -> Visibility {
+        let Ok(model) = model::model() else { return Visibility::Conditional };
+        let Some(op) = model.operations.get(operation_id) else { return Visibility::Conditional };
+        let Ok(principal_uid) = request::principal_uid(principal) else { return Visibility::Conditional };
+        let principal_type = principal_uid.type_name();
+        let mut visibility = Visibility::Open;
+        for policy in self.set.policies() {
+            let principal_matches = match policy.principal_constraint() {
+                PrincipalConstraint::Any => true,
+                PrincipalConstraint::Is(t) => &t == principal_type,
+                // Principals have no parents: `in` holds only for the principal itself.
+                PrincipalConstraint::Eq(uid) | PrincipalConstraint::In(uid) => uid == principal_uid,
+                PrincipalConstraint::IsIn(t, uid) => &t == principal_type && uid == principal_uid,
+            };
+            let action_matches = match policy.action_constraint() {
+                ActionConstraint::Any => true,
+                ActionConstraint::Eq(uid) => uid == op.action,
+                ActionConstraint::In(uids) => uids.iter().any(|u| *u == op.action || op.groups.contains(u)),
+            };
+            if !principal_matches || !action_matches {
+                continue;
+            }
+            // Resources have no parents either; a constraint naming one record may match some calls.
+            let (every_resource, some_resource) = match policy.resource_constraint() {
+                ResourceConstraint::Any => (true, true),
+                ResourceConstraint::Is(t) => (t == op.resource_type, t == op.resource_type),
+                ResourceConstraint::Eq(uid) | ResourceConstraint::In(uid) => {
+                    (false, uid.type_name() == &op.resource_type)
+                }
+                ResourceConstraint::IsIn(t, uid) => (false, t == op.resource_type && uid.type_name() == &t),
+            };
+            if every_resource && !policy.has_non_scope_constraint() {
+                return Visibility::Hidden;
+            }
+            if some_resource {
+                visibility = Visibility::Conditional;
+            }
+        }
+        visibility
+    }
+}

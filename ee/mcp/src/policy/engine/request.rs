@@ -1,0 +1,147 @@
+//! Facts → a Cedar request and its entities, typed by the generated model. Values that do not
+//! fit their declared type are left out (the operation already validated its arguments); a
+//! policy that reads one then errors, and errors deny.
+
+use std::collections::HashMap;
+
+use cedar_policy::{Context, Entities, Entity, EntityId, EntityUid, Request, RestrictedExpression};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value};
+
+use crate::policy::facts::{CallFacts, Fact, FactType, PrincipalFacts, PrincipalKind, RecordFacts};
+
+use super::model::{COLLECTION, Field, OperationModel, Ty, type_name};
+
+/// What [`super::Compiled::decide`] hands to the authorizer.
+pub(super) struct Built {
+    pub request: Request,
+    pub entities: Entities,
+}
+
+fn uid(type_: &str, id: &str) -> Result<EntityUid, String> {
+    Ok(EntityUid::from_type_name_and_id(type_name(type_)?, EntityId::new(id)))
+}
+
+pub(super) fn principal_uid(principal: &PrincipalFacts) -> Result<EntityUid, String> {
+    uid(principal_type(principal.kind), &principal.id)
+}
+
+pub(super) fn principal_type(kind: PrincipalKind) -> &'static str {
+    match kind {
+        PrincipalKind::Agent => "Agent",
+        PrincipalKind::User => "User",
+    }
+}
+
+fn strings<'a>(values: impl IntoIterator<Item = &'a String>) -> RestrictedExpression {
+    RestrictedExpression::new_set(values.into_iter().map(|v| RestrictedExpression::new_string(v.clone())))
+}
+
+fn principal_entity(principal: &PrincipalFacts) -> Result<Entity, String> {
+    let attrs = [
+        ("name".to_owned(), RestrictedExpression::new_string(principal.name.clone())),
+        ("roles".to_owned(), strings(&principal.roles)),
+        ("teams".to_owned(), strings(&principal.teams)),
+    ];
+    let tags = principal.attributes.iter().map(|(k, v)| (k.clone(), RestrictedExpression::new_string(v.clone())));
+    Entity::new_with_tags(principal_uid(principal)?, attrs, [], tags).map_err(|e| e.to_string())
+}
+
+/// The record's entity and those it refers to (its client). An attribute whose fact does not
+/// have the declared type is left out.
+fn record_entities(record: &RecordFacts, out: &mut Vec<Entity>) -> Result<EntityUid, String> {
+    let me = uid(record.kind.type_name(), &record.id)?;
+    let mut attrs = HashMap::new();
+    for (name, ty) in record.kind.attributes() {
+        let value = match (ty, record.attributes.get(*name)) {
+            (FactType::String | FactType::OptionalString, Some(Fact::String(s))) => {
+                RestrictedExpression::new_string(s.clone())
+            }
+            (FactType::Long, Some(Fact::Long(n))) => RestrictedExpression::new_long(*n),
+            (FactType::Bool, Some(Fact::Bool(b))) => RestrictedExpression::new_bool(*b),
+            (FactType::Names, Some(Fact::Names(names))) => strings(names),
+            (FactType::Client, Some(Fact::Client(client))) => {
+                RestrictedExpression::new_entity_uid(record_entities(client, out)?)
+            }
+            _ => continue,
+        };
+        attrs.insert((*name).to_owned(), value);
+    }
+    out.push(Entity::new(me.clone(), attrs, Default::default()).map_err(|e| e.to_string())?);
+    Ok(me)
+}
+
+/// A Cedar `datetime` literal (UTC, milliseconds) for an RFC 3339 text.
+fn datetime(text: &str) -> Option<RestrictedExpression> {
+    let parsed = DateTime::parse_from_rfc3339(text).ok()?.with_timezone(&Utc);
+    Some(RestrictedExpression::new_datetime(parsed.to_rfc3339_opts(SecondsFormat::Millis, true)))
+}
+
+fn value(ty: &Ty, json: &Value) -> Option<RestrictedExpression> {
+    match (ty, json) {
+        (Ty::String, Value::String(s)) => Some(RestrictedExpression::new_string(s.clone())),
+        (Ty::DateTime, Value::String(s)) => datetime(s),
+        (Ty::Long, Value::Number(n)) => n.as_i64().map(RestrictedExpression::new_long),
+        (Ty::Bool, Value::Bool(b)) => Some(RestrictedExpression::new_bool(*b)),
+        (Ty::Set(item), Value::Array(items)) => {
+            items.iter().map(|v| value(item, v)).collect::<Option<Vec<_>>>().map(RestrictedExpression::new_set)
+        }
+        (Ty::Record(fields), Value::Object(map)) => record(fields, map),
+        _ => None,
+    }
+}
+
+/// A record of the declared fields present in `map`; JSON null is absence.
+fn record(fields: &[Field], map: &Map<String, Value>) -> Option<RestrictedExpression> {
+    let pairs = fields.iter().filter_map(|f| {
+        let v = map.get(&f.name).filter(|v| !v.is_null())?;
+        Some((f.name.clone(), value(&f.ty, v)?))
+    });
+    RestrictedExpression::new_record(pairs).ok()
+}
+
+pub(super) fn build(op: &OperationModel, principal: &PrincipalFacts, call: &CallFacts) -> Result<Built, String> {
+    let mut entities = vec![principal_entity(principal)?];
+    let resource = match &call.record {
+        Some(record) if op.record == Some(record.kind) => record_entities(record, &mut entities)?,
+        Some(record) => return Err(format!("the record is a {:?}, the operation acts on another type", record.kind)),
+        // No record (e.g. a replay of a deleted one): the resource has no attributes, so a
+        // policy reading them errors and denies.
+        None if op.record.is_some() => {
+            let id = call.path.get("id").and_then(Value::as_str).unwrap_or_default();
+            EntityUid::from_type_name_and_id(op.resource_type.clone(), EntityId::new(id))
+        }
+        None if op.resource_type.basename() == COLLECTION => uid(COLLECTION, &op.collection)?,
+        None => {
+            let id = call.path.get("id").and_then(Value::as_str).unwrap_or_default();
+            EntityUid::from_type_name_and_id(op.resource_type.clone(), EntityId::new(id))
+        }
+    };
+    // The action and its groups, so `action in Action::"write"` holds without the schema's
+    // whole action hierarchy in every request.
+    entities.push(Entity::new_no_attrs(op.action.clone(), op.groups.iter().cloned().collect()));
+    entities.extend(op.groups.iter().map(|g| Entity::new_no_attrs(g.clone(), Default::default())));
+
+    let empty = Map::new();
+    let mut context = vec![
+        ("path".to_owned(), record(&op.path, &call.path).ok_or("path arguments")?),
+        ("query".to_owned(), record(&op.query, &call.query).ok_or("query arguments")?),
+        (
+            "body".to_owned(),
+            match (&op.body, &call.body) {
+                (Some(fields), Some(Value::Object(map))) => record(fields, map),
+                _ => record(&[], &empty),
+            }
+            .ok_or("body")?,
+        ),
+        ("now".to_owned(), RestrictedExpression::new_datetime(call.now.to_rfc3339_opts(SecondsFormat::Millis, true))),
+    ];
+    if let Some(name) = &call.client_name {
+        context.push(("client_name".to_owned(), RestrictedExpression::new_string(name.clone())));
+    }
+    let context = Context::from_pairs(context).map_err(|e| e.to_string())?;
+    let request = Request::new(principal_uid(principal)?, op.action.clone(), resource, context, None)
+        .map_err(|e| e.to_string())?;
+    let entities = Entities::from_entities(entities, None).map_err(|e| e.to_string())?;
+    Ok(Built { request, entities })
+}
