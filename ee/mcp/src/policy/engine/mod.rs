@@ -167,6 +167,17 @@ pub fn compile(source: &str) -> Result<Compiled, Vec<Diagnostic>> {
         }
         policies.push(PolicyMeta { cedar_id, id, reason: policy.annotation("reason").map(str::to_owned) });
     }
+    // Templates (`?principal`) never apply unless linked, and nothing links them.
+    if set.templates().next().is_some() {
+        diagnostics.push(Diagnostic {
+            line: 1,
+            column: 1,
+            message: "slots (`?principal`, `?resource`) are not supported: name the entities or use conditions"
+                .to_owned(),
+            policy_id: None,
+        });
+        return Err(diagnostics);
+    }
     let result = model.validator.validate(&set, ValidationMode::Strict);
     for error in result.validation_errors() {
         let meta = policies.iter().find(|p| &p.cedar_id == error.policy_id());

@@ -137,6 +137,12 @@ fn a_plain_permit_is_refused_as_it_cannot_widen_roles() {
 }
 
 #[test]
+fn policies_with_slots_are_refused() {
+    let errors = compile("forbid (principal == ?principal, action, resource);").unwrap_err();
+    assert!(errors[0].message.contains("slots"), "{errors:?}");
+}
+
+#[test]
 fn duplicate_ids_are_refused() {
     let errors =
         compile("@id(\"x\") forbid (principal, action, resource);\n@id(\"x\") forbid (principal, action, resource);")
