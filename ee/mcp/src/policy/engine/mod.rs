@@ -12,7 +12,7 @@ mod templates;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
 use cedar_policy::{
@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 pub use templates::{Template, templates};
 
-use crate::policy::facts::{CallFacts, Evaluation, PrincipalFacts, Visibility};
+use crate::policy::facts::{CallFacts, Evaluation, PrincipalFacts, PrincipalKind, Visibility};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -65,6 +65,9 @@ struct PolicyMeta {
 pub struct Compiled {
     set: PolicySet,
     policies: Vec<PolicyMeta>,
+    /// Per (operation, principal type), the policies whose scope may match its calls; none
+    /// listed, none apply. Cedar evaluates every policy it is given, so each call gets only these.
+    applicable: HashMap<(String, PrincipalKind), PolicySet>,
 }
 
 /// Why a policy is refused besides Cedar's checks: policies only restrict. The one place the
@@ -189,7 +192,9 @@ pub fn compile(source: &str) -> Result<Compiled, Vec<Diagnostic>> {
         diagnostics.push(diagnostic(source, error, message, meta.map(|m| m.id.clone())));
     }
     if diagnostics.is_empty() {
-        Ok(Compiled { set, policies })
+        let applicable = applicable(model, &set)
+            .map_err(|message| vec![Diagnostic { line: 1, column: 1, message, policy_id: None }])?;
+        Ok(Compiled { set, policies, applicable })
     } else {
         // Cedar reports a problem once per action the policy may apply to.
         diagnostics.sort_by(|a, b| (a.line, a.column, &a.message).cmp(&(b.line, b.column, &b.message)));
@@ -198,10 +203,55 @@ pub fn compile(source: &str) -> Result<Compiled, Vec<Diagnostic>> {
     }
 }
 
+fn principal_may_match(policy: &Policy, kind: PrincipalKind) -> bool {
+    let name = request::principal_type(kind);
+    match policy.principal_constraint() {
+        PrincipalConstraint::Any => true,
+        PrincipalConstraint::Is(t) | PrincipalConstraint::IsIn(t, _) => t.basename() == name,
+        PrincipalConstraint::Eq(uid) | PrincipalConstraint::In(uid) => uid.type_name().basename() == name,
+    }
+}
+
+fn action_matches(policy: &Policy, op: &model::OperationModel) -> bool {
+    match policy.action_constraint() {
+        ActionConstraint::Any => true,
+        ActionConstraint::Eq(uid) => uid == op.action,
+        ActionConstraint::In(uids) => uids.iter().any(|u| *u == op.action || op.groups.contains(u)),
+    }
+}
+
+/// Whether the resource scope holds for every resource of the operation, and for some.
+/// Resources have no parents: a constraint naming one record may match some calls.
+fn resource_scope(policy: &Policy, op: &model::OperationModel) -> (bool, bool) {
+    match policy.resource_constraint() {
+        ResourceConstraint::Any => (true, true),
+        ResourceConstraint::Is(t) => (t == op.resource_type, t == op.resource_type),
+        ResourceConstraint::Eq(uid) | ResourceConstraint::In(uid) => (false, uid.type_name() == &op.resource_type),
+        ResourceConstraint::IsIn(t, uid) => (false, t == op.resource_type && uid.type_name() == &t),
+    }
+}
+
+fn applicable(model: &model::Model, set: &PolicySet) -> Result<HashMap<(String, PrincipalKind), PolicySet>, String> {
+    let mut out = HashMap::new();
+    for (id, op) in &model.operations {
+        for kind in [PrincipalKind::Agent, PrincipalKind::User] {
+            let policies: Vec<Policy> = set
+                .policies()
+                .filter(|p| principal_may_match(p, kind) && action_matches(p, op) && resource_scope(p, op).1)
+                .cloned()
+                .collect();
+            if !policies.is_empty() {
+                out.insert((id.clone(), kind), PolicySet::from_policies(policies).map_err(|e| e.to_string())?);
+            }
+        }
+    }
+    Ok(out)
+}
+
 impl Compiled {
     /// The empty set: roles alone.
     pub fn empty() -> Compiled {
-        Compiled { set: PolicySet::new(), policies: Vec::new() }
+        Compiled { set: PolicySet::new(), policies: Vec::new(), applicable: HashMap::new() }
     }
 
     pub fn len(&self) -> usize {
@@ -241,11 +291,14 @@ impl Compiled {
         let Some(op) = model.operations.get(&call.operation_id) else {
             return denied_by_all(format!("unknown operation {}", call.operation_id));
         };
+        let Some(set) = self.applicable.get(&(call.operation_id.clone(), principal.kind)) else {
+            return allowed;
+        };
         let built = match request::build(op, principal, call) {
             Ok(built) => built,
             Err(e) => return denied_by_all(format!("the call could not be put to the policies: {e}")),
         };
-        let response = Authorizer::new().is_authorized(&built.request, &self.set, &built.entities);
+        let response = Authorizer::new().is_authorized(&built.request, set, &built.entities);
         let mut evaluation = allowed;
         // Only forbids exist, so every policy in the reason matched and denies.
         for cedar_id in response.diagnostics().reason() {
@@ -283,23 +336,10 @@ impl Compiled {
                 PrincipalConstraint::Eq(uid) | PrincipalConstraint::In(uid) => uid == principal_uid,
                 PrincipalConstraint::IsIn(t, uid) => &t == principal_type && uid == principal_uid,
             };
-            let action_matches = match policy.action_constraint() {
-                ActionConstraint::Any => true,
-                ActionConstraint::Eq(uid) => uid == op.action,
-                ActionConstraint::In(uids) => uids.iter().any(|u| *u == op.action || op.groups.contains(u)),
-            };
-            if !principal_matches || !action_matches {
+            if !principal_matches || !action_matches(policy, op) {
                 continue;
             }
-            // Resources have no parents either; a constraint naming one record may match some calls.
-            let (every_resource, some_resource) = match policy.resource_constraint() {
-                ResourceConstraint::Any => (true, true),
-                ResourceConstraint::Is(t) => (t == op.resource_type, t == op.resource_type),
-                ResourceConstraint::Eq(uid) | ResourceConstraint::In(uid) => {
-                    (false, uid.type_name() == &op.resource_type)
-                }
-                ResourceConstraint::IsIn(t, uid) => (false, t == op.resource_type && uid.type_name() == &t),
-            };
+            let (every_resource, some_resource) = resource_scope(policy, op);
             if every_resource && !policy.has_non_scope_constraint() {
                 return Visibility::Hidden;
             }

@@ -3,14 +3,15 @@
 //! policy that reads one then errors, and errors deny.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
-use cedar_policy::{Context, Entities, Entity, EntityId, EntityUid, Request, RestrictedExpression};
+use cedar_policy::{Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request, RestrictedExpression};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
-use crate::policy::facts::{CallFacts, Fact, FactType, PrincipalFacts, PrincipalKind, RecordFacts};
+use crate::policy::facts::{CallFacts, Fact, FactType, PrincipalFacts, PrincipalKind, RecordFacts, RecordKind};
 
-use super::model::{COLLECTION, Field, OperationModel, Ty, type_name};
+use super::model::{COLLECTION, Field, OperationModel, PRINCIPAL_TYPES, Ty, type_name};
 
 /// What [`super::Compiled::decide`] hands to the authorizer.
 pub(super) struct Built {
@@ -18,8 +19,25 @@ pub(super) struct Built {
     pub entities: Entities,
 }
 
+/// Parsing a type name runs Cedar's parser: the fixed ones are parsed once.
+fn cached_type(name: &str) -> Result<EntityTypeName, String> {
+    static TYPES: OnceLock<HashMap<&'static str, EntityTypeName>> = OnceLock::new();
+    let types = TYPES.get_or_init(|| {
+        PRINCIPAL_TYPES
+            .into_iter()
+            .chain([COLLECTION])
+            .chain(RecordKind::ALL.iter().map(|k| k.type_name()))
+            .filter_map(|n| Some((n, type_name(n).ok()?)))
+            .collect()
+    });
+    match types.get(name) {
+        Some(t) => Ok(t.clone()),
+        None => type_name(name),
+    }
+}
+
 fn uid(type_: &str, id: &str) -> Result<EntityUid, String> {
-    Ok(EntityUid::from_type_name_and_id(type_name(type_)?, EntityId::new(id)))
+    Ok(EntityUid::from_type_name_and_id(cached_type(type_)?, EntityId::new(id)))
 }
 
 pub(super) fn principal_uid(principal: &PrincipalFacts) -> Result<EntityUid, String> {

@@ -340,5 +340,34 @@ fn decide_timing() {
             assert!(set.decide(&agent(), &c).allowed);
         }
         println!("{n} policies: {:?} per decide", start.elapsed() / rounds);
+        let op = &model::model().unwrap().operations["tickets.update"];
+        let start = std::time::Instant::now();
+        for _ in 0..rounds {
+            assert!(request::build(op, &agent(), &c).is_ok());
+        }
+        println!("  of which building the request: {:?}", start.elapsed() / rounds);
     }
+    // A realistic set: 20 policies, 2 of which apply to the call.
+    let mut source = String::new();
+    for i in 0..20 {
+        let action = if i < 2 { "tickets.update" } else { "time_entries.create" };
+        source.push_str(&format!(
+            "forbid (principal is Alga::Agent, action == Alga::Action::\"{action}\", resource) when {{ context.body has notes && context.body.notes == \"x{i}\" }};\n"
+        ));
+    }
+    let set = compiled(&source);
+    let c = update_ticket(json!({"title": "ok", "status_id": "s"}), Some(ticket(&["vip"], Some("team-a"))));
+    let rounds = 2000u32;
+    let start = std::time::Instant::now();
+    for _ in 0..rounds {
+        assert!(set.decide(&agent(), &c).allowed);
+    }
+    println!("20 policies, 2 applying: {:?} per decide", start.elapsed() / rounds);
+    let l = call("tickets.list", json!({}), None, None);
+    let start = std::time::Instant::now();
+    for _ in 0..rounds {
+        assert!(set.decide(&agent(), &l).allowed);
+    }
+    println!("20 policies, none applying: {:?} per decide", start.elapsed() / rounds);
+    {}
 }
