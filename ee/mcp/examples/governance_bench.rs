@@ -80,6 +80,11 @@ fn record(tenant: &str) -> Record {
         duration_ms: 1,
         request_id: Some(new_id()),
         created_at: now(),
+        policy_decision: None,
+        policy_ids: None,
+        policy_version: None,
+        policy_mode: None,
+        policy_input: None,
     }
 }
 

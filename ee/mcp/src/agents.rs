@@ -3,7 +3,7 @@
 //! a [`Principal`] on each request (read fresh from the database, so a deactivation, retirement,
 //! role change or key revocation takes effect on the very next call).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::admin::Admin;
-use crate::schema::{agent_api_keys, agent_idp_providers, agent_roles, agents, mcp_audit, tenant_slugs};
+use crate::schema::{agent_api_keys, agent_idp_providers, agent_roles, agent_teams, agents, mcp_audit, tenant_slugs};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = agents)]
@@ -35,6 +35,7 @@ struct AgentRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     retired_at: Option<NaiveDateTime>,
+    attributes: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -49,6 +50,10 @@ pub struct AgentView {
     pub status: &'static str,
     pub active: bool,
     pub roles: Vec<RoleRef>,
+    /// The teams it serves (policies read them as `principal.teams`).
+    pub team_ids: Vec<String>,
+    /// Free attributes policies read (`principal.getTag("region")`).
+    pub attributes: BTreeMap<String, String>,
     pub created_by: Option<String>,
     #[serde(serialize_with = "utc")]
     pub created_at: NaiveDateTime,
@@ -73,6 +78,10 @@ pub struct CreateAgent {
     pub subject: Option<String>,
     #[serde(default)]
     pub role_ids: Vec<String>,
+    #[serde(default)]
+    pub team_ids: Vec<String>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,6 +91,10 @@ pub struct UpdateAgent {
     pub description: Option<String>,
     pub role_ids: Option<Vec<String>>,
     pub active: Option<bool>,
+    /// Replaces its teams when given.
+    pub team_ids: Option<Vec<String>>,
+    /// Replaces its attributes when given.
+    pub attributes: Option<BTreeMap<String, String>>,
 }
 
 /// A new binding of an agent: the identity provider whose tokens name it, and the subject they
@@ -101,6 +114,8 @@ struct PatchAgent {
     description: Option<String>,
     role_ids: Option<Vec<String>>,
     active: Option<bool>,
+    team_ids: Option<Vec<String>>,
+    attributes: Option<BTreeMap<String, String>>,
     idp_id: Option<String>,
     subject: Option<String>,
 }
@@ -117,6 +132,8 @@ impl PatchAgent {
             description: self.description,
             role_ids: self.role_ids,
             active: self.active,
+            team_ids: self.team_ids,
+            attributes: self.attributes,
         };
         Ok((update, binding))
     }
@@ -191,9 +208,92 @@ fn roles_of(conn: &mut DbConn, tenant: &str, agent_ids: &[String]) -> Result<Has
     Ok(out)
 }
 
+/// The teams each agent serves, by id.
+pub(crate) fn teams_of(
+    conn: &mut DbConn,
+    tenant: &str,
+    agent_ids: &[String],
+) -> Result<HashMap<String, Vec<String>>, ApiError> {
+    let pairs: Vec<(String, String)> = agent_teams::table
+        .filter(agent_teams::tenant_id.eq(tenant).and(agent_teams::agent_id.eq_any(agent_ids)))
+        .order((agent_teams::agent_id, agent_teams::team_id))
+        .select((agent_teams::agent_id, agent_teams::team_id))
+        .load(conn)?;
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for (agent, team) in pairs {
+        out.entry(agent).or_default().push(team);
+    }
+    Ok(out)
+}
+
+/// An agent's stored attributes; a column that is not a JSON object of strings (written by plain
+/// SQL) reads as none, logged.
+pub(crate) fn attributes_of(agent_id: &str, stored: &str) -> BTreeMap<String, String> {
+    serde_json::from_str(stored).unwrap_or_else(|e| {
+        tracing::warn!(agent = %agent_id, error = %e, "agent attributes are not a JSON object of strings; read as none");
+        BTreeMap::new()
+    })
+}
+
+const MAX_ATTRIBUTES: usize = 20;
+const MAX_ATTRIBUTE_KEY: usize = 64;
+const MAX_ATTRIBUTE_VALUE: usize = 200;
+
+/// Checks attributes (at most 20; keys 1–64 characters of `[A-Za-z0-9_.-]`, values at most 200
+/// characters) and gives them as the JSON text stored.
+fn checked_attributes(attributes: &BTreeMap<String, String>) -> Result<String, ApiError> {
+    if attributes.len() > MAX_ATTRIBUTES {
+        return Err(ApiError::validation("attributes", format!("at most {MAX_ATTRIBUTES} attributes")));
+    }
+    for (key, value) in attributes {
+        let key_ok = (1..=MAX_ATTRIBUTE_KEY).contains(&key.chars().count())
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if !key_ok {
+            return Err(ApiError::validation(
+                "attributes",
+                format!(
+                    "attribute name `{key}`: 1 to {MAX_ATTRIBUTE_KEY} characters of letters, digits, `_`, `.` and `-`"
+                ),
+            ));
+        }
+        if value.chars().count() > MAX_ATTRIBUTE_VALUE {
+            return Err(ApiError::validation(
+                "attributes",
+                format!("attribute `{key}`: a value of at most {MAX_ATTRIBUTE_VALUE} characters"),
+            ));
+        }
+    }
+    serde_json::to_string(attributes).map_err(|e| ApiError::internal(&e))
+}
+
+/// Replaces the teams an agent serves; 400 naming the first id that is not a team of the tenant
+/// (another tenant's team included), before anything changes.
+fn set_teams(conn: &mut DbConn, tenant: &str, agent: &str, team_ids: &[String]) -> Result<(), ApiError> {
+    use alga_core::schema::teams;
+    let mut unique: Vec<&String> = team_ids.iter().collect();
+    unique.sort();
+    unique.dedup();
+    let found: Vec<String> = teams::table
+        .filter(teams::tenant_id.eq(tenant).and(teams::id.eq_any(&unique)))
+        .select(teams::id)
+        .load(conn)?;
+    if let Some(missing) = unique.iter().find(|t| !found.contains(t)) {
+        return Err(ApiError::validation("team_ids", format!("no team `{missing}` in this tenant")));
+    }
+    diesel::delete(agent_teams::table.filter(agent_teams::tenant_id.eq(tenant).and(agent_teams::agent_id.eq(agent))))
+        .execute(conn)?;
+    for team in unique {
+        diesel::insert_into(agent_teams::table)
+            .values((agent_teams::tenant_id.eq(tenant), agent_teams::agent_id.eq(agent), agent_teams::team_id.eq(team)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
 fn views(conn: &mut DbConn, tenant: &str, rows: Vec<AgentRow>) -> Result<Vec<AgentView>, ApiError> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut roles = roles_of(conn, tenant, &ids)?;
+    let mut teams = teams_of(conn, tenant, &ids)?;
     let issuers: HashMap<String, String> = agent_idp_providers::table
         .filter(agent_idp_providers::tenant_id.eq(tenant))
         .select((agent_idp_providers::id, agent_idp_providers::issuer))
@@ -216,6 +316,8 @@ fn views(conn: &mut DbConn, tenant: &str, rows: Vec<AgentRow>) -> Result<Vec<Age
         views.push(AgentView {
             idp_issuer: r.idp_id.as_ref().and_then(|i| issuers.get(i).cloned()),
             roles: roles.remove(&r.id).unwrap_or_default(),
+            team_ids: teams.remove(&r.id).unwrap_or_default(),
+            attributes: attributes_of(&r.id, &r.attributes),
             id: r.id,
             name: r.name,
             description: r.description,
@@ -355,6 +457,7 @@ pub async fn create_agent(ctx: &AppContext, who: &Arc<Principal>, b: CreateAgent
     if b.idp_id.is_some() != subject.is_some() {
         return Err(ApiError::validation("subject", "idp_id and subject go together: give both or neither"));
     }
+    let attributes = checked_attributes(&b.attributes)?;
     let (tenant, who) = (who.tenant_id.clone(), who.clone());
     let created_by = who.user_id().map(str::to_owned);
     let data = ctx
@@ -382,10 +485,12 @@ pub async fn create_agent(ctx: &AppContext, who: &Arc<Principal>, b: CreateAgent
                         agents::created_by.eq(&created_by),
                         agents::created_at.eq(at),
                         agents::updated_at.eq(at),
+                        agents::attributes.eq(&attributes),
                     ))
                     .execute(conn)
                     .map_err(binding_taken)?;
                 set_roles(conn, &tenant, &id, &b.role_ids)?;
+                set_teams(conn, &tenant, &id, &b.team_ids)?;
                 let created = view(conn, &tenant, &id)?;
                 audited(conn, &who, "agent.create", "agent", &id, None, json_of(&created))?;
                 Ok::<_, ApiError>(created)
@@ -465,6 +570,7 @@ pub async fn change_agent(
         Some(Binding { idp_id, subject }) => Some(Binding { subject: text("subject", &subject, 512, true)?, idp_id }),
         None => None,
     };
+    let attributes = b.attributes.as_ref().map(checked_attributes).transpose()?;
     let (tenant, id, who) = (who.tenant_id.clone(), id.to_owned(), who.clone());
     ctx.db
         .run(move |conn| {
@@ -491,6 +597,7 @@ pub async fn change_agent(
                         b.active.map(|a| agents::active.eq(a)),
                         binding.as_ref().map(|b| agents::idp_id.eq(&b.idp_id)),
                         binding.as_ref().map(|b| agents::subject.eq(&b.subject)),
+                        attributes.as_ref().map(|a| agents::attributes.eq(a)),
                         agents::updated_at.eq(now()),
                     ))
                     .execute(conn)
@@ -500,6 +607,9 @@ pub async fn change_agent(
                 }
                 if let Some(role_ids) = &b.role_ids {
                     set_roles(conn, &tenant, &id, role_ids)?;
+                }
+                if let Some(team_ids) = &b.team_ids {
+                    set_teams(conn, &tenant, &id, team_ids)?;
                 }
                 let after = view(conn, &tenant, &id)?;
                 audited(conn, &who, "agent.update", "agent", &id, before, json_of(&after))?;

@@ -69,6 +69,20 @@ pub struct Record {
     pub request_id: Option<String>,
     #[serde(serialize_with = "utc")]
     pub created_at: NaiveDateTime,
+    /// What the tenant's policies decided (`allow`/`deny`); absent when no policy set applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_decision: Option<String>,
+    /// JSON array text of the deciding policy ids.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_ids: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_version: Option<i64>,
+    /// `enforce` or `shadow` (shadow: the call went by roles alone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_mode: Option<String>,
+    /// JSON text of the evaluation input (`policy::facts::DecisionInput`), secrets redacted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_input: Option<String>,
 }
 
 /// A tool result as JSON text of at most [`MAX_SUMMARY`] characters, without serializing all of
@@ -435,7 +449,7 @@ pub async fn one(ctx: &AppContext, tenant: &str, id: &str) -> Result<Record, Api
 
 /// Rows per database read while exporting.
 const EXPORT_CHUNK: i64 = 1000;
-const CSV_COLUMNS: [&str; 24] = [
+const CSV_COLUMNS: [&str; 29] = [
     "id",
     "created_at",
     "caller_kind",
@@ -460,6 +474,11 @@ const CSV_COLUMNS: [&str; 24] = [
     "duration_ms",
     "request_id",
     "tenant_id",
+    "policy_decision",
+    "policy_ids",
+    "policy_version",
+    "policy_mode",
+    "policy_input",
 ];
 
 pub(crate) fn csv_field(value: &Value) -> String {

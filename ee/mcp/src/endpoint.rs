@@ -223,6 +223,11 @@ impl ToolProvider for Governed {
             duration_ms: 0,
             request_id: caller.request_id.clone(),
             created_at: now(),
+            policy_decision: None,
+            policy_ids: None,
+            policy_version: None,
+            policy_mode: None,
+            policy_input: None,
         };
         let now_instant = Instant::now();
         let limited = caller
@@ -443,6 +448,11 @@ async fn refused(
                 duration_ms: 0,
                 request_id,
                 created_at: now(),
+                policy_decision: None,
+                policy_ids: None,
+                policy_version: None,
+                policy_mode: None,
+                policy_input: None,
             };
             // Audited at the rate calls are allowed; a flood of refusals with a leaked, ended key
             // is refused without a row each (the first ones say it all).

@@ -33,6 +33,29 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         retired_at -> Nullable<Timestamp>,
+        /// JSON object of string to string: free attributes policies read (`principal.getTag`).
+        attributes -> Text,
+    }
+}
+
+diesel::table! {
+    /// The teams an agent serves (policies read them as `principal.teams`).
+    agent_teams (tenant_id, agent_id, team_id) {
+        tenant_id -> Text,
+        agent_id -> Text,
+        team_id -> Text,
+    }
+}
+
+diesel::table! {
+    /// A tenant's Cedar policy sets, one row per version; the current one is the highest.
+    policy_sets (tenant_id, version) {
+        tenant_id -> Text,
+        version -> BigInt,
+        source -> Text,
+        mode -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
     }
 }
 
@@ -88,6 +111,11 @@ diesel::table! {
         duration_ms -> BigInt,
         request_id -> Nullable<Text>,
         created_at -> Timestamp,
+        policy_decision -> Nullable<Text>,
+        policy_ids -> Nullable<Text>,
+        policy_version -> Nullable<BigInt>,
+        policy_mode -> Nullable<Text>,
+        policy_input -> Nullable<Text>,
     }
 }
 
@@ -133,6 +161,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     agent_idp_providers,
     agents,
     agent_roles,
+    agent_teams,
+    policy_sets,
     agent_api_keys,
     mcp_audit,
     role_names,

@@ -202,6 +202,11 @@ fn pretty(json_text: &str) -> String {
         .unwrap_or_else(|| json_text.to_owned())
 }
 
+/// The stored JSON array of policy ids as a comma-separated list (the text itself if it is not one).
+fn policy_id_list(json_text: &str) -> String {
+    serde_json::from_str::<Vec<String>>(json_text).map_or_else(|_| json_text.to_owned(), |ids| ids.join(", "))
+}
+
 async fn detail(s: Signed, ctx: web::Data<AppContext>, path: web::Path<String>) -> HttpResponse {
     let r = match audit::one(&ctx, s.tenant(), &path).await {
         Ok(r) => r,
@@ -231,6 +236,21 @@ async fn detail(s: Signed, ctx: web::Data<AppContext>, path: web::Path<String>) 
                 (fact("Duration", Some(format!("{} ms", r.duration_ms))))
                 (fact("Request ID", r.request_id.clone()))
                 (fact("Audit ID", Some(r.id.clone())))
+            }
+        }
+        @if r.policy_decision.is_some() || r.policy_input.is_some() {
+            section .card aria-labelledby="call-policies" {
+                h2 #call-policies { "Policies" }
+                dl .facts {
+                    (fact("Policy decision", r.policy_decision.clone()))
+                    (fact("Mode", r.policy_mode.clone()))
+                    (fact("Policy set version", r.policy_version.map(|v| v.to_string())))
+                    (fact("Deciding policies", r.policy_ids.as_deref().map(policy_id_list)))
+                }
+                @if let Some(input) = &r.policy_input {
+                    h3 { "Evaluation input" }
+                    pre { (pretty(input)) }
+                }
             }
         }
         section .card aria-labelledby="call-args" {

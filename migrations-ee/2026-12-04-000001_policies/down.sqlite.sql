@@ -1,0 +1,12 @@
+ALTER TABLE agents DROP COLUMN attributes;
+DROP TRIGGER agent_teams_delete_epoch;
+DROP TRIGGER agent_teams_update_epoch;
+DROP TRIGGER agent_teams_insert_epoch;
+DROP TABLE agent_teams;
+ALTER TABLE mcp_audit DROP COLUMN policy_input;
+ALTER TABLE mcp_audit DROP COLUMN policy_mode;
+ALTER TABLE mcp_audit DROP COLUMN policy_version;
+ALTER TABLE mcp_audit DROP COLUMN policy_ids;
+ALTER TABLE mcp_audit DROP COLUMN policy_decision;
+DROP TRIGGER policy_sets_insert_epoch;
+DROP TABLE policy_sets;
