@@ -10,5 +10,7 @@ pub mod request;
 pub mod search;
 mod text;
 pub mod tools;
+pub mod visibility;
 
 pub use registry::{Registry, RegistryEntry};
+pub use visibility::Visibility;

@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::registry::{Registry, RegistryEntry};
 use crate::request::{BuiltRequest, RequestError, build_request};
 use crate::search::{Outcome, search};
+use crate::visibility::{CONDITIONAL_NOTE, Visibility};
 
 pub const SEARCH_API_REGISTRY: &str = "search_api_registry";
 pub const SEARCH_BUSINESS_DATA: &str = "search_business_data";
@@ -134,13 +135,18 @@ pub fn not_callable(entry_id: &str) -> String {
 
 /// The `search_api_registry` result: each hit with its parameters, request body schema, playbooks
 /// and first example, and a note when nothing or only weak matches were found.
-pub fn registry_search_result(query: &str, outcome: &Outcome<'_>) -> Value {
+/// `visibility` marks the results some policy may refuse (their `policyNote`).
+pub fn registry_search_result(
+    query: &str,
+    outcome: &Outcome<'_>,
+    visibility: impl Fn(&RegistryEntry) -> Visibility,
+) -> Value {
     let results: Vec<Value> = outcome
         .hits
         .iter()
         .map(|h| {
             let e = h.entry;
-            json!({
+            let mut result = json!({
                 "entryId": e.id,
                 "displayName": e.display_name,
                 "method": e.method,
@@ -153,7 +159,11 @@ pub fn registry_search_result(query: &str, outcome: &Outcome<'_>) -> Value {
                 "playbooks": e.playbooks,
                 "examples": e.examples.iter().take(1).collect::<Vec<_>>(),
                 "score": (h.score * 100.0).round() / 100.0,
-            })
+            });
+            if visibility(e) == Visibility::Conditional {
+                result["policyNote"] = json!(CONDITIONAL_NOTE);
+            }
+            result
         })
         .collect();
     let mut out = json!({ "query": query, "count": results.len(), "results": results });
@@ -291,6 +301,7 @@ pub fn plan<'r>(
     name: &str,
     args: &Map<String, Value>,
     permitted: impl Fn(&RegistryEntry) -> bool,
+    visibility: impl Fn(&RegistryEntry) -> Visibility,
 ) -> Option<Plan<'r>> {
     let text = |key: &str| args.get(key).and_then(Value::as_str).map(str::trim).filter(|q| !q.is_empty());
     Some(match name {
@@ -299,8 +310,10 @@ pub fn plan<'r>(
                 return Some(Plan::Answer(Answer::failure("search_api_registry requires a non-empty \"query\".")));
             };
             let limit = args.get("limit").and_then(Value::as_u64).unwrap_or(5).clamp(1, 25) as usize;
-            let outcome = search(registry, query, limit, permitted);
-            Plan::Answer(Answer::found(registry_search_result(query, &outcome)))
+            // An operation the caller's policies refuse outright is not found; calls are not
+            // filtered here (a call is refused by the policy decision, which names the policy).
+            let outcome = search(registry, query, limit, |e| permitted(e) && visibility(e) != Visibility::Hidden);
+            Plan::Answer(Answer::found(registry_search_result(query, &outcome, visibility)))
         }
         SEARCH_BUSINESS_DATA => {
             let Some(query) = text("query") else {

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use alga_agent_tooling::tools::{self as meta, Answer, Plan, definitions};
+use alga_agent_tooling::{RegistryEntry, Visibility};
 use alga_core::{AppContext, Principal};
 use alga_mcp::{CallError, ClientFacts, Tool, ToolOutput, ToolProvider};
 use serde_json::{Map, Value};
@@ -16,11 +17,39 @@ use serde_json::{Map, Value};
 use crate::catalog::{Catalog, Meta, Operation, RawRequest, WriteGuard};
 use crate::registry::{allows, registry};
 
-/// Who calls the tools: the server's context and the authenticated principal.
-#[derive(Debug, Clone)]
+/// How a caller's policies show each operation (by operation id) in listings and search.
+pub type PolicyView = Arc<dyn Fn(&str) -> Visibility + Send + Sync>;
+
+/// Who calls the tools: the server's context, the authenticated principal, and how its
+/// policies show operations (`None`: no policies, every permitted operation is open).
+#[derive(Clone)]
 pub struct Caller {
     pub app: AppContext,
     pub principal: Arc<Principal>,
+    pub policies: Option<PolicyView>,
+}
+
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("app", &self.app)
+            .field("principal", &self.principal)
+            .field("policies", &self.policies.is_some())
+            .finish()
+    }
+}
+
+impl Caller {
+    /// How its policies show this entry's operation.
+    pub fn visibility(&self, entry: &RegistryEntry) -> Visibility {
+        self.policies.as_ref().map_or(Visibility::Open, |view| view(&entry.id))
+    }
+
+    /// Whether the entry is listed and found for this caller: its roles permit it and no policy
+    /// refuses it outright. (Calls are decided by the permission check and the policy decision.)
+    pub fn lists(&self, entry: &RegistryEntry) -> bool {
+        allows(&self.principal, entry) && self.visibility(entry) != Visibility::Hidden
+    }
 }
 
 /// The meta-tools over this server's catalog.
@@ -100,7 +129,7 @@ pub fn plan(caller: &Caller, name: &str, arguments: &Map<String, Value>) -> Opti
     let Ok(registry) = registry() else {
         return Some(Planned::Answer(Answer::failure("The API catalog is unavailable.")));
     };
-    Some(match meta::plan(&registry, name, arguments, |e| allows(&caller.principal, e))? {
+    Some(match meta::plan(&registry, name, arguments, |e| allows(&caller.principal, e), |e| caller.visibility(e))? {
         Plan::Answer(answer) => Planned::Answer(answer),
         Plan::Run { entry, request } => {
             // The operation is the entry's own, found by id; the built path must fit its template.
@@ -130,7 +159,7 @@ fn reachable_groups(caller: &Caller) -> Vec<String> {
     let groups: BTreeSet<&str> = registry
         .entries()
         .iter()
-        .filter(|e| allows(&caller.principal, e))
+        .filter(|e| caller.lists(e))
         .flat_map(|e| e.tags.iter().map(String::as_str))
         .filter(|t| *t != "Meta")
         .collect();

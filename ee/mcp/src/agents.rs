@@ -273,10 +273,8 @@ fn set_teams(conn: &mut DbConn, tenant: &str, agent: &str, team_ids: &[String]) 
     let mut unique: Vec<&String> = team_ids.iter().collect();
     unique.sort();
     unique.dedup();
-    let found: Vec<String> = teams::table
-        .filter(teams::tenant_id.eq(tenant).and(teams::id.eq_any(&unique)))
-        .select(teams::id)
-        .load(conn)?;
+    let found: Vec<String> =
+        teams::table.filter(teams::tenant_id.eq(tenant).and(teams::id.eq_any(&unique))).select(teams::id).load(conn)?;
     if let Some(missing) = unique.iter().find(|t| !found.contains(t)) {
         return Err(ApiError::validation("team_ids", format!("no team `{missing}` in this tenant")));
     }
@@ -649,6 +647,21 @@ pub async fn retire_agent(ctx: &AppContext, who: &Arc<Principal>, id: &str) -> R
                 }
                 view(conn, &tenant, &id)
             })
+        })
+        .await
+}
+
+/// The tenant's teams an agent may serve, as (id, name) by name.
+pub async fn tenant_teams(ctx: &AppContext, tenant: &str) -> Result<Vec<(String, String)>, ApiError> {
+    use alga_core::schema::teams;
+    let tenant = tenant.to_owned();
+    ctx.db
+        .run(move |conn| {
+            Ok(teams::table
+                .filter(teams::tenant_id.eq(&tenant))
+                .order((teams::name, teams::id))
+                .select((teams::id, teams::name))
+                .load(conn)?)
         })
         .await
 }

@@ -558,7 +558,7 @@ async fn serve(
     // can only go stale again if they change once more meanwhile.
     for _ in 0..REDO_LIMIT {
         let caller = GovernedCaller {
-            tools: Caller { app: ctx.clone(), principal: identity.principal.clone() },
+            tools: Caller { app: ctx.clone(), principal: identity.principal.clone(), policies: None },
             identity,
             gov: gov.clone(),
             request_id: request_id.clone(),

@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let world = alga_fuzz::world();
-    let caller = Caller { app: world.app.clone(), principal: world.admin.clone() };
+    let caller = Caller { app: world.app.clone(), principal: world.admin.clone(), policies: None };
     let info = ServerInfo { name: "alga-fuzz".into(), version: "0".into(), instructions: String::new() };
     let http = data.first().is_some_and(|b| b & 1 == 1);
     let transport = if http {

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use alga_api::tools::{Caller, MetaTools};
+use alga_agent_tooling::Visibility;
+use alga_agent_tooling::visibility::CONDITIONAL_NOTE;
+use alga_api::tools::{Caller, MetaTools, PolicyView};
 use alga_core::Principal;
 use alga_mcp::{Outcome, ServerInfo, Transport, handle};
 use serde_json::{Value, json};
@@ -15,7 +17,7 @@ struct Session {
 
 impl Session {
     fn new(f: &Fixture, who: &Arc<Principal>) -> Session {
-        Session { caller: Caller { app: f.ctx.clone(), principal: who.clone() } }
+        Session { caller: Caller { app: f.ctx.clone(), principal: who.clone(), policies: None } }
     }
 
     async fn rpc(&self, method: &str, params: Value) -> Value {
@@ -122,6 +124,52 @@ async fn permissions_and_validation_come_back_as_tool_errors() {
     assert_eq!(answer["status"], 404);
     let unknown = tech.rpc("tools/call", json!({"name": "drop_tables", "arguments": {}})).await;
     assert_eq!(unknown["error"]["code"], -32602);
+}
+
+fn entry_ids(found: &Value) -> Vec<&str> {
+    found["results"].as_array().unwrap().iter().map(|r| r["entryId"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn policies_hide_or_mark_operations_in_search_but_do_not_filter_calls() {
+    let f = Fixture::new().await;
+    let view: PolicyView = Arc::new(|operation: &str| match operation {
+        "tickets.delete" => Visibility::Hidden,
+        "tickets.update" => Visibility::Conditional,
+        _ => Visibility::Open,
+    });
+    let open = Session::new(&f, &f.a.admin);
+    let governed =
+        Session { caller: Caller { app: f.ctx.clone(), principal: f.a.admin.clone(), policies: Some(view) } };
+
+    // Without policies the admin finds the delete; with a forbid that has no condition, not.
+    let query = json!({"query": "delete a ticket", "limit": 25});
+    let (_, found) = open.tool("search_api_registry", query.clone()).await;
+    assert!(entry_ids(&found).contains(&"tickets.delete"), "{found}");
+    let (error, found) = governed.tool("search_api_registry", query).await;
+    assert!(!error);
+    assert!(!entry_ids(&found).contains(&"tickets.delete"), "{found}");
+
+    // A conditionally forbidden operation is found, with the note; an open one without it.
+    let (_, found) = governed.tool("search_api_registry", json!({"query": "update a ticket", "limit": 25})).await;
+    let results = found["results"].as_array().unwrap();
+    let update = results.iter().find(|r| r["entryId"] == "tickets.update").expect("tickets.update is found");
+    assert_eq!(update["policyNote"], CONDITIONAL_NOTE, "{found}");
+    assert!(
+        results.iter().filter(|r| r["entryId"] != "tickets.update").all(|r| r.get("policyNote").is_none()),
+        "{found}"
+    );
+
+    // Calls are not filtered by the view: the hidden operation runs (404: no such ticket), since the
+    // policy decision that refuses it (naming the policy) is made on the call itself.
+    let (error, answer) = governed
+        .tool(
+            "call_api_endpoint",
+            json!({"entryId": "tickets.delete", "path": {"id": "00000000-0000-7000-8000-000000000000"}}),
+        )
+        .await;
+    assert!(error);
+    assert_eq!(answer["status"], 404, "{answer}");
 }
 
 /// `tools/list` stays within 2,000 tokens (estimated as bytes / 4, as `cargo xtask bench` does)

@@ -128,7 +128,7 @@ impl RecordKind {
                 ("billable", Bool),
             ],
             RecordKind::KbArticle => {
-                &[("title", String), ("status", String), ("category_id", OptionalString), ("tags", Names)]
+                &[("title", String), ("status", String), ("category", OptionalString), ("tags", Names)]
             }
         }
     }
@@ -202,17 +202,8 @@ pub struct Evaluation {
     pub errors: Vec<String>,
 }
 
-/// Whether an operation is listed and found for a principal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Visibility {
-    /// No policy can refuse it.
-    Open,
-    /// Some policy may refuse some calls, depending on their arguments or record.
-    Conditional,
-    /// A forbid without conditions refuses every call: neither listed nor found.
-    Hidden,
-}
+/// Whether an operation is listed and found for a principal (defined beside listing and search).
+pub use alga_agent_tooling::Visibility;
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,7 @@
 //! Agents: the list, adding one, its page (edit, roles, status, keys) and retiring it.
 
+use std::collections::BTreeMap;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use alga_core::identity::now;
@@ -11,7 +13,7 @@ use super::{
     Alerts, Done, Form, Posted, Routes, Signed, Tab, copyable, csrf_field, error_page, notice, page, respond,
     see_other, status_badge, when, when_opt,
 };
-use crate::agents::{self, AgentView, CreateAgent, CreateKey, KeyView, RoleInfo, UpdateAgent};
+use crate::agents::{self, CreateAgent, CreateKey, KeyView, RoleInfo, UpdateAgent};
 use crate::idp::{self, IdpView};
 
 #[derive(Debug, serde::Deserialize)]
@@ -35,6 +37,40 @@ fn role_checks(roles: &[RoleInfo], checked: &[String]) -> Markup {
             p .hint { "An agent may do exactly what its roles allow, nothing more." }
         }
     }
+}
+
+fn team_checks(teams: &[(String, String)], checked: &[String]) -> Markup {
+    html! {
+        fieldset .checks {
+            legend { "Teams" }
+            @if teams.is_empty() { p .hint { "This organization has no teams." } }
+            @for (id, name) in teams {
+                label { input type="checkbox" name="team_ids" value=(id) checked[checked.contains(id)]; (name) }
+            }
+            p .hint { "The teams it serves: policies can limit it to their tickets." }
+        }
+    }
+}
+
+/// Attributes as the form shows them: one `key=value` per line.
+fn attribute_lines(attributes: &BTreeMap<String, String>) -> String {
+    attributes.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\n")
+}
+
+/// The form's `key=value` lines (blank lines skipped); 400 naming the first line without `=`.
+fn parse_attribute_lines(text: &str) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut out = BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(ApiError::validation("attributes", format!("line {}: write key=value", n + 1)));
+        };
+        out.insert(key.trim().to_owned(), value.trim().to_owned());
+    }
+    Ok(out)
 }
 
 fn add_form(s: &Signed, idps: &[IdpView], roles: &[RoleInfo], form: Option<&Form>) -> Markup {
@@ -133,11 +169,24 @@ async fn create(Posted { who: s, form }: Posted<Signed>, ctx: web::Data<AppConte
         subject: if idp_id.is_some() { Some(form.get("subject").to_owned()) } else { form.opt("subject") },
         idp_id,
         role_ids: form.all("role_ids"),
+        team_ids: Vec::new(),
+        attributes: BTreeMap::new(),
     };
     match agents::create_agent(&ctx, &s.0.principal, input).await {
         Ok(a) => see_other(&format!("/admin/mcp/agents/{}?done=agent-added", a.id)),
         Err(e) => render_list(&ctx, &s, false, Alerts::error(&e), Some(&form), e.status()).await,
     }
+}
+
+/// The names of the teams it serves (the id of one not found).
+fn team_names(teams: &[(String, String)], ids: &[String]) -> String {
+    if ids.is_empty() {
+        return "None".to_owned();
+    }
+    ids.iter()
+        .map(|id| teams.iter().find(|(t, _)| t == id).map_or(id.as_str(), |(_, n)| n.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn key_status(k: &KeyView) -> &'static str {
@@ -164,9 +213,10 @@ async fn render_agent(
             agents::get_agent(ctx, s.tenant(), id).await?,
             agents::assignable_roles(ctx, s.tenant()).await?,
             agents::agent_keys(ctx, s.tenant(), id).await?,
+            agents::tenant_teams(ctx, s.tenant()).await?,
         ))
     };
-    let (a, roles, keys): (AgentView, Vec<RoleInfo>, Vec<KeyView>) = match loaded.await {
+    let (a, roles, keys, teams) = match loaded.await {
         Ok(all) => all,
         Err(e) => return error_page(&e),
     };
@@ -192,6 +242,8 @@ async fn render_agent(
                 dt { "Created" } dd { (when(&a.created_at)) }
                 dt { "Last activity" } dd { (when_opt(a.last_activity_at.as_ref())) " · " a href=(format!("/admin/mcp/activity?agent_id={}", a.id)) { "View activity" } }
                 @if let Some(r) = &a.retired_at { dt { "Retired" } dd { (when(r)) } }
+                dt { "Teams" } dd { (team_names(&teams, &a.team_ids)) }
+                dt { "Attributes" } dd .mono { @if a.attributes.is_empty() { "None" } @else { (attribute_lines(&a.attributes).replace('\n', ", ")) } }
             }
             @if !retired {
                 div .pager {
@@ -206,12 +258,18 @@ async fn render_agent(
         }
         @if !retired {
             section .card aria-labelledby="agent-edit" {
-                h2 #agent-edit { "Name and roles" }
+                h2 #agent-edit { "Name, roles, teams and attributes" }
                 form .stack method="post" action=(format!("/admin/mcp/agents/{}", a.id)) {
                     (csrf_field(&s.0))
                     div .field { label for="name" { "Name" } input #name type="text" name="name" required maxlength="200" value=(a.name); }
                     div .field { label for="description" { "Description" } textarea #description name="description" maxlength="2000" { (a.description) } }
                     (role_checks(&roles, &checked))
+                    (team_checks(&teams, &a.team_ids))
+                    div .field {
+                        label for="attributes" { "Attributes" }
+                        span .hint { "One key=value per line, at most 20 (policies read them, e.g. region=emea)." }
+                        textarea #attributes name="attributes" rows="4" { (attribute_lines(&a.attributes)) }
+                    }
                     div { button type="submit" { "Save" } }
                 }
             }
@@ -268,11 +326,17 @@ async fn update(
     ctx: web::Data<AppContext>,
     path: web::Path<String>,
 ) -> HttpResponse {
+    let attributes = match parse_attribute_lines(form.get("attributes")) {
+        Ok(attributes) => attributes,
+        Err(e) => return render_agent(&ctx, &s, &path, Alerts::error(&e), None, e.status()).await,
+    };
     let input = UpdateAgent {
         name: Some(form.get("name").to_owned()),
         description: Some(form.get("description").to_owned()),
         role_ids: Some(form.all("role_ids")),
         active: None,
+        team_ids: Some(form.all("team_ids")),
+        attributes: Some(attributes),
     };
     match agents::update_agent(&ctx, &s.0.principal, &path, input).await {
         Ok(_) => see_other(&format!("/admin/mcp/agents/{}?done=agent-saved", path.as_str())),
@@ -286,7 +350,14 @@ async fn set_active(
     path: web::Path<String>,
 ) -> HttpResponse {
     let active = form.get("active") == "true";
-    let input = UpdateAgent { name: None, description: None, role_ids: None, active: Some(active) };
+    let input = UpdateAgent {
+        name: None,
+        description: None,
+        role_ids: None,
+        active: Some(active),
+        team_ids: None,
+        attributes: None,
+    };
     match agents::update_agent(&ctx, &s.0.principal, &path, input).await {
         Ok(_) => see_other(&format!(
             "/admin/mcp/agents/{}?done={}",

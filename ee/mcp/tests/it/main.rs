@@ -6,6 +6,7 @@ mod editions;
 mod governance;
 mod integrity;
 mod load;
+mod policies;
 mod providers;
 mod scenario;
 mod support;
