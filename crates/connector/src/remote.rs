@@ -100,8 +100,10 @@ impl ToolProvider for Remote {
         if self.governed {
             return self.relay(client, name, arguments).await;
         }
-        // The registry holds only what the token may call; the server decides again on each call.
-        let answer = match plan(&self.registry, name, &arguments, |_| true).ok_or(CallError::UnknownTool)? {
+        // The registry holds only what the token may call; the server decides again on each call
+        // (policies apply only to governed, enterprise calls, which are relayed above).
+        let open = |_: &alga_agent_tooling::RegistryEntry| alga_agent_tooling::Visibility::Open;
+        let answer = match plan(&self.registry, name, &arguments, |_| true, open).ok_or(CallError::UnknownTool)? {
             Plan::Answer(answer) => answer,
             Plan::Run { entry, request } => self.send(entry, request).await,
         };
