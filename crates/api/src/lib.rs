@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod demo;
+pub mod grants_now;
 pub mod http;
 pub mod model;
 pub mod openapi;

@@ -17,6 +17,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Access, Ctx, Meta, Method, Operation, op};
+use crate::grants_now::{CallerNow, holds_now, permissions_of_roles, standing};
 use crate::model::{
     Data, IdPath, NoContent, Page, PageRequest, data, like_pattern, lower, required_text, to_naive, utc, utc_opt,
 };
@@ -195,35 +196,6 @@ pub fn operations() -> Vec<Operation> {
 /// Holding `user:update` is what "can manage users" means: such callers manage others' keys too.
 const MANAGE_USERS: Permission = Permission::new(Resource::User, Action::Update);
 
-/// The caller as the grants committed now say (read in the caller's transaction: another process
-/// may have changed them since the credential was cached), read once per check.
-struct CallerNow {
-    holder: alga_core::rbac::Holder,
-    granted: PermissionSet,
-    admin: bool,
-}
-
-impl CallerNow {
-    fn read(conn: &mut DbConn, ctx: &Ctx) -> Result<CallerNow, ApiError> {
-        let (granted, admin) = match ctx.principal.user_id() {
-            Some(me) => standing(conn, ctx.tenant(), me)?,
-            // An agent's grants were read afresh by its governed transport; it never holds a
-            // privileged permission anyway.
-            None => (ctx.principal.permissions, false),
-        };
-        Ok(CallerNow { holder: ctx.principal.holder(), granted, admin })
-    }
-
-    fn holds(&self, p: Permission) -> bool {
-        alga_core::rbac::authorize(self.holder, self.granted, p).is_ok()
-    }
-}
-
-/// Whether the caller holds `p` by the grants committed now.
-fn holds_now(conn: &mut DbConn, ctx: &Ctx, p: Permission) -> Result<bool, ApiError> {
-    Ok(CallerNow::read(conn, ctx)?.holds(p))
-}
-
 /// Nobody grants what they do not hold, by the grants committed now; and only an Admin hands out
 /// the built-in Admin role.
 fn no_escalation(conn: &mut DbConn, ctx: &Ctx, wanted: PermissionSet, role_ids: &[String]) -> Result<(), ApiError> {
@@ -304,23 +276,6 @@ fn load_user(conn: &mut DbConn, tenant: &str, id: &str) -> Result<User, ApiError
     with_roles(conn, tenant, vec![row])?.pop().ok_or_else(|| ApiError::not_found("No user with this id."))
 }
 
-/// The union of the permissions of these roles of the tenant; an unknown id is a 400.
-fn permissions_of_roles(conn: &mut DbConn, tenant: &str, role_ids: &[String]) -> Result<PermissionSet, ApiError> {
-    let known: i64 =
-        roles::table.filter(roles::tenant_id.eq(tenant).and(roles::id.eq_any(role_ids))).count().get_result(conn)?;
-    let mut distinct = role_ids.to_vec();
-    distinct.sort();
-    distinct.dedup();
-    if usize::try_from(known).unwrap_or(0) != distinct.len() {
-        return Err(ApiError::validation("role_ids", "names a role that does not exist in this tenant"));
-    }
-    let pairs: Vec<(String, String)> = role_permissions::table
-        .filter(role_permissions::tenant_id.eq(tenant).and(role_permissions::role_id.eq_any(role_ids)))
-        .select((role_permissions::resource, role_permissions::action))
-        .load(conn)?;
-    Ok(pairs.iter().filter_map(|(r, a)| Permission::parse(r, a)).collect())
-}
-
 /// Records a change to who may do what, in the transaction making it (the admin audit).
 fn audited(conn: &mut DbConn, ctx: &Ctx, change: admin_audit::Change<'_>) -> Result<(), ApiError> {
     admin_audit::record(conn, ctx.tenant(), admin_audit::Who::Principal(&ctx.principal), change)
@@ -334,18 +289,6 @@ fn change<'a>(
     after: Option<serde_json::Value>,
 ) -> admin_audit::Change<'a> {
     admin_audit::Change { action, target_kind, target_id, before, after }
-}
-
-/// The permissions a user holds through their roles, and whether one of them is the built-in Admin.
-fn standing(conn: &mut DbConn, tenant: &str, user: &str) -> Result<(PermissionSet, bool), ApiError> {
-    let roles: Vec<(String, String, bool)> = user_roles::table
-        .inner_join(roles::table.on(roles::tenant_id.eq(user_roles::tenant_id).and(roles::id.eq(user_roles::role_id))))
-        .filter(user_roles::tenant_id.eq(tenant).and(user_roles::user_id.eq(user)))
-        .select((roles::id, roles::name, roles::built_in))
-        .load(conn)?;
-    let admin = roles.iter().any(|(_, name, built_in)| *built_in && name == BuiltInRole::Admin.name());
-    let ids: Vec<String> = roles.into_iter().map(|(id, _, _)| id).collect();
-    Ok((permissions_of_roles(conn, tenant, &ids)?, admin))
 }
 
 /// Acting on another user's account (password, email, active flag, roles, keys, deletion) needs

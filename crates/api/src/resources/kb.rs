@@ -7,13 +7,14 @@
 //! free text until ticket categories can serve.
 
 use alga_core::schema::kb_articles;
-use alga_core::{Action, ApiError, DbConn, Resource};
+use alga_core::{Action, ApiError, DbConn, Permission, Resource};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Access, Ctx, Meta, Method, Operation, op};
+use crate::grants_now::holds_now;
 use crate::model::{
     Data, IdPath, NoContent, Page, PageRequest, bounded_text, data, like_pattern, lower, nullable, optional_text,
     required_text, utc, utc_opt,
@@ -80,7 +81,9 @@ pub fn operations() -> Vec<Operation> {
                 "Edit a knowledge-base article",
                 "Changes the title, body, category or tags (labels such as `vpn`) of an article; omitted \
                  fields keep their value, `tags` replaces its tags (`[]` removes them). The status does not \
-                 change here (`PUT …/status` does that); a published article's edits are live.",
+                 change here (`PUT …/status` does that). A draft is edited with `kb_article:update`; the \
+                 content of a published or archived article (live to readers) also needs \
+                 `kb_publication:update`.",
             )
             .tags(TAGS)
             .example(r#"{"body":"Updated steps for FortiClient 7.2."}"#),
@@ -318,9 +321,23 @@ async fn get(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<Article>, ApiErro
 
 async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateArticle) -> Result<Data<Article>, ApiError> {
     let tenant = ctx.tenant().to_owned();
+    let checker = ctx.clone();
     ctx.write(move |conn| {
         alga_core::lock_row!(conn, kb_articles, &tenant, &p.id);
         let mut a = load_row(conn, &tenant, &p.id)?;
+        // Editing what readers see (a published or archived article's content) is publishing: it
+        // needs `kb_publication:update`, held now, on the status read under the row lock.
+        let edits_content = b.title.is_some() || b.body.is_some() || b.category.is_some();
+        if edits_content
+            && a.status != ArticleStatus::Draft.as_str()
+            && !holds_now(conn, &checker, Permission::new(Resource::KbPublication, Action::Update))?
+        {
+            return Err(ApiError::forbidden(format!(
+                "Permission denied: this article is {}; editing it needs kb_publication:update \
+                 (or move it back to draft first)",
+                a.status
+            )));
+        }
         if let Some(title) = &b.title {
             a.title = required_text("title", title, 300)?;
         }
