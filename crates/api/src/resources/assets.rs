@@ -490,6 +490,7 @@ async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateAsset) -> Result<Data<Asset
             && client_changed
         {
             refs::client(conn, &tenant, "client_id", client)?;
+            asset_may_move_to(conn, &tenant, &a.id, client)?;
             a.client_id = client.clone();
         }
         if let Some(location) = &b.location_id {
@@ -650,6 +651,57 @@ async fn list_tickets(ctx: Ctx, p: IdPath, q: ListLinkedTickets, _: ()) -> Resul
     .await
 }
 
+/// A ticket moving to `new_client` keeps no link to an asset of another client: a 409 naming the
+/// linked assets of other clients. Call it with the ticket's row locked (as `set_for_ticket` does,
+/// so no link is made meanwhile).
+pub fn ticket_may_move_to(conn: &mut DbConn, tenant: &str, ticket: &str, new_client: &str) -> Result<(), ApiError> {
+    let foreign: Vec<String> = ticket_assets::table
+        .inner_join(
+            assets::table
+                .on(assets::tenant_id.eq(ticket_assets::tenant_id).and(assets::id.eq(ticket_assets::asset_id))),
+        )
+        .filter(ticket_assets::tenant_id.eq(tenant).and(ticket_assets::ticket_id.eq(ticket)))
+        .filter(assets::client_id.ne(new_client))
+        .order((assets::name, assets::id))
+        .select(assets::name)
+        .load(conn)?;
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::conflict(format!(
+        "This ticket is linked to assets of another client ({}); unlink them first (PUT /api/v1/tickets/{{id}}/assets).",
+        quoted(&foreign)
+    ))
+    .with_details(serde_json::json!({ "linked_assets": foreign })))
+}
+
+/// An asset moving to `new_client` keeps no link to a ticket of another client: a 409 naming the
+/// linked tickets of other clients. Call it with the asset's row locked.
+fn asset_may_move_to(conn: &mut DbConn, tenant: &str, asset: &str, new_client: &str) -> Result<(), ApiError> {
+    let foreign: Vec<String> = ticket_assets::table
+        .inner_join(
+            tickets::table
+                .on(tickets::tenant_id.eq(ticket_assets::tenant_id).and(tickets::id.eq(ticket_assets::ticket_id))),
+        )
+        .filter(ticket_assets::tenant_id.eq(tenant).and(ticket_assets::asset_id.eq(asset)))
+        .filter(tickets::client_id.ne(new_client))
+        .order(tickets::number)
+        .select(tickets::number)
+        .load(conn)?;
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::conflict(format!(
+        "This asset is linked to tickets of another client ({}); unlink it from them first.",
+        quoted(&foreign)
+    ))
+    .with_details(serde_json::json!({ "linked_tickets": foreign })))
+}
+
+fn quoted(names: &[String]) -> String {
+    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
+
 fn ticket_client(conn: &mut DbConn, tenant: &str, ticket: &str) -> Result<String, ApiError> {
     tickets::table
         .filter(tickets::tenant_id.eq(tenant).and(tickets::id.eq(ticket)))
@@ -695,6 +747,10 @@ async fn set_for_ticket(ctx: Ctx, p: IdPath, _: (), b: SetAssets) -> Result<Data
     ctx.write(move |conn| {
         alga_core::lock_row!(conn, tickets, &tenant, &p.id);
         let client = ticket_client(conn, &tenant, &p.id)?;
+        // The assets too (in id order), so that none moves to another client meanwhile.
+        for id in &ids {
+            alga_core::lock_row!(conn, assets, &tenant, id);
+        }
         let owners: Vec<(String, String)> = assets::table
             .filter(assets::tenant_id.eq(&tenant).and(assets::id.eq_any(&ids)))
             .select((assets::id, assets::client_id))
