@@ -298,7 +298,9 @@ async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateClient) -> Result<Data<Clie
 async fn delete(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError> {
     let tenant = ctx.tenant().to_owned();
     ctx.write(move |conn| {
-        tags::remove_all(conn, &tenant, Taggable::Client, &p.id)?;
+        // Locked, then deleted, then untagged: a tagging racing this delete either committed first
+        // (and is removed here) or finds no client to tag.
+        alga_core::lock_row!(conn, clients, &tenant, &p.id);
         let deleted = diesel::delete(clients::table.filter(clients::tenant_id.eq(&tenant).and(clients::id.eq(&p.id))))
             .execute(conn)
             .map_err(|e| {
@@ -309,6 +311,7 @@ async fn delete(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError
         if deleted == 0 {
             return Err(ApiError::not_found("No client with this id."));
         }
+        tags::remove_all(conn, &tenant, Taggable::Client, &p.id)?;
         Ok(NoContent {})
     })
     .await

@@ -10,6 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Access, Ctx, Meta, Method, Operation, op};
+use crate::grants_now::holds_now;
 use crate::model::{
     Data, IdPath, NoContent, Page, PageRequest, data, like_pattern, lower, nullable, required_text, to_naive, utc,
     utc_opt,
@@ -319,27 +320,67 @@ impl Source {
     }
 }
 
-/// The parent a ticket may have: a ticket of the tenant, not itself nor one of its descendants.
-fn check_parent(conn: &mut DbConn, tenant: &str, ticket: Option<&str>, parent: &str) -> Result<(), ApiError> {
-    refs::ticket(conn, tenant, "parent_ticket_id", parent)?;
-    let mut at = Some(parent.to_owned());
-    // Each step goes one level up; a chain longer than the tenant's tickets would be a cycle.
-    for _ in 0..10_000 {
-        let Some(current) = at else { return Ok(()) };
-        if Some(current.as_str()) == ticket {
-            return Err(ApiError::validation(
-                "parent_ticket_id",
-                "a ticket cannot be its own parent, nor a child of one of its children",
-            ));
-        }
-        at = tickets::table
-            .filter(tickets::tenant_id.eq(tenant).and(tickets::id.eq(&current)))
-            .select(tickets::parent_ticket_id)
-            .first::<Option<String>>(conn)
-            .optional()?
-            .flatten();
+/// The most ancestors a ticket may have (parent, grandparent, …): deeper is refused, which also
+/// bounds the walk up the chain.
+pub const MAX_PARENT_DEPTH: usize = 32;
+
+/// On PostgreSQL, serialises the tenant's changes to parent links until the transaction ends, so
+/// that two changes cannot each check the chain before the other commits (A→B and B→A both
+/// passing would make a cycle). Taken before any row lock of the transaction (no deadlock with a
+/// delete unlinking children). SQLite's write transactions are serialised already.
+fn lock_parent_links(conn: &mut DbConn, tenant: &str) -> Result<(), ApiError> {
+    if let DbConn::Postgresql(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<diesel::sql_types::Text, _>(format!("{tenant}:ticket_parent"))
+            .execute(pg)?;
     }
-    Err(ApiError::validation("parent_ticket_id", "the chain of parent tickets is too long"))
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct Ancestor {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+}
+
+/// The parent a ticket may have: a ticket of the tenant, not itself nor one of its descendants,
+/// with at most [`MAX_PARENT_DEPTH`] ancestors. Holds the tenant's parent-link lock.
+fn check_parent(conn: &mut DbConn, tenant: &str, ticket: Option<&str>, parent: &str) -> Result<(), ApiError> {
+    lock_parent_links(conn, tenant)?;
+    refs::ticket(conn, tenant, "parent_ticket_id", parent)?;
+    // The parent and its ancestors, one more than allowed at most: one query, bounded.
+    let sql = format!(
+        "WITH RECURSIVE chain(id, parent_id, depth) AS ( \
+           SELECT id, parent_ticket_id, 1 FROM tickets WHERE tenant_id = $1 AND id = $2 \
+           UNION ALL \
+           SELECT t.id, t.parent_ticket_id, chain.depth + 1 FROM tickets t \
+             JOIN chain ON t.tenant_id = $1 AND t.id = chain.parent_id \
+           WHERE chain.depth <= {MAX_PARENT_DEPTH} \
+         ) SELECT id FROM chain"
+    );
+    let chain: Vec<Ancestor> = match conn {
+        DbConn::Sqlite(c) => diesel::sql_query(sql.replace('$', "?"))
+            .bind::<diesel::sql_types::Text, _>(tenant)
+            .bind::<diesel::sql_types::Text, _>(parent)
+            .load(c)?,
+        DbConn::Postgresql(c) => diesel::sql_query(sql)
+            .bind::<diesel::sql_types::Text, _>(tenant)
+            .bind::<diesel::sql_types::Text, _>(parent)
+            .load(c)?,
+    };
+    if ticket.is_some_and(|ticket| chain.iter().any(|a| a.id == ticket)) {
+        return Err(ApiError::validation(
+            "parent_ticket_id",
+            "a ticket cannot be its own parent, nor a child of one of its children",
+        ));
+    }
+    if chain.len() > MAX_PARENT_DEPTH {
+        return Err(ApiError::validation(
+            "parent_ticket_id",
+            format!("a ticket may have at most {MAX_PARENT_DEPTH} levels of parent tickets; this one would have more"),
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
@@ -643,6 +684,10 @@ struct UpdateTicket {
 async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateTicket) -> Result<Data<Ticket>, ApiError> {
     let tenant = ctx.tenant().to_owned();
     ctx.write(move |conn| {
+        // The parent-link lock before any row lock, in every transaction taking both (as delete).
+        if b.parent_ticket_id.is_some() {
+            lock_parent_links(conn, &tenant)?;
+        }
         alga_core::lock_row!(conn, tickets, &tenant, &p.id);
         let t = load(conn, &tenant, &p.id)?;
         let title = match &b.title {
@@ -666,6 +711,7 @@ async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateTicket) -> Result<Data<Tick
         let client_id = b.client_id.clone().unwrap_or(t.client_id.clone());
         if client_id != t.client_id {
             refs::client(conn, &tenant, "client_id", &client_id)?;
+            crate::resources::assets::ticket_may_move_to(conn, &tenant, &t.id, &client_id)?;
         }
         let contact_id = b.contact_id.clone().unwrap_or(t.contact_id.clone());
         if let Some(contact) = &contact_id {
@@ -731,6 +777,10 @@ async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateTicket) -> Result<Data<Tick
 async fn delete(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError> {
     let tenant = ctx.tenant().to_owned();
     ctx.write(move |conn| {
+        // Children may be linked to it meanwhile: take the parent-link lock (before any row lock,
+        // as update does) before unlinking them.
+        lock_parent_links(conn, &tenant)?;
+        alga_core::lock_row!(conn, tickets, &tenant, &p.id);
         refs::ticket(conn, &tenant, "id", &p.id).map_err(|_| ApiError::not_found("No ticket with this id."))?;
         let logged: i64 = time_entries::table
             .filter(
@@ -750,9 +800,12 @@ async fn delete(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError
         diesel::update(tickets::table.filter(tickets::tenant_id.eq(&tenant).and(tickets::parent_ticket_id.eq(&p.id))))
             .set(tickets::parent_ticket_id.eq(None::<String>))
             .execute(conn)?;
-        tags::remove_all(conn, &tenant, Taggable::Ticket, &p.id)?;
         diesel::delete(tickets::table.filter(tickets::tenant_id.eq(&tenant).and(tickets::id.eq(&p.id))))
-            .execute(conn)?;
+            .execute(conn)
+            .map_err(|e| ApiError::from_in_use(e, || "Records still refer to this ticket; try again.".to_owned()))?;
+        // After the row is gone (and locked before): a tagging racing this delete either committed
+        // first, and is removed here, or finds no ticket to tag.
+        tags::remove_all(conn, &tenant, Taggable::Ticket, &p.id)?;
         Ok(NoContent {})
     })
     .await
@@ -884,9 +937,7 @@ async fn update_comment(ctx: Ctx, p: CommentPath, _: (), b: UpdateComment) -> Re
     let tenant = ctx.tenant().to_owned();
     let user = ctx.principal.user_id().map(str::to_owned);
     let agent = ctx.principal.agent_id().map(str::to_owned);
-    // The operation needs `ticket_comment:update`; another's comment also needs the moderator's
-    // `ticket_comment:delete`.
-    let moderator = ctx.can(Permission::new(Resource::TicketComment, Action::Delete));
+    let checker = ctx.clone();
     ctx.write(move |conn| {
         alga_core::lock_row!(conn, ticket_comments, &tenant, &p.comment_id);
         let mut c = ticket_comments::table
@@ -905,7 +956,9 @@ async fn update_comment(ctx: Ctx, p: CommentPath, _: (), b: UpdateComment) -> Re
             (None, Some(agent)) => c.created_by_agent.as_ref() == Some(agent),
             (None, None) => false,
         };
-        if !own && !moderator {
+        // The operation needs `ticket_comment:update`; another's comment also needs the moderator's
+        // `ticket_comment:delete`, held now (not as a cached credential says).
+        if !own && !holds_now(conn, &checker, Permission::new(Resource::TicketComment, Action::Delete))? {
             return Err(ApiError::forbidden(
                 "Permission denied: this comment was written by someone else; editing it needs ticket_comment:delete",
             ));
