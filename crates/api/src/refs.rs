@@ -22,14 +22,36 @@ macro_rules! ensure_exists {
     };
 }
 
+/// As `ensure_exists!`, and on PostgreSQL the row is key-share locked until the transaction ends:
+/// it cannot be deleted before the reference to it is written (a delete racing the reference waits,
+/// then finds it in use). Call it in a write transaction only.
+macro_rules! ensure_exists_until_written {
+    ($(#[$doc:meta])* $name:ident, $table:ident, $what:literal) => {
+        $(#[$doc])*
+        pub fn $name(conn: &mut DbConn, tenant: &str, field: &str, id: &str) -> Result<(), ApiError> {
+            let filter = $table::tenant_id.eq(tenant).and($table::id.eq(id));
+            let found: Option<String> = match conn {
+                DbConn::Postgresql(c) => {
+                    $table::table.filter(filter).select($table::id).for_key_share().first(c).optional()?
+                }
+                DbConn::Sqlite(c) => $table::table.filter(filter).select($table::id).first(c).optional()?,
+            };
+            if found.is_none() {
+                return Err(ApiError::validation(field, concat!("no ", $what, " with this id")));
+            }
+            Ok(())
+        }
+    };
+}
+
 ensure_exists!(client, clients, "client");
 ensure_exists!(board, boards, "board");
 ensure_exists!(priority, priorities, "priority");
 ensure_exists!(ticket, tickets, "ticket");
 ensure_exists!(project, projects, "project");
 ensure_exists!(project_task, project_tasks, "project task");
-ensure_exists!(team, teams, "team");
-ensure_exists!(ticket_category, ticket_categories, "ticket category");
+ensure_exists_until_written!(team, teams, "team");
+ensure_exists_until_written!(ticket_category, ticket_categories, "ticket category");
 
 /// An active user of the tenant.
 pub fn active_user(conn: &mut DbConn, tenant: &str, field: &str, id: &str) -> Result<(), ApiError> {

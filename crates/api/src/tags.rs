@@ -51,6 +51,9 @@ pub fn clean_name(field: &str, name: &str) -> Result<String, ApiError> {
     crate::model::required_text(field, name, MAX_NAME)
 }
 
+/// The most tags a request may name for one record.
+pub const MAX_PER_RECORD: usize = 100;
+
 /// What names are unique by: the name lowercased (Unicode-aware, so the same on both databases).
 pub fn name_key(name: &str) -> String {
     name.trim().to_lowercase()
@@ -66,6 +69,9 @@ pub fn set(
     id: &str,
     names: &[String],
 ) -> Result<Vec<String>, ApiError> {
+    if names.len() > MAX_PER_RECORD {
+        return Err(ApiError::validation("tags", format!("at most {MAX_PER_RECORD} tags, not {}", names.len())));
+    }
     let mut wanted: BTreeMap<String, String> = BTreeMap::new();
     for name in names {
         let name = clean_name("tags", name)?;
@@ -90,7 +96,7 @@ pub fn set(
         })));
     }
     remove_all(conn, tenant, kind, id)?;
-    for (tag, _, _) in &found {
+    for (tag, name, _) in &found {
         diesel::insert_into(taggings::table)
             .values((
                 taggings::tenant_id.eq(tenant),
@@ -98,7 +104,14 @@ pub fn set(
                 taggings::entity_id.eq(id),
                 taggings::tag_id.eq(tag),
             ))
-            .execute(conn)?;
+            .execute(conn)
+            .map_err(|e| match e {
+                // The tag was deleted since it was read (PostgreSQL, concurrently): as if unknown.
+                diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::ForeignKeyViolation, _) => {
+                    ApiError::validation("tags", format!("no tag named `{name}`; create it first (POST /api/v1/tags)"))
+                }
+                other => ApiError::from(other),
+            })?;
     }
     let mut names: Vec<(String, String)> = found.into_iter().map(|(_, name, key)| (key, name)).collect();
     names.sort();

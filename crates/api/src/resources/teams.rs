@@ -201,8 +201,14 @@ fn load(conn: &mut DbConn, tenant: &str, id: &str) -> Result<Team, ApiError> {
     views(conn, tenant, vec![row])?.pop().ok_or_else(|| ApiError::not_found("No team with this id."))
 }
 
+/// The most users a request may name as a team's members.
+pub const MAX_MEMBERS: usize = 100;
+
 /// Replaces the members of a team; every user must be an active user of the tenant.
 fn replace_members(conn: &mut DbConn, tenant: &str, team: &str, user_ids: &[String]) -> Result<(), ApiError> {
+    if user_ids.len() > MAX_MEMBERS {
+        return Err(ApiError::validation("user_ids", format!("at most {MAX_MEMBERS} users, not {}", user_ids.len())));
+    }
     let mut wanted: Vec<&String> = user_ids.iter().collect();
     wanted.sort();
     wanted.dedup();
@@ -324,6 +330,7 @@ async fn set_members(ctx: Ctx, p: IdPath, _: (), b: SetMembers) -> Result<Data<T
 async fn delete(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError> {
     let tenant = ctx.tenant().to_owned();
     ctx.write(move |conn| {
+        alga_core::lock_row!(conn, teams, &tenant, &p.id);
         load_row(conn, &tenant, &p.id)?;
         let routed: i64 = tickets::table
             .filter(tickets::tenant_id.eq(&tenant).and(tickets::team_id.eq(&p.id)))
@@ -334,7 +341,14 @@ async fn delete(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError
                 "{routed} tickets are routed to this team; move them to another team first."
             )));
         }
-        diesel::delete(teams::table.filter(teams::tenant_id.eq(&tenant).and(teams::id.eq(&p.id)))).execute(conn)?;
+        // A ticket routed to it meanwhile (committed after the count) makes the delete a 409 too.
+        diesel::delete(teams::table.filter(teams::tenant_id.eq(&tenant).and(teams::id.eq(&p.id))))
+            .execute(conn)
+            .map_err(|e| {
+                ApiError::from_in_use(e, || {
+                    "Tickets are routed to this team; move them to another team first.".to_owned()
+                })
+            })?;
         Ok(NoContent {})
     })
     .await

@@ -231,7 +231,16 @@ async fn get(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<Data<Category>, ApiErr
 async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateCategory) -> Result<Data<Category>, ApiError> {
     let tenant = ctx.tenant().to_owned();
     ctx.write(move |conn| {
-        alga_core::lock_row!(conn, ticket_categories, &tenant, &p.id);
+        // This row and the new parent's, in id order: X→Y and Y→X at once must not deadlock.
+        let mut locked = vec![p.id.as_str()];
+        if let Some(Some(parent)) = &b.parent_id {
+            locked.push(parent.as_str());
+        }
+        locked.sort_unstable();
+        locked.dedup();
+        for id in locked {
+            alga_core::lock_row!(conn, ticket_categories, &tenant, id);
+        }
         let mut c = load(conn, &tenant, &p.id)?;
         if let Some(name) = &b.name {
             c.name = required_text("name", name, 200)?;
@@ -243,7 +252,6 @@ async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateCategory) -> Result<Data<Ca
                 if parent == &c.id {
                     return Err(ApiError::validation("parent_id", "a category cannot be its own parent"));
                 }
-                alga_core::lock_row!(conn, ticket_categories, &tenant, parent);
                 check_parent(conn, &tenant, parent)?;
                 let below = children(conn, &tenant, &c.id)?;
                 if below > 0 {
@@ -294,7 +302,11 @@ async fn delete(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError
             ticket_categories::table
                 .filter(ticket_categories::tenant_id.eq(&tenant).and(ticket_categories::id.eq(&p.id))),
         )
-        .execute(conn)?;
+        .execute(conn)
+        // A ticket or subcategory added meanwhile (committed after the counts) makes it a 409 too.
+        .map_err(|e| {
+            ApiError::from_in_use(e, || "Tickets or subcategories use this category; move them first.".to_owned())
+        })?;
         Ok(NoContent {})
     })
     .await
