@@ -210,3 +210,43 @@ async fn assets_carry_tags_and_filter_by_them() {
     )
     .await;
 }
+
+/// A ticket and its linked assets keep one client: moving either to another client while they are
+/// linked is a 409 naming the links, and changes nothing.
+#[tokio::test]
+async fn ticket_asset_links_never_cross_clients() {
+    let f = Fixture::new().await;
+    let a = &f.a.admin;
+    let s = f.setup(a).await;
+    let other = f.call(a, "POST", "/api/v1/clients", Some(json!({"name": "Globex"}))).await.expect(201).id();
+    let asset = f
+        .call(
+            a,
+            "POST",
+            "/api/v1/assets",
+            Some(json!({"asset_type": "laptop", "name": "ACME-LT-07", "client_id": s.client})),
+        )
+        .await
+        .expect(201)
+        .id();
+    let ticket = f.ticket(a, &s, "Laptop slow").await;
+    let number =
+        f.call(a, "GET", &format!("/api/v1/tickets/{ticket}"), None).await.expect(200).data()["number"].clone();
+    let links = format!("/api/v1/tickets/{ticket}/assets");
+    f.call(a, "PUT", &links, Some(json!({"asset_ids": [asset]}))).await.expect(200);
+
+    let moved = f.call(a, "PUT", &format!("/api/v1/assets/{asset}"), Some(json!({"client_id": other}))).await;
+    let moved = moved.expect(409);
+    assert!(moved.body["error"]["message"].as_str().unwrap().contains(number.as_str().unwrap()), "{}", moved.body);
+    let moved = f.call(a, "PUT", &format!("/api/v1/tickets/{ticket}"), Some(json!({"client_id": other}))).await;
+    let moved = moved.expect(409);
+    assert!(moved.body["error"]["message"].as_str().unwrap().contains("ACME-LT-07"), "{}", moved.body);
+    let asset_now = f.call(a, "GET", &format!("/api/v1/assets/{asset}"), None).await.expect(200);
+    let ticket_now = f.call(a, "GET", &format!("/api/v1/tickets/{ticket}"), None).await.expect(200);
+    assert_eq!((&asset_now.data()["client_id"], &ticket_now.data()["client_id"]), (&json!(s.client), &json!(s.client)));
+
+    // Unlinked, each may move.
+    f.call(a, "PUT", &links, Some(json!({"asset_ids": []}))).await.expect(200);
+    f.call(a, "PUT", &format!("/api/v1/assets/{asset}"), Some(json!({"client_id": other}))).await.expect(200);
+    f.call(a, "PUT", &format!("/api/v1/tickets/{ticket}"), Some(json!({"client_id": other}))).await.expect(200);
+}

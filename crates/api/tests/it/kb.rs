@@ -90,3 +90,38 @@ async fn articles_carry_tags_and_filter_by_them() {
     )
     .await;
 }
+
+/// The content of a published or archived article is live to readers: editing it needs
+/// `kb_publication:update`, held now (a credential's cached grants are not enough); a draft is
+/// edited with `kb_article:update` alone.
+#[tokio::test]
+async fn only_whoever_may_publish_now_edits_a_published_article() {
+    let f = Fixture::new().await;
+    let tech = &f.a.tech;
+    let writer = ["kb_article:read", "kb_article:update"];
+    let (publisher, role) = f.user_with_role("publisher", &[&writer[..], &["kb_publication:update"]].concat()).await;
+    let id = f
+        .call(tech, "POST", "/api/v1/kb-articles", Some(json!({"title": "VPN", "body": "1. Open FortiClient"})))
+        .await
+        .expect(201)
+        .id();
+    let path = format!("/api/v1/kb-articles/{id}");
+    f.call(tech, "PUT", &path, Some(json!({"body": "draft edit"}))).await.expect(200);
+    f.call(&f.a.admin, "PUT", &format!("{path}/status"), Some(json!({"status": "published"}))).await.expect(200);
+
+    let denied = f.call(tech, "PUT", &path, Some(json!({"title": "Hijacked"}))).await.expect(403);
+    assert!(denied.body["error"]["message"].as_str().unwrap().contains("kb_publication:update"), "{}", denied.body);
+    f.call(tech, "PUT", &path, Some(json!({"category": "Remote"}))).await.expect(403);
+    f.call(&publisher, "PUT", &path, Some(json!({"body": "reviewed edit"}))).await.expect(200);
+
+    // The publisher loses the grant; its credential, authenticated before, still says it holds it.
+    f.call(&f.a.admin, "PUT", &format!("/api/v1/roles/{role}"), Some(json!({"permissions": writer}))).await.expect(200);
+    f.call(&publisher, "PUT", &path, Some(json!({"body": "stale edit"}))).await.expect(403);
+    let article = f.call(tech, "GET", &path, None).await.expect(200);
+    assert_eq!((&article.data()["title"], &article.data()["body"]), (&json!("VPN"), &json!("reviewed edit")));
+
+    f.call(&f.a.admin, "PUT", &format!("{path}/status"), Some(json!({"status": "archived"}))).await.expect(200);
+    f.call(tech, "PUT", &path, Some(json!({"body": "archived edit"}))).await.expect(403);
+    f.call(&f.a.admin, "PUT", &format!("{path}/status"), Some(json!({"status": "draft"}))).await.expect(200);
+    f.call(tech, "PUT", &path, Some(json!({"body": "back to draft"}))).await.expect(200);
+}

@@ -11,7 +11,6 @@ mod inventory;
 mod kb;
 mod organize;
 mod registry;
-mod review14;
 mod search;
 mod support;
 mod tickets;

@@ -399,3 +399,201 @@ async fn comments_are_edited_by_their_author_or_a_moderator_and_agents_are_named
     let logged = f.call(&bot, "POST", "/api/v1/time-entries", Some(entry)).await.expect(201);
     assert_eq!(logged.data()["created_by_agent"], "agent-1");
 }
+
+/// Two updates at once, A's parent := B and B's parent := A: at most one may succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parent_tickets_never_form_a_cycle_under_concurrency() {
+    let f = Fixture::new().await;
+    let a = &f.a.admin;
+    let s = f.setup(a).await;
+    let mut cycles = 0;
+    for i in 0..40 {
+        let x = f.ticket(a, &s, &format!("x{i}")).await;
+        let y = f.ticket(a, &s, &format!("y{i}")).await;
+        let (px, py) = (format!("/api/v1/tickets/{x}"), format!("/api/v1/tickets/{y}"));
+        let (r1, r2) = tokio::join!(
+            f.call(a, "PUT", &px, Some(json!({"parent_ticket_id": y}))),
+            f.call(a, "PUT", &py, Some(json!({"parent_ticket_id": x}))),
+        );
+        if r1.status == 200 && r2.status == 200 {
+            cycles += 1;
+        }
+    }
+    assert_eq!(cycles, 0, "pairs of tickets that became each other's parent");
+}
+
+/// A ticket deleted while its tags are set leaves no tagging behind (else the tag can never be
+/// deleted: it is "carried" by a record that no longer exists).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deleted_ticket_leaves_no_tagging_behind() {
+    let f = Fixture::new().await;
+    let a = &f.a.admin;
+    let s = f.setup(a).await;
+    let tag = f.call(a, "POST", "/api/v1/tags", Some(json!({"name": "race"}))).await.expect(201).id();
+    f.call(a, "POST", "/api/v1/tags", Some(json!({"name": "old"}))).await.expect(201);
+    for i in 0..100 {
+        let t = f.ticket(a, &s, &format!("t{i}")).await;
+        f.call(a, "PUT", &format!("/api/v1/tickets/{t}"), Some(json!({"tags": ["old"]}))).await.expect(200);
+        let pt = format!("/api/v1/tickets/{t}");
+        let _ = tokio::join!(f.call(a, "PUT", &pt, Some(json!({"tags": ["race"]}))), f.call(a, "DELETE", &pt, None),);
+    }
+    // Take the tag off every ticket that still exists: then nothing carries it.
+    let carried = f.call(a, "GET", "/api/v1/tickets?tag=race&limit=100", None).await.expect(200);
+    for t in carried.data().as_array().unwrap() {
+        let path = format!("/api/v1/tickets/{}", t["id"].as_str().unwrap());
+        f.call(a, "PUT", &path, Some(json!({"tags": []}))).await.expect(200);
+    }
+    f.call(a, "DELETE", &format!("/api/v1/tags/{tag}"), None).await.expect(204);
+}
+
+/// A ticket has at most 32 levels of parent tickets, on create and on update.
+#[tokio::test]
+async fn a_ticket_has_at_most_32_levels_of_parent_tickets() {
+    let f = Fixture::new().await;
+    let a = &f.a.admin;
+    let s = f.setup(a).await;
+    let child_of = |title: String, parent: Option<String>| {
+        json!({"title": title, "board_id": s.board, "client_id": s.client, "priority_id": s.priority,
+            "parent_ticket_id": parent})
+    };
+    // t0 ← t1 ← … ← t32: t32 has 32 ancestors.
+    let mut chain = vec![f.ticket(a, &s, "t0").await];
+    for i in 1..=32 {
+        let body = child_of(format!("t{i}"), chain.last().cloned());
+        chain.push(f.call(a, "POST", "/api/v1/tickets", Some(body)).await.expect(201).id());
+    }
+    let deepest = chain[32].clone();
+    let refused = f.call(a, "POST", "/api/v1/tickets", Some(child_of("t33".into(), Some(deepest.clone())))).await;
+    let refused = refused.expect(400);
+    assert!(refused.body["error"]["message"].as_str().unwrap().contains("at most 32 levels"), "{}", refused.body);
+    let loose = f.ticket(a, &s, "loose").await;
+    let path = format!("/api/v1/tickets/{loose}");
+    f.call(a, "PUT", &path, Some(json!({"parent_ticket_id": deepest}))).await.expect(400);
+    let unchanged = f.call(a, "GET", &path, None).await.expect(200);
+    assert_eq!(unchanged.data()["parent_ticket_id"], Value::Null);
+    // One level less is allowed; a cycle through the whole chain is still found.
+    f.call(a, "PUT", &path, Some(json!({"parent_ticket_id": chain[31]}))).await.expect(200);
+    let top = format!("/api/v1/tickets/{}", chain[0]);
+    f.call(a, "PUT", &top, Some(json!({"parent_ticket_id": chain[30]}))).await.expect(400);
+}
+
+/// Editing someone else's comment is decided on the moderator grant held now, not on the grants a
+/// credential carried when it was authenticated (and may still carry from a cache).
+#[tokio::test]
+async fn a_moderator_edits_others_comments_only_while_holding_the_grant_now() {
+    let f = Fixture::new().await;
+    let a = &f.a.admin;
+    let s = f.setup(a).await;
+    let ticket = f.ticket(a, &s, "Printer").await;
+    let comments = format!("/api/v1/tickets/{ticket}/comments");
+    let granted = ["ticket:read", "ticket_comment:read", "ticket_comment:create", "ticket_comment:update"];
+    let (moderator, role) = f.user_with_role("moderator", &[&granted[..], &["ticket_comment:delete"]].concat()).await;
+    let by_tech = f.call(&f.a.tech, "POST", &comments, Some(json!({"body": "tech's"}))).await.expect(201).id();
+    let own = f.call(&moderator, "POST", &comments, Some(json!({"body": "mine"}))).await.expect(201).id();
+    f.call(&moderator, "PUT", &format!("{comments}/{by_tech}"), Some(json!({"body": "moderated"}))).await.expect(200);
+
+    f.call(a, "PUT", &format!("/api/v1/roles/{role}"), Some(json!({"permissions": granted}))).await.expect(200);
+    let denied =
+        f.call(&moderator, "PUT", &format!("{comments}/{by_tech}"), Some(json!({"body": "again"}))).await.expect(403);
+    assert!(denied.body["error"]["message"].as_str().unwrap().contains("ticket_comment:delete"), "{}", denied.body);
+    f.call(&moderator, "PUT", &format!("{comments}/{own}"), Some(json!({"body": "still mine"}))).await.expect(200);
+    let listed = f.call(a, "GET", &comments, None).await.expect(200);
+    let bodies: Vec<&str> = listed.data().as_array().unwrap().iter().map(|c| c["body"].as_str().unwrap()).collect();
+    assert_eq!(bodies, ["moderated", "still mine"]);
+}
+
+/// A request names at most 100 tags for a record and 100 members for a team; beyond, a 400 that
+/// changes nothing.
+#[tokio::test]
+async fn tags_and_team_members_are_capped_at_100() {
+    let f = Fixture::new().await;
+    let a = &f.a.admin;
+    let s = f.setup(a).await;
+    f.call(a, "POST", "/api/v1/tags", Some(json!({"name": "kept"}))).await.expect(201);
+    let ticket = f.ticket(a, &s, "Tagged").await;
+    let path = format!("/api/v1/tickets/{ticket}");
+    f.call(a, "PUT", &path, Some(json!({"tags": ["kept"]}))).await.expect(200);
+    let many: Vec<String> = (0..101).map(|i| format!("tag{i}")).collect();
+    let refused = f.call(a, "PUT", &path, Some(json!({"tags": many, "title": "Renamed"}))).await.expect(400);
+    assert!(refused.body["error"]["message"].as_str().unwrap().contains("at most 100"), "{}", refused.body);
+    let unchanged = f.call(a, "GET", &path, None).await.expect(200);
+    assert_eq!(
+        (names(&unchanged.data()["tags"]), &unchanged.data()["title"]),
+        (vec!["kept".to_owned()], &json!("Tagged"))
+    );
+
+    let tech = f.a.tech.user_id().unwrap().to_owned();
+    let members = vec![tech.clone(); 101];
+    let refused =
+        f.call(a, "POST", "/api/v1/teams", Some(json!({"name": "Crowd", "user_ids": members}))).await.expect(400);
+    assert!(refused.body["error"]["message"].as_str().unwrap().contains("at most 100"), "{}", refused.body);
+    assert_eq!(f.call(a, "GET", "/api/v1/teams", None).await.expect(200).body["pagination"]["total"], 0);
+    let team = f.call(a, "POST", "/api/v1/teams", Some(json!({"name": "Few", "user_ids": [tech]}))).await.expect(201);
+    let team = team.id();
+    f.call(a, "PUT", &format!("/api/v1/teams/{team}/members"), Some(json!({"user_ids": members}))).await.expect(400);
+    let kept = f.call(a, "GET", &format!("/api/v1/teams/{team}"), None).await.expect(200);
+    assert_eq!(kept.data()["members"].as_array().unwrap().len(), 1);
+}
+
+/// Deleting a record while another request refers to it answers a clear error (never a 500), and
+/// leaves no dangling reference: a team or category deleted while a ticket is routed to it, a
+/// ticket deleted while a child is linked to it, a tag deleted while set on a ticket, and two
+/// categories made each other's parent at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn races_between_a_delete_and_a_reference_answer_a_clear_error() {
+    let f = Fixture::new().await;
+    let a = &f.a.admin;
+    let s = f.setup(a).await;
+    let allowed = |what: &str, got: (u16, u16), ok: &[(u16, u16)]| {
+        assert!(ok.contains(&got), "{what}: (reference, delete) answered {got:?}");
+    };
+    for i in 0..15 {
+        let ticket = f.ticket(a, &s, &format!("t{i}")).await;
+        let path = format!("/api/v1/tickets/{ticket}");
+
+        let team = f.call(a, "POST", "/api/v1/teams", Some(json!({"name": format!("team{i}")}))).await.expect(201).id();
+        let gone = format!("/api/v1/teams/{team}");
+        let (routed, deleted) =
+            tokio::join!(f.call(a, "PUT", &path, Some(json!({"team_id": team}))), f.call(a, "DELETE", &gone, None),);
+        allowed("team", (routed.status, deleted.status), &[(200, 409), (400, 204)]);
+
+        let category = f
+            .call(a, "POST", "/api/v1/ticket-categories", Some(json!({"name": format!("c{i}")})))
+            .await
+            .expect(201)
+            .id();
+        let gone = format!("/api/v1/ticket-categories/{category}");
+        let (categorized, deleted) = tokio::join!(
+            f.call(a, "PUT", &path, Some(json!({"category_id": category}))),
+            f.call(a, "DELETE", &gone, None),
+        );
+        allowed("category", (categorized.status, deleted.status), &[(200, 409), (400, 204)]);
+
+        let tag = f.call(a, "POST", "/api/v1/tags", Some(json!({"name": format!("tag{i}")}))).await.expect(201);
+        let gone = format!("/api/v1/tags/{}", tag.id());
+        let (tagged, deleted) = tokio::join!(
+            f.call(a, "PUT", &path, Some(json!({"tags": [format!("tag{i}")]}))),
+            f.call(a, "DELETE", &gone, None),
+        );
+        allowed("tag", (tagged.status, deleted.status), &[(200, 409), (400, 204)]);
+
+        let parent = f.ticket(a, &s, &format!("p{i}")).await;
+        let gone = format!("/api/v1/tickets/{parent}");
+        let (linked, deleted) = tokio::join!(
+            f.call(a, "PUT", &path, Some(json!({"parent_ticket_id": parent}))),
+            f.call(a, "DELETE", &gone, None),
+        );
+        allowed("parent", (linked.status, deleted.status), &[(200, 204), (400, 204)]);
+        let child = f.call(a, "GET", &path, None).await.expect(200);
+        assert_eq!(child.data()["parent_ticket_id"], Value::Null, "the deleted parent is unlinked");
+
+        let x = f.call(a, "POST", "/api/v1/ticket-categories", Some(json!({"name": format!("x{i}")}))).await.id();
+        let y = f.call(a, "POST", "/api/v1/ticket-categories", Some(json!({"name": format!("y{i}")}))).await.id();
+        let (px, py) = (format!("/api/v1/ticket-categories/{x}"), format!("/api/v1/ticket-categories/{y}"));
+        let (xy, yx) = tokio::join!(
+            f.call(a, "PUT", &px, Some(json!({"parent_id": y}))),
+            f.call(a, "PUT", &py, Some(json!({"parent_id": x}))),
+        );
+        allowed("crossed categories", (xy.status, yx.status), &[(200, 400), (400, 200)]);
+    }
+}

@@ -248,3 +248,23 @@ impl Fixture {
         self.call(b, "PUT", &second_path, Some(json!({"tags": []}))).await.expect(404);
     }
 }
+
+impl Fixture {
+    /// A user of tenant A with a role of its own holding `permissions`, authenticated once: the
+    /// principal keeps these grants, as a cached credential does after the role changes. Returns
+    /// the principal and the role's id.
+    pub async fn user_with_role(&self, name: &str, permissions: &[&str]) -> (Arc<Principal>, String) {
+        let admin = &self.a.admin;
+        let role = self
+            .call(admin, "POST", "/api/v1/roles", Some(serde_json::json!({"name": name, "permissions": permissions})))
+            .await
+            .expect(201)
+            .id();
+        let body =
+            serde_json::json!({"email": format!("{name}@tenant-a.test"), "display_name": name, "role_ids": [role]});
+        let user = self.call(admin, "POST", "/api/v1/users", Some(body)).await.expect(201).id();
+        let mut conn = self.db.conn();
+        let key = identity::create_api_key(&mut conn, &admin.tenant_id, &user, "test", None).unwrap();
+        (self.ctx.auth.authenticate(&key.plaintext).await.unwrap(), role)
+    }
+}
