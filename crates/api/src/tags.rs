@@ -11,8 +11,10 @@
 //!   are matched case-insensitively and duplicates folded); setting tags is part of changing the
 //!   record, so it needs the record's own permission, never `tag:*`;
 //! - its list takes `tag` and filters with [`filter_id`] then [`carrying!`] as a subquery;
-//! - its delete calls [`remove_all`] in the same transaction (taggings name no record by foreign
-//!   key, since one table serves every type).
+//! - its delete locks the record (`lock_row!`), deletes it, then calls [`remove_all`] in the same
+//!   transaction (taggings name no record by foreign key, since one table serves every type; in
+//!   this order a concurrent [`set`] either commits first or finds no record);
+//! - [`set`] takes at most [`MAX_PER_RECORD`] names.
 //!
 //! Adding a taggable type: a variant of [`Taggable`] and its name in the `taggings_entity_type`
 //! check of the migration.
@@ -212,7 +214,7 @@ macro_rules! carrying {
 }
 pub(crate) use carrying;
 
-/// Removes every tag of a record: call it in the transaction deleting the record.
+/// Removes every tag of a record: call it in the transaction deleting the record, after the delete.
 pub fn remove_all(conn: &mut DbConn, tenant: &str, kind: Taggable, id: &str) -> Result<(), ApiError> {
     diesel::delete(taggings::table.filter(
         taggings::tenant_id.eq(tenant).and(taggings::entity_type.eq(kind.as_str())).and(taggings::entity_id.eq(id)),

@@ -1,6 +1,7 @@
 //! The knowledge base: how-to and troubleshooting articles. Writing an article and publishing it
 //! are separate operations with separate permissions: create and update only ever produce or edit
-//! content (a new article is a draft), and publishing or archiving (`PUT …/status`) needs `kb_publication:update`.
+//! content (a new article is a draft), and publishing or archiving (`PUT …/status`) needs `kb_publication:update`,
+//! as does editing the content of an article that is not a draft (it is live to readers).
 //! Only published articles are found by `GET /api/v1/search`.
 //!
 //! Articles carry tags from the tenant's vocabulary (`crate::tags`), like clients; `category` is
