@@ -243,6 +243,21 @@ try {
     await shot('connect');
   });
 
+  await check('the policies page inserts a template, saves it and shows the history', async () => {
+    await tab(page, 'Policies');
+    await page.getByText('No policies yet: roles alone decide.').waitFor();
+    await page.getByText('Templates').click();
+    await page.getByRole('button', { name: 'Insert the template No agent deletes anything' }).click();
+    await page.getByRole('status').filter({ hasText: 'inserted, not saved yet' }).waitFor();
+    assert.match(await page.getByLabel('Policies (Cedar)').inputValue(), /@id\("no-agent-deletes"\)/);
+    await page.getByLabel('Shadow').check();
+    await page.getByRole('button', { name: 'Save as version 1' }).click();
+    await page.getByRole('status').filter({ hasText: 'Policies saved as a new version' }).waitFor();
+    await page.getByRole('button', { name: 'Save as version 2' }).waitFor();
+    await page.getByRole('heading', { name: 'History' }).waitFor();
+    await shot('policies');
+  });
+
   await check('a form posted without its CSRF token changes nothing', async () => {
     const response = await page.request.post(`${base}/admin/mcp/idps`, {
       form: { kind: 'custom', issuer: 'https://forged.example.com' },

@@ -123,8 +123,9 @@ impl McpGovernance for Enterprise {
 
     fn routes(&self) -> RouteTable {
         let mut table = RouteTable::new();
-        let parts: [fn(&mut RouteTable); 7] = [
+        let parts: [fn(&mut RouteTable); 8] = [
             idp::routes,
+            policy::api::routes,
             agents::routes,
             audit::routes,
             changes::routes,

@@ -1,6 +1,7 @@
 //! Policies beyond roles: a tenant's Cedar policy set, evaluated after the role check on every
 //! governed tool call, and on listing and search.
 
+pub mod api;
 pub mod engine;
 pub mod facts;
 pub mod load;

@@ -9,6 +9,7 @@ mod changes;
 mod idps;
 mod login;
 mod password;
+mod policies;
 mod tools;
 
 use std::future::Future;
@@ -327,16 +328,18 @@ enum Tab {
     Overview,
     Providers,
     Agents,
+    Policies,
     Activity,
     Changes,
     Connect,
     Doctor,
 }
 
-const TABS: [(Tab, &str, &str); 7] = [
+const TABS: [(Tab, &str, &str); 8] = [
     (Tab::Overview, "/admin/mcp", "Overview"),
     (Tab::Providers, "/admin/mcp/idps", "Identity providers"),
     (Tab::Agents, "/admin/mcp/agents", "Agents"),
+    (Tab::Policies, "/admin/mcp/policies", "Policies"),
     (Tab::Activity, "/admin/mcp/activity", "Activity"),
     (Tab::Changes, "/admin/mcp/changes", "Changes"),
     (Tab::Connect, "/admin/mcp/connect", "Connect"),
@@ -437,6 +440,8 @@ fn notice(done: Option<&str>) -> Option<String> {
         "agent-deactivated" => "Agent deactivated: its next call is refused.",
         "agent-retired" => "Agent retired. Its activity stays in the audit.",
         "key-revoked" => "Key revoked: it stops working at once.",
+        "policies-saved" => "Policies saved as a new version: they apply from the next call.",
+        "policies-cleared" => "Every policy removed: roles alone decide from the next call.",
         "password-changed" => "Password changed. Your other sessions have ended.",
         _ => return None,
     };
@@ -510,6 +515,7 @@ pub fn routes(table: &mut alga_core::RouteTable) {
     tools::routes(&mut r);
     idps::routes(&mut r);
     agents::routes(&mut r);
+    policies::routes(&mut r);
     activity::routes(&mut r);
     changes::routes(&mut r);
 }

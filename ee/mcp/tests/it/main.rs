@@ -7,6 +7,7 @@ mod governance;
 mod integrity;
 mod load;
 mod policies;
+mod policy_admin;
 mod providers;
 mod scenario;
 mod support;

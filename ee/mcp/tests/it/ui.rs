@@ -597,6 +597,10 @@ async fn every_ui_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing
         ("audience", "https://forged.example"),
         ("expires_on", "2030-01-01"),
         ("token", "x"),
+        ("source", "forbid (principal, action, resource);"),
+        ("mode", "shadow"),
+        ("expected_version", "0"),
+        ("intent", "save"),
     ];
     let posts = ui_routes(&Method::POST);
     assert!(
@@ -607,6 +611,7 @@ async fn every_ui_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing
     let before = stored_state(&env).await;
     let agents_before = env.api(&env.a.admin_key, "GET", "/api/v1/mcp/agents", None).await.expect(200).body;
     let idps_before = env.api(&env.a.admin_key, "GET", "/api/v1/mcp/idp-providers", None).await.expect(200).body;
+    assert!(posts.iter().any(|p| p == "/admin/mcp/policies"));
     for route in &posts {
         let path =
             route.replace("{key_id}", &key_id).replace("{id}", if route.contains("/idps/") { &idp } else { &agent });
@@ -624,6 +629,87 @@ async fn every_ui_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing
     assert_eq!(stored_state(&env).await, before);
     assert_eq!(env.api(&env.a.admin_key, "GET", "/api/v1/mcp/agents", None).await.expect(200).body, agents_before);
     assert_eq!(env.api(&env.a.admin_key, "GET", "/api/v1/mcp/idp-providers", None).await.expect(200).body, idps_before);
+    let policies = env.api(&env.a.admin_key, "GET", "/api/v1/mcp/policies", None).await.expect(200);
+    assert_eq!(policies.data()["version"], 0);
     get(&env, "/admin/mcp", &session).await.expect(200);
     env.stop().await;
+}
+
+#[tokio::test]
+async fn the_policies_page_checks_inserts_templates_saves_and_shows_history() {
+    let env = Env::start().await;
+    set_password(&env, ADMIN).await;
+    let (_, cookie) = sign_in(&env, ADMIN, PASSWORD).await;
+    let page = get(&env, "/admin/mcp/policies", &cookie).await.expect(200);
+    let html = text(&page);
+    assert!(html.contains("No policies yet: roles alone decide.") && html.contains("namespace Alga"), "{html}");
+    assert!(html.contains("href=\"/admin/mcp/policies\" aria-current=\"page\""));
+    let csrf = input(html, "csrf");
+
+    // Checking an invalid draft lists each problem at its line and column and marks the line.
+    let bad = "@id(\"typed\")\nforbid (\n  principal,\n  action == Alga::Action::\"tickets.update\",\n  resource) when { resource.nonsense == 1 };\n";
+    let draft = |source: &str, intent: &str| -> Vec<(&'static str, String)> {
+        vec![
+            ("csrf", csrf.clone()),
+            ("source", source.to_owned()),
+            ("mode", "enforce".to_owned()),
+            ("expected_version", "0".to_owned()),
+            ("intent", intent.to_owned()),
+        ]
+    };
+    let checked = post_policies(&env, &cookie, &draft(bad, "validate")).await.expect(400);
+    let html = text(&checked);
+    assert!(html.contains("line 5:20") && html.contains("nonsense"), "{html}");
+    assert!(html.contains("<span class=\"bad\">5</span>"), "{html}");
+    assert!(!html.contains("<span class=\"bad\">4</span>"));
+    assert!(html.contains("resource.nonsense"), "the draft stays in the editor");
+    let saved = post_policies(&env, &cookie, &draft(bad, "save")).await.expect(400);
+    assert!(text(&saved).contains("line 5:20"));
+    assert_eq!(env.api(&env.a.admin_key, "GET", "/api/v1/mcp/policies", None).await.expect(200).data()["version"], 0);
+
+    // A template goes into the editor, unsaved.
+    let inserted = post_policies(&env, &cookie, &draft("", "template:no-agent-deletes")).await.expect(200);
+    let html = text(&inserted);
+    assert!(html.contains("inserted, not saved yet"), "{html}");
+    let textarea = &html[html.find("<textarea id=\"source\"").unwrap()..];
+    let source = textarea[textarea.find('>').unwrap() + 1..textarea.find("</textarea>").unwrap()]
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    assert!(source.contains("@id(\"no-agent-deletes\")"), "{source}");
+    assert_eq!(env.api(&env.a.admin_key, "GET", "/api/v1/mcp/policies", None).await.expect(200).data()["version"], 0);
+
+    // Saving it (CRLF line ends as browsers send them) stores version 1; the page shows it.
+    let crlf = source.replace('\n', "\r\n");
+    let mut fields = draft("", "save");
+    fields[1].1 = crlf;
+    fields[2].1 = "shadow".to_owned();
+    let done = post_policies(&env, &cookie, &fields).await.expect(303);
+    assert_eq!(done.header("location"), "/admin/mcp/policies?done=policies-saved");
+    let now = env.api(&env.a.admin_key, "GET", "/api/v1/mcp/policies", None).await.expect(200);
+    assert_eq!((now.data()["version"].as_i64(), now.data()["mode"].as_str()), (Some(1), Some("shadow")));
+    assert_eq!(now.data()["source"].as_str(), Some(source.as_str()));
+    let page = get(&env, "/admin/mcp/policies?done=policies-saved", &cookie).await.expect(200);
+    let html = text(&page);
+    assert!(html.contains("Policies saved as a new version") && html.contains("no-agent-deletes"), "{html}");
+    assert!(html.contains("Save as version 2") && html.contains("class=\"add\">+@id"), "{html}");
+
+    // The same form again was made on version 0: refused, nothing stored, the draft kept.
+    let stale = post_policies(&env, &cookie, &fields).await.expect(409);
+    assert!(text(&stale).contains("changed meanwhile"));
+    // Without the session's token nothing changes.
+    let forged: Vec<(&'static str, String)> = draft(NO_DELETES_FORM, "save").into_iter().skip(1).collect();
+    post_policies(&env, &cookie, &forged).await.expect(403);
+    let clear = [("csrf", csrf.as_str()), ("expected_version", "1")];
+    let cleared = post_form(&env, "/admin/mcp/policies/clear", &cookie, &clear).await.expect(303);
+    assert_eq!(cleared.header("location"), "/admin/mcp/policies?done=policies-cleared");
+    let now = env.api(&env.a.admin_key, "GET", "/api/v1/mcp/policies", None).await.expect(200);
+    assert_eq!((now.data()["version"].as_i64(), now.data()["source"].as_str()), (Some(2), Some("")));
+    env.stop().await;
+}
+
+const NO_DELETES_FORM: &str = "forbid (principal is Alga::Agent, action in Alga::Action::\"delete\", resource);";
+
+async fn post_policies(env: &Env, cookie: &str, fields: &[(&'static str, String)]) -> Answer {
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    post_form(env, "/admin/mcp/policies", cookie, &fields).await
 }

@@ -50,6 +50,13 @@ pub struct Diagnostic {
     pub policy_id: Option<String>,
 }
 
+/// One policy as admins see it: its id (`@id`, else positional) and `@reason`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PolicySummary {
+    pub id: String,
+    pub reason: Option<String>,
+}
+
 /// What the engine knows of one policy besides Cedar's own form.
 #[derive(Clone, Debug)]
 struct PolicyMeta {
@@ -265,6 +272,11 @@ impl Compiled {
     /// The policies' ids (`@id`, else positional), in source order.
     pub fn ids(&self) -> Vec<String> {
         self.policies.iter().map(|p| p.id.clone()).collect()
+    }
+
+    /// Each policy's id and `@reason`, in source order: what admins see of a set.
+    pub fn summaries(&self) -> Vec<PolicySummary> {
+        self.policies.iter().map(|p| PolicySummary { id: p.id.clone(), reason: p.reason.clone() }).collect()
     }
 
     fn meta(&self, cedar_id: &PolicyId) -> Option<&PolicyMeta> {
