@@ -78,7 +78,11 @@ fn editor(s: &Signed, current: &PolicySetView, draft: &Draft) -> Markup {
                     pre .gutter aria-hidden="true" {
                         @for n in 1..=lines.len() { span class=[bad(n).then_some("bad")] { (n) } "\n" }
                     }
-                    textarea #source name="source" rows=(rows) wrap="off" spellcheck="false" autocapitalize="off" aria-describedby=[(!draft.diagnostics.is_empty()).then_some("policy-problems")] { (draft.source) }
+                    textarea #source name="source" rows=(rows) wrap="off" spellcheck="false" autocapitalize="off" aria-describedby=[(!draft.diagnostics.is_empty()).then_some("policy-problems")] {
+                        // Browsers drop one newline right after `<textarea>`: this one, so a source
+                        // starting with a blank line keeps it.
+                        "\n" (draft.source)
+                    }
                 }
             }
             @if !draft.diagnostics.is_empty() {

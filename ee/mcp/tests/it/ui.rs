@@ -672,7 +672,7 @@ async fn the_policies_page_checks_inserts_templates_saves_and_shows_history() {
     let html = text(&inserted);
     assert!(html.contains("inserted, not saved yet"), "{html}");
     let textarea = &html[html.find("<textarea id=\"source\"").unwrap()..];
-    let source = textarea[textarea.find('>').unwrap() + 1..textarea.find("</textarea>").unwrap()]
+    let source = textarea[textarea.find(">\n").unwrap() + 2..textarea.find("</textarea>").unwrap()]
         .replace("&quot;", "\"")
         .replace("&amp;", "&");
     assert!(source.contains("@id(\"no-agent-deletes\")"), "{source}");
