@@ -166,7 +166,7 @@ struct HistoryQuery {
 }
 
 /// The 400 of a source that does not compile: every problem at its line and column.
-pub fn invalid(diagnostics: Vec<Diagnostic>) -> ApiError {
+pub fn invalid(diagnostics: &[Diagnostic]) -> ApiError {
     let count = diagnostics.len();
     ApiError::new(
         StatusCode::BAD_REQUEST,
@@ -267,7 +267,7 @@ pub async fn history(ctx: &AppContext, tenant: &str, page: PageRequest) -> Resul
 pub async fn save(ctx: &AppContext, who: &Arc<Principal>, body: SavePolicies) -> Result<PolicySetView, ApiError> {
     check_size(&body.source)?;
     if let Err(diagnostics) = engine::compile(&body.source) {
-        return Err(invalid(diagnostics));
+        return Err(invalid(&diagnostics));
     }
     store(ctx, who, body.source, body.mode, Some(body.expected_version)).await
 }
