@@ -105,6 +105,17 @@ impl Run {
         self.operation().meta
     }
 
+    /// The call's arguments as the operation receives them: path parameters (decoded), query
+    /// parameters (as text, the way a URL carries them) and the JSON body, if any.
+    pub fn arguments(&self) -> Arguments {
+        let path = self.request.path.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+        let query = url::form_urlencoded::parse(self.request.query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect();
+        let body = self.request.body.as_deref().and_then(|b| serde_json::from_slice(b).ok());
+        Arguments { path, query, body }
+    }
+
     /// Whether it can change data.
     pub fn writes(&self) -> bool {
         self.operation().writes()
@@ -122,6 +133,14 @@ impl Run {
             Err(e) => Answer::replied(e.status().as_u16(), e.body()),
         }
     }
+}
+
+/// What a [`Run`] passes to its operation, as data (for the policy decision on the call).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arguments {
+    pub path: Map<String, Value>,
+    pub query: Map<String, Value>,
+    pub body: Option<Value>,
 }
 
 /// Reads a call: `None` for a tool that does not exist.

@@ -956,3 +956,32 @@ fn permissions<'a>(
         })
         .collect()
 }
+
+/// First in a governed write's transaction on PostgreSQL: holds the tenant's grant epoch row (a
+/// share lock, which concurrent writes also take) until the transaction ends. Every change of
+/// grants, bindings or policies moves that epoch, so such a change committed before this lock is
+/// seen by what the write reads next, and one not yet committed waits for the write to end:
+/// nothing the write decides on can change between its decision and its commit. The row is
+/// created (at epoch 0, which a missing row reads as) when the tenant has none yet. SQLite needs
+/// nothing: a write transaction holds the database's only write lock.
+pub fn hold_grant_epoch(conn: &mut alga_core::DbConn, tenant: &str) -> Result<(), ApiError> {
+    let alga_core::DbConn::Postgresql(c) = conn else { return Ok(()) };
+    let lock = |c: &mut diesel::PgConnection| -> Result<bool, diesel::result::Error> {
+        let held: Option<i64> = grant_epochs::table
+            .filter(grant_epochs::tenant_id.eq(tenant))
+            .select(grant_epochs::epoch)
+            .for_share()
+            .first(c)
+            .optional()?;
+        Ok(held.is_some())
+    };
+    if !lock(c)? {
+        diesel::insert_into(grant_epochs::table)
+            .values((grant_epochs::tenant_id.eq(tenant), grant_epochs::epoch.eq(0i64)))
+            .on_conflict(grant_epochs::tenant_id)
+            .do_nothing()
+            .execute(c)?;
+        lock(c)?;
+    }
+    Ok(())
+}

@@ -29,6 +29,10 @@ use serde_json::{Map, Value, json};
 use crate::Governance;
 use crate::audit::{self, Decision, Record, Written};
 use crate::auth::{self, Identity, Refusal, Scope};
+use crate::policy::{
+    self,
+    call::{Decided, PolicyCall},
+};
 
 /// Request bodies over this size are refused with 413.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -116,6 +120,10 @@ struct AuditGuard {
     epoch: Option<i64>,
     /// Set when `authorize` found the epoch moved: the call is then handled again.
     stale: AtomicBool,
+    /// What the tenant's policies decide on, after the role check.
+    policy_call: PolicyCall,
+    /// The policy decision made in the write's transaction (the last one, if it ran twice).
+    decided: std::sync::Mutex<Option<Decided>>,
     /// The row, but for what only the write tells: filled in and inserted by `record`.
     row: Record,
     status: u16,
@@ -123,15 +131,31 @@ struct AuditGuard {
     committed: AtomicBool,
 }
 
+impl AuditGuard {
+    fn decided(&self) -> Option<Decided> {
+        self.decided.lock().ok().and_then(|d| d.clone())
+    }
+}
+
 impl WriteGuard for AuditGuard {
     fn authorize(&self, conn: &mut alga_core::DbConn) -> Result<(), ApiError> {
+        // Storing a policy version moves the grant epoch; holding the epoch's row orders this
+        // write against it: a version committed first is read below (or makes this identity
+        // stale), and one committed later waits for this write (PostgreSQL; SQLite serializes).
+        auth::hold_grant_epoch(conn, &self.principal.tenant_id)?;
         match auth::still_permitted(conn, &self.principal, self.via_token, self.needed, self.epoch)? {
-            auth::Standing::Permitted => Ok(()),
+            auth::Standing::Permitted => {}
             auth::Standing::Stale => {
                 self.stale.store(true, Ordering::Relaxed);
-                Err(ApiError::forbidden(auth::GRANTS_CHANGED))
+                return Err(ApiError::forbidden(auth::GRANTS_CHANGED));
             }
         }
+        let decided = policy::call::decide(conn, &self.principal, &self.policy_call, true)?;
+        let refusal = decided.as_ref().filter(|d| d.refuses()).map(Decided::refusal);
+        if let Ok(mut slot) = self.decided.lock() {
+            *slot = decided;
+        }
+        refusal.map_or(Ok(()), Err)
     }
 
     fn record(&self, conn: &mut alga_core::DbConn, output: &Value) -> Result<(), ApiError> {
@@ -140,7 +164,7 @@ impl WriteGuard for AuditGuard {
             return Ok(());
         }
         let answer = json!({ "status": self.status, "ok": true, "data": output });
-        let row = Record {
+        let mut row = Record {
             decision: Decision::Allow.as_str().to_owned(),
             reason: None,
             status_code: Some(i32::from(self.status)),
@@ -148,6 +172,9 @@ impl WriteGuard for AuditGuard {
             duration_ms: i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX),
             ..self.row.clone()
         };
+        if let Some(decided) = self.decided() {
+            decided.fill(&mut row);
+        }
         audit::insert_rows(conn, std::slice::from_ref(&row))
     }
 
@@ -239,6 +266,17 @@ impl ToolProvider for Governed {
             .or_else(|| if writes { caller.gov.limits.writes.take(&limiter_key, now_instant).err() } else { None });
         let rate_limited = limited.is_some();
         let mut guard = None;
+        // The policy decision on a read (a write's is made in its transaction, by its guard).
+        let mut decided: Option<Decided> = None;
+        let policy_call = |run: &tools::Run| {
+            let meta = run.meta();
+            PolicyCall {
+                operation_id: meta.id.to_owned(),
+                path_template: meta.path.to_owned(),
+                arguments: run.arguments(),
+                client_name: row.client_name.clone(),
+            }
+        };
         let result: Result<Answer, CallError> = match (limited, planned) {
             (Some(wait), _) => {
                 let secs = wait.as_secs_f64().max(0.001);
@@ -265,6 +303,8 @@ impl ToolProvider for Governed {
                     needed: meta.access.permission(),
                     epoch: caller.identity.epoch,
                     stale: AtomicBool::new(false),
+                    policy_call: policy_call(&run),
+                    decided: std::sync::Mutex::new(None),
                     row: row.clone(),
                     status: meta.status,
                     started,
@@ -273,10 +313,28 @@ impl ToolProvider for Governed {
                 guard = Some(g.clone());
                 Ok(run.execute(&caller.tools, Some(g)).await)
             }
-            (None, Some(Planned::Run(run))) => Ok(run.execute(&caller.tools, None).await),
+            (None, Some(Planned::Run(run))) => {
+                let (who, call) = (principal.clone(), policy_call(&run));
+                match caller.tools.app.db.run(move |conn| policy::call::decide(conn, &who, &call, false)).await {
+                    Err(e) => Ok(Answer::replied(e.status().as_u16(), e.body())),
+                    Ok(d) => {
+                        let refusal = d.as_ref().filter(|d| d.refuses()).map(Decided::refusal);
+                        decided = d;
+                        match refusal {
+                            Some(e) => Ok(Answer::replied(e.status().as_u16(), e.body())),
+                            None => Ok(run.execute(&caller.tools, None).await),
+                        }
+                    }
+                }
+            }
         };
+        if let Some(g) = &guard {
+            decided = g.decided();
+        }
+        let refused_by_policy = decided.as_ref().is_some_and(Decided::refuses);
         let (decision, reason) = match &result {
             Ok(_) if rate_limited => (Decision::Deny, Some("rate_limited".to_owned())),
+            Ok(_) if refused_by_policy => (Decision::Deny, Some("policy".to_owned())),
             Ok(answer) => classify(answer),
             Err(_) => (Decision::Error, Some("unknown_tool".to_owned())),
         };
@@ -289,7 +347,11 @@ impl ToolProvider for Governed {
             // A refusal is only ever given on a fresh read: refused with cached grants (before the
             // write began, or by its transaction, which then rolled back), or with grants or a
             // binding that moved since the caller was authenticated, decide again afresh.
-            if decision == Decision::Deny && (!caller.identity.fresh || g.stale.load(Ordering::Relaxed)) {
+            // A policy's refusal was decided on grants found current: it stands.
+            if decision == Decision::Deny
+                && !refused_by_policy
+                && (!caller.identity.fresh || g.stale.load(Ordering::Relaxed))
+            {
                 return Err(caller.redo());
             }
         }
@@ -301,6 +363,9 @@ impl ToolProvider for Governed {
             Err(_) => format!("Unknown tool: {}", name.chars().take(100).collect::<String>()),
         });
         row.duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        if let Some(decided) = &decided {
+            decided.fill(&mut row);
+        }
         // A read made with cached grants counts only if they are still current (checked in the
         // audit transaction); a write decided in its own transaction, or never began one.
         let epoch = if guard.is_some() { None } else { caller.identity.epoch };
@@ -556,9 +621,19 @@ async fn serve(
     // An identity whose grants changed since it was read (a cached one, or one read for this call
     // before a write began) is replaced by a fresh one and the message handled again; fresh grants
     // can only go stale again if they change once more meanwhile.
+    let lists = lists_operations(&body);
     for _ in 0..REDO_LIMIT {
+        let policies = if lists {
+            let principal = identity.principal.clone();
+            match ctx.db.run(move |conn| policy::call::view(conn, &principal)).await {
+                Ok(view) => view,
+                Err(e) => return e.error_response(),
+            }
+        } else {
+            None
+        };
         let caller = GovernedCaller {
-            tools: Caller { app: ctx.clone(), principal: identity.principal.clone(), policies: None },
+            tools: Caller { app: ctx.clone(), principal: identity.principal.clone(), policies },
             identity,
             gov: gov.clone(),
             request_id: request_id.clone(),
@@ -581,6 +656,23 @@ async fn serve(
         };
     }
     ApiError::unavailable("The caller's grants kept changing during the call; try again.").error_response()
+}
+
+/// Whether the message lists or searches operations (`tools/list`, `search_api_registry`), which
+/// the caller's enforced policies filter: only then is their view read.
+fn lists_operations(body: &[u8]) -> bool {
+    let lists = |m: &Value| match m.get("method").and_then(Value::as_str) {
+        Some("tools/list") => true,
+        Some("tools/call") => {
+            m.pointer("/params/name").and_then(Value::as_str) == Some(alga_agent_tooling::tools::SEARCH_API_REGISTRY)
+        }
+        _ => false,
+    };
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Array(batch)) => batch.iter().any(lists),
+        Ok(message) => lists(&message),
+        Err(_) => false,
+    }
 }
 
 /// How many times one message is handled at most, the first time included.

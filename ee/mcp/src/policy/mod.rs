@@ -2,6 +2,8 @@
 //! governed tool call, and on listing and search.
 
 pub mod api;
+pub mod call;
 pub mod engine;
 pub mod facts;
 pub mod load;
+pub mod store;

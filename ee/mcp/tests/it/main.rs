@@ -8,6 +8,7 @@ mod integrity;
 mod load;
 mod policies;
 mod policy_admin;
+mod policy_calls;
 mod providers;
 mod scenario;
 mod support;

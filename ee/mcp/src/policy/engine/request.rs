@@ -118,6 +118,24 @@ fn record(fields: &[Field], map: &Map<String, Value>) -> Option<RestrictedExpres
     RestrictedExpression::new_record(pairs).ok()
 }
 
+/// Path and query values arrive as text, the way a URL carries them: those declared as numbers
+/// or booleans are read as such (text that is neither is left as it is, and then left out).
+fn from_url(fields: &[Field], map: &Map<String, Value>) -> Map<String, Value> {
+    let mut typed = map.clone();
+    for field in fields {
+        let Some(Value::String(text)) = map.get(&field.name) else { continue };
+        let parsed = match field.ty {
+            Ty::Long => text.parse::<i64>().ok().map(Value::from),
+            Ty::Bool => text.parse::<bool>().ok().map(Value::Bool),
+            _ => None,
+        };
+        if let Some(v) = parsed {
+            typed.insert(field.name.clone(), v);
+        }
+    }
+    typed
+}
+
 pub(super) fn build(op: &OperationModel, principal: &PrincipalFacts, call: &CallFacts) -> Result<Built, String> {
     let mut entities = vec![principal_entity(principal)?];
     let resource = match &call.record {
@@ -142,8 +160,8 @@ pub(super) fn build(op: &OperationModel, principal: &PrincipalFacts, call: &Call
 
     let empty = Map::new();
     let mut context = vec![
-        ("path".to_owned(), record(&op.path, &call.path).ok_or("path arguments")?),
-        ("query".to_owned(), record(&op.query, &call.query).ok_or("query arguments")?),
+        ("path".to_owned(), record(&op.path, &from_url(&op.path, &call.path)).ok_or("path arguments")?),
+        ("query".to_owned(), record(&op.query, &from_url(&op.query, &call.query)).ok_or("query arguments")?),
         (
             "body".to_owned(),
             match (&op.body, &call.body) {

@@ -1,0 +1,135 @@
+//! The policy decision on one governed call, after the role check: the tenant's current set
+//! ([`store::current`]), the facts of the caller, the call and the record it acts on, read on the
+//! connection given (a write's own transaction, so the record's row is locked and its attributes
+//! are those the write changes), and what the audit row records of it.
+
+use std::sync::Arc;
+
+use alga_api::tools::{Arguments, PolicyView};
+use alga_core::identity::Principal;
+use alga_core::{ApiError, DbConn};
+use chrono::Utc;
+use serde_json::Value;
+
+use super::facts::{CallFacts, DecisionInput, Evaluation, Mode, RecordKind};
+use super::load::{principal_facts, record_facts};
+use super::store::{self, Active};
+use crate::audit::{self, Record};
+
+/// What is decided on: the operation and its arguments as the call gives them.
+#[derive(Debug, Clone)]
+pub struct PolicyCall {
+    pub operation_id: String,
+    /// The operation's path template (`/api/v1/tickets/{id}`).
+    pub path_template: String,
+    pub arguments: Arguments,
+    pub client_name: Option<String>,
+}
+
+/// A call decided under a policy set.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    pub active: Arc<Active>,
+    pub evaluation: Evaluation,
+    pub input: DecisionInput,
+}
+
+/// The error code of a call refused by a policy.
+pub const REFUSED_CODE: &str = "policy_refused";
+
+impl Decided {
+    /// Whether the call is refused: a forbid matched (or failed) and the set is enforced.
+    pub fn refuses(&self) -> bool {
+        self.active.mode == Mode::Enforce && !self.evaluation.allowed
+    }
+
+    /// What the caller is told: the refusing policies and their reasons.
+    pub fn message(&self) -> String {
+        let ids: Vec<String> = self.evaluation.policy_ids.iter().map(|id| format!("`{id}`")).collect();
+        let label = if ids.len() == 1 { "policy" } else { "policies" };
+        let mut text = format!("Refused by {label} {}", ids.join(", "));
+        if self.evaluation.reasons.is_empty() {
+            text.push('.');
+        } else {
+            text.push_str(": ");
+            text.push_str(&self.evaluation.reasons.join(" "));
+        }
+        text
+    }
+
+    /// The refusal as the operation's error (403).
+    pub fn refusal(&self) -> ApiError {
+        ApiError::new(actix_web::http::StatusCode::FORBIDDEN, REFUSED_CODE, self.message())
+    }
+
+    /// Fills the audit row's policy columns.
+    pub fn fill(&self, row: &mut Record) {
+        row.policy_decision = Some(if self.evaluation.allowed { "allow" } else { "deny" }.to_owned());
+        row.policy_ids = serde_json::to_string(&self.evaluation.policy_ids).ok();
+        row.policy_version = Some(self.active.version);
+        row.policy_mode = Some(match self.active.mode {
+            Mode::Enforce => "enforce",
+            Mode::Shadow => "shadow",
+        })
+        .map(str::to_owned);
+        row.policy_input = serde_json::to_value(&self.input).ok().map(|v| audit::redact(&v).to_string());
+    }
+}
+
+/// The record a path template names by its first id (`/api/v1/tickets/{id}/…` → the ticket
+/// whose id is the `id` argument), when its attributes are facts.
+fn record_target(template: &str, arguments: &Arguments) -> Option<(RecordKind, String)> {
+    let kind = RecordKind::of_path_prefix(template)?;
+    let param = template.strip_prefix("/api/v1/")?.split('/').nth(1)?.strip_prefix('{')?.strip_suffix('}')?;
+    let id = arguments.path.get(param).and_then(Value::as_str)?;
+    Some((kind, id.to_owned()))
+}
+
+/// Decides `call` for `principal` under the tenant's current set: `None` when no set applies
+/// (none stored, or the newest is empty), with no query beyond reading the version. `lock`
+/// locks the record's row first (inside a write's transaction). A record that does not exist
+/// (or is another tenant's) is the operation's 404, as the operation itself would answer.
+pub fn decide(
+    conn: &mut DbConn,
+    principal: &Principal,
+    call: &PolicyCall,
+    lock: bool,
+) -> Result<Option<Decided>, ApiError> {
+    let tenant = principal.tenant_id.as_str();
+    let Some(active) = store::current(conn, tenant)? else { return Ok(None) };
+    let Some(compiled) = active.policies() else { return Ok(None) };
+    let record = match record_target(&call.path_template, &call.arguments) {
+        Some((kind, id)) => match record_facts(conn, tenant, kind, &id, lock)? {
+            Some(record) => Some(record),
+            None => return Err(ApiError::not_found(format!("No such {}.", kind.type_name().to_lowercase()))),
+        },
+        None => None,
+    };
+    let facts = CallFacts {
+        operation_id: call.operation_id.clone(),
+        path: call.arguments.path.clone(),
+        query: call.arguments.query.clone(),
+        body: call.arguments.body.clone(),
+        now: Utc::now(),
+        client_name: call.client_name.clone(),
+        record,
+    };
+    let who = principal_facts(conn, principal)?;
+    let evaluation = compiled.decide(&who, &facts);
+    Ok(Some(Decided { active: active.clone(), evaluation, input: DecisionInput { principal: who, call: facts } }))
+}
+
+/// How the tenant's enforced policies show operations to `principal` in listings and search;
+/// `None` when no set is enforced (a shadow set hides nothing).
+pub fn view(conn: &mut DbConn, principal: &Principal) -> Result<Option<PolicyView>, ApiError> {
+    let Some(active) = store::current(conn, &principal.tenant_id)? else { return Ok(None) };
+    if active.mode != Mode::Enforce || active.policies().is_none() {
+        return Ok(None);
+    }
+    let who = principal_facts(conn, principal)?;
+    let view: PolicyView = Arc::new(move |operation_id: &str| match active.policies() {
+        Some(compiled) => compiled.visibility(&who, operation_id),
+        None => super::facts::Visibility::Open,
+    });
+    Ok(Some(view))
+}

@@ -1,0 +1,83 @@
+//! A tenant's policy set as calls see it: the newest stored version, compiled once per
+//! (tenant, version) and shared by every call of this process. The version is read on each call
+//! that needs it, so a version stored by another process (or by plain SQL) applies to the next
+//! call; a compiled set is never stale because a version's source never changes.
+
+use std::sync::{Arc, OnceLock};
+
+use alga_core::{ApiError, DbConn};
+use diesel::prelude::*;
+
+use super::engine::{self, Compiled};
+use super::facts::Mode;
+use crate::schema::policy_sets;
+
+/// The tenant's current policy set.
+#[derive(Debug)]
+pub struct Active {
+    pub version: i64,
+    pub mode: Mode,
+    /// The compiled policies; `None` when the newest version's source is empty (roles alone).
+    pub compiled: Option<Compiled>,
+}
+
+impl Active {
+    /// The policies, when the set has any.
+    pub fn policies(&self) -> Option<&Compiled> {
+        self.compiled.as_ref()
+    }
+}
+
+/// Compiled sets by (tenant, version). Bounded only to cap memory: a version never changes.
+fn cache() -> &'static moka::sync::Cache<(String, i64), Arc<Active>> {
+    static CACHE: OnceLock<moka::sync::Cache<(String, i64), Arc<Active>>> = OnceLock::new();
+    CACHE.get_or_init(|| moka::sync::Cache::builder().max_capacity(10_000).build())
+}
+
+fn mode_of(text: &str) -> Result<Mode, ApiError> {
+    match text {
+        "enforce" => Ok(Mode::Enforce),
+        "shadow" => Ok(Mode::Shadow),
+        other => Err(ApiError::internal(&format!("policy set mode {other:?} is not enforce or shadow"))),
+    }
+}
+
+/// The tenant's current policy set (its newest version), or `None` when it never stored one.
+/// One indexed query when the version is already compiled; a set whose newest version is empty
+/// comes back with `compiled: None`. A stored source that no longer compiles (a schema change
+/// since it was saved) is an error: policies fail closed.
+pub fn current(conn: &mut DbConn, tenant: &str) -> Result<Option<Arc<Active>>, ApiError> {
+    let newest: Option<(i64, String)> = policy_sets::table
+        .filter(policy_sets::tenant_id.eq(tenant))
+        .order(policy_sets::version.desc())
+        .select((policy_sets::version, policy_sets::mode))
+        .first(conn)
+        .optional()?;
+    let Some((version, mode)) = newest else { return Ok(None) };
+    let key = (tenant.to_owned(), version);
+    if let Some(active) = cache().get(&key) {
+        return Ok(Some(active));
+    }
+    let source: String = policy_sets::table
+        .filter(policy_sets::tenant_id.eq(tenant).and(policy_sets::version.eq(version)))
+        .select(policy_sets::source)
+        .first(conn)?;
+    let compiled = if source.trim().is_empty() {
+        None
+    } else {
+        match engine::compile(&source) {
+            Ok(compiled) => Some(compiled),
+            Err(diagnostics) => {
+                let first = diagnostics.first().map(|d| format!("{}:{} {}", d.line, d.column, d.message));
+                tracing::error!(tenant, version, problem = ?first, "the stored policy set does not compile");
+                return Err(ApiError::unavailable(
+                    "The organization's policies could not be applied, so the call is refused; an administrator must \
+                     save them again.",
+                ));
+            }
+        }
+    };
+    let active = Arc::new(Active { version, mode: mode_of(&mode)?, compiled });
+    cache().insert(key, active.clone());
+    Ok(Some(active))
+}
