@@ -67,11 +67,11 @@ impl Decided {
         row.policy_decision = Some(if self.evaluation.allowed { "allow" } else { "deny" }.to_owned());
         row.policy_ids = serde_json::to_string(&self.evaluation.policy_ids).ok();
         row.policy_version = Some(self.active.version);
-        row.policy_mode = Some(match self.active.mode {
+        let mode = match self.active.mode {
             Mode::Enforce => "enforce",
             Mode::Shadow => "shadow",
-        })
-        .map(str::to_owned);
+        };
+        row.policy_mode = Some(mode.to_owned());
         row.policy_input = serde_json::to_value(&self.input).ok().map(|v| audit::redact(&v).to_string());
     }
 }
