@@ -3,6 +3,7 @@
 //! connection given (a write's own transaction, so the record's row is locked and its attributes
 //! are those the write changes), and what the audit row records of it.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use alga_api::tools::{Arguments, PolicyView};
@@ -11,7 +12,7 @@ use alga_core::{ApiError, DbConn};
 use chrono::Utc;
 use serde_json::Value;
 
-use super::facts::{CallFacts, DecisionInput, Evaluation, Mode, RecordKind};
+use super::facts::{CallFacts, DecisionInput, Evaluation, Fact, Mode, RecordKind};
 use super::load::{principal_facts, record_facts};
 use super::store::{self, Active};
 use crate::audit::{self, Record};
@@ -85,6 +86,31 @@ fn record_target(template: &str, arguments: &Arguments) -> Option<(RecordKind, S
     Some((kind, id.to_owned()))
 }
 
+/// The derived facts of [`super::facts::derived`], read on the call's connection: `closes`,
+/// whether the call sets a `status_id` that is a closed status of the tenant.
+fn derive(conn: &mut DbConn, tenant: &str, call: &PolicyCall) -> Result<BTreeMap<String, Fact>, ApiError> {
+    use alga_core::schema::statuses;
+    use diesel::prelude::*;
+    let mut derived = BTreeMap::new();
+    for (name, _) in super::facts::derived(&call.operation_id) {
+        if *name != "closes" {
+            continue;
+        }
+        let status = call.arguments.body.as_ref().and_then(|b| b.get("status_id")).and_then(Value::as_str);
+        let closes = match status {
+            Some(status) => statuses::table
+                .filter(statuses::tenant_id.eq(tenant).and(statuses::id.eq(status)))
+                .select(statuses::is_closed)
+                .first::<bool>(conn)
+                .optional()?
+                .unwrap_or(false),
+            None => false,
+        };
+        derived.insert((*name).to_owned(), Fact::Bool(closes));
+    }
+    Ok(derived)
+}
+
 /// Decides `call` for `principal` under the tenant's current set: `None` when no set applies
 /// (none stored, or the newest is empty), with no query beyond reading the version. `lock`
 /// locks the record's row first (inside a write's transaction). A record that does not exist
@@ -113,6 +139,7 @@ pub fn decide(
         now: Utc::now(),
         client_name: call.client_name.clone(),
         record,
+        derived: derive(conn, tenant, call)?,
     };
     let who = principal_facts(conn, principal)?;
     let evaluation = compiled.decide(&who, &facts);

@@ -170,6 +170,20 @@ pub struct CallFacts {
     /// The record the operation acts on, for operations on an existing ticket, client, asset,
     /// time entry or KB article.
     pub record: Option<RecordFacts>,
+    /// Facts derived from the call and the database ([`derived`]), by name; each is a context
+    /// attribute (`context.closes`).
+    #[serde(default)]
+    pub derived: BTreeMap<String, Fact>,
+}
+
+/// The facts an operation's calls carry besides their arguments, derived in the call's
+/// transaction, with their types: `closes`, whether the call sets a status that closes the
+/// ticket. Declared once here; the schema and the request both take them from this.
+pub fn derived(operation_id: &str) -> &'static [(&'static str, FactType)] {
+    match operation_id {
+        "tickets.update" | "tickets.create" => &[("closes", FactType::Bool)],
+        _ => &[],
+    }
 }
 
 /// What the evaluation input of a call is, as stored in its audit row (`mcp_audit.policy_input`,

@@ -170,7 +170,7 @@ async fn record_attributes_are_read_in_the_call_never_cached_and_a_new_version_a
         r#"@id("no-vip-close")
 @reason("VIP tickets are closed by people.")
 forbid (principal is Alga::Agent, action == Alga::Action::"tickets.update", resource is Alga::Ticket)
-when { context.body has status_id && resource.client.tags.contains("vip") };
+when { context.closes && resource.client.tags.contains("vip") };
 "#,
     )
     .await;
@@ -182,6 +182,11 @@ when { context.body has status_id && resource.client.tags.contains("vip") };
     assert!(said.contains("Refused by policy `no-vip-close`: VIP tickets are closed by people."), "{said}");
     let still = env.api(&a.admin_key, "GET", &format!("/api/v1/tickets/{ticket}"), None).await.expect(200);
     assert_ne!(still.data()["status_id"], close_vip.as_str(), "the refused write changed nothing");
+
+    // Another status change of the VIP ticket does not close it: allowed.
+    let open = text(&env, closed(&ticket).replace("is_closed = true", "is_closed = false")).await;
+    let moved = env.call_api("/api/mcp", &key, close(&ticket, &open)).await.expect(200);
+    assert_eq!(result(&moved)["status"], 200, "{}", moved.body);
 
     let allowed = env.call_api("/api/mcp", &key, close(&other, &close_other)).await.expect(200);
     assert_eq!(result(&allowed)["status"], 200, "{}", allowed.body);

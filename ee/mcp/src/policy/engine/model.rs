@@ -22,6 +22,17 @@ const READ: &str = "read";
 const WRITE: &str = "write";
 const DELETE: &str = "delete";
 
+/// The schema type of a derived fact.
+fn derived_type(ty: crate::policy::facts::FactType) -> &'static str {
+    use crate::policy::facts::FactType;
+    match ty {
+        FactType::String | FactType::OptionalString | FactType::Client => "String",
+        FactType::Long => "Long",
+        FactType::Bool => "Bool",
+        FactType::Names => "Set<String>",
+    }
+}
+
 /// A context value's type, from an operation's JSON Schema.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) enum Ty {
@@ -201,13 +212,16 @@ fn build() -> Result<Model, String> {
     for (id, member_of, resource, record, collection, path, query, body) in ops {
         let parents: Vec<String> = member_of.iter().map(|g| quote(g)).collect();
         let empty = Vec::new();
-        let context = [
+        let mut context = vec![
             format!("\"path\": {}", record_text(&path)),
             format!("\"query\": {}", record_text(&query)),
             format!("\"body\": {}", record_text(body.as_ref().unwrap_or(&empty))),
             "\"now\": __cedar::datetime".to_owned(),
             "\"client_name\"?: String".to_owned(),
         ];
+        context.extend(
+            crate::policy::facts::derived(id).iter().map(|(name, ty)| format!("{name:?}: {}", derived_type(*ty))),
+        );
         let _ = writeln!(
             text,
             "  action {} in [{}] appliesTo {{ principal: [{}], resource: [{resource}], context: {{ {} }} }};",

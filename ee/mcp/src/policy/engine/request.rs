@@ -172,6 +172,17 @@ pub(super) fn build(op: &OperationModel, principal: &PrincipalFacts, call: &Call
         ),
         ("now".to_owned(), RestrictedExpression::new_datetime(call.now.to_rfc3339_opts(SecondsFormat::Millis, true))),
     ];
+    for (name, _) in crate::policy::facts::derived(&call.operation_id) {
+        let value = match call.derived.get(*name) {
+            Some(Fact::Bool(b)) => RestrictedExpression::new_bool(*b),
+            Some(Fact::Long(n)) => RestrictedExpression::new_long(*n),
+            Some(Fact::String(s)) => RestrictedExpression::new_string(s.clone()),
+            Some(Fact::Names(names)) => strings(names),
+            // Not derived (a stored input from before): a policy reading it errors and denies.
+            _ => continue,
+        };
+        context.push(((*name).to_owned(), value));
+    }
     if let Some(name) = &call.client_name {
         context.push(("client_name".to_owned(), RestrictedExpression::new_string(name.clone())));
     }

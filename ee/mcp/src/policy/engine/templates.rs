@@ -16,9 +16,8 @@ pub fn templates() -> Vec<Template> {
         Template {
             id: "no-closing-vip-tickets",
             title: "Agents may not close tickets of VIP clients",
-            description: "Refuses agents any status change (closing included) on tickets whose client is tagged \
-                          `vip`. The call names the new status by id; to refuse only closing, add \
-                          `&& [\"<closed status id>\"].contains(context.body.status_id)`.",
+            description: "Refuses agents closing a ticket (setting a closed status) whose client is tagged `vip`; \
+                          other changes stay allowed.",
             source: r#"@id("no-closing-vip-tickets")
 @reason("Tickets of VIP clients are closed by people.")
 forbid (
@@ -26,7 +25,7 @@ forbid (
   action == Alga::Action::"tickets.update",
   resource is Alga::Ticket
 ) when {
-  context.body has status_id && resource.client.tags.contains("vip")
+  context.closes && resource.client.tags.contains("vip")
 };
 "#,
         },

@@ -30,6 +30,8 @@ fn object(value: Value) -> Map<String, Value> {
 }
 
 fn call(operation_id: &str, path: Value, body: Option<Value>, record: Option<RecordFacts>) -> CallFacts {
+    let body_ref = body.clone();
+    let body_ref = body_ref.as_ref();
     CallFacts {
         operation_id: operation_id.into(),
         path: object(path),
@@ -38,7 +40,19 @@ fn call(operation_id: &str, path: Value, body: Option<Value>, record: Option<Rec
         now: Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).single().unwrap_or_default(),
         client_name: Some("claude".into()),
         record,
+        derived: closes(operation_id, body_ref),
     }
+}
+
+/// As the call path derives it, with statuses whose id starts with `closed` closed.
+fn closes(operation_id: &str, body: Option<&Value>) -> BTreeMap<String, Fact> {
+    let mut derived = BTreeMap::new();
+    if crate::policy::facts::derived(operation_id).is_empty() {
+        return derived;
+    }
+    let status = body.and_then(|b| b.get("status_id")).and_then(Value::as_str);
+    derived.insert("closes".to_owned(), Fact::Bool(status.is_some_and(|s| s.starts_with("closed"))));
+    derived
 }
 
 fn client(tags: &[&str]) -> RecordFacts {
@@ -210,6 +224,8 @@ fn record_attributes_decide_as_written() {
     assert_eq!(eval.policy_ids, vec!["no-closing-vip-tickets".to_owned()]);
     assert!(vip.decide(&agent(), &update_ticket(change, Some(ticket(&["smb"], None)))).allowed);
     assert!(vip.decide(&agent(), &update_ticket(json!({"title": "t"}), Some(ticket(&["vip"], None)))).allowed);
+    // Another status change of a VIP ticket is not closing it.
+    assert!(vip.decide(&agent(), &update_ticket(json!({"status_id": "open-2"}), Some(ticket(&["vip"], None)))).allowed);
 
     let teams = compiled(source_of("tickets-of-own-teams"));
     let get = |record| call("tickets.get", json!({"id": "ticket-1"}), None, Some(record));
@@ -233,7 +249,7 @@ fn principal_tags_are_readable() {
 fn a_forbid_that_errors_denies() {
     let vip = compiled(source_of("no-closing-vip-tickets"));
     // No record (a replay of a deleted ticket): the forbid cannot read the client.
-    let eval = vip.decide(&agent(), &update_ticket(json!({"status_id": "s"}), None));
+    let eval = vip.decide(&agent(), &update_ticket(json!({"status_id": "closed-1"}), None));
     assert!(!eval.allowed);
     assert_eq!(eval.policy_ids, vec!["no-closing-vip-tickets".to_owned()]);
     assert_eq!(eval.errors.len(), 1, "{eval:?}");
