@@ -124,7 +124,8 @@ pub fn summary(text: &str) -> String {
     cut
 }
 
-pub(crate) fn insert_rows(conn: &mut DbConn, records: &[Record]) -> Result<(), ApiError> {
+/// Appends rows as they are (the audit writer's statement; tests seed an audit with it).
+pub fn insert_rows(conn: &mut DbConn, records: &[Record]) -> Result<(), ApiError> {
     // One statement per row (diesel's multi-backend connection has no multi-row insert for
     // nullable columns); the cost that matters is the commit, and there is one.
     for record in records {

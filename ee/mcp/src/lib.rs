@@ -123,9 +123,10 @@ impl McpGovernance for Enterprise {
 
     fn routes(&self) -> RouteTable {
         let mut table = RouteTable::new();
-        let parts: [fn(&mut RouteTable); 8] = [
+        let parts: [fn(&mut RouteTable); 9] = [
             idp::routes,
             policy::api::routes,
+            policy::replay::routes,
             agents::routes,
             audit::routes,
             changes::routes,

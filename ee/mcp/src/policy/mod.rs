@@ -6,4 +6,5 @@ pub mod call;
 pub mod engine;
 pub mod facts;
 pub mod load;
+pub mod replay;
 pub mod store;
