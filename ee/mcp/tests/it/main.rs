@@ -10,6 +10,7 @@ mod policies;
 mod policy_admin;
 mod policy_calls;
 mod providers;
+mod replay;
 mod scenario;
 mod support;
 mod ui;
