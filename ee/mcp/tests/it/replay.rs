@@ -19,7 +19,7 @@ fn row(
     agent: Option<&str>,
     user: Option<&str>,
     op: &str,
-    arguments: Value,
+    arguments: &Value,
     minutes_ago: i64,
 ) -> Record {
     Record {
@@ -39,7 +39,7 @@ fn row(
         operation_id: Some(op.to_owned()),
         http_method: None,
         http_path: None,
-        arguments: arguments.to_string(),
+        arguments: alga_ee_mcp::audit::redact(arguments).to_string(),
         decision: "allow".to_owned(),
         reason: None,
         status_code: Some(200),
@@ -56,7 +56,10 @@ fn row(
 }
 
 fn object(v: Value) -> Map<String, Value> {
-    v.as_object().cloned().unwrap_or_default()
+    match v {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
 }
 
 #[actix_web::test]
@@ -102,42 +105,42 @@ async fn a_replay_reports_exactly_the_changed_calls_of_the_tenant() {
     let update_args = json!({ "entryId": "tickets.update", "path": { "id": ticket }, "body": { "title": "x" } });
     let mut rows = Vec::new();
     // Exact, allowed then, denied by the draft (not a ticket of the agent's teams).
-    let mut r = row(&tenant, "exact-update", ag, None, "tickets.update", update_args.clone(), 5);
+    let mut r = row(&tenant, "exact-update", ag, None, "tickets.update", &update_args, 5);
     r.policy_input = Some(input("tickets.update", json!({ "id": ticket }), Some(json!({ "title": "x" })), record));
     rows.push(r);
     // Exact, allowed then and now (one hour).
     let entry = json!({ "work_item_type": "ticket", "work_item_id": ticket, "duration_minutes": 60 });
-    let mut r = row(&tenant, "exact-entry", ag, None, "time_entries.create", json!({ "body": entry }), 6);
+    let mut r = row(&tenant, "exact-entry", ag, None, "time_entries.create", &json!({ "body": entry }), 6);
     r.policy_input = Some(input("time_entries.create", json!({}), Some(entry), None));
     rows.push(r);
     // Exact, denied by the policies then, allowed by the draft.
-    let mut r = row(&tenant, "exact-list", ag, None, "tickets.list", json!({ "entryId": "tickets.list" }), 7);
+    let mut r = row(&tenant, "exact-list", ag, None, "tickets.list", &json!({ "entryId": "tickets.list" }), 7);
     r.decision = "deny".to_owned();
     r.policy_decision = Some("deny".to_owned());
     r.policy_ids = Some(json!(["no-ticket-lists"]).to_string());
     r.policy_input = Some(input("tickets.list", json!({}), None, None));
     rows.push(r);
     // Approximate: the ticket today; and a ticket that is gone.
-    rows.push(row(&tenant, "approx-get", ag, None, "tickets.get", json!({ "path": { "id": ticket } }), 8));
-    rows.push(row(&tenant, "approx-gone", ag, None, "tickets.get", json!({ "id": "no-such-ticket" }), 9));
+    rows.push(row(&tenant, "approx-get", ag, None, "tickets.get", &json!({ "path": { "id": ticket } }), 8));
+    rows.push(row(&tenant, "approx-gone", ag, None, "tickets.get", &json!({ "id": "no-such-ticket" }), 9));
     // Approximate: ten hours, denied by the draft.
     let long = json!({ "work_item_type": "ticket", "work_item_id": ticket, "duration_minutes": 600 });
-    rows.push(row(&tenant, "approx-long", ag, None, "time_entries.create", json!({ "body": long }), 10));
+    rows.push(row(&tenant, "approx-long", ag, None, "time_entries.create", &json!({ "body": long }), 10));
     // Approximate, by a user: the draft restricts agents only.
-    rows.push(row(&tenant, "approx-user", None, Some(&user), "tickets.update", update_args.clone(), 11));
+    rows.push(row(&tenant, "approx-user", None, Some(&user), "tickets.update", &update_args, 11));
     // Not the policies' to change: a role refusal, a rate limit, an unknown tool.
-    let mut r = row(&tenant, "rbac", ag, None, "tickets.delete", json!({ "path": { "id": ticket } }), 12);
+    let mut r = row(&tenant, "rbac", ag, None, "tickets.delete", &json!({ "path": { "id": ticket } }), 12);
     (r.decision, r.reason) = ("deny".to_owned(), Some("forbidden".to_owned()));
     rows.push(r);
-    let mut r = row(&tenant, "limited", ag, None, "tickets.update", update_args.clone(), 13);
+    let mut r = row(&tenant, "limited", ag, None, "tickets.update", &update_args, 13);
     (r.decision, r.reason) = ("deny".to_owned(), Some("rate_limited".to_owned()));
     rows.push(r);
-    let mut r = row(&tenant, "unknown", ag, None, "tickets.update", update_args.clone(), 14);
+    let mut r = row(&tenant, "unknown", ag, None, "tickets.update", &update_args, 14);
     (r.decision, r.operation_id) = ("error".to_owned(), None);
     rows.push(r);
     // Older than the period, and another tenant's.
-    rows.push(row(&tenant, "old", ag, None, "tickets.update", update_args.clone(), 60 * 24 * 40));
-    rows.push(row(&other_tenant, "foreign", Some("b-agent"), None, "tickets.update", update_args, 5));
+    rows.push(row(&tenant, "old", ag, None, "tickets.update", &update_args, 60 * 24 * 40));
+    rows.push(row(&other_tenant, "foreign", Some("b-agent"), None, "tickets.update", &update_args, 5));
     env.ctx.db.run(move |conn| insert_rows(conn, &rows)).await.unwrap();
 
     let source: String = templates()
