@@ -2,6 +2,8 @@
 //! audit rows written per second through the group-commit writer the endpoint uses (64 concurrent
 //! callers, each waiting for its row to be durable) on SQLite, and on PostgreSQL when
 //! `ALGA_TEST_DATABASE_URL` names a server.
+//! Also policy evaluations per second (one core) of a ticket update with 20 and 200 forbids that
+//! apply to it and none of which matches.
 //! Run by `cargo xtask bench`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -115,6 +117,77 @@ async fn audit_rows_per_second(db: &TestDb) -> f64 {
     f64::from(total) / started.elapsed().as_secs_f64()
 }
 
+/// `count` realistic forbids on ticket updates (arguments, record attributes, principal teams),
+/// none matching the call [`evaluations_per_second`] decides.
+fn policies(count: usize) -> String {
+    (0..count)
+        .map(|i| {
+            let condition = match i % 3 {
+                0 => format!("context.body has title && context.body.title == \"forbidden {i}\""),
+                1 => format!("resource.client.tags.contains(\"blocked-{i}\")"),
+                _ => format!("principal.teams.contains(\"team-{i}\") && resource.priority == \"P{i}\""),
+            };
+            format!(
+                "@id(\"p{i}\")\nforbid (principal is Alga::Agent, action == Alga::Action::\"tickets.update\", resource is Alga::Ticket) when {{ {condition} }};\n"
+            )
+        })
+        .collect()
+}
+
+fn evaluations_per_second(count: usize) -> f64 {
+    use alga_ee_mcp::policy::facts::{CallFacts, Fact, PrincipalFacts, PrincipalKind, RecordFacts, RecordKind};
+    use serde_json::json;
+    let compiled = alga_ee_mcp::policy::engine::compile(&policies(count)).unwrap();
+    let principal = PrincipalFacts {
+        kind: PrincipalKind::Agent,
+        id: "a1".to_owned(),
+        name: "triage".to_owned(),
+        roles: vec!["Technician".to_owned()],
+        teams: vec!["desk".to_owned()],
+        attributes: Default::default(),
+    };
+    let attributes = |kind: RecordKind, client: Option<RecordFacts>| {
+        kind.attributes()
+            .iter()
+            .map(|(name, ty)| {
+                let fact = match ty {
+                    alga_ee_mcp::policy::facts::FactType::String => Fact::String("x".to_owned()),
+                    alga_ee_mcp::policy::facts::FactType::OptionalString => Fact::Absent,
+                    alga_ee_mcp::policy::facts::FactType::Long => Fact::Long(1),
+                    alga_ee_mcp::policy::facts::FactType::Bool => Fact::Bool(false),
+                    alga_ee_mcp::policy::facts::FactType::Names => Fact::Names(vec!["onsite".to_owned()]),
+                    alga_ee_mcp::policy::facts::FactType::Client => Fact::Client(Box::new(client.clone().unwrap())),
+                };
+                ((*name).to_owned(), fact)
+            })
+            .collect()
+    };
+    let client =
+        RecordFacts { kind: RecordKind::Client, id: "c1".to_owned(), attributes: attributes(RecordKind::Client, None) };
+    let ticket = RecordFacts {
+        kind: RecordKind::Ticket,
+        id: "t1".to_owned(),
+        attributes: attributes(RecordKind::Ticket, Some(client)),
+    };
+    let call = CallFacts {
+        operation_id: "tickets.update".to_owned(),
+        path: json!({ "id": "t1" }).as_object().cloned().unwrap(),
+        query: Default::default(),
+        body: Some(json!({ "title": "Printer jams on floor 2" })),
+        now: chrono::Utc::now(),
+        client_name: Some("bench".to_owned()),
+        record: Some(ticket),
+    };
+    assert!(compiled.decide(&principal, &call).allowed, "no policy matches the bench's call");
+    let started = Instant::now();
+    let mut n = 0u32;
+    while started.elapsed() < Duration::from_secs(2) {
+        assert!(compiled.decide(&principal, &call).allowed);
+        n += 1;
+    }
+    f64::from(n) / started.elapsed().as_secs_f64()
+}
+
 #[tokio::main]
 async fn main() {
     let es = ES256.generate_key_pair().unwrap();
@@ -125,6 +198,10 @@ async fn main() {
     let rs_rate =
         verifications_per_second(rs.to_jwk_public_key(), &RS256.signer_from_der(rs.to_der_private_key()).unwrap());
     println!("JWT verifications per second, warm key cache, one core: ES256 {es_rate:.0}, RS256 {rs_rate:.0}");
+    let (twenty, two_hundred) = (evaluations_per_second(20), evaluations_per_second(200));
+    println!(
+        "policy evaluations per second, ticket update, one core: 20 policies {twenty:.0}, 200 policies {two_hundred:.0}"
+    );
     let sqlite = audit_rows_per_second(&TestDb::sqlite()).await;
     println!("audit rows per second, 64 callers, group commit, each waits for its row: SQLite {sqlite:.0}");
     if std::env::var(alga_core::testing::TEST_DATABASE_ENV).is_ok_and(|v| !v.is_empty()) {
