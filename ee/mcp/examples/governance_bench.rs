@@ -177,6 +177,7 @@ fn evaluations_per_second(count: usize) -> f64 {
         now: chrono::Utc::now(),
         client_name: Some("bench".to_owned()),
         record: Some(ticket),
+        derived: [("closes".to_owned(), alga_ee_mcp::policy::facts::Fact::Bool(false))].into(),
     };
     assert!(compiled.decide(&principal, &call).allowed, "no policy matches the bench's call");
     let started = Instant::now();

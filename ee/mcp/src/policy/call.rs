@@ -86,17 +86,23 @@ fn record_target(template: &str, arguments: &Arguments) -> Option<(RecordKind, S
     Some((kind, id.to_owned()))
 }
 
-/// The derived facts of [`super::facts::derived`], read on the call's connection: `closes`,
-/// whether the call sets a `status_id` that is a closed status of the tenant.
-fn derive(conn: &mut DbConn, tenant: &str, call: &PolicyCall) -> Result<BTreeMap<String, Fact>, ApiError> {
+/// The derived facts of [`super::facts::derived`] for an operation and its body, read on the
+/// call's connection: `closes`, whether the call sets a `status_id` that is a closed status of
+/// the tenant.
+pub(crate) fn derive(
+    conn: &mut DbConn,
+    tenant: &str,
+    operation_id: &str,
+    body: Option<&Value>,
+) -> Result<BTreeMap<String, Fact>, ApiError> {
     use alga_core::schema::statuses;
     use diesel::prelude::*;
     let mut derived = BTreeMap::new();
-    for (name, _) in super::facts::derived(&call.operation_id) {
+    for (name, _) in super::facts::derived(operation_id) {
         if *name != "closes" {
             continue;
         }
-        let status = call.arguments.body.as_ref().and_then(|b| b.get("status_id")).and_then(Value::as_str);
+        let status = body.and_then(|b| b.get("status_id")).and_then(Value::as_str);
         let closes = match status {
             Some(status) => statuses::table
                 .filter(statuses::tenant_id.eq(tenant).and(statuses::id.eq(status)))
@@ -139,7 +145,7 @@ pub fn decide(
         now: Utc::now(),
         client_name: call.client_name.clone(),
         record,
-        derived: derive(conn, tenant, call)?,
+        derived: derive(conn, tenant, &call.operation_id, call.arguments.body.as_ref())?,
     };
     let who = principal_facts(conn, principal)?;
     let evaluation = compiled.decide(&who, &facts);

@@ -335,11 +335,13 @@ fn rebuilt(
         }
         _ => None,
     };
+    let derived = super::call::derive(conn, tenant, &entry.id, body.as_ref())?;
     let call = CallFacts {
         operation_id: entry.id.clone(),
         path,
         query,
         body,
+        derived,
         now: DateTime::<Utc>::from_naive_utc_and_offset(row.created_at, Utc),
         client_name: row.client_name.clone(),
         record,

@@ -151,6 +151,9 @@ async fn record_attributes_are_read_in_the_call_never_cached_and_a_new_version_a
     let plain = env.api(&a.admin_key, "POST", "/api/v1/clients", Some(json!({ "name": "Small Shop" })));
     let plain = plain.await.expect(201).data()["id"].as_str().unwrap().to_owned();
     for (t, client) in [(&ticket, &vip), (&other, &plain)] {
+        // A ticket moves to another client only without the first client's devices linked.
+        let unlink = Some(json!({ "asset_ids": [] }));
+        env.api(&a.admin_key, "PUT", &format!("/api/v1/tickets/{t}/assets"), unlink).await.expect(200);
         let body = Some(json!({ "client_id": client, "contact_id": null }));
         env.api(&a.admin_key, "PUT", &format!("/api/v1/tickets/{t}"), body).await.expect(200);
     }

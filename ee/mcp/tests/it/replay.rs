@@ -97,6 +97,7 @@ async fn a_replay_reports_exactly_the_changed_calls_of_the_tenant() {
                 now: chrono::Utc::now(),
                 client_name: None,
                 record,
+                derived: Default::default(),
             },
         })
         .unwrap()
