@@ -36,12 +36,16 @@ pub fn run() -> Result<()> {
     let binary = tools::root().join("target/release/alga-server");
     eprintln!("\n==> start-up and idle memory (SQLite)");
     let startup = startup(&binary)?;
-    let mut rows = Vec::new();
+    let (mut rows, mut costs) = (Vec::new(), Vec::new());
     let sqlite_dir = tempdir("alga-bench-sqlite")?;
     let sqlite_url = format!("sqlite://{}/bench.db", sqlite_dir.display());
-    rows.extend(measure(&binary, "SQLite", &sqlite_url)?);
+    let (measured, cost) = measure(&binary, "SQLite", &sqlite_url)?;
+    rows.extend(measured);
+    costs.extend(cost);
     let _ = std::fs::remove_dir_all(&sqlite_dir);
-    rows.extend(measure(&binary, "PostgreSQL", &pg.url())?);
+    let (measured, cost) = measure(&binary, "PostgreSQL", &pg.url())?;
+    rows.extend(measured);
+    costs.extend(cost);
     drop(pg);
 
     println!("\n| database | request | requests/s | p50 | p99 | server peak RSS | vs direct |");
@@ -60,6 +64,26 @@ pub fn run() -> Result<()> {
     println!(
         "\n{CONNECTIONS} connections, {SECONDS} s per run, wrk with 2 threads on the same machine ({} cores).",
         cores()
+    );
+    println!("\n| database | active policies | governed read/s | vs none | governed write/s | vs none |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for r in &costs {
+        let none = costs.iter().find(|n| n.database == r.database && n.policies == 0);
+        let ratio =
+            |v: f64, base: Option<f64>| base.filter(|b| *b > 0.0).map_or(String::new(), |b| format!("{:.2}", v / b));
+        println!(
+            "| {} | {} | {:.0} | {} | {:.0} | {} |",
+            r.database,
+            r.policies,
+            r.read,
+            ratio(r.read, none.map(|n| n.read)),
+            r.write,
+            ratio(r.write, none.map(|n| n.write)),
+        );
+    }
+    println!(
+        "\nPolicies: forbids scoped to both calls' actions whose conditions (the ticket's client's tags, \
+         its priority, the agent's teams) never match, so every one is evaluated; agent API key."
     );
     println!("\n{startup}");
     Ok(())
@@ -103,7 +127,55 @@ const GOVERNED_WRITE: &str = "MCP tools/call → tickets.update (agent API key)"
 /// Alternating rounds of the direct and the governed write; each reports its median.
 const WRITE_ROUNDS: usize = 3;
 
-fn measure(binary: &Path, database: &'static str, url: &str) -> Result<Vec<Row>> {
+/// The governed read and write (agent API key) with this many active policies.
+struct PolicyCost {
+    database: &'static str,
+    policies: usize,
+    read: f64,
+    write: f64,
+}
+
+/// Policy counts measured, in alternating rounds like the writes.
+const POLICY_COUNTS: [usize; 3] = [0, 20, 200];
+
+/// `count` forbids that apply to the bench's read and write (so none is skipped by its scope)
+/// but whose conditions never hold for the bench's ticket and agent.
+fn policies(count: usize) -> String {
+    (0..count)
+        .map(|i| {
+            let condition = match i % 3 {
+                0 => format!("resource.client.tags.contains(\"blocked-{i}\")"),
+                1 => format!("principal.teams.contains(\"team-{i}\") && resource.priority == \"P{i}\""),
+                _ => format!("resource.status == \"status-{i}\" || resource.tags.contains(\"frozen-{i}\")"),
+            };
+            format!(
+                "@id(\"bench-{i}\")\nforbid (principal is Alga::Agent, action in [Alga::Action::\"tickets.get\", \
+                 Alga::Action::\"tickets.update\"], resource is Alga::Ticket) when {{ {condition} }};\n"
+            )
+        })
+        .collect()
+}
+
+/// Replaces the tenant's policy set with `count` bench policies in enforce mode.
+fn set_policies(server: &Server, admin: &str, count: usize) -> Result<()> {
+    let current = crate::interop::admin_call(server, admin, "GET", "/api/v1/mcp/policies", None)?;
+    let version = current["data"]["version"].as_i64().context("no policy version")?;
+    if count == 0 {
+        crate::interop::admin_call(
+            server,
+            admin,
+            "DELETE",
+            &format!("/api/v1/mcp/policies?expected_version={version}"),
+            None,
+        )?;
+    } else {
+        let body = serde_json::json!({ "source": policies(count), "mode": "enforce", "expected_version": version });
+        crate::interop::admin_call(server, admin, "PUT", "/api/v1/mcp/policies", Some(body))?;
+    }
+    Ok(())
+}
+
+fn measure(binary: &Path, database: &'static str, url: &str) -> Result<(Vec<Row>, Vec<PolicyCost>)> {
     let dir = tempdir("alga-bench-server")?;
     let server = Server::start(binary, url, &dir, &crate::server::TEST_FLAGS)?;
     let key = server.admin_key()?;
@@ -182,9 +254,29 @@ fn measure(binary: &Path, database: &'static str, url: &str) -> Result<Vec<Row>>
         let (rps, p50, p99) = runs.swap_remove(runs.len() / 2);
         rows.push(Row { database, request, rps, p50, p99, peak_mb: server.peak_mb() });
     }
+    // The same governed read and write under 0, 20 and 200 active policies, in alternating rounds.
+    let agent = format!("Bearer {agent_key}");
+    let mut runs: Vec<(usize, Vec<f64>, Vec<f64>)> =
+        POLICY_COUNTS.iter().map(|&c| (c, Vec::new(), Vec::new())).collect();
+    for _ in 0..WRITE_ROUNDS {
+        for (count, reads, writes) in &mut runs {
+            set_policies(&server, &key, *count)?;
+            reads.push(governed(&agent, &call)?.0);
+            writes.push(governed(&agent, &write)?.0);
+        }
+    }
+    set_policies(&server, &key, 0)?;
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or_default()
+    };
+    let costs = runs
+        .into_iter()
+        .map(|(policies, reads, writes)| PolicyCost { database, policies, read: median(reads), write: median(writes) })
+        .collect();
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(rows)
+    Ok((rows, costs))
 }
 
 /// wrk against `path` with these headers; with a method and body, every request sends them.
