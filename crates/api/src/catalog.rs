@@ -221,12 +221,27 @@ impl Ctx {
         F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
         T: Serialize + Send + 'static,
     {
+        self.write_ordered(|_| Ok(()), f).await
+    }
+
+    /// As [`Ctx::write`], with the handler's ordering locks (`ordering`: those it takes before
+    /// any row lock, such as a per-tenant advisory lock) taken first in the transaction, before a
+    /// governing guard authorizes. The guard's decision locks the record the call names; taken
+    /// before the ordering locks, it would hold a row lock while waiting for them, against a
+    /// direct write holding them while waiting for the row: a deadlock.
+    pub async fn write_ordered<T, L, F>(&self, ordering: L, f: F) -> Result<T, ApiError>
+    where
+        L: FnOnce(&mut DbConn) -> Result<(), ApiError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+        T: Serialize + Send + 'static,
+    {
         let guard = self.guard.clone();
         let out = self
             .app
             .db
             .run(move |conn| {
                 alga_core::db::write_transaction(conn, |conn| -> Result<T, ApiError> {
+                    ordering(conn)?;
                     if let Some(guard) = &guard {
                         guard.authorize(conn)?;
                     }

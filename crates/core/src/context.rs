@@ -13,6 +13,18 @@ use crate::metrics::Metrics;
 /// `(connection, tenant, role)`: a role they hold is not deleted from under them.
 pub type RoleHolders = fn(&mut crate::DbConn, &str, &str) -> Result<Vec<String>, crate::ApiError>;
 
+/// The operations (by id) an edition's policies hide from a principal in every listing of
+/// operations (an unconditional forbid), read once per listing: `None` when none are hidden.
+pub type HiddenOperations =
+    fn(&mut crate::DbConn, &crate::Principal) -> Result<Option<OperationFilter>, crate::ApiError>;
+
+/// Whether an operation (by id) is hidden.
+pub type OperationFilter = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+fn none_hidden(_: &mut crate::DbConn, _: &crate::Principal) -> Result<Option<OperationFilter>, crate::ApiError> {
+    Ok(None)
+}
+
 fn no_other_holders(_: &mut crate::DbConn, _: &str, _: &str) -> Result<Vec<String>, crate::ApiError> {
     Ok(Vec::new())
 }
@@ -28,6 +40,7 @@ pub struct AppContext {
     pub edition: Edition,
     pub metrics: Arc<Metrics>,
     pub role_holders: RoleHolders,
+    pub hidden_operations: HiddenOperations,
 }
 
 impl AppContext {
@@ -40,6 +53,7 @@ impl AppContext {
             edition: Edition::Community,
             metrics: Arc::default(),
             role_holders: no_other_holders,
+            hidden_operations: none_hidden,
         }
     }
 }

@@ -72,6 +72,11 @@ pub trait McpGovernance: Send + Sync + 'static {
         |_, _, _| Ok(Vec::new())
     }
 
+    /// The operations the edition's policies hide from a principal's listings of operations.
+    fn hidden_operations(&self) -> crate::context::HiddenOperations {
+        |_, _| Ok(None)
+    }
+
     /// Deletes the edition's records of a tenant that its cascade cannot reach in a safe order
     /// (called first when the tenant is deleted, in the same transaction).
     fn delete_tenant_records(&self, _conn: &mut crate::DbConn, _tenant_id: &str) -> Result<(), crate::ApiError> {

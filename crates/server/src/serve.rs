@@ -51,6 +51,7 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     let mut ctx = AppContext::new(db.clone(), public_url);
     ctx.edition = governance.edition();
     ctx.role_holders = governance.role_holders();
+    ctx.hidden_operations = governance.hidden_operations();
     if args.demo {
         let summary = alga_api::demo::seed(&ctx, "default").await.context("cannot add the sample data")?;
         crate::admin::report_demo("default", summary)?;

@@ -87,6 +87,7 @@ fn record(tenant: &str) -> Record {
         policy_version: None,
         policy_mode: None,
         policy_input: None,
+        policy_errors: None,
     }
 }
 

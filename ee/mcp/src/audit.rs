@@ -83,6 +83,9 @@ pub struct Record {
     /// JSON text of the evaluation input (`policy::facts::DecisionInput`), secrets redacted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy_input: Option<String>,
+    /// JSON array text of the evaluation's errors (`policy id: message`), each denying.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_errors: Option<String>,
 }
 
 /// A tool result as JSON text of at most [`MAX_SUMMARY`] characters, without serializing all of
@@ -450,7 +453,7 @@ pub async fn one(ctx: &AppContext, tenant: &str, id: &str) -> Result<Record, Api
 
 /// Rows per database read while exporting.
 const EXPORT_CHUNK: i64 = 1000;
-const CSV_COLUMNS: [&str; 29] = [
+const CSV_COLUMNS: [&str; 30] = [
     "id",
     "created_at",
     "caller_kind",
@@ -480,6 +483,7 @@ const CSV_COLUMNS: [&str; 29] = [
     "policy_version",
     "policy_mode",
     "policy_input",
+    "policy_errors",
 ];
 
 pub(crate) fn csv_field(value: &Value) -> String {

@@ -151,9 +151,9 @@ impl WriteGuard for AuditGuard {
             }
         }
         let decided = policy::call::decide(conn, &self.principal, &self.policy_call, true)?;
-        let refusal = decided.as_ref().filter(|d| d.refuses()).map(Decided::refusal);
+        let refusal = decided.refuses().then(|| decided.refusal());
         if let Ok(mut slot) = self.decided.lock() {
-            *slot = decided;
+            *slot = Some(decided);
         }
         refusal.map_or(Ok(()), Err)
     }
@@ -255,6 +255,7 @@ impl ToolProvider for Governed {
             policy_version: None,
             policy_mode: None,
             policy_input: None,
+            policy_errors: None,
         };
         let now_instant = Instant::now();
         let limited = caller
@@ -318,8 +319,8 @@ impl ToolProvider for Governed {
                 match caller.tools.app.db.run(move |conn| policy::call::decide(conn, &who, &call, false)).await {
                     Err(e) => Ok(Answer::replied(e.status().as_u16(), e.body())),
                     Ok(d) => {
-                        let refusal = d.as_ref().filter(|d| d.refuses()).map(Decided::refusal);
-                        decided = d;
+                        let refusal = d.refuses().then(|| d.refusal());
+                        decided = Some(d);
                         match refusal {
                             Some(e) => Ok(Answer::replied(e.status().as_u16(), e.body())),
                             None => Ok(run.execute(&caller.tools, None).await),
@@ -518,6 +519,7 @@ async fn refused(
                 policy_version: None,
                 policy_mode: None,
                 policy_input: None,
+                policy_errors: None,
             };
             // Audited at the rate calls are allowed; a flood of refusals with a leaked, ended key
             // is refused without a row each (the first ones say it all).

@@ -152,6 +152,10 @@ impl McpGovernance for Enterprise {
         agents::holders_of_role
     }
 
+    fn hidden_operations(&self) -> alga_core::context::HiddenOperations {
+        policy::call::hidden_operations
+    }
+
     fn delete_tenant_records(&self, conn: &mut alga_core::DbConn, tenant_id: &str) -> Result<(), alga_core::ApiError> {
         use diesel::prelude::*;
         // Agents' roles refer to roles, which the tenant's cascade may reach first.

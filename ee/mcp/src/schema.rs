@@ -116,6 +116,7 @@ diesel::table! {
         policy_version -> Nullable<BigInt>,
         policy_mode -> Nullable<Text>,
         policy_input -> Nullable<Text>,
+        policy_errors -> Nullable<Text>,
     }
 }
 

@@ -32,9 +32,10 @@ pub fn operations() -> Vec<Operation> {
             Meta::new("meta.mcp_registry", Method::Get, "/api/v1/meta/mcp-registry", Access::Authenticated)
                 .doc(
                     "The MCP registry",
-                    "Every operation the caller's roles allow, described for agents: parameters, body and \
-                     response schemas (every reference inlined), permission, examples and playbooks. Administrators may \
-                     ask for every entry with all=true. Carries an ETag.",
+                    "Every operation the caller's roles allow and no enforced policy hides (as tools/list and search \
+                     show them), described for agents: parameters, body and response schemas (every reference inlined), \
+                     permission, examples and playbooks. Administrators may ask for every entry with all=true. Carries an \
+                     ETag.",
                 )
                 .tags(&["Meta"]),
             mcp_registry,
@@ -126,7 +127,14 @@ async fn mcp_registry(ctx: Ctx, _: (), q: RegistryQuery, _: ()) -> Result<Data<R
     if all && !alga_core::rbac::all_permissions().all(|p| ctx.can(p)) {
         return Err(ApiError::forbidden("Only administrators may list every entry (all=true)."));
     }
-    let entries: Vec<RegistryEntry> =
-        registry.entries().iter().filter(|e| all || crate::registry::allows(&ctx.principal, e)).cloned().collect();
+    // The caller's own entries are those tools/list and search show it: its roles permit them
+    // and no enforced policy hides them.
+    let principal = ctx.principal.clone();
+    let hidden_operations = ctx.app.hidden_operations;
+    let hidden = if all { None } else { ctx.db(move |conn| hidden_operations(conn, &principal)).await? };
+    let listed = |e: &&RegistryEntry| {
+        all || (crate::registry::allows(&ctx.principal, e) && !hidden.as_ref().is_some_and(|hides| hides(&e.id)))
+    };
+    let entries: Vec<RegistryEntry> = registry.entries().iter().filter(listed).cloned().collect();
     Ok(data(RegistryDocument { edition: ctx.app.edition.to_string(), count: entries.len(), entries }))
 }

@@ -683,11 +683,12 @@ struct UpdateTicket {
 
 async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateTicket) -> Result<Data<Ticket>, ApiError> {
     let tenant = ctx.tenant().to_owned();
-    ctx.write(move |conn| {
-        // The parent-link lock before any row lock, in every transaction taking both (as delete).
-        if b.parent_ticket_id.is_some() {
-            lock_parent_links(conn, &tenant)?;
-        }
+    // The parent-link lock before any row lock, in every transaction taking both (as delete), so
+    // before a governing guard locks the ticket too.
+    let relinks = b.parent_ticket_id.is_some();
+    let ordering_tenant = tenant.clone();
+    let ordering = move |conn: &mut DbConn| if relinks { lock_parent_links(conn, &ordering_tenant) } else { Ok(()) };
+    ctx.write_ordered(ordering, move |conn| {
         alga_core::lock_row!(conn, tickets, &tenant, &p.id);
         let t = load(conn, &tenant, &p.id)?;
         let title = match &b.title {
@@ -776,38 +777,45 @@ async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateTicket) -> Result<Data<Tick
 
 async fn delete(ctx: Ctx, p: IdPath, _: (), _: ()) -> Result<NoContent, ApiError> {
     let tenant = ctx.tenant().to_owned();
-    ctx.write(move |conn| {
-        // Children may be linked to it meanwhile: take the parent-link lock (before any row lock,
-        // as update does) before unlinking them.
-        lock_parent_links(conn, &tenant)?;
-        alga_core::lock_row!(conn, tickets, &tenant, &p.id);
-        refs::ticket(conn, &tenant, "id", &p.id).map_err(|_| ApiError::not_found("No ticket with this id."))?;
-        let logged: i64 = time_entries::table
-            .filter(
-                time_entries::tenant_id
-                    .eq(&tenant)
-                    .and(time_entries::work_item_type.eq("ticket"))
-                    .and(time_entries::work_item_id.eq(&p.id)),
+    // Children may be linked to it meanwhile: take the parent-link lock (before any row lock, a
+    // governing guard's included, as update does) before unlinking them.
+    let ordering_tenant = tenant.clone();
+    ctx.write_ordered(
+        move |conn| lock_parent_links(conn, &ordering_tenant),
+        move |conn| {
+            alga_core::lock_row!(conn, tickets, &tenant, &p.id);
+            refs::ticket(conn, &tenant, "id", &p.id).map_err(|_| ApiError::not_found("No ticket with this id."))?;
+            let logged: i64 = time_entries::table
+                .filter(
+                    time_entries::tenant_id
+                        .eq(&tenant)
+                        .and(time_entries::work_item_type.eq("ticket"))
+                        .and(time_entries::work_item_id.eq(&p.id)),
+                )
+                .count()
+                .get_result(conn)?;
+            if logged > 0 {
+                return Err(ApiError::conflict(format!(
+                    "{logged} time entries are logged against this ticket; close it instead."
+                )));
+            }
+            // Its child tickets stay, as top-level tickets.
+            diesel::update(
+                tickets::table.filter(tickets::tenant_id.eq(&tenant).and(tickets::parent_ticket_id.eq(&p.id))),
             )
-            .count()
-            .get_result(conn)?;
-        if logged > 0 {
-            return Err(ApiError::conflict(format!(
-                "{logged} time entries are logged against this ticket; close it instead."
-            )));
-        }
-        // Its child tickets stay, as top-level tickets.
-        diesel::update(tickets::table.filter(tickets::tenant_id.eq(&tenant).and(tickets::parent_ticket_id.eq(&p.id))))
             .set(tickets::parent_ticket_id.eq(None::<String>))
             .execute(conn)?;
-        diesel::delete(tickets::table.filter(tickets::tenant_id.eq(&tenant).and(tickets::id.eq(&p.id))))
-            .execute(conn)
-            .map_err(|e| ApiError::from_in_use(e, || "Records still refer to this ticket; try again.".to_owned()))?;
-        // After the row is gone (and locked before): a tagging racing this delete either committed
-        // first, and is removed here, or finds no ticket to tag.
-        tags::remove_all(conn, &tenant, Taggable::Ticket, &p.id)?;
-        Ok(NoContent {})
-    })
+            diesel::delete(tickets::table.filter(tickets::tenant_id.eq(&tenant).and(tickets::id.eq(&p.id))))
+                .execute(conn)
+                .map_err(|e| {
+                    ApiError::from_in_use(e, || "Records still refer to this ticket; try again.".to_owned())
+                })?;
+            // After the row is gone (and locked before): a tagging racing this delete either committed
+            // first, and is removed here, or finds no ticket to tag.
+            tags::remove_all(conn, &tenant, Taggable::Ticket, &p.id)?;
+            Ok(NoContent {})
+        },
+    )
     .await
 }
 

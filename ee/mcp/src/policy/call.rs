@@ -27,10 +27,13 @@ pub struct PolicyCall {
     pub client_name: Option<String>,
 }
 
-/// A call decided under a policy set.
+/// A governed call's policy decision: what the tenant's set (if one applies) decided, and on
+/// what input. The input is recorded even when no set applies, so that a later replay of a new
+/// set decides on exactly what the call was.
 #[derive(Debug, Clone)]
 pub struct Decided {
-    pub active: Arc<Active>,
+    /// The set that decided; `None` when the tenant has none, or its newest version is empty.
+    pub active: Option<Arc<Active>>,
     pub evaluation: Evaluation,
     pub input: DecisionInput,
 }
@@ -41,7 +44,12 @@ pub const REFUSED_CODE: &str = "policy_refused";
 impl Decided {
     /// Whether the call is refused: a forbid matched (or failed) and the set is enforced.
     pub fn refuses(&self) -> bool {
-        self.active.mode == Mode::Enforce && !self.evaluation.allowed
+        self.active.as_ref().is_some_and(|a| a.mode == Mode::Enforce) && !self.evaluation.allowed
+    }
+
+    /// Whether the set that applies does not compile (it then decides nothing).
+    fn broken(&self) -> bool {
+        self.active.as_ref().is_some_and(|a| a.broken.is_some())
     }
 
     /// What the caller is told: the refusing policies and their reasons.
@@ -58,22 +66,30 @@ impl Decided {
         text
     }
 
-    /// The refusal as the operation's error (403).
+    /// The refusal as the operation's error: 403, or 503 when the enforced set does not compile.
     pub fn refusal(&self) -> ApiError {
+        if self.broken() {
+            return ApiError::unavailable(store::BROKEN_SET);
+        }
         ApiError::new(actix_web::http::StatusCode::FORBIDDEN, REFUSED_CODE, self.message())
     }
 
     /// Fills the audit row's policy columns.
+    /// Fills the audit row's policy columns: the input always; the decision when a set applied.
     pub fn fill(&self, row: &mut Record) {
+        row.policy_input = serde_json::to_value(&self.input).ok().map(|v| audit::redact(&v).to_string());
+        let Some(active) = &self.active else { return };
         row.policy_decision = Some(if self.evaluation.allowed { "allow" } else { "deny" }.to_owned());
         row.policy_ids = serde_json::to_string(&self.evaluation.policy_ids).ok();
-        row.policy_version = Some(self.active.version);
-        let mode = match self.active.mode {
+        row.policy_version = Some(active.version);
+        let mode = match active.mode {
             Mode::Enforce => "enforce",
             Mode::Shadow => "shadow",
         };
         row.policy_mode = Some(mode.to_owned());
-        row.policy_input = serde_json::to_value(&self.input).ok().map(|v| audit::redact(&v).to_string());
+        if !self.evaluation.errors.is_empty() {
+            row.policy_errors = serde_json::to_string(&self.evaluation.errors).ok();
+        }
     }
 }
 
@@ -117,19 +133,15 @@ pub(crate) fn derive(
     Ok(derived)
 }
 
-/// Decides `call` for `principal` under the tenant's current set: `None` when no set applies
-/// (none stored, or the newest is empty), with no query beyond reading the version. `lock`
-/// locks the record's row first (inside a write's transaction). A record that does not exist
-/// (or is another tenant's) is the operation's 404, as the operation itself would answer.
-pub fn decide(
-    conn: &mut DbConn,
-    principal: &Principal,
-    call: &PolicyCall,
-    lock: bool,
-) -> Result<Option<Decided>, ApiError> {
+/// Decides `call` for `principal` under the tenant's current set, and reads the input it decides
+/// on whether or not a set applies (none stored, or the newest is empty: `active` is `None` and
+/// the call is allowed). `lock` locks the record's row first (inside a write's transaction,
+/// after the operation's ordering locks). A record that does not exist (or is another tenant's)
+/// is the operation's 404, as the operation itself would answer. A set that does not compile
+/// denies with its failure as the evaluation's error.
+pub fn decide(conn: &mut DbConn, principal: &Principal, call: &PolicyCall, lock: bool) -> Result<Decided, ApiError> {
     let tenant = principal.tenant_id.as_str();
-    let Some(active) = store::current(conn, tenant)? else { return Ok(None) };
-    let Some(compiled) = active.policies() else { return Ok(None) };
+    let active = store::current(conn, tenant)?.filter(|a| a.applies());
     let record = match record_target(&call.path_template, &call.arguments) {
         Some((kind, id)) => match record_facts(conn, tenant, kind, &id, lock)? {
             Some(record) => Some(record),
@@ -148,16 +160,38 @@ pub fn decide(
         derived: derive(conn, tenant, &call.operation_id, call.arguments.body.as_ref())?,
     };
     let who = principal_facts(conn, principal)?;
-    let evaluation = compiled.decide(&who, &facts);
-    Ok(Some(Decided { active: active.clone(), evaluation, input: DecisionInput { principal: who, call: facts } }))
+    let evaluation = match active.as_deref() {
+        Some(Active { compiled: Some(compiled), .. }) => compiled.decide(&who, &facts),
+        Some(Active { broken: Some(problem), .. }) => {
+            Evaluation { allowed: false, policy_ids: Vec::new(), reasons: Vec::new(), errors: vec![problem.clone()] }
+        }
+        _ => Evaluation { allowed: true, policy_ids: Vec::new(), reasons: Vec::new(), errors: Vec::new() },
+    };
+    Ok(Decided { active, evaluation, input: DecisionInput { principal: who, call: facts } })
+}
+
+/// The operations the tenant's enforced policies hide from `principal` (as [`view`] decides for
+/// tools/list and search), for the REST listing of the registry (`meta.mcp_registry`).
+pub fn hidden_operations(
+    conn: &mut DbConn,
+    principal: &Principal,
+) -> Result<Option<alga_core::context::OperationFilter>, ApiError> {
+    let Some(view) = view(conn, principal)? else { return Ok(None) };
+    let hidden: alga_core::context::OperationFilter =
+        Arc::new(move |operation_id: &str| view(operation_id) == super::facts::Visibility::Hidden);
+    Ok(Some(hidden))
 }
 
 /// How the tenant's enforced policies show operations to `principal` in listings and search;
 /// `None` when no set is enforced (a shadow set hides nothing).
 pub fn view(conn: &mut DbConn, principal: &Principal) -> Result<Option<PolicyView>, ApiError> {
     let Some(active) = store::current(conn, &principal.tenant_id)? else { return Ok(None) };
-    if active.mode != Mode::Enforce || active.policies().is_none() {
+    if active.mode != Mode::Enforce || !active.applies() {
         return Ok(None);
+    }
+    // Enforced and broken: every call is refused, so nothing is listed as if it could run.
+    if active.broken.is_some() {
+        return Err(ApiError::unavailable(store::BROKEN_SET));
     }
     let who = principal_facts(conn, principal)?;
     let view: PolicyView = Arc::new(move |operation_id: &str| match active.policies() {

@@ -70,6 +70,10 @@ pub struct Example {
     /// Evaluation errors of the draft (each denies).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+    /// Deny → allow: the evaluation errors that denied then (as the row recorded them), when
+    /// the call was refused by an error rather than (or besides) a matching forbid.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors_then: Vec<String>,
     /// What an approximate replay could not know.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -122,6 +126,7 @@ struct Row {
     policy_decision: Option<String>,
     policy_ids: Option<String>,
     policy_input: Option<String>,
+    policy_errors: Option<String>,
 }
 
 /// Facts read today, once per replay.
@@ -246,11 +251,12 @@ fn replay_row(
     };
     *count += 1;
     if *count <= EXAMPLES {
-        let policy_ids = match direction {
-            Direction::AllowToDeny => evaluation.policy_ids,
-            Direction::DenyToAllow => {
-                row.policy_ids.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default()
-            }
+        let then = |text: &Option<String>| -> Vec<String> {
+            text.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default()
+        };
+        let (policy_ids, errors_then) = match direction {
+            Direction::AllowToDeny => (evaluation.policy_ids, Vec::new()),
+            Direction::DenyToAllow => (then(&row.policy_ids), then(&row.policy_errors)),
         };
         change.examples.push(Example {
             audit_id: row.id.clone(),
@@ -260,6 +266,7 @@ fn replay_row(
             arguments: shortened(&row.arguments),
             policy_ids,
             errors: evaluation.errors,
+            errors_then,
             note,
         });
     }

@@ -1,7 +1,8 @@
 //! A tenant's policy set as calls see it: the newest stored version, compiled once per
 //! (tenant, version) and shared by every call of this process. The version is read on each call
 //! that needs it, so a version stored by another process (or by plain SQL) applies to the next
-//! call; a compiled set is never stale because a version's source never changes.
+//! call; a compiled set is never stale because a version's source never changes (`policy_sets`
+//! is append-only: its triggers refuse updates and deletes, but for its tenant's deletion).
 
 use std::sync::{Arc, OnceLock};
 
@@ -17,8 +18,13 @@ use crate::schema::policy_sets;
 pub struct Active {
     pub version: i64,
     pub mode: Mode,
-    /// The compiled policies; `None` when the newest version's source is empty (roles alone).
+    /// The compiled policies; `None` when the newest version's source is empty (roles alone) or
+    /// does not compile.
     pub compiled: Option<Compiled>,
+    /// Why the stored source no longer compiles (it compiled when it was saved: the schema the
+    /// catalog gives policies changed since). Such a set decides nothing: enforced, every call it
+    /// governs is refused; shadowed, calls go by roles and their rows record the failure.
+    pub broken: Option<String>,
 }
 
 impl Active {
@@ -26,7 +32,17 @@ impl Active {
     pub fn policies(&self) -> Option<&Compiled> {
         self.compiled.as_ref()
     }
+
+    /// Whether the set applies to calls: it has policies, or it has a source that does not compile.
+    pub fn applies(&self) -> bool {
+        self.compiled.is_some() || self.broken.is_some()
+    }
 }
+
+/// What a caller is told when an enforced set does not compile (no internals: the administrator
+/// sees the problem when saving again).
+pub const BROKEN_SET: &str =
+    "The organization's policies could not be applied, so the call is refused; an administrator must save them again.";
 
 /// Compiled sets by (tenant, version). Bounded only to cap memory: a version never changes.
 fn cache() -> &'static moka::sync::Cache<(String, i64), Arc<Active>> {
@@ -44,8 +60,9 @@ fn mode_of(text: &str) -> Result<Mode, ApiError> {
 
 /// The tenant's current policy set (its newest version), or `None` when it never stored one.
 /// One indexed query when the version is already compiled; a set whose newest version is empty
-/// comes back with `compiled: None`. A stored source that no longer compiles (a schema change
-/// since it was saved) is an error: policies fail closed.
+/// comes back with `compiled: None`. A stored source that no longer compiles comes back with
+/// `broken` set; the failure is logged once and cached like a compiled set (a version never
+/// changes, so it is not compiled again on each call).
 pub fn current(conn: &mut DbConn, tenant: &str) -> Result<Option<Arc<Active>>, ApiError> {
     let newest: Option<(i64, String)> = policy_sets::table
         .filter(policy_sets::tenant_id.eq(tenant))
@@ -62,22 +79,21 @@ pub fn current(conn: &mut DbConn, tenant: &str) -> Result<Option<Arc<Active>>, A
         .filter(policy_sets::tenant_id.eq(tenant).and(policy_sets::version.eq(version)))
         .select(policy_sets::source)
         .first(conn)?;
-    let compiled = if source.trim().is_empty() {
-        None
+    let (compiled, broken) = if source.trim().is_empty() {
+        (None, None)
     } else {
         match engine::compile(&source) {
-            Ok(compiled) => Some(compiled),
+            Ok(compiled) => (Some(compiled), None),
             Err(diagnostics) => {
-                let first = diagnostics.first().map(|d| format!("{}:{} {}", d.line, d.column, d.message));
-                tracing::error!(tenant, version, problem = ?first, "the stored policy set does not compile");
-                return Err(ApiError::unavailable(
-                    "The organization's policies could not be applied, so the call is refused; an administrator must \
-                     save them again.",
-                ));
+                let problem = diagnostics
+                    .first()
+                    .map_or_else(|| "no diagnostic".to_owned(), |d| format!("{}:{} {}", d.line, d.column, d.message));
+                tracing::error!(tenant, version, %problem, "the stored policy set does not compile");
+                (None, Some(format!("policy set version {version} does not compile: {problem}")))
             }
         }
     };
-    let active = Arc::new(Active { version, mode: mode_of(&mode)?, compiled });
+    let active = Arc::new(Active { version, mode: mode_of(&mode)?, compiled, broken });
     cache().insert(key, active.clone());
     Ok(Some(active))
 }

@@ -52,6 +52,7 @@ fn row(
         policy_version: None,
         policy_mode: None,
         policy_input: None,
+        policy_errors: None,
     }
 }
 

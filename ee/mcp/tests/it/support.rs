@@ -180,6 +180,7 @@ impl Env {
         let mut ctx = AppContext::new(pool, base.parse().unwrap());
         ctx.edition = alga_core::Edition::Enterprise;
         ctx.role_holders = governance.role_holders();
+        ctx.hidden_operations = governance.hidden_operations();
         governance.register_metrics(&ctx.metrics);
         let a = tenant(&mut conn, "tenant-a");
         let b = tenant(&mut conn, "tenant-b");
@@ -284,6 +285,11 @@ impl Env {
         claims.set_expires_at(&(SystemTime::now() + Duration::from_secs(300)));
         claims.set_issued_at(&SystemTime::now());
         claims
+    }
+
+    /// A connection of its own to the test database, outside the server's pool.
+    pub fn conn(&self) -> alga_core::DbConn {
+        self._db.conn()
     }
 
     /// Audit rows of tenant `t`, newest first.
