@@ -80,6 +80,16 @@ pub fn utc_opt<S: Serializer>(at: &Option<NaiveDateTime>, s: S) -> Result<S::Ok,
     at.map(|at| at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)).serialize(s)
 }
 
+/// A date-time text as every operation reads one: through `DateTime<Utc>`'s own `Deserialize`
+/// (chrono's relaxed RFC 3339, so `2026-12-01 10:00:00Z` too), whether it came in a JSON body or
+/// a query string. Policies type the call's date-times with this, so they see what the
+/// operation will act on.
+pub fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
+    use serde::de::IntoDeserializer;
+    let text: serde::de::value::StrDeserializer<'_, serde::de::value::Error> = text.into_deserializer();
+    DateTime::<Utc>::deserialize(text).ok()
+}
+
 /// An RFC 3339 timestamp from a client, any offset, stored as UTC.
 pub fn to_naive(at: DateTime<Utc>) -> NaiveDateTime {
     at.naive_utc()
@@ -163,6 +173,29 @@ mod tests {
         let p = PageRequest::new(Some(3), Some(10)).unwrap();
         assert_eq!(p.offset(), 20);
         assert_eq!(p.page(Vec::<u8>::new(), 21).pagination.total_pages, 3);
+    }
+
+    #[test]
+    fn datetimes_parse_as_a_json_body_and_a_query_string_give_them() {
+        for text in [
+            "2026-12-01T10:00:00Z",
+            "2026-12-01 10:00:00Z",
+            "2026-12-01T12:00:00+02:00",
+            "2026-12-01T10:00:00",
+            "x",
+            "",
+        ] {
+            let from_json = serde_json::from_value::<DateTime<Utc>>(serde_json::Value::from(text)).ok();
+            let from_query = serde_urlencoded::from_str::<std::collections::HashMap<String, DateTime<Utc>>>(
+                &serde_urlencoded::to_string([("at", text)]).unwrap(),
+            )
+            .ok()
+            .and_then(|m| m.get("at").copied());
+            assert_eq!(parse_datetime(text), from_json, "{text}");
+            assert_eq!(parse_datetime(text), from_query, "{text}");
+        }
+        assert_eq!(parse_datetime("2026-12-01 10:00:00Z"), parse_datetime("2026-12-01T12:00:00+02:00"));
+        assert!(parse_datetime("2026-12-01 10:00:00Z").is_some());
     }
 
     #[test]

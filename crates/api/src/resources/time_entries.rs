@@ -179,6 +179,43 @@ struct UpdateEntry {
     notes: Option<String>,
 }
 
+/// What a call gives for an entry's span over what the entry has (`current`: its start and
+/// minutes, for an update): the start given or kept; the end and minutes given or, when neither
+/// is, the current minutes (moving only the start keeps the duration). `None` without a start.
+fn requested(
+    current: Option<(NaiveDateTime, i32)>,
+    started_at: Option<DateTime<Utc>>,
+    ended_at: Option<DateTime<Utc>>,
+    duration_minutes: Option<i64>,
+) -> Option<(NaiveDateTime, Option<NaiveDateTime>, Option<i64>)> {
+    let start = started_at.map(to_naive).or(current.map(|(start, _)| start))?;
+    let (end, minutes) = match (ended_at, duration_minutes, current) {
+        (None, None, Some((_, minutes))) => (None, Some(i64::from(minutes))),
+        (end, minutes, _) => (end.map(to_naive), minutes),
+    };
+    Some((start, end, minutes))
+}
+
+/// The end and length (unchecked) from what the client gave; refuses too little and
+/// contradictions.
+fn extent(
+    start: NaiveDateTime,
+    end: Option<NaiveDateTime>,
+    minutes: Option<i64>,
+) -> Result<(NaiveDateTime, i64), ApiError> {
+    match (end, minutes) {
+        (None, None) => Err(ApiError::validation("ended_at", "give ended_at or duration_minutes")),
+        (Some(end), None) => Ok((end, (end - start).num_minutes())),
+        (None, Some(m)) => Ok((start + Duration::minutes(m.clamp(-MAX_MINUTES - 1, MAX_MINUTES + 1)), m)),
+        (Some(end), Some(m)) => {
+            if end - start != Duration::minutes(m.clamp(-MAX_MINUTES - 1, MAX_MINUTES + 1)) {
+                return Err(ApiError::validation("duration_minutes", "does not match started_at and ended_at"));
+            }
+            Ok((end, m))
+        }
+    }
+}
+
 /// The end and duration from what the client gave; refuses contradictions and spans outside
 /// one minute to 24 hours.
 fn span(
@@ -186,17 +223,7 @@ fn span(
     end: Option<NaiveDateTime>,
     minutes: Option<i64>,
 ) -> Result<(NaiveDateTime, i32), ApiError> {
-    let (end, minutes) = match (end, minutes) {
-        (None, None) => return Err(ApiError::validation("ended_at", "give ended_at or duration_minutes")),
-        (Some(end), None) => (end, (end - start).num_minutes()),
-        (None, Some(m)) => (start + Duration::minutes(m.clamp(-MAX_MINUTES - 1, MAX_MINUTES + 1)), m),
-        (Some(end), Some(m)) => {
-            if end - start != Duration::minutes(m.clamp(-MAX_MINUTES - 1, MAX_MINUTES + 1)) {
-                return Err(ApiError::validation("duration_minutes", "does not match started_at and ended_at"));
-            }
-            (end, m)
-        }
-    };
+    let (end, minutes) = extent(start, end, minutes)?;
     if end <= start {
         return Err(ApiError::validation("ended_at", "must be after started_at"));
     }
@@ -205,6 +232,20 @@ fn span(
     }
     let minutes = i32::try_from(minutes).map_err(|_| ApiError::validation("duration_minutes", "too large"))?;
     Ok((end, minutes))
+}
+
+/// How many minutes an entry lasts after a `time_entries.create` (`current` is `None`) or
+/// `time_entries.update` (`current`: the entry's start and minutes) giving these fields, by the
+/// rule the operations apply, before their range check (a policy sees a 30-hour entry as such).
+/// `None` when the call gives too little or contradicts itself: the operation refuses it.
+pub fn resulting_minutes(
+    current: Option<(NaiveDateTime, i32)>,
+    started_at: Option<DateTime<Utc>>,
+    ended_at: Option<DateTime<Utc>>,
+    duration_minutes: Option<i64>,
+) -> Option<i64> {
+    let (start, end, minutes) = requested(current, started_at, ended_at, duration_minutes)?;
+    extent(start, end, minutes).ok().map(|(_, minutes)| minutes)
 }
 
 fn work_item_exists(conn: &mut DbConn, tenant: &str, kind: WorkItemType, id: &str) -> Result<(), ApiError> {
@@ -267,8 +308,9 @@ async fn list(ctx: Ctx, _: (), q: ListEntries, _: ()) -> Result<Page<TimeEntry>,
 }
 
 async fn create(ctx: Ctx, _: (), _: (), b: CreateEntry) -> Result<Data<TimeEntry>, ApiError> {
-    let started_at = to_naive(b.started_at);
-    let (ended_at, duration_minutes) = span(started_at, b.ended_at.map(to_naive), b.duration_minutes)?;
+    let (started_at, ended_at, minutes) = requested(None, Some(b.started_at), b.ended_at, b.duration_minutes)
+        .ok_or_else(|| ApiError::validation("started_at", "is required"))?;
+    let (ended_at, duration_minutes) = span(started_at, ended_at, minutes)?;
     let now = alga_core::identity::now();
     let entry = TimeEntry {
         id: alga_core::identity::new_id(),
@@ -325,12 +367,9 @@ async fn update(ctx: Ctx, p: IdPath, _: (), b: UpdateEntry) -> Result<Data<TimeE
     ctx.write(move |conn| {
         alga_core::lock_row!(conn, time_entries, &tenant, &p.id);
         let mut e = load(conn, &tenant, &p.id)?;
-        let start = b.started_at.map(to_naive).unwrap_or(e.started_at);
-        // Keep the duration when only the start moves.
-        let (end, minutes) = match (b.ended_at, b.duration_minutes) {
-            (None, None) => (None, Some(i64::from(e.duration_minutes))),
-            (end, minutes) => (end.map(to_naive), minutes),
-        };
+        let (start, end, minutes) =
+            requested(Some((e.started_at, e.duration_minutes)), b.started_at, b.ended_at, b.duration_minutes)
+                .ok_or_else(|| ApiError::validation("started_at", "is required"))?;
         (e.ended_at, e.duration_minutes) = span(start, end, minutes)?;
         e.started_at = start;
         if let Some(billable) = b.billable {
@@ -390,5 +429,18 @@ mod tests {
         assert!(span(at(9, 0), None, Some(1441)).is_err(), "over 24 h");
         assert!(span(at(9, 0), None, Some(i64::MAX)).is_err(), "no overflow");
         assert!(span(at(9, 0), None, None).is_err());
+    }
+
+    #[test]
+    fn the_resulting_minutes_of_an_update_count_from_the_kept_start() {
+        let utc = |h, m| at(h, m).and_utc();
+        let current = Some((at(9, 0), 60));
+        assert_eq!(resulting_minutes(current, None, Some(utc(18, 0)), None), Some(540), "only the end moves");
+        assert_eq!(resulting_minutes(current, Some(utc(10, 0)), None, None), Some(60), "only the start moves");
+        assert_eq!(resulting_minutes(current, Some(utc(1, 0)), Some(utc(10, 0)), None), Some(540));
+        assert_eq!(resulting_minutes(current, None, None, Some(1800)), Some(1800), "unchecked");
+        assert_eq!(resulting_minutes(None, Some(utc(9, 0)), Some(utc(9, 30)), None), Some(30));
+        assert_eq!(resulting_minutes(None, None, Some(utc(9, 30)), None), None, "a create needs a start");
+        assert_eq!(resulting_minutes(None, Some(utc(9, 0)), Some(utc(10, 0)), Some(5)), None, "contradiction");
     }
 }

@@ -6,14 +6,17 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use alga_api::tags::Taggable;
 use alga_api::tools::{Arguments, PolicyView};
 use alga_core::identity::Principal;
+use alga_core::schema::{clients, statuses, tickets, time_entries};
 use alga_core::{ApiError, DbConn};
 use chrono::Utc;
-use serde_json::Value;
+use diesel::prelude::*;
+use serde_json::{Map, Value};
 
 use super::facts::{CallFacts, DecisionInput, Evaluation, Fact, Mode, RecordKind};
-use super::load::{principal_facts, record_facts};
+use super::load::{principal_facts, record_facts, tag_keys};
 use super::store::{self, Active};
 use crate::audit::{self, Record};
 
@@ -74,7 +77,6 @@ impl Decided {
         ApiError::new(actix_web::http::StatusCode::FORBIDDEN, REFUSED_CODE, self.message())
     }
 
-    /// Fills the audit row's policy columns.
     /// Fills the audit row's policy columns: the input always; the decision when a set applied.
     pub fn fill(&self, row: &mut Record) {
         row.policy_input = serde_json::to_value(&self.input).ok().map(|v| audit::redact(&v).to_string());
@@ -102,35 +104,116 @@ fn record_target(template: &str, arguments: &Arguments) -> Option<(RecordKind, S
     Some((kind, id.to_owned()))
 }
 
-/// The derived facts of [`super::facts::derived`] for an operation and its body, read on the
-/// call's connection: `closes`, whether the call sets a `status_id` that is a closed status of
-/// the tenant.
+/// The derived facts of [`super::facts::derived`] for an operation and its arguments, read on
+/// the call's connection (after the record's row is locked, on the call path). A fact the call
+/// gives too little for, or gives in a form the operation would refuse, is left out: a policy
+/// reading it then errors, and errors deny.
 pub(crate) fn derive(
     conn: &mut DbConn,
     tenant: &str,
     operation_id: &str,
+    path: &Map<String, Value>,
     body: Option<&Value>,
 ) -> Result<BTreeMap<String, Fact>, ApiError> {
-    use alga_core::schema::statuses;
-    use diesel::prelude::*;
     let mut derived = BTreeMap::new();
+    let record_id = path.get("id").and_then(Value::as_str);
     for (name, _) in super::facts::derived(operation_id) {
-        if *name != "closes" {
-            continue;
-        }
-        let status = body.and_then(|b| b.get("status_id")).and_then(Value::as_str);
-        let closes = match status {
-            Some(status) => statuses::table
-                .filter(statuses::tenant_id.eq(tenant).and(statuses::id.eq(status)))
-                .select(statuses::is_closed)
-                .first::<bool>(conn)
-                .optional()?
-                .unwrap_or(false),
-            None => false,
+        let fact = match *name {
+            "closes" => Some(Fact::Bool(closes(conn, tenant, body)?)),
+            "client_tags" => client_tags(conn, tenant, record_id, body)?.map(Fact::Names),
+            "minutes" => minutes(conn, tenant, operation_id, record_id, body)?.map(Fact::Long),
+            _ => None,
         };
-        derived.insert((*name).to_owned(), Fact::Bool(closes));
+        if let Some(fact) = fact {
+            derived.insert((*name).to_owned(), fact);
+        }
     }
     Ok(derived)
+}
+
+/// Whether the body sets a `status_id` that is a closed status of the tenant.
+fn closes(conn: &mut DbConn, tenant: &str, body: Option<&Value>) -> Result<bool, ApiError> {
+    let Some(status) = body.and_then(|b| b.get("status_id")).and_then(Value::as_str) else { return Ok(false) };
+    Ok(statuses::table
+        .filter(statuses::tenant_id.eq(tenant).and(statuses::id.eq(status)))
+        .select(statuses::is_closed)
+        .first::<bool>(conn)
+        .optional()?
+        .unwrap_or(false))
+}
+
+/// The tag keys of the client a ticket has after the call: the body's `client_id`, else the
+/// ticket's (an update's). `None` when there is none, or it is not the tenant's client.
+fn client_tags(
+    conn: &mut DbConn,
+    tenant: &str,
+    ticket_id: Option<&str>,
+    body: Option<&Value>,
+) -> Result<Option<Vec<String>>, ApiError> {
+    let client_id = match body.and_then(|b| b.get("client_id")) {
+        Some(Value::String(id)) => Some(id.clone()),
+        Some(Value::Null) | None => match ticket_id {
+            Some(ticket) => tickets::table
+                .filter(tickets::tenant_id.eq(tenant).and(tickets::id.eq(ticket)))
+                .select(tickets::client_id)
+                .first::<String>(conn)
+                .optional()?,
+            None => None,
+        },
+        Some(_) => None,
+    };
+    let Some(client_id) = client_id else { return Ok(None) };
+    let exists = clients::table
+        .filter(clients::tenant_id.eq(tenant).and(clients::id.eq(&client_id)))
+        .select(clients::id)
+        .first::<String>(conn)
+        .optional()?
+        .is_some();
+    if !exists {
+        return Ok(None);
+    }
+    Ok(Some(tag_keys(conn, tenant, Taggable::Client, &client_id)?))
+}
+
+/// A body field the operation reads as `Option<T>`: absent or null is `Ok(None)`; a value the
+/// operation would refuse is `Err(())`.
+fn optional_field<T>(body: Option<&Value>, name: &str, read: impl Fn(&Value) -> Option<T>) -> Result<Option<T>, ()> {
+    match body.and_then(|b| b.get(name)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => read(value).map(Some).ok_or(()),
+    }
+}
+
+/// How long a time entry lasts after a create or update, by the operation's own rule
+/// (`time_entries::resulting_minutes`) over the entry's current start and minutes.
+fn minutes(
+    conn: &mut DbConn,
+    tenant: &str,
+    operation_id: &str,
+    entry_id: Option<&str>,
+    body: Option<&Value>,
+) -> Result<Option<i64>, ApiError> {
+    let datetime = |v: &Value| v.as_str().and_then(alga_api::model::parse_datetime);
+    let given = (
+        optional_field(body, "started_at", datetime),
+        optional_field(body, "ended_at", datetime),
+        optional_field(body, "duration_minutes", Value::as_i64),
+    );
+    let (Ok(started_at), Ok(ended_at), Ok(duration_minutes)) = given else { return Ok(None) };
+    let current = match (operation_id, entry_id) {
+        ("time_entries.update", Some(id)) => {
+            let current: Option<(chrono::NaiveDateTime, i32)> = time_entries::table
+                .filter(time_entries::tenant_id.eq(tenant).and(time_entries::id.eq(id)))
+                .select((time_entries::started_at, time_entries::duration_minutes))
+                .first(conn)
+                .optional()?;
+            let Some(current) = current else { return Ok(None) };
+            Some(current)
+        }
+        ("time_entries.update", None) => return Ok(None),
+        _ => None,
+    };
+    Ok(alga_api::resources::time_entries::resulting_minutes(current, started_at, ended_at, duration_minutes))
 }
 
 /// Decides `call` for `principal` under the tenant's current set, and reads the input it decides
@@ -157,7 +240,7 @@ pub fn decide(conn: &mut DbConn, principal: &Principal, call: &PolicyCall, lock:
         now: Utc::now(),
         client_name: call.client_name.clone(),
         record,
-        derived: derive(conn, tenant, &call.operation_id, call.arguments.body.as_ref())?,
+        derived: derive(conn, tenant, &call.operation_id, &call.arguments.path, call.arguments.body.as_ref())?,
     };
     let who = principal_facts(conn, principal)?;
     let evaluation = match active.as_deref() {

@@ -177,11 +177,18 @@ pub struct CallFacts {
 }
 
 /// The facts an operation's calls carry besides their arguments, derived in the call's
-/// transaction, with their types: `closes`, whether the call sets a status that closes the
-/// ticket. Declared once here; the schema and the request both take them from this.
+/// transaction, with their types. Declared once here; the schema and the request both take them
+/// from this.
+/// - `closes` (tickets): whether the call sets a status that closes the ticket.
+/// - `client_tags` (tickets): the tag keys (`tags::name_key`) of the client the ticket has after
+///   the call: the body's `client_id`, else the ticket's.
+/// - `minutes` (time entries): how long the entry lasts after the call, from the body over the
+///   entry's current start and duration, by the rule the operation applies (before its range
+///   check). Absent when the call gives too little or contradicts itself; reading it then errors.
 pub fn derived(operation_id: &str) -> &'static [(&'static str, FactType)] {
     match operation_id {
-        "tickets.update" | "tickets.create" => &[("closes", FactType::Bool)],
+        "tickets.update" | "tickets.create" => &[("closes", FactType::Bool), ("client_tags", FactType::Names)],
+        "time_entries.update" | "time_entries.create" => &[("minutes", FactType::Long)],
         _ => &[],
     }
 }

@@ -94,6 +94,15 @@ pub fn record_facts(
     }
 }
 
+/// A record's tags by their normalized key (`tags::name_key`: trimmed, lowercased), the way tags
+/// are matched everywhere else, so a policy's `tags.contains("vip")` holds for "VIP" too.
+pub(crate) fn tag_keys(conn: &mut DbConn, tenant: &str, kind: Taggable, id: &str) -> Result<Vec<String>, ApiError> {
+    let mut keys: Vec<String> = tags::of_one(conn, tenant, kind, id)?.iter().map(|name| tags::name_key(name)).collect();
+    keys.sort();
+    keys.dedup();
+    Ok(keys)
+}
+
 fn text(value: String) -> Fact {
     Fact::String(value)
 }
@@ -126,7 +135,7 @@ fn client(conn: &mut DbConn, tenant: &str, id: &str) -> Result<Option<RecordFact
         .first(conn)
         .optional()?;
     let Some((name, is_inactive)) = row else { return Ok(None) };
-    let tags = tags::of_one(conn, tenant, Taggable::Client, id)?;
+    let tags = tag_keys(conn, tenant, Taggable::Client, id)?;
     Ok(Some(facts(
         RecordKind::Client,
         id,
@@ -179,7 +188,7 @@ fn ticket(conn: &mut DbConn, tenant: &str, id: &str) -> Result<Option<RecordFact
     else {
         return Ok(None);
     };
-    let client_tags = tags::of_one(conn, tenant, Taggable::Client, &client_id)?;
+    let client_tags = tag_keys(conn, tenant, Taggable::Client, &client_id)?;
     let client = facts(
         RecordKind::Client,
         &client_id,
@@ -189,7 +198,7 @@ fn ticket(conn: &mut DbConn, tenant: &str, id: &str) -> Result<Option<RecordFact
             ("tags", Fact::Names(client_tags)),
         ],
     );
-    let tags = tags::of_one(conn, tenant, Taggable::Ticket, id)?;
+    let tags = tag_keys(conn, tenant, Taggable::Ticket, id)?;
     Ok(Some(facts(
         RecordKind::Ticket,
         id,
@@ -228,7 +237,7 @@ fn asset(conn: &mut DbConn, tenant: &str, id: &str) -> Result<Option<RecordFacts
         .optional()?;
     let Some((asset_type, name, status, client_id, serial_number, warranty_end)) = row else { return Ok(None) };
     let client = client_fact(conn, tenant, &client_id)?;
-    let tags = tags::of_one(conn, tenant, Taggable::Asset, id)?;
+    let tags = tag_keys(conn, tenant, Taggable::Asset, id)?;
     Ok(Some(facts(
         RecordKind::Asset,
         id,
@@ -278,7 +287,7 @@ fn kb_article(conn: &mut DbConn, tenant: &str, id: &str) -> Result<Option<Record
         .first(conn)
         .optional()?;
     let Some((title, status, category)) = row else { return Ok(None) };
-    let tags = tags::of_one(conn, tenant, Taggable::KbArticle, id)?;
+    let tags = tag_keys(conn, tenant, Taggable::KbArticle, id)?;
     Ok(Some(facts(
         RecordKind::KbArticle,
         id,

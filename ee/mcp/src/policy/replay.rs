@@ -342,7 +342,7 @@ fn rebuilt(
         }
         _ => None,
     };
-    let derived = super::call::derive(conn, tenant, &entry.id, body.as_ref())?;
+    let derived = super::call::derive(conn, tenant, &entry.id, &path, body.as_ref())?;
     let call = CallFacts {
         operation_id: entry.id.clone(),
         path,

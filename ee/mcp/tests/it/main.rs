@@ -9,6 +9,7 @@ mod load;
 mod policies;
 mod policy_admin;
 mod policy_calls;
+mod policy_facts;
 mod policy_store;
 mod providers;
 mod replay;

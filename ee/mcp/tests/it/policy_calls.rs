@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::{Env, Tenant, keyed_agent};
 
 /// Writes are not rate-limited in the way of these tests.
-async fn unlimited() -> Env {
+pub(super) async fn unlimited() -> Env {
     Env::with(alga_ee_mcp::Settings {
         mcp_call_burst: 100.0,
         mcp_writes_per_second: 100.0,
@@ -16,7 +16,7 @@ async fn unlimited() -> Env {
     .await
 }
 
-async fn exec(env: &Env, statement: String) {
+pub(super) async fn exec(env: &Env, statement: String) {
     env.ctx
         .db
         .run(move |conn| {
@@ -26,7 +26,7 @@ async fn exec(env: &Env, statement: String) {
         .unwrap();
 }
 
-async fn text(env: &Env, statement: String) -> String {
+pub(super) async fn text(env: &Env, statement: String) -> String {
     #[derive(diesel::QueryableByName)]
     struct Row {
         #[diesel(sql_type = diesel::sql_types::Text)]
@@ -43,13 +43,13 @@ async fn text(env: &Env, statement: String) -> String {
         .value
 }
 
-async fn tenant_id(env: &Env, t: &Tenant) -> String {
+pub(super) async fn tenant_id(env: &Env, t: &Tenant) -> String {
     let me = env.api(&t.admin_key, "GET", "/api/v1/me", None).await.expect(200);
     me.data()["tenant"]["id"].as_str().unwrap().to_owned()
 }
 
 /// Stores a policy version as another process would: a plain insert.
-async fn store_set(env: &Env, tenant: &str, version: i64, mode: &str, source: &str) {
+pub(super) async fn store_set(env: &Env, tenant: &str, version: i64, mode: &str, source: &str) {
     let source = source.replace('\'', "''");
     exec(
         env,
@@ -68,17 +68,17 @@ async fn role_id(env: &Env, t: &Tenant, name: &str) -> String {
 }
 
 /// Demo data in tenant A; the id of one of its tickets.
-async fn first_ticket(env: &Env) -> String {
+pub(super) async fn first_ticket(env: &Env) -> String {
     alga_api::demo::seed(&env.ctx, "tenant-a").await.unwrap();
     let list = env.api(&env.a.admin_key, "GET", "/api/v1/tickets?limit=1", None).await.expect(200);
     list.data()[0]["id"].as_str().unwrap().to_owned()
 }
 
-fn result(answer: &crate::support::Answer) -> &Value {
+pub(super) fn result(answer: &crate::support::Answer) -> &Value {
     &answer.body["result"]["structuredContent"]
 }
 
-fn ids(row: &Value) -> Vec<String> {
+pub(super) fn ids(row: &Value) -> Vec<String> {
     serde_json::from_str(row["policy_ids"].as_str().unwrap()).unwrap()
 }
 
@@ -232,7 +232,7 @@ when { context.body has duration_minutes && context.body.duration_minutes > 480 
 "#;
 
 /// The technician's user id, whose time the agents log.
-async fn technician(env: &Env) -> String {
+pub(super) async fn technician(env: &Env) -> String {
     let me = env.api(&env.a.tech_key, "GET", "/api/v1/me", None).await.expect(200);
     me.data()["user"]["id"].as_str().unwrap().to_owned()
 }

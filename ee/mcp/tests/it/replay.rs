@@ -5,7 +5,7 @@
 use alga_core::identity::now;
 use alga_ee_mcp::audit::{Record, insert_rows};
 use alga_ee_mcp::policy::engine::{compile, templates};
-use alga_ee_mcp::policy::facts::{CallFacts, DecisionInput, PrincipalFacts, PrincipalKind, RecordKind};
+use alga_ee_mcp::policy::facts::{CallFacts, DecisionInput, Fact, PrincipalFacts, PrincipalKind, RecordKind};
 use alga_ee_mcp::policy::load::record_facts;
 use alga_ee_mcp::policy::replay::replay;
 use serde_json::{Map, Value, json};
@@ -94,11 +94,18 @@ async fn a_replay_reports_exactly_the_changed_calls_of_the_tenant() {
                 operation_id: op.to_owned(),
                 path: object(path),
                 query: Map::new(),
-                body,
                 now: chrono::Utc::now(),
                 client_name: None,
+                // As the call path derived it: a create's minutes are its duration.
+                derived: body
+                    .as_ref()
+                    .and_then(|b| b.get("duration_minutes"))
+                    .and_then(Value::as_i64)
+                    .filter(|_| op == "time_entries.create")
+                    .map(|m| std::collections::BTreeMap::from([("minutes".to_owned(), Fact::Long(m))]))
+                    .unwrap_or_default(),
+                body,
                 record,
-                derived: Default::default(),
             },
         })
         .unwrap()
@@ -111,7 +118,9 @@ async fn a_replay_reports_exactly_the_changed_calls_of_the_tenant() {
     r.policy_input = Some(input("tickets.update", json!({ "id": ticket }), Some(json!({ "title": "x" })), record));
     rows.push(r);
     // Exact, allowed then and now (one hour).
-    let entry = json!({ "work_item_type": "ticket", "work_item_id": ticket, "duration_minutes": 60 });
+    let entry = json!({
+        "work_item_type": "ticket", "work_item_id": ticket, "started_at": "2026-11-24T09:00:00Z", "duration_minutes": 60
+    });
     let mut r = row(&tenant, "exact-entry", ag, None, "time_entries.create", &json!({ "body": entry }), 6);
     r.policy_input = Some(input("time_entries.create", json!({}), Some(entry), None));
     rows.push(r);
@@ -126,7 +135,9 @@ async fn a_replay_reports_exactly_the_changed_calls_of_the_tenant() {
     rows.push(row(&tenant, "approx-get", ag, None, "tickets.get", &json!({ "path": { "id": ticket } }), 8));
     rows.push(row(&tenant, "approx-gone", ag, None, "tickets.get", &json!({ "id": "no-such-ticket" }), 9));
     // Approximate: ten hours, denied by the draft.
-    let long = json!({ "work_item_type": "ticket", "work_item_id": ticket, "duration_minutes": 600 });
+    let long = json!({
+        "work_item_type": "ticket", "work_item_id": ticket, "started_at": "2026-11-24T09:00:00Z", "duration_minutes": 600
+    });
     rows.push(row(&tenant, "approx-long", ag, None, "time_entries.create", &json!({ "body": long }), 10));
     // Approximate, by a user: the draft restricts agents only.
     rows.push(row(&tenant, "approx-user", None, Some(&user), "tickets.update", &update_args, 11));

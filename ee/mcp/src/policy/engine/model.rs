@@ -175,6 +175,8 @@ fn build() -> Result<Model, String> {
 
     let _ = writeln!(text, "// Generated from the operation catalog: one action per operation id, grouped by the");
     let _ = writeln!(text, "// first path segment and by read/write/delete. Context: the call's validated arguments.");
+    let _ =
+        writeln!(text, "// A value that cannot be typed as declared denies the call; null is absence (see `cleared`).");
     let _ = writeln!(text, "namespace {NAMESPACE} {{");
     let principal_attrs = r#"{ "name": String, "roles": Set<String>, "teams": Set<String> }"#;
     let _ = writeln!(text, "  // An agent's free attributes are its tags: principal.getTag(\"region\").");
@@ -218,6 +220,8 @@ fn build() -> Result<Model, String> {
             format!("\"body\": {}", record_text(body.as_ref().unwrap_or(&empty))),
             "\"now\": __cedar::datetime".to_owned(),
             "\"client_name\"?: String".to_owned(),
+            // The body fields the call gives as null (clears): `context.cleared.contains("assigned_to")`.
+            "\"cleared\": Set<String>".to_owned(),
         ];
         context.extend(
             crate::policy::facts::derived(id).iter().map(|(name, ty)| format!("{name:?}: {}", derived_type(*ty))),

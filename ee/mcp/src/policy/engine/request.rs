@@ -1,12 +1,13 @@
-//! Facts → a Cedar request and its entities, typed by the generated model. Values that do not
-//! fit their declared type are left out (the operation already validated its arguments); a
-//! policy that reads one then errors, and errors deny.
+//! Facts → a Cedar request and its entities, typed by the generated model. An argument given
+//! with a value that does not fit its declared type is never left out: the request is not built
+//! and the call is denied with an error naming the field (a `has`-guarded forbid must not fail
+//! open). JSON null is absence here; the fields a body gives as null are `context.cleared`.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use cedar_policy::{Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request, RestrictedExpression};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{Datelike, SecondsFormat, Timelike};
 use serde_json::{Map, Value};
 
 use crate::policy::facts::{CallFacts, Fact, FactType, PrincipalFacts, PrincipalKind, RecordFacts, RecordKind};
@@ -89,37 +90,71 @@ fn record_entities(record: &RecordFacts, out: &mut Vec<Entity>) -> Result<Entity
     Ok(me)
 }
 
-/// A Cedar `datetime` literal (UTC, milliseconds) for an RFC 3339 text.
+/// A Cedar `datetime` literal (UTC, milliseconds) for a date-time text read as the operations
+/// read it ([`alga_api::model::parse_datetime`]); `None` when it is not one, or is one Cedar
+/// cannot hold (a year outside 0000–9999, a leap second).
 fn datetime(text: &str) -> Option<RestrictedExpression> {
-    let parsed = DateTime::parse_from_rfc3339(text).ok()?.with_timezone(&Utc);
+    let parsed = alga_api::model::parse_datetime(text)?;
+    if !(0..=9999).contains(&parsed.year()) || parsed.nanosecond() >= 1_000_000_000 {
+        return None;
+    }
     Some(RestrictedExpression::new_datetime(parsed.to_rfc3339_opts(SecondsFormat::Millis, true)))
 }
 
-fn value(ty: &Ty, json: &Value) -> Option<RestrictedExpression> {
-    match (ty, json) {
+fn expected(ty: &Ty) -> &'static str {
+    match ty {
+        Ty::String => "text",
+        Ty::DateTime => "a date-time",
+        Ty::Long => "a whole number (64-bit)",
+        Ty::Bool => "true or false",
+        Ty::Set(_) => "a list",
+        Ty::Record(_) => "an object",
+    }
+}
+
+/// `json` typed as `ty`; `field` names it in the error (`body.ended_at`, `body.tags[1]`).
+fn value(field: &str, ty: &Ty, json: &Value) -> Result<RestrictedExpression, String> {
+    let typed = match (ty, json) {
         (Ty::String, Value::String(s)) => Some(RestrictedExpression::new_string(s.clone())),
         (Ty::DateTime, Value::String(s)) => datetime(s),
         (Ty::Long, Value::Number(n)) => n.as_i64().map(RestrictedExpression::new_long),
         (Ty::Bool, Value::Bool(b)) => Some(RestrictedExpression::new_bool(*b)),
         (Ty::Set(item), Value::Array(items)) => {
-            items.iter().map(|v| value(item, v)).collect::<Option<Vec<_>>>().map(RestrictedExpression::new_set)
+            let typed = items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| value(&format!("{field}[{i}]"), item, v))
+                .collect::<Result<Vec<_>, _>>()?;
+            Some(RestrictedExpression::new_set(typed))
         }
-        (Ty::Record(fields), Value::Object(map)) => record(fields, map),
+        (Ty::Record(fields), Value::Object(map)) => Some(record(field, fields, map)?),
         _ => None,
-    }
+    };
+    typed.ok_or_else(|| format!("`{field}` is not {} the policies can read", expected(ty)))
 }
 
-/// A record of the declared fields present in `map`; JSON null is absence.
-fn record(fields: &[Field], map: &Map<String, Value>) -> Option<RestrictedExpression> {
-    let pairs = fields.iter().filter_map(|f| {
-        let v = map.get(&f.name).filter(|v| !v.is_null())?;
-        Some((f.name.clone(), value(&f.ty, v)?))
-    });
-    RestrictedExpression::new_record(pairs).ok()
+/// A record of the declared fields present in `map`; JSON null is absence. `at` names the
+/// record in errors (`body`).
+fn record(at: &str, fields: &[Field], map: &Map<String, Value>) -> Result<RestrictedExpression, String> {
+    let mut pairs = Vec::new();
+    for field in fields {
+        let Some(v) = map.get(&field.name).filter(|v| !v.is_null()) else { continue };
+        pairs.push((field.name.clone(), value(&format!("{at}.{}", field.name), &field.ty, v)?));
+    }
+    RestrictedExpression::new_record(pairs).map_err(|e| format!("`{at}`: {e}"))
+}
+
+/// The body fields given as JSON null: those the call clears (`assigned_to: null`).
+fn cleared(body: Option<&Value>) -> RestrictedExpression {
+    let names = match body {
+        Some(Value::Object(map)) => map.iter().filter(|(_, v)| v.is_null()).map(|(k, _)| k).collect(),
+        _ => Vec::new(),
+    };
+    strings(names)
 }
 
 /// Path and query values arrive as text, the way a URL carries them: those declared as numbers
-/// or booleans are read as such (text that is neither is left as it is, and then left out).
+/// or booleans are read as such (text that is neither stays text, and is then refused).
 fn from_url(fields: &[Field], map: &Map<String, Value>) -> Map<String, Value> {
     let mut typed = map.clone();
     for field in fields {
@@ -160,16 +195,16 @@ pub(super) fn build(op: &OperationModel, principal: &PrincipalFacts, call: &Call
 
     let empty = Map::new();
     let mut context = vec![
-        ("path".to_owned(), record(&op.path, &from_url(&op.path, &call.path)).ok_or("path arguments")?),
-        ("query".to_owned(), record(&op.query, &from_url(&op.query, &call.query)).ok_or("query arguments")?),
+        ("path".to_owned(), record("path", &op.path, &from_url(&op.path, &call.path))?),
+        ("query".to_owned(), record("query", &op.query, &from_url(&op.query, &call.query))?),
         (
             "body".to_owned(),
             match (&op.body, &call.body) {
-                (Some(fields), Some(Value::Object(map))) => record(fields, map),
-                _ => record(&[], &empty),
-            }
-            .ok_or("body")?,
+                (Some(fields), Some(Value::Object(map))) => record("body", fields, map)?,
+                _ => record("body", &[], &empty)?,
+            },
         ),
+        ("cleared".to_owned(), cleared(call.body.as_ref())),
         ("now".to_owned(), RestrictedExpression::new_datetime(call.now.to_rfc3339_opts(SecondsFormat::Millis, true))),
     ];
     for (name, _) in crate::policy::facts::derived(&call.operation_id) {
@@ -191,4 +226,50 @@ pub(super) fn build(op: &OperationModel, principal: &PrincipalFacts, call: &Call
         .map_err(|e| e.to_string())?;
     let entities = Entities::from_entities(entities, None).map_err(|e| e.to_string())?;
     Ok(Built { request, entities })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn field(name: &str, ty: Ty) -> Field {
+        Field { name: name.to_owned(), ty, required: false }
+    }
+
+    fn error(ty: &Ty, json: &Value) -> String {
+        match value("body", ty, json) {
+            Ok(_) => panic!("{json} typed as {ty:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn policy_every_declared_type_refuses_what_it_cannot_hold_naming_the_field() {
+        let nested = Ty::Record(vec![
+            field("at", Ty::DateTime),
+            field("counts", Ty::Set(Box::new(Ty::Long))),
+            field("inner", Ty::Record(vec![field("on", Ty::Bool)])),
+        ]);
+        let good = json!({"at": "2026-12-01 10:00:00Z", "counts": [1, 2], "inner": {"on": true}, "other": 1.5});
+        assert!(value("body", &nested, &good).is_ok());
+        assert!(error(&nested, &json!({"inner": {"on": "yes"}})).contains("`body.inner.on`"));
+        assert!(error(&nested, &json!({"counts": [1, "2"]})).contains("`body.counts[1]`"));
+        assert!(error(&nested, &json!({"counts": [i64::MAX as u64 + 1]})).contains("`body.counts[0]`"));
+        assert!(error(&nested, &json!({"at": "2026-13-01T00:00:00Z"})).contains("`body.at`"));
+        assert!(error(&nested, &json!({"inner": []})).contains("`body.inner`"));
+        assert!(error(&nested, &json!("text")).contains("`body`"));
+        // Null is absence, at any depth.
+        assert!(value("body", &nested, &json!({"at": null, "inner": {"on": null}})).is_ok());
+    }
+
+    #[test]
+    fn policy_date_times_cedar_cannot_hold_are_refused_not_dropped() {
+        assert!(datetime("2026-12-01 10:00:00Z").is_some());
+        assert!(datetime("2026-12-01T10:00:00.123456+05:30").is_some());
+        // A leap second chrono reads and Cedar cannot.
+        assert!(datetime("2016-12-31T23:59:60Z").is_none());
+        assert!(error(&Ty::DateTime, &json!("2016-12-31T23:59:60Z")).contains("date-time"));
+    }
 }

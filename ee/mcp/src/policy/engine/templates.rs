@@ -16,17 +16,48 @@ pub fn templates() -> Vec<Template> {
         Template {
             id: "no-closing-vip-tickets",
             title: "Agents may not close tickets of VIP clients",
-            description: "Refuses agents closing a ticket (setting a closed status) whose client is tagged `vip`; \
-                          other changes stay allowed.",
-            source: r#"@id("no-closing-vip-tickets")
+            description: "Refuses agents closing a ticket (setting or creating it with a closed status) whose \
+                          client is tagged `vip` (any case) after the call, moving a ticket off a VIP client, \
+                          changing a VIP client's tags, and the moves that would untag or reopen-as-closed \
+                          behind the ticket's back: renaming or deleting tags and editing or deleting \
+                          statuses. Other changes stay allowed. Roles should also keep agents from these \
+                          last operations (`tags`, `statuses`) where they do not need them.",
+            source: r#"// Tags are compared by their key (trimmed, lowercased): "VIP" and "vip" are one tag.
+@id("no-closing-vip-tickets")
 @reason("Tickets of VIP clients are closed by people.")
 forbid (
   principal is Alga::Agent,
-  action == Alga::Action::"tickets.update",
-  resource is Alga::Ticket
+  action in [Alga::Action::"tickets.update", Alga::Action::"tickets.create"],
+  resource
 ) when {
-  context.closes && resource.client.tags.contains("vip")
+  // The client the ticket has after the call (the body's client_id, else its own).
+  context.closes && context.client_tags.contains("vip")
 };
+
+// Moving a ticket off a VIP client (even onto the same one) would free it to be closed.
+@id("no-moving-vip-tickets")
+@reason("Tickets of VIP clients stay with them.")
+forbid (principal is Alga::Agent, action == Alga::Action::"tickets.update", resource is Alga::Ticket)
+when { context.body has client_id && resource.client.tags.contains("vip") };
+
+// Replacing a VIP client's tags would drop `vip`.
+@id("no-untagging-vip-clients")
+@reason("Only people change the tags of VIP clients.")
+forbid (principal is Alga::Agent, action == Alga::Action::"clients.update", resource is Alga::Client)
+when { context.body has tags && resource.tags.contains("vip") };
+
+// Renaming or deleting the tag untags every VIP client at once; flipping a status's `is_closed`
+// closes its tickets without touching them.
+@id("no-agent-tag-or-status-edits")
+@reason("Tags and statuses are changed by people.")
+forbid (
+  principal is Alga::Agent,
+  action in [
+    Alga::Action::"tags.update", Alga::Action::"tags.delete",
+    Alga::Action::"statuses.update", Alga::Action::"statuses.delete"
+  ],
+  resource
+);
 "#,
         },
         Template {
@@ -41,8 +72,9 @@ forbid (principal is Alga::Agent, action in Alga::Action::"delete", resource);
         Template {
             id: "time-entry-at-most-8-hours",
             title: "No agent logs more than 8 hours in one entry",
-            description: "Refuses agents a time entry created or changed to more than 8 hours, whether the call \
-                          gives `duration_minutes` or `started_at` and `ended_at`.",
+            description: "Refuses agents a time entry created or changed to last more than 8 hours: \
+                          `context.minutes` is the entry's length after the call, whichever of `started_at`, \
+                          `ended_at` and `duration_minutes` it gives (the others are the entry's own).",
             source: r#"@id("time-entry-at-most-8-hours")
 @reason("A time entry by an agent lasts at most 8 hours.")
 forbid (
@@ -50,9 +82,7 @@ forbid (
   action in [Alga::Action::"time_entries.create", Alga::Action::"time_entries.update"],
   resource
 ) when {
-  (context.body has duration_minutes && context.body.duration_minutes > 480) ||
-  (context.body has started_at && context.body has ended_at &&
-   context.body.ended_at.durationSince(context.body.started_at) > duration("8h"))
+  context.minutes > 480
 };
 "#,
         },

@@ -39,19 +39,49 @@ fn call(operation_id: &str, path: Value, body: Option<Value>, record: Option<Rec
         body,
         now: Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).single().unwrap_or_default(),
         client_name: Some("claude".into()),
+        derived: derive(operation_id, body_ref, record.as_ref()),
         record,
-        derived: closes(operation_id, body_ref),
     }
 }
 
-/// As the call path derives it, with statuses whose id starts with `closed` closed.
-fn closes(operation_id: &str, body: Option<&Value>) -> BTreeMap<String, Fact> {
+/// As the call path derives it, with statuses whose id starts with `closed` closed, the client
+/// the record's (a body's `client_id` is the client `client-<tags>`), and time entries created.
+fn derive(operation_id: &str, body: Option<&Value>, record: Option<&RecordFacts>) -> BTreeMap<String, Fact> {
     let mut derived = BTreeMap::new();
-    if crate::policy::facts::derived(operation_id).is_empty() {
-        return derived;
+    let field = |name: &str| body.and_then(|b| b.get(name));
+    for (name, _) in crate::policy::facts::derived(operation_id) {
+        let fact = match *name {
+            "closes" => {
+                let status = field("status_id").and_then(Value::as_str);
+                Some(Fact::Bool(status.is_some_and(|s| s.starts_with("closed"))))
+            }
+            "client_tags" => match (field("client_id").and_then(Value::as_str), record) {
+                (Some(client_id), _) => Some(Fact::Names(
+                    client_id
+                        .strip_prefix("client-")
+                        .into_iter()
+                        .flat_map(|t| t.split(','))
+                        .map(str::to_owned)
+                        .collect(),
+                )),
+                (None, Some(record)) => match record.attributes.get("client") {
+                    Some(Fact::Client(client)) => client.attributes.get("tags").cloned(),
+                    _ => None,
+                },
+                (None, None) => None,
+            },
+            "minutes" => {
+                let at = |name: &str| field(name).and_then(Value::as_str).and_then(alga_api::model::parse_datetime);
+                let minutes = field("duration_minutes").and_then(Value::as_i64);
+                alga_api::resources::time_entries::resulting_minutes(None, at("started_at"), at("ended_at"), minutes)
+                    .map(Fact::Long)
+            }
+            _ => None,
+        };
+        if let Some(fact) = fact {
+            derived.insert((*name).to_owned(), fact);
+        }
     }
-    let status = body.and_then(|b| b.get("status_id")).and_then(Value::as_str);
-    derived.insert("closes".to_owned(), Fact::Bool(status.is_some_and(|s| s.starts_with("closed"))));
     derived
 }
 
@@ -121,10 +151,10 @@ fn every_template_compiles_against_the_schema() {
     assert_eq!(all.len(), 4);
     for template in &all {
         let set = compiled(template.source);
-        assert_eq!(set.ids(), vec![template.id.to_owned()]);
+        assert_eq!(set.ids().first(), Some(&template.id.to_owned()), "a template's first policy has its id");
     }
     let together: String = all.iter().map(|t| t.source).collect::<Vec<_>>().join("\n");
-    assert_eq!(compiled(&together).len(), 4);
+    assert_eq!(compiled(&together).len(), 7);
 }
 
 #[test]
@@ -334,4 +364,115 @@ fn requests_conform_to_the_schema() {
             call.operation_id
         );
     }
+}
+
+#[test]
+fn policy_a_value_present_but_not_of_its_declared_type_denies_naming_the_field() {
+    let set = compiled(
+        "@id(\"late\")\nforbid (principal, action == Alga::Action::\"time_entries.update\", resource)\n\
+         when { context.body has ended_at && context.body.ended_at > datetime(\"2026-12-01T17:00:00Z\") };",
+    );
+    let update = |body: Value| call("time_entries.update", json!({"id": "e"}), Some(body), None);
+    // Written as the operation also reads it (no 'T', an offset): typed, so the forbid sees it.
+    assert!(!set.decide(&agent(), &update(json!({"ended_at": "2026-12-01 18:00:00Z"}))).allowed);
+    assert!(!set.decide(&agent(), &update(json!({"ended_at": "2026-12-01T19:30:00+01:00"}))).allowed);
+    assert!(set.decide(&agent(), &update(json!({"ended_at": "2026-12-01 16:00:00Z"}))).allowed);
+    assert!(set.decide(&agent(), &update(json!({"billable": true}))).allowed);
+    for (body, field) in [
+        (json!({"ended_at": "late"}), "`body.ended_at`"),
+        (json!({"ended_at": 5}), "`body.ended_at`"),
+        (json!({"duration_minutes": 18_446_744_073_709_551_615_u64}), "`body.duration_minutes`"),
+        (json!({"duration_minutes": 1.5}), "`body.duration_minutes`"),
+        (json!({"billable": "yes"}), "`body.billable`"),
+    ] {
+        let eval = set.decide(&agent(), &update(body.clone()));
+        assert!(!eval.allowed, "{body}");
+        assert_eq!(eval.policy_ids, vec!["late".to_owned()]);
+        assert!(eval.errors.iter().any(|e| e.contains(field)), "{body}: {eval:?}");
+    }
+    // In a set, and in the path or query.
+    let tickets = compiled("forbid (principal, action == Alga::Action::\"tickets.update\", resource) when { false };");
+    let eval = tickets.decide(&agent(), &update_ticket(json!({"tags": ["a", 1]}), Some(ticket(&[], None))));
+    assert!(eval.errors.iter().any(|e| e.contains("`body.tags[1]`")), "{eval:?}");
+    let list = compiled("forbid (principal, action == Alga::Action::\"tickets.list\", resource) when { false };");
+    let mut listing = call("tickets.list", json!({}), None, None);
+    listing.query.insert("limit".into(), json!("ten"));
+    let eval = list.decide(&agent(), &listing);
+    assert!(!eval.allowed && eval.errors.iter().any(|e| e.contains("`query.limit`")), "{eval:?}");
+}
+
+#[test]
+fn policy_the_eight_hour_template_reads_the_resulting_minutes() {
+    let set = compiled(source_of("time-entry-at-most-8-hours"));
+    let with = |derived: Option<i64>| {
+        let mut call =
+            call("time_entries.update", json!({"id": "e"}), Some(json!({"ended_at": "2026-12-01T18:00:00Z"})), None);
+        call.derived = derived.map(|m| BTreeMap::from([("minutes".to_owned(), Fact::Long(m))])).unwrap_or_default();
+        call
+    };
+    // Only the end is given: the decision is on the length the entry ends up with.
+    assert!(!set.decide(&agent(), &with(Some(540))).allowed);
+    assert!(set.decide(&agent(), &with(Some(480))).allowed);
+    // Not derivable (a call the operation refuses): the forbid cannot tell, and denies.
+    let eval = set.decide(&agent(), &with(None));
+    assert!(!eval.allowed && !eval.errors.is_empty(), "{eval:?}");
+}
+
+#[test]
+fn policy_the_vip_template_refuses_each_way_around_it() {
+    let vip = compiled(source_of("no-closing-vip-tickets"));
+    let denied_by = |call: &CallFacts| vip.decide(&agent(), call).policy_ids;
+    let one = |id: &str| vec![id.to_owned()];
+    // Closing the VIP client's ticket; moving it away first; moving one onto it closed.
+    assert_eq!(
+        denied_by(&update_ticket(json!({"status_id": "closed-1"}), Some(ticket(&["vip"], None)))),
+        one("no-closing-vip-tickets")
+    );
+    assert_eq!(
+        denied_by(&update_ticket(json!({"client_id": "client-smb"}), Some(ticket(&["vip"], None)))),
+        one("no-moving-vip-tickets")
+    );
+    assert_eq!(
+        denied_by(&update_ticket(json!({"client_id": "client-vip", "status_id": "closed-1"}), Some(ticket(&[], None)))),
+        one("no-closing-vip-tickets")
+    );
+    let create = call(
+        "tickets.create",
+        json!({}),
+        Some(json!({"client_id": "client-vip", "status_id": "closed-1", "title": "t", "board_id": "b"})),
+        None,
+    );
+    assert_eq!(denied_by(&create), one("no-closing-vip-tickets"));
+    // Retagging the VIP client; renaming or deleting tags; editing statuses.
+    let retag = call("clients.update", json!({"id": "client-1"}), Some(json!({"tags": []})), Some(client(&["vip"])));
+    assert_eq!(denied_by(&retag), one("no-untagging-vip-clients"));
+    for op in ["tags.update", "tags.delete", "statuses.update", "statuses.delete"] {
+        let body = op.ends_with("update").then(|| json!({"name": "x"}));
+        assert_eq!(denied_by(&call(op, json!({"id": "x"}), body, None)), one("no-agent-tag-or-status-edits"), "{op}");
+    }
+    // What stays allowed.
+    assert!(denied_by(&update_ticket(json!({"status_id": "closed-1"}), Some(ticket(&["smb"], None)))).is_empty());
+    assert!(denied_by(&update_ticket(json!({"client_id": "client-smb"}), Some(ticket(&["smb"], None)))).is_empty());
+    assert!(
+        denied_by(&call("clients.update", json!({"id": "c"}), Some(json!({"tags": ["vip"]})), Some(client(&[]))))
+            .is_empty()
+    );
+    assert!(
+        denied_by(&call("clients.update", json!({"id": "c"}), Some(json!({"name": "n"})), Some(client(&["vip"]))))
+            .is_empty()
+    );
+    assert!(vip.decide(&user(), &retag).allowed, "people are not concerned");
+}
+
+#[test]
+fn policy_fields_given_as_null_are_the_cleared_set() {
+    let set = compiled(
+        "forbid (principal, action == Alga::Action::\"tickets.update\", resource) when { context.cleared.contains(\"assigned_to\") };",
+    );
+    let update = |body| update_ticket(body, Some(ticket(&[], None)));
+    assert!(!set.decide(&agent(), &update(json!({"assigned_to": null}))).allowed);
+    assert!(!set.decide(&agent(), &update(json!({"assigned_to": null, "title": "t"}))).allowed);
+    assert!(set.decide(&agent(), &update(json!({"assigned_to": "user-2"}))).allowed);
+    assert!(set.decide(&agent(), &update(json!({"team_id": null}))).allowed);
+    assert!(set.decide(&agent(), &update(json!({}))).allowed);
 }
