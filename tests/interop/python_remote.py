@@ -1,9 +1,13 @@
 """An official MCP Python SDK client calls the enterprise endpoint /api/mcp over Streamable HTTP.
 
-Usage: python python_remote.py URL MODE, with MODE one of
+Usage: python python_remote.py URL MODE [CHECKS], with MODE one of
   bearer  SDK 1.x or 2.x (2.x in `auto` mode) with ALGA_BEARER as the Authorization header;
   oauth   SDK 2.x running its own client-credentials flow: 401, our protected-resource metadata,
           the provider (ALGA_OAUTH_ISSUER, ALGA_OAUTH_CLIENT_ID, ALGA_OAUTH_CLIENT_SECRET), retry.
+and CHECKS one of
+  basics    (the default) the tools, a search, a ticket, and a permission refusal;
+  policies  under the enforced policy ALGA_POLICY_ID forbidding ticket titles containing
+            ALGA_POLICY_WORD: that update refused naming the policy, another one saved.
 The agent behind the credential has the Technician role: it may create tickets, not clients.
 Exits 0 when every step behaved, 1 with the reason otherwise.
 """
@@ -13,16 +17,23 @@ import importlib.metadata
 import os
 import sys
 
-from checks import denied, tools_search_and_ticket
+from checks import denied, policy_refuses_by_name, tools_search_and_ticket
 
 import mcp
 
 NEGOTIATED = []
 
 
-async def check(session):
+async def basics(session):
     await tools_search_and_ticket(session)
     await denied(session, "clients.create", {"name": "Not for technicians"})
+
+
+async def policies(session):
+    await policy_refuses_by_name(session, os.environ["ALGA_POLICY_ID"], os.environ["ALGA_POLICY_WORD"])
+
+
+CHECKS = {"basics": basics, "policies": policies}
 
 
 class MemoryStorage:
@@ -45,7 +56,7 @@ class MemoryStorage:
         self.client_info = client_info
 
 
-async def main(url, mode):
+async def main(url, mode, check):
     client_class = getattr(mcp, "Client", None)
     if client_class is None:
         # SDK 1.x: the legacy handshake, a bearer header on every request.
@@ -85,10 +96,11 @@ async def main(url, mode):
 
 if __name__ == "__main__":
     url, mode = sys.argv[1], sys.argv[2]
+    name = sys.argv[3] if len(sys.argv) > 3 else "basics"
     try:
-        asyncio.run(main(url, mode))
+        asyncio.run(main(url, mode, CHECKS[name]))
     except Exception as e:  # report, do not hide
-        print(f"python SDK remote interop ({mode}) failed: {type(e).__name__}: {e!r}", file=sys.stderr)
+        print(f"python SDK remote interop ({mode}, {name}) failed: {type(e).__name__}: {e!r}", file=sys.stderr)
         sys.exit(1)
     version = importlib.metadata.version("mcp")
-    print(f"python SDK {version} over HTTP ({mode}): ok (protocol {', '.join(NEGOTIATED)})")
+    print(f"python SDK {version} over HTTP ({mode}, {name}): ok (protocol {', '.join(NEGOTIATED)})")

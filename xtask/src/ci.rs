@@ -31,8 +31,8 @@ pub fn run() -> Result<()> {
     }
     step("OpenAPI document validates", validate_openapi)?;
     step(
-        "interop: official MCP SDKs, the Inspector and a real OpenID provider (stdio, the npm package, HTTP)",
-        crate::interop::run,
+        "interop: official MCP SDKs, the Inspector and a real OpenID provider (stdio, the npm package, HTTP, policies)",
+        || crate::interop::run(None),
     )?;
     step("admin UI in headless Chromium (playwright-core) with a real OpenID provider", crate::browser::run)?;
     step("faults under load: SIGTERM, PostgreSQL stopped, SQLite held, grants churned then SIGKILL", || {

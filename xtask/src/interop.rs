@@ -14,7 +14,13 @@
 //!   (`auto` with a bearer, and its own OAuth client-credentials flow from our metadata), the
 //!   TypeScript SDK and the MCP Inspector CLI call the endpoint as an agent bound to that client,
 //!   and the official conformance suite runs through a proxy adding that agent's token
-//!   (`tests/interop/conformance-baseline.yml` lists the scenarios that need its own fixtures).
+//!   (`tests/interop/conformance-baseline.yml` lists the scenarios that need its own fixtures);
+//! - policies: an administrator saves an enforced policy set through `/api/v1/mcp/policies`, and
+//!   the Python SDKs 1.x and 2.x, as a governed agent, get a forbidden ticket update back as a tool
+//!   error naming the policy while an allowed one goes through.
+//!
+//! `--only PART` runs one part (`stdio`, `npm`, `remote`, `policies`) while working on it; CI runs
+//! them all.
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
@@ -48,7 +54,27 @@ pub const AGENT_CLIENT: &str = "alga-interop-agent";
 pub const AGENT_SCOPE: &str = "mcp:tools";
 pub const AGENT_SECRET: &str = "alga-interop-agent-secret-0123456789abcdef";
 
-pub fn run() -> Result<()> {
+/// A part of the suite, for `cargo xtask interop --only PART`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    Stdio,
+    Npm,
+    Remote,
+    Policies,
+}
+
+/// The policy the policies part saves, the word its titles may not contain, and its source.
+const POLICY_ID: &str = "no-confidential-titles";
+const POLICY_WORD: &str = "confidential";
+const POLICY_SOURCE: &str = r#"@id("no-confidential-titles")
+@reason("Agents do not put confidential matters in ticket titles.")
+forbid (principal is Alga::Agent, action == Alga::Action::"tickets.update", resource)
+when { context.body has title && context.body.title like "*confidential*" };
+"#;
+
+/// Runs every part, or only `only`.
+pub fn run(only: Option<Part>) -> Result<()> {
+    let runs = |part: Part| only.is_none_or(|o| o == part);
     let build =
         ["build", "--locked", "-p", "alga-server", "-p", "alga-connector", "--features", "alga-server/enterprise"];
     run::status(&mut run::cargo(build))?;
@@ -62,9 +88,20 @@ pub fn run() -> Result<()> {
         let server = Server::start(&binary, &url, &dir, &crate::server::TEST_FLAGS)?;
         let admin = server.admin_key()?;
         let readonly = readonly_key(&binary, &url)?;
-        stdio(&server, &connector, &admin, &readonly)?;
-        npm_connector(&server, &dir, &admin, &readonly)?;
-        remote(&server, &admin)
+        if runs(Part::Stdio) {
+            stdio(&server, &connector, &admin, &readonly)?;
+        }
+        if runs(Part::Npm) {
+            npm_connector(&server, &dir, &admin, &readonly)?;
+        }
+        if runs(Part::Remote) {
+            remote(&server, &admin)?;
+        }
+        // Last: its policy set is removed at its end, but a failure leaves it in place.
+        if runs(Part::Policies) {
+            policies(&server, &admin)?;
+        }
+        Ok(())
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result
@@ -374,6 +411,41 @@ fn remote(server: &Server, admin: &str) -> Result<()> {
     .context("the MCP TypeScript SDK 2.x client-credentials flow failed against /api/mcp")?;
     inspector(&endpoint, &bearer)?;
     conformance(server, &bearer)
+}
+
+/// An enforced policy set saved through the admin API decides the calls of the official Python SDKs
+/// (1.x and 2.x) as a governed agent: the forbidden update is a tool error naming the policy, an
+/// allowed one goes through. The set is removed afterwards.
+fn policies(server: &Server, admin: &str) -> Result<()> {
+    let endpoint = format!("http://{}/api/mcp", server.addr);
+    let (_provider, _, bearer, _) = governed_agent(server, admin)?;
+    let current = admin_call(server, admin, "GET", "/api/v1/mcp/policies", None)?;
+    let expected = current["data"]["version"].as_i64().context("no current policy version")?;
+    let body = json!({ "source": POLICY_SOURCE, "mode": "enforce", "expected_version": expected });
+    let saved = admin_call(server, admin, "PUT", "/api/v1/mcp/policies", Some(body))?;
+    let ids: Vec<&str> = saved["data"]["policies"]
+        .as_array()
+        .map(|p| p.iter().filter_map(|p| p["id"].as_str()).collect())
+        .unwrap_or_default();
+    if ids != [POLICY_ID] || saved["data"]["mode"] != "enforce" {
+        bail!("the saved policy set is not the one sent: {saved}");
+    }
+    for (venv, version) in [("python-mcp1", "1.30.0"), ("python-mcp2", "2.3.0")] {
+        let python = tools::python_env(venv, "mcp", version)?;
+        run::status(
+            Command::new(python)
+                .arg(tools::root().join("tests/interop/python_remote.py"))
+                .args([&endpoint, "bearer", "policies"])
+                .env("ALGA_BEARER", &bearer)
+                .env("ALGA_POLICY_ID", POLICY_ID)
+                .env("ALGA_POLICY_WORD", POLICY_WORD),
+        )
+        .with_context(|| format!("the MCP Python SDK {version} under an enforced policy set failed"))?;
+    }
+    let version = saved["data"]["version"].as_i64().context("no saved policy version")?;
+    admin_call(server, admin, "DELETE", &format!("/api/v1/mcp/policies?expected_version={version}"), None)?;
+    eprintln!("policies through the MCP Python SDKs: ok");
+    Ok(())
 }
 
 /// The MCP Inspector's CLI (Node 22) lists the tools and calls one.

@@ -3,7 +3,7 @@
 //! - `cargo xtask ci`: everything CI checks, stopping at the first failure.
 //! - `cargo xtask docs`: only the check that the docs cite what exists.
 //! - `cargo xtask migrate`: merge and run the migration sets (through `alga-server migrate`).
-//! - `cargo xtask interop`: only the interoperability checks.
+//! - `cargo xtask interop [--only PART]`: only the interoperability checks (or one part of them).
 //! - `cargo xtask browser`: only the admin UI's browser checks.
 //! - `cargo xtask dist`: release archives, the connector's npm package and `SHA256SUMS`.
 //! - `cargo xtask faults` / `soak`: the fault checks under load, short or long.
@@ -63,8 +63,12 @@ enum Task {
     /// Measure: REST throughput and latency on a release build, on SQLite and PostgreSQL.
     Bench,
     /// Run only the interoperability checks (official MCP SDKs, the Inspector, a real OpenID
-    /// provider, the connector's npm package) against the enterprise server.
-    Interop,
+    /// provider, the connector's npm package, policies) against the enterprise server.
+    Interop {
+        /// Run only this part.
+        #[arg(long, value_enum)]
+        only: Option<interop::Part>,
+    },
     /// Run only the fault checks: SIGTERM, PostgreSQL stopped and SQLite held, all under load.
     Faults,
     /// The fault checks with long phases (minutes instead of seconds).
@@ -97,7 +101,7 @@ fn main() -> Result<()> {
         Task::Ci => ci::run(),
         Task::Docs => docs::run(),
         Task::Bench => bench::run(),
-        Task::Interop => interop::run(),
+        Task::Interop { only } => interop::run(only),
         Task::Browser => browser::run(),
         Task::Dist => dist::run(),
         Task::Faults => faults::run(faults::CI),
