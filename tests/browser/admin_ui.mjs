@@ -258,6 +258,21 @@ try {
     await shot('policies');
   });
 
+  await check('the policies page replays a draft on the audit', async () => {
+    const editor = page.getByLabel('Policies (Cedar)');
+    await editor.fill('@id("no-agent-lists")\nforbid (principal is Alga::Agent, action == Alga::Action::"tickets.list", resource);\n');
+    await page.getByLabel('Days to look back').fill('7');
+    await page.getByRole('button', { name: 'Replay the draft' }).click();
+    await page.getByRole('heading', { name: 'Replay over the last 7 days' }).waitFor();
+    // The agent's listings earlier in this journey would now be refused.
+    const row = page.getByRole('row').filter({ hasText: 'tickets.list' }).filter({ hasText: 'Browser agent' });
+    await row.getByText('allow → deny').first().waitFor();
+    assert.match(await row.innerText(), /no-agent-lists/);
+    assert.match(await editor.inputValue(), /no-agent-lists/, 'the draft stays in the editor, unsaved');
+    await page.getByRole('button', { name: 'Save as version 2' }).waitFor();
+    await shot('policy-replay');
+  });
+
   await check('a form posted without its CSRF token changes nothing', async () => {
     const response = await page.request.post(`${base}/admin/mcp/idps`, {
       form: { kind: 'custom', issuer: 'https://forged.example.com' },

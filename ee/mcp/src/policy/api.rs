@@ -176,7 +176,8 @@ pub fn invalid(diagnostics: &[Diagnostic]) -> ApiError {
     .with_details(json!({ "diagnostics": diagnostics }))
 }
 
-fn check_size(source: &str) -> Result<(), ApiError> {
+/// 400 when a source is larger than [`MAX_SOURCE_BYTES`].
+pub fn check_size(source: &str) -> Result<(), ApiError> {
     if source.len() > MAX_SOURCE_BYTES {
         return Err(ApiError::validation("source", format!("must be at most {MAX_SOURCE_BYTES} bytes")));
     }

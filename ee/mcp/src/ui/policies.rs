@@ -1,6 +1,6 @@
 //! Policies: the tenant's Cedar policy set in an editor (line numbers, problems at their line and
-//! column), the mode switch, templates, the generated schema and the history with diffs. Every
-//! action is a form post; the editor works without JavaScript.
+//! column), the mode switch, templates, the replay of the draft on the audit, the generated schema
+//! and the history with diffs. Every action is a form post; the editor works without JavaScript.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -12,9 +12,12 @@ use super::{Alerts, Form, Posted, Routes, Signed, Tab, csrf_field, error_page, n
 use crate::policy::api::{self, PolicySetView, SavePolicies};
 use crate::policy::engine::{self, Diagnostic};
 use crate::policy::facts::Mode;
+use crate::policy::replay::{self, Direction, Input, Report};
 
 const PATH: &str = "/admin/mcp/policies";
 const HISTORY_SIZE: u32 = 10;
+/// The replay's look-back the form starts with.
+const REPLAY_DAYS: u32 = 30;
 
 #[derive(Debug, serde::Deserialize)]
 struct Query {
@@ -29,6 +32,10 @@ struct Draft {
     mode: Mode,
     expected_version: i64,
     diagnostics: Vec<Diagnostic>,
+    /// The replay form's look-back, in days.
+    days: u32,
+    /// What replaying the draft found, when the replay button was pressed.
+    replay: Option<Report>,
 }
 
 impl Draft {
@@ -38,6 +45,8 @@ impl Draft {
             mode: current.mode,
             expected_version: current.version,
             diagnostics: current.diagnostics.clone(),
+            days: REPLAY_DAYS,
+            replay: None,
         }
     }
 
@@ -54,8 +63,21 @@ impl Draft {
             mode: api::mode_of(form.get("mode"))?,
             expected_version,
             diagnostics: Vec::new(),
+            // Checked when replaying; another action keeps what was typed when it is a number.
+            days: form.get("days").trim().parse().unwrap_or(REPLAY_DAYS),
+            replay: None,
         })
     }
+}
+
+/// The replay form's look-back: a whole number of days from 1 to [`replay::MAX_DAYS`]; 400 otherwise.
+fn replay_days(form: &Form) -> Result<u32, ApiError> {
+    form.get("days")
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|days| (1..=replay::MAX_DAYS).contains(days))
+        .ok_or_else(|| ApiError::validation("days", format!("must be a whole number from 1 to {}", replay::MAX_DAYS)))
 }
 
 fn editor(s: &Signed, current: &PolicySetView, draft: &Draft) -> Markup {
@@ -105,6 +127,16 @@ fn editor(s: &Signed, current: &PolicySetView, draft: &Draft) -> Markup {
                 button type="submit" name="intent" value="save" { "Save as version " (current.version + 1) }
                 button .secondary type="submit" name="intent" value="validate" { "Check without saving" }
             }
+            fieldset .replay {
+                legend { "Replay on the audit" }
+                span .hint { "Decides the audited calls of the period again with the draft above (unsaved) and lists those whose decision would change." }
+                div .field {
+                    label for="replay-days" { "Days to look back (1 to " (replay::MAX_DAYS) ")" }
+                    input #replay-days type="number" name="days" value=(draft.days) inputmode="numeric";
+                }
+                // Lands on the report, below the editor.
+                div { button .secondary type="submit" name="intent" value="replay" formaction=(format!("{PATH}#policy-replay")) { "Replay the draft" } }
+            }
             details .templates {
                 summary { "Templates" }
                 p .hint { "Adds the template at the end of the editor, unsaved: review it, then save." }
@@ -113,6 +145,77 @@ fn editor(s: &Signed, current: &PolicySetView, draft: &Draft) -> Markup {
                         h3 { (t.title) }
                         p .hint { (t.description) }
                         button .secondary type="submit" name="intent" value=(format!("template:{}", t.id)) aria-label=(format!("Insert the template {}", t.title)) { "Insert" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn direction_name(direction: Direction) -> &'static str {
+    match direction {
+        Direction::AllowToDeny => "allow → deny",
+        Direction::DenyToAllow => "deny → allow",
+    }
+}
+
+fn input_name(input: Input) -> &'static str {
+    match input {
+        Input::Exact => "exact",
+        Input::Approximate => "approximate",
+    }
+}
+
+/// What replaying the draft found: the totals, then per operation and caller the changed calls
+/// with their examples, each saying whether its input was the stored one or rebuilt.
+fn replay_section(report: &Report) -> Markup {
+    html! {
+        section .card #policy-replay aria-labelledby="policy-replay-title" {
+            h2 #policy-replay-title { "Replay over the last " (report.days) " day" @if report.days != 1 { "s" } }
+            p {
+                (report.rows_examined) " call" @if report.rows_examined != 1 { "s" } " decided again: "
+                (report.exact) " exact (on the input stored with the call), "
+                (report.approximate) " approximate (rebuilt from the stored arguments, the caller and the record as they are today). "
+                strong { (report.changed) } " would be decided differently."
+            }
+            @if report.truncated { p .alert.warn { "Only the newest " (replay::MAX_ROWS) " calls of the period were replayed." } }
+            @if report.unknown_operations > 0 {
+                p .hint { (report.unknown_operations) " call(s) name an operation the API no longer has and were not decided again." }
+            }
+            @if report.changes.is_empty() {
+                p { "No decision would change." }
+            } @else {
+                table {
+                    thead { tr { th scope="col" { "Operation" } th scope="col" { "Caller" } th scope="col" { "Allow → deny" } th scope="col" { "Deny → allow" } th scope="col" { "Examples" } } }
+                    tbody {
+                        @for c in &report.changes {
+                            tr {
+                                td { code { (c.operation_id) } }
+                                td {
+                                    (c.caller_name.as_deref().unwrap_or(&c.caller_id))
+                                    span .hint { " (" (c.caller_kind) ")" }
+                                }
+                                td { (c.allow_to_deny) }
+                                td { (c.deny_to_allow) }
+                                td {
+                                    ul .examples {
+                                        @for e in &c.examples {
+                                            li {
+                                                (direction_name(e.direction)) " · " (super::when(&e.created_at)) " · "
+                                                span class=(if e.input == Input::Exact { "badge ok" } else { "badge" }) { (input_name(e.input)) }
+                                                @if !e.policy_ids.is_empty() {
+                                                    " · " @for (i, id) in e.policy_ids.iter().enumerate() { @if i > 0 { ", " } code { (id) } }
+                                                }
+                                                @for error in &e.errors { br; span .hint { "error: " (error) } }
+                                                @if let Some(note) = &e.note { br; span .hint { (note) } }
+                                                br; span .hint { "audit " code { (e.audit_id) } }
+                                                pre .arguments { (e.arguments) }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -226,6 +329,7 @@ async fn render(
                 }
             }
         }
+        @if let Some(report) = &draft.replay { (replay_section(report)) }
         section .card aria-labelledby="policy-schema" {
             h2 #policy-schema { "Schema" }
             details {
@@ -243,13 +347,16 @@ async fn show(s: Signed, ctx: web::Data<AppContext>, q: web::Query<Query>) -> Ht
     render(&ctx, &s, None, alerts, q.page.unwrap_or(1), StatusCode::OK).await
 }
 
-/// The editor's form: save, check, or insert a template.
+/// The editor's form: save, check, replay, or insert a template.
 async fn post(Posted { who: s, form }: Posted<Signed>, ctx: web::Data<AppContext>) -> HttpResponse {
     let mut draft = match Draft::posted(&form) {
         Ok(draft) => draft,
         Err(e) => return render(&ctx, &s, None, Alerts::error(&e), 1, e.status()).await,
     };
     let intent = form.get("intent");
+    if intent == "replay" {
+        return replay_draft(&ctx, &s, draft, &form).await;
+    }
     if let Some(id) = intent.strip_prefix("template:") {
         let Some(template) = engine::templates().into_iter().find(|t| t.id == id) else {
             let e = ApiError::validation("intent", "no template with this id");
@@ -291,9 +398,35 @@ async fn post(Posted { who: s, form }: Posted<Signed>, ctx: web::Data<AppContext
             }
         }
         _ => {
-            let e = ApiError::validation("intent", "must be save, validate or template:<id>");
+            let e = ApiError::validation("intent", "must be save, validate, replay or template:<id>");
             render(&ctx, &s, Some(draft), Alerts::error(&e), 1, e.status()).await
         }
+    }
+}
+
+/// Replays the posted draft on the tenant's audit (the admin API's replay) and shows the report
+/// under the editor; an invalid draft or period is shown in place and nothing is replayed.
+async fn replay_draft(ctx: &AppContext, s: &Signed, mut draft: Draft, form: &Form) -> HttpResponse {
+    let days = match replay_days(form) {
+        Ok(days) => days,
+        Err(e) => return render(ctx, s, Some(draft), Alerts::error(&e), 1, e.status()).await,
+    };
+    draft.days = days;
+    let compiled = match api::check_size(&draft.source).map(|()| engine::compile(&draft.source)) {
+        Ok(Ok(compiled)) => compiled,
+        Ok(Err(diagnostics)) => {
+            draft.diagnostics = diagnostics;
+            return render(ctx, s, Some(draft), Alerts::default(), 1, StatusCode::BAD_REQUEST).await;
+        }
+        Err(e) => return render(ctx, s, Some(draft), Alerts::error(&e), 1, e.status()).await,
+    };
+    let tenant = s.tenant().to_owned();
+    match ctx.db.run(move |conn| replay::replay(conn, &tenant, &compiled, days, replay::MAX_ROWS)).await {
+        Ok(report) => {
+            draft.replay = Some(report);
+            render(ctx, s, Some(draft), Alerts::default(), 1, StatusCode::OK).await
+        }
+        Err(e) => render(ctx, s, Some(draft), Alerts::error(&e), 1, e.status()).await,
     }
 }
 

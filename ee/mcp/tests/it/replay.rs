@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use crate::support::{Env, keyed_agent};
 
 /// A `call_api_endpoint` row of `tenant` made `minutes_ago`, allowed by roles.
-fn row(
+pub(crate) fn row(
     tenant: &str,
     id: &str,
     agent: Option<&str>,

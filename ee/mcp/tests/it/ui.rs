@@ -7,7 +7,7 @@ use alga_core::schema::users;
 use diesel::prelude::*;
 use serde_json::json;
 
-use crate::support::{Answer, Env, Key, Provider};
+use crate::support::{Answer, Env, Key, Provider, keyed_agent};
 
 const ADMIN: &str = "admin@tenant-a.test";
 const TECH: &str = "technician@tenant-a.test";
@@ -704,6 +704,68 @@ async fn the_policies_page_checks_inserts_templates_saves_and_shows_history() {
     assert_eq!(cleared.header("location"), "/admin/mcp/policies?done=policies-cleared");
     let now = env.api(&env.a.admin_key, "GET", "/api/v1/mcp/policies", None).await.expect(200);
     assert_eq!((now.data()["version"].as_i64(), now.data()["source"].as_str()), (Some(2), Some("")));
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn the_policies_page_replays_a_draft_on_the_audit() {
+    let env = Env::start().await;
+    let a = &env.a;
+    set_password(&env, ADMIN).await;
+    let (_, cookie) = sign_in(&env, ADMIN, PASSWORD).await;
+    let csrf = input(text(&get(&env, "/admin/mcp/policies", &cookie).await.expect(200)), "csrf");
+    let me = env.api(&a.admin_key, "GET", "/api/v1/me", None).await.expect(200);
+    let tenant = me.data()["tenant"]["id"].as_str().unwrap().to_owned();
+    let (agent, key) = keyed_agent(&env, a, "Lister", &[&a.technician_role]).await;
+    // Under a set (in shadow mode) a call stores its evaluation input: replayed exactly.
+    let shadow = json!({ "source": NO_DELETES_FORM, "mode": "shadow", "expected_version": 0 });
+    env.api(&a.admin_key, "PUT", "/api/v1/mcp/policies", Some(shadow)).await.expect(200);
+    let listed = env.call_api("/api/mcp", &key, json!({ "entryId": "tickets.list" })).await.expect(200);
+    assert_ne!(listed.body["result"]["isError"], true, "{}", listed.body);
+    // An older call stored without its input: rebuilt, replayed approximately.
+    let args = json!({ "entryId": "tickets.list" });
+    let older = crate::replay::row(&tenant, "approx-list", Some(&agent), None, "tickets.list", &args, 60);
+    env.ctx.db.run(move |conn| alga_ee_mcp::audit::insert_rows(conn, &[older])).await.unwrap();
+
+    let replay = |source: &str, days: &str| -> Vec<(&'static str, String)> {
+        vec![
+            ("csrf", csrf.clone()),
+            ("source", source.to_owned()),
+            ("mode", "enforce".to_owned()),
+            ("expected_version", "1".to_owned()),
+            ("intent", "replay".to_owned()),
+            ("days", days.to_owned()),
+        ]
+    };
+    let no_lists = "@id(\"no-agent-lists\")\nforbid (principal is Alga::Agent, action == Alga::Action::\"tickets.list\", resource);";
+    let replayed = post_policies(&env, &cookie, &replay(no_lists, "7")).await.expect(200);
+    let html = text(&replayed);
+    assert!(html.contains("Replay over the last 7 days"), "{html}");
+    assert!(html.contains("2 calls decided again: 1 exact") && html.contains("1 approximate"), "{html}");
+    let row = &html[html.find("<td><code>tickets.list</code></td>").unwrap_or_else(|| panic!("{html}"))..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains("Lister") && row.contains("<td>2</td><td>0</td>"), "{row}");
+    assert!(row.contains(">exact<") && row.contains(">approximate<") && row.contains("approx-list"), "{row}");
+    assert!(row.contains("allow → deny") && row.contains("<code>no-agent-lists</code>"), "{row}");
+    assert!(html.contains("no-agent-lists&quot;)"), "the draft stays in the editor");
+    assert!(html.contains("name=\"days\" value=\"7\""), "the period stays in the form");
+
+    // The set in force decides the same: nothing changes.
+    let same = post_policies(&env, &cookie, &replay(NO_DELETES_FORM, "7")).await.expect(200);
+    assert!(text(&same).contains("No decision would change."), "{}", text(&same));
+
+    // A bad period or draft is shown in place and nothing is replayed; nothing is ever stored.
+    for days in ["0", "91", "a week", ""] {
+        let refused = post_policies(&env, &cookie, &replay(no_lists, days)).await.expect(400);
+        let html = text(&refused);
+        assert!(html.contains("days: must be a whole number from 1 to 90"), "{days:?}: {html}");
+        assert!(!html.contains("Replay over the last"), "{days:?}");
+    }
+    let invalid = post_policies(&env, &cookie, &replay("forbid (principal, action, resource", "7")).await.expect(400);
+    let html = text(&invalid);
+    assert!(html.contains("nothing was saved") && !html.contains("Replay over the last"), "{html}");
+    let now = env.api(&a.admin_key, "GET", "/api/v1/mcp/policies", None).await.expect(200);
+    assert_eq!(now.data()["version"], 1);
     env.stop().await;
 }
 
