@@ -6,8 +6,8 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(token) = std::str::from_utf8(data) else { return };
-    if let Ok(seen) = alga_ee_mcp::jwt::inspect(token) {
-        assert!(alga_ee_mcp::jwt::ALGORITHMS.contains(&seen.algorithm.as_str()));
+    if let Ok(seen) = alga_ee_jwt::inspect(token) {
+        assert!(alga_ee_jwt::ALGORITHMS.contains(&seen.algorithm.as_str()));
         assert!(token.len() <= 16 * 1024);
     }
 });
