@@ -11,6 +11,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use alga_core::rbac::Permission;
 use alga_core::{ApiError, AppContext, DbConn, Principal};
@@ -189,6 +190,10 @@ pub trait WriteGuard: Send + Sync + fmt::Debug {
     fn committed(&self);
 }
 
+/// How many times an operation runs when the database rolls its write back for crossing a
+/// concurrent one (each crossing aborts one side only, so a second run rarely meets another).
+const WRITE_ATTEMPTS: u32 = 3;
+
 /// What a handler gets besides its parsed input.
 #[derive(Clone, Debug)]
 pub struct Ctx {
@@ -196,6 +201,9 @@ pub struct Ctx {
     pub principal: Arc<Principal>,
     /// Set by a governing transport (the enterprise MCP endpoint).
     pub guard: Option<Arc<dyn WriteGuard>>,
+    /// Set once one of the handler's write transactions commits: from then on the handler must
+    /// not be run again (see [`Operation::call_guarded`]).
+    wrote: Arc<AtomicBool>,
 }
 
 impl Ctx {
@@ -254,6 +262,7 @@ impl Ctx {
                 })
             })
             .await?;
+        self.wrote.store(true, Ordering::Relaxed);
         if let Some(guard) = &self.guard {
             guard.committed();
         }
@@ -349,7 +358,20 @@ impl Operation {
             // Public operations never read the principal; give them an empty one.
             None => Arc::new(anonymous()),
         };
-        (self.handler)(Ctx { app, principal, guard }, raw).await
+        // A write the database rolled back for crossing a concurrent one (PostgreSQL broke a
+        // deadlock by aborting it) changed nothing: the handler runs again, unless an earlier
+        // write of the same call committed, which running again would repeat.
+        let mut attempt = 1;
+        loop {
+            let wrote = Arc::new(AtomicBool::new(false));
+            let ctx = Ctx { app: app.clone(), principal: principal.clone(), guard: guard.clone(), wrote: wrote.clone() };
+            match (self.handler)(ctx, raw.clone()).await {
+                Err(e) if e.is_write_conflict() && !wrote.load(Ordering::Relaxed) && attempt < WRITE_ATTEMPTS => {
+                    attempt += 1;
+                }
+                answer => return answer,
+            }
+        }
     }
 
     /// Whether calling it can change data.

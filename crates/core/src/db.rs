@@ -241,6 +241,21 @@ impl DbError {
                 ))
         )
     }
+
+    /// Whether the database rolled the transaction back for crossing a concurrent one: a
+    /// serialization failure, or a deadlock PostgreSQL broke by aborting this side (SQLSTATE
+    /// 40P01, which diesel does not classify: it is known by PostgreSQL's message, "deadlock
+    /// detected", as the server reports it with its default, untranslated messages).
+    pub fn is_write_conflict(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            DbError::Query(Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _)) => true,
+            DbError::Query(Error::DatabaseError(DatabaseErrorKind::Unknown, info)) => {
+                info.message().starts_with("deadlock detected")
+            }
+            _ => false,
+        }
+    }
 }
 
 /// How long a SQLite connection waits for a lock held by another connection.

@@ -85,6 +85,17 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
 
+    /// A write the database rolled back because it crossed a concurrent one (a deadlock or a
+    /// serialization failure): nothing of it committed, so it may run again.
+    pub fn write_conflict() -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, WRITE_CONFLICT, "The write crossed a concurrent one and was rolled back; try again.")
+    }
+
+    /// Whether this is [`ApiError::write_conflict`].
+    pub fn is_write_conflict(&self) -> bool {
+        self.code == WRITE_CONFLICT
+    }
+
     /// The community build's answer on every governance route.
     pub fn enterprise_feature() -> Self {
         Self::new(StatusCode::NOT_FOUND, "enterprise_feature", "The MCP server is an Enterprise feature.")
@@ -150,6 +161,10 @@ impl From<DbError> for ApiError {
             tracing::warn!(cause = %e, "database unavailable");
             return ApiError::unavailable("The database is not reachable; try again shortly.");
         }
+        if e.is_write_conflict() {
+            tracing::info!(cause = %e, "a write crossed a concurrent one");
+            return ApiError::write_conflict();
+        }
         match e {
             DbError::Query(diesel::result::Error::NotFound) => ApiError::not_found("Not found."),
             other => ApiError::internal(&other),
@@ -162,6 +177,9 @@ impl From<diesel::result::Error> for ApiError {
         ApiError::from(DbError::Query(e))
     }
 }
+
+/// The code of [`ApiError::write_conflict`].
+const WRITE_CONFLICT: &str = "write_conflict";
 
 /// The largest JSON body any route accepts.
 pub const MAX_JSON_BODY: usize = 1024 * 1024;

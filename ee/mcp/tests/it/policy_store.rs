@@ -107,6 +107,56 @@ async fn a_governed_relink_waits_for_the_parent_link_lock_before_locking_the_tic
     env.stop().await;
 }
 
+/// A governed update and a direct write crossing it the other way round: the direct one (another
+/// process) locks the ticket's row and then changes an agent, which moves the grant epoch the
+/// governed write holds a share of while it waits for that row. PostgreSQL breaks the deadlock by
+/// aborting one side; an aborted governed write changed nothing and runs again, so the call
+/// succeeds once, with one audit row, instead of failing.
+#[actix_web::test]
+async fn a_governed_write_aborted_by_a_deadlock_runs_again_and_commits_once() {
+    let env = unlimited().await;
+    if env.ctx.db.backend() != Backend::Postgres {
+        env.stop().await;
+        return; // SQLite serializes write transactions: nothing to cross.
+    }
+    let tenant = tenant_id(&env).await;
+    let (ticket, _) = two_tickets(&env).await;
+    let (agent, key) = keyed_agent(&env, &env.a, "crosser", &[&env.a.technician_role]).await;
+    store_set(&env, &tenant, 1, "enforce", NO_DELETES);
+
+    let mut direct = env.conn();
+    run(&mut direct, "BEGIN").unwrap();
+    run(&mut direct, &format!("UPDATE tickets SET title = 'Renamed directly' WHERE id = '{ticket}'")).unwrap();
+    let call = json!({ "entryId": "tickets.update", "path": { "id": ticket }, "body": { "title": "Renamed by the agent" } });
+    let (governed, crossed) = futures_util::future::join(env.call_api("/api/mcp", &key, call), async {
+        // Once the governed write waits for the ticket's row, the direct one moves the epoch.
+        let mut probe = env.conn();
+        let waiting = "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() \
+                       AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE '%FOR NO KEY UPDATE%'";
+        while alga_core::on_backend!(&mut probe, |c| diesel::RunQueryDsl::execute(diesel::sql_query(waiting), c))
+            .unwrap()
+            == 0
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let moved = run(&mut direct, &format!("UPDATE agents SET attributes = '{{\"shift\":\"night\"}}' WHERE id = '{agent}'"));
+        let ended = run(&mut direct, if moved.is_ok() { "COMMIT" } else { "ROLLBACK" });
+        moved.and(ended).is_ok()
+    })
+    .await;
+    let governed = governed.expect(200);
+    assert_eq!(result(&governed)["status"], 200, "the governed write ran again: {}", governed.body);
+    let after = env.api(&env.a.admin_key, "GET", &format!("/api/v1/tickets/{ticket}"), None).await.expect(200);
+    assert_eq!(after.data()["title"], "Renamed by the agent", "the governed write committed last");
+    let rows = env.audit(&env.a, &format!("agent_id={agent}")).await;
+    assert_eq!(rows.len(), 1, "one call, one row: {rows:?}");
+    assert_eq!((rows[0]["decision"].as_str(), rows[0]["status_code"].as_i64()), (Some("allow"), Some(200)));
+    // Whichever side PostgreSQL aborted, the direct write's fate is all or nothing.
+    let agent_row = env.api(&env.a.admin_key, "GET", &format!("/api/v1/mcp/agents/{agent}"), None).await.expect(200);
+    assert_eq!(agent_row.data()["attributes"]["shift"].as_str() == Some("night"), crossed);
+    env.stop().await;
+}
+
 /// Versions never change in place: another connection's UPDATE or DELETE of a stored version is
 /// refused (the cache keyed by version stays true), while deleting the tenant still removes them.
 #[actix_web::test]
