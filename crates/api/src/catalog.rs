@@ -364,7 +364,8 @@ impl Operation {
         let mut attempt = 1;
         loop {
             let wrote = Arc::new(AtomicBool::new(false));
-            let ctx = Ctx { app: app.clone(), principal: principal.clone(), guard: guard.clone(), wrote: wrote.clone() };
+            let ctx =
+                Ctx { app: app.clone(), principal: principal.clone(), guard: guard.clone(), wrote: wrote.clone() };
             match (self.handler)(ctx, raw.clone()).await {
                 Err(e) if e.is_write_conflict() && !wrote.load(Ordering::Relaxed) && attempt < WRITE_ATTEMPTS => {
                     attempt += 1;

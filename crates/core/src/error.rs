@@ -88,7 +88,11 @@ impl ApiError {
     /// A write the database rolled back because it crossed a concurrent one (a deadlock or a
     /// serialization failure): nothing of it committed, so it may run again.
     pub fn write_conflict() -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, WRITE_CONFLICT, "The write crossed a concurrent one and was rolled back; try again.")
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            WRITE_CONFLICT,
+            "The write crossed a concurrent one and was rolled back; try again.",
+        )
     }
 
     /// Whether this is [`ApiError::write_conflict`].

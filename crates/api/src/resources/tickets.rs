@@ -567,14 +567,20 @@ struct CreateTicket {
     description: String,
 }
 
-/// The board's first status by position, for tickets created without one.
-fn first_status(conn: &mut DbConn, tenant: &str, board: &str) -> Result<(String, bool), ApiError> {
+/// The status a ticket created on `board` without one starts in: the board's first by position
+/// (its id, and whether it is closed). The policy facts (`context.closes`) use it too.
+pub fn initial_status(conn: &mut DbConn, tenant: &str, board: &str) -> QueryResult<Option<(String, bool)>> {
     statuses::table
         .filter(statuses::tenant_id.eq(tenant).and(statuses::board_id.eq(board)))
         .order((statuses::position, statuses::name))
         .select((statuses::id, statuses::is_closed))
         .first(conn)
-        .optional()?
+        .optional()
+}
+
+/// [`initial_status`], refusing a board that has none.
+fn first_status(conn: &mut DbConn, tenant: &str, board: &str) -> Result<(String, bool), ApiError> {
+    initial_status(conn, tenant, board)?
         .ok_or_else(|| ApiError::validation("board_id", "this board has no statuses yet; create one first"))
 }
 

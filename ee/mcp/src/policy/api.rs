@@ -155,7 +155,8 @@ struct ValidateBody {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ClearQuery {
-    expected_version: Option<i64>,
+    /// Required, as for a save: a clear racing a colleague's save must not drop it unseen.
+    expected_version: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -270,15 +271,11 @@ pub async fn save(ctx: &AppContext, who: &Arc<Principal>, body: SavePolicies) ->
     if let Err(diagnostics) = engine::compile(&body.source) {
         return Err(invalid(&diagnostics));
     }
-    store(ctx, who, body.source, body.mode, Some(body.expected_version)).await
+    store(ctx, who, body.source, body.mode, body.expected_version).await
 }
 
 /// Removes every policy (roles alone from now on): a new version with an empty source.
-pub async fn clear(
-    ctx: &AppContext,
-    who: &Arc<Principal>,
-    expected_version: Option<i64>,
-) -> Result<PolicySetView, ApiError> {
+pub async fn clear(ctx: &AppContext, who: &Arc<Principal>, expected_version: i64) -> Result<PolicySetView, ApiError> {
     store(ctx, who, String::new(), None, expected_version).await
 }
 
@@ -287,7 +284,7 @@ async fn store(
     who: &Arc<Principal>,
     source: String,
     mode: Option<Mode>,
-    expected_version: Option<i64>,
+    expected_version: i64,
 ) -> Result<PolicySetView, ApiError> {
     let who = who.clone();
     let saved = ctx
@@ -296,10 +293,8 @@ async fn store(
             write_transaction(conn, |conn| {
                 let tenant = who.tenant_id.as_str();
                 let before = latest(conn, tenant)?.map_or_else(PolicySetView::none, PolicySetView::of);
-                if let Some(expected) = expected_version
-                    && expected != before.version
-                {
-                    return Err(stale(expected, before.version));
+                if expected_version != before.version {
+                    return Err(stale(expected_version, before.version));
                 }
                 let mode = mode.unwrap_or(before.mode);
                 if before.version > 0 && before.source == source && before.mode == mode {

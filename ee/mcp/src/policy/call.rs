@@ -119,7 +119,7 @@ pub(crate) fn derive(
     let record_id = path.get("id").and_then(Value::as_str);
     for (name, _) in super::facts::derived(operation_id) {
         let fact = match *name {
-            "closes" => Some(Fact::Bool(closes(conn, tenant, body)?)),
+            "closes" => Some(Fact::Bool(closes(conn, tenant, operation_id, body)?)),
             "client_tags" => client_tags(conn, tenant, record_id, body)?.map(Fact::Names),
             "minutes" => minutes(conn, tenant, operation_id, record_id, body)?.map(Fact::Long),
             _ => None,
@@ -131,15 +131,25 @@ pub(crate) fn derive(
     Ok(derived)
 }
 
-/// Whether the body sets a `status_id` that is a closed status of the tenant.
-fn closes(conn: &mut DbConn, tenant: &str, body: Option<&Value>) -> Result<bool, ApiError> {
-    let Some(status) = body.and_then(|b| b.get("status_id")).and_then(Value::as_str) else { return Ok(false) };
-    Ok(statuses::table
-        .filter(statuses::tenant_id.eq(tenant).and(statuses::id.eq(status)))
-        .select(statuses::is_closed)
-        .first::<bool>(conn)
-        .optional()?
-        .unwrap_or(false))
+/// Whether the call leaves the ticket in a closed status of the tenant: the body's `status_id`;
+/// on a create without one, the status the operation starts it in (the board's first,
+/// `tickets::initial_status`), which may be a closed one.
+fn closes(conn: &mut DbConn, tenant: &str, operation_id: &str, body: Option<&Value>) -> Result<bool, ApiError> {
+    let field = |name: &str| body.and_then(|b| b.get(name)).and_then(Value::as_str);
+    if let Some(status) = field("status_id") {
+        return Ok(statuses::table
+            .filter(statuses::tenant_id.eq(tenant).and(statuses::id.eq(status)))
+            .select(statuses::is_closed)
+            .first::<bool>(conn)
+            .optional()?
+            .unwrap_or(false));
+    }
+    match (operation_id, field("board_id")) {
+        ("tickets.create", Some(board)) => {
+            Ok(alga_api::resources::tickets::initial_status(conn, tenant, board)?.is_some_and(|(_, closed)| closed))
+        }
+        _ => Ok(false),
+    }
 }
 
 /// The tag keys of the client a ticket has after the call: the body's `client_id`, else the

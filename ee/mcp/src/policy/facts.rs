@@ -179,7 +179,8 @@ pub struct CallFacts {
 /// The facts an operation's calls carry besides their arguments, derived in the call's
 /// transaction, with their types. Declared once here; the schema and the request both take them
 /// from this.
-/// - `closes` (tickets): whether the call sets a status that closes the ticket.
+/// - `closes` (tickets): whether the call leaves the ticket in a closed status (the one it sets,
+///   or on a create without one, the board's first status the ticket starts in).
 /// - `client_tags` (tickets): the tag keys (`tags::name_key`) of the client the ticket has after
 ///   the call: the body's `client_id`, else the ticket's.
 /// - `minutes` (time entries): how long the entry lasts after the call, from the body over the

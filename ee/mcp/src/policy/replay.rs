@@ -111,6 +111,11 @@ pub struct Report {
     pub changes: Vec<Change>,
 }
 
+/// Whether a stored input holds a redacted value (`alga_core::redact::REDACTED` as a JSON string).
+fn stored_redacted(text: &str) -> bool {
+    text.contains(&format!("\"{}\"", alga_core::redact::REDACTED))
+}
+
 /// The audit columns a replay reads.
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = mcp_audit)]
@@ -215,6 +220,11 @@ fn replay_row(
         }
     });
     let (input, kind, note) = match stored {
+        // Secret-named fields were stored as `***`: a policy reading one decides on that, not on
+        // what the call gave, so such a row is not replayed exactly.
+        Some(input) if row.policy_input.as_deref().is_some_and(stored_redacted) => {
+            (input, Input::Approximate, Some("fields with secret-like names were stored redacted (`***`)".to_owned()))
+        }
         Some(input) => (input, Input::Exact, None),
         None => {
             let (input, note) = rebuilt(conn, tenant, entry, today, row)?;

@@ -438,7 +438,7 @@ async fn clear(Posted { who: s, form }: Posted<Signed>, ctx: web::Data<AppContex
             return render(&ctx, &s, None, Alerts::error(&e), 1, e.status()).await;
         }
     };
-    match api::clear(&ctx, &s.0.principal, Some(expected)).await {
+    match api::clear(&ctx, &s.0.principal, expected).await {
         Ok(_) => see_other(&format!("{PATH}?done=policies-cleared")),
         Err(e) => render(&ctx, &s, None, Alerts::error(&e), 1, e.status()).await,
     }

@@ -152,6 +152,8 @@ async fn a_stale_expected_version_is_refused_and_nothing_is_stored() {
     assert_eq!(stale.body["error"]["details"], json!({ "expected_version": 0, "current_version": 1 }));
     env.api(&key, "PUT", "/api/v1/mcp/policies", Some(put(NO_DELETES, None, 5))).await.expect(409);
     env.api(&key, "DELETE", "/api/v1/mcp/policies?expected_version=0", None).await.expect(409);
+    // A clear names the version it clears, as a save does: without one it is refused.
+    env.api(&key, "DELETE", "/api/v1/mcp/policies", None).await.expect(400);
     let now = current(&env, &key).await;
     assert_eq!(
         (now["version"].as_i64(), now["mode"].as_str(), now["source"].as_str()),

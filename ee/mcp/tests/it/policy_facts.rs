@@ -96,7 +96,7 @@ when { context.body has ended_at && context.body.ended_at > datetime("2026-11-24
 /// A role that may change tickets, clients, tags and statuses: only the template stands in the way.
 async fn vip_role(env: &Env) -> String {
     let body = json!({ "name": "Account agent", "permissions": [
-        "ticket:read", "ticket:update", "client:read", "client:update", "tag:read", "tag:update",
+        "ticket:read", "ticket:create", "ticket:update", "client:read", "client:update", "tag:read", "tag:update",
         "status:read", "status:update"
     ] });
     let role = env.api(&env.a.admin_key, "POST", "/api/v1/roles", Some(body)).await.expect(201);
@@ -173,6 +173,22 @@ async fn policy_the_vip_template_holds_against_case_moves_retagging_and_tag_or_s
     assert_eq!(client_of, vip, "the ticket stayed with its client");
     let tags = env.api(&a.admin_key, "GET", &format!("/api/v1/clients/{vip}"), None).await.expect(200);
     assert_eq!(tags.data()["tags"], json!(["VIP"]), "the client kept its tag");
+
+    // Creating a VIP client's ticket without a status, on a board whose first status (the one a
+    // ticket starts in) is a closed one, as another process arranged: refused too.
+    let board = text(&env, format!("SELECT board_id AS value FROM tickets WHERE id = '{other}'")).await;
+    let priority = text(&env, format!("SELECT priority_id AS value FROM tickets WHERE id = '{other}'")).await;
+    exec(&env, format!("UPDATE statuses SET position = -1 WHERE id = '{close_other}'")).await;
+    let create = |client: &str| {
+        let body = json!({ "title": "Printer jam", "board_id": board, "priority_id": priority, "client_id": client });
+        json!({ "entryId": "tickets.create", "body": body })
+    };
+    let created_closed = env.call_api("/api/mcp", &key, create(&vip)).await.expect(200);
+    refused_by(&created_closed, "no-closing-vip-tickets");
+    let plain_created = env.call_api("/api/mcp", &key, create(&plain)).await.expect(200);
+    assert_eq!(result(&plain_created)["status"], 201, "{}", plain_created.body);
+    let vip_tickets = env.api(&a.admin_key, "GET", &format!("/api/v1/tickets?client_id={vip}"), None).await.expect(200);
+    assert_eq!(vip_tickets.data().as_array().map(Vec::len), Some(1), "nothing was created for the VIP client");
 
     // Other changes stay allowed: closing a plain client's ticket, retitling the VIP one.
     let plain_close = update("tickets.update", &other, json!({ "status_id": close_other }));

@@ -127,7 +127,8 @@ async fn a_governed_write_aborted_by_a_deadlock_runs_again_and_commits_once() {
     let mut direct = env.conn();
     run(&mut direct, "BEGIN").unwrap();
     run(&mut direct, &format!("UPDATE tickets SET title = 'Renamed directly' WHERE id = '{ticket}'")).unwrap();
-    let call = json!({ "entryId": "tickets.update", "path": { "id": ticket }, "body": { "title": "Renamed by the agent" } });
+    let call =
+        json!({ "entryId": "tickets.update", "path": { "id": ticket }, "body": { "title": "Renamed by the agent" } });
     let (governed, crossed) = futures_util::future::join(env.call_api("/api/mcp", &key, call), async {
         // Once the governed write waits for the ticket's row, the direct one moves the epoch.
         let mut probe = env.conn();
@@ -139,7 +140,8 @@ async fn a_governed_write_aborted_by_a_deadlock_runs_again_and_commits_once() {
         {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        let moved = run(&mut direct, &format!("UPDATE agents SET attributes = '{{\"shift\":\"night\"}}' WHERE id = '{agent}'"));
+        let moved =
+            run(&mut direct, &format!("UPDATE agents SET attributes = '{{\"shift\":\"night\"}}' WHERE id = '{agent}'"));
         let ended = run(&mut direct, if moved.is_ok() { "COMMIT" } else { "ROLLBACK" });
         moved.and(ended).is_ok()
     })

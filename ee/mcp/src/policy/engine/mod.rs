@@ -323,7 +323,7 @@ impl Compiled {
             let AuthorizationError::PolicyEvaluationError(error) = error;
             let meta = self.meta(error.policy_id());
             let id = meta.map_or_else(|| error.policy_id().to_string(), |m| m.id.clone());
-            evaluation.errors.push(format!("{id}: {}", error.inner()));
+            evaluation.errors.push(format!("{id}: {}", error_text(error.inner())));
             if !evaluation.policy_ids.contains(&id) {
                 evaluation.policy_ids.push(id);
                 evaluation.reasons.extend(meta.and_then(|m| m.reason.clone()));
@@ -360,5 +360,17 @@ impl Compiled {
             }
         }
         visibility
+    }
+}
+
+/// What an evaluation error says, for the caller and the audit row, without the values it would
+/// quote where they may be a call's arguments (an extension function's input, the numbers that
+/// overflowed): the audit redacts arguments by name, and an error message has none.
+fn error_text(error: &cedar_policy::EvaluationError) -> String {
+    use cedar_policy::EvaluationError as E;
+    match error {
+        E::FailedExtensionFunctionExecution(_) => "an extension function failed on the value it was given".to_owned(),
+        E::IntegerOverflow(_) => "integer overflow".to_owned(),
+        other => other.to_string(),
     }
 }

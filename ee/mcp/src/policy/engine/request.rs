@@ -139,9 +139,27 @@ fn record(at: &str, fields: &[Field], map: &Map<String, Value>) -> Result<Restri
     let mut pairs = Vec::new();
     for field in fields {
         let Some(v) = map.get(&field.name).filter(|v| !v.is_null()) else { continue };
-        pairs.push((field.name.clone(), value(&format!("{at}.{}", field.name), &field.ty, v)?));
+        let v = tag_keys(&field.name, v);
+        pairs.push((field.name.clone(), value(&format!("{at}.{}", field.name), &field.ty, &v)?));
     }
     RestrictedExpression::new_record(pairs).map_err(|e| format!("`{at}`: {e}"))
+}
+
+/// Tag names (a body's `tags`, a query's `tag`) as the operations match them: by their key
+/// (`tags::name_key`, trimmed and lowercased, repeats once), so a policy's
+/// `context.body.tags.contains("vip")` holds for "VIP" and " vip" as the operation finds them.
+fn tag_keys<'a>(field: &str, v: &'a Value) -> std::borrow::Cow<'a, Value> {
+    use alga_api::tags::name_key;
+    match (field, v) {
+        ("tag", Value::String(name)) => std::borrow::Cow::Owned(Value::String(name_key(name))),
+        ("tags", Value::Array(names)) if names.iter().all(Value::is_string) => {
+            let mut keys: Vec<String> = names.iter().filter_map(Value::as_str).map(name_key).collect();
+            keys.sort();
+            keys.dedup();
+            std::borrow::Cow::Owned(Value::Array(keys.into_iter().map(Value::String).collect()))
+        }
+        _ => std::borrow::Cow::Borrowed(v),
+    }
 }
 
 /// The body fields given as JSON null: those the call clears (`assigned_to: null`).

@@ -266,6 +266,30 @@ fn record_attributes_decide_as_written() {
 }
 
 #[test]
+fn tags_in_the_arguments_are_seen_by_their_key_as_the_operation_matches_them() {
+    let set = compiled(
+        "forbid (principal, action == Alga::Action::\"tickets.update\", resource)\nwhen { context.body has tags && context.body.tags.contains(\"vip\") };",
+    );
+    for tags in [json!(["vip"]), json!(["VIP"]), json!([" Vip "]), json!(["other", "vIP", "VIP"])] {
+        let eval = set.decide(&agent(), &update_ticket(json!({ "tags": tags }), Some(ticket(&[], None))));
+        assert!(!eval.allowed, "{tags}: {eval:?}");
+    }
+    assert!(set.decide(&agent(), &update_ticket(json!({"tags": ["vipx"]}), Some(ticket(&[], None)))).allowed);
+}
+
+#[test]
+fn evaluation_errors_do_not_quote_the_values_they_failed_on() {
+    let set = compiled(
+        "forbid (principal, action == Alga::Action::\"time_entries.create\", resource)\nwhen { context.body has duration_minutes && context.body.duration_minutes * 9223372036854775807 > 0 };",
+    );
+    let body = json!({"work_item_type": "ticket", "work_item_id": "t", "started_at": "2026-12-01T08:00:00Z", "duration_minutes": 4817});
+    let eval = set.decide(&agent(), &call("time_entries.create", json!({}), Some(body), None));
+    assert!(!eval.allowed, "an error denies");
+    assert_eq!(eval.errors.len(), 1, "{eval:?}");
+    assert!(eval.errors[0].contains("integer overflow") && !eval.errors[0].contains("4817"), "{eval:?}");
+}
+
+#[test]
 fn principal_tags_are_readable() {
     let set = compiled(
         "forbid (principal is Alga::Agent, action, resource) when { principal.hasTag(\"region\") && principal.getTag(\"region\") == \"emea\" };",
