@@ -71,7 +71,8 @@ macro_rules! resources {
                 match self { $(Resource::$variant => $read_only),+ }
             }
 
-            /// The actions on this resource that act on identities: never granted to agents.
+            /// The actions on this resource never granted to agents: those acting on identities, and
+            /// deciding approvals (a human's judgement by definition).
             pub fn privileged_actions(self) -> &'static [Action] {
                 match self { $(Resource::$variant => &[$(Action::$privileged),*]),+ }
             }
@@ -101,6 +102,8 @@ resources! {
     KbArticle = "kb_article" { technician: [Create, Read, Update], read_only: true, privileged: [] },
     // Publishing and archiving articles (Update only): an editorial decision, Admin by default.
     KbPublication = "kb_publication" { technician: [], read_only: false, privileged: [] },
+    // Deciding (Update) human approvals of governed calls: a person's judgement, so never an agent's.
+    McpApproval = "mcp_approval" { technician: [], read_only: false, privileged: [Update] },
 }
 
 /// One (resource, action) pair.
@@ -324,6 +327,9 @@ mod tests {
         assert!(ro.iter().all(|p| p.action == Action::Read && p.resource.is_psa()));
         assert!(ro.contains(Permission::new(Resource::KbArticle, Action::Read)));
         assert!(!tech.contains(Permission::new(Resource::KbPublication, Action::Update)));
+        let decide = Permission::new(Resource::McpApproval, Action::Update);
+        assert!(!tech.contains(decide) && !ro.contains(decide));
+        assert!(BuiltInRole::Admin.permissions().contains(decide));
     }
 
     #[test]
@@ -342,7 +348,8 @@ mod tests {
     fn agents_never_hold_privileged_permissions() {
         let all = PermissionSet::all();
         for p in all_permissions() {
-            let privileged = matches!(p.resource, Resource::User | Resource::Role) && p.action != Action::Read;
+            let privileged = (matches!(p.resource, Resource::User | Resource::Role) && p.action != Action::Read)
+                || p == Permission::new(Resource::McpApproval, Action::Update);
             assert_eq!(p.privileged(), privileged, "{p}");
             assert!(authorize(Holder::User, all, p).is_ok(), "{p}");
             assert_eq!(authorize(Holder::Agent, all, p).is_ok(), !privileged, "{p}");

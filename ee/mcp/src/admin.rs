@@ -1,4 +1,4 @@
-//! Who may use `/api/v1/mcp/*`: a user with the Admin role, by API key or by the admin UI's
+//! Who may use `/api/v1/mcp/*`: a user with the Admin role (approvals: a user who may decide them), by API key or by the admin UI's
 //! session cookie. A cookie-authenticated write must also carry the session's CSRF token in
 //! `x-csrf-token`, and a session opened with a one-time password serves nothing here until the
 //! password is changed. The tenant always comes from the credential.
@@ -33,18 +33,46 @@ impl FromRequest for Admin {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let ctx = req
-                .app_data::<web::Data<AppContext>>()
-                .ok_or_else(|| ApiError::internal(&"the application context is missing"))?;
-            let principal = match alga_api::http::authenticate(req.headers(), ctx).await? {
-                Some(principal) => principal,
-                None => by_cookie(ctx, &req).await?,
-            };
+            let principal = credential(&req).await?;
             if !session::is_admin(&principal) {
                 return Err(ApiError::forbidden("Only administrators may manage the MCP server."));
             }
             Ok(Admin(principal))
         })
+    }
+}
+
+/// A person who may decide approvals (`mcp_approval:update`, Admin by default; a custom role may
+/// hold it), by API key or admin session on the same terms as [`Admin`]. Agents never are: the
+/// permission is privileged. The store decides again on the grants committed now.
+#[derive(Debug, Clone)]
+pub struct Approver(pub Arc<Principal>);
+
+impl FromRequest for Approver {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Approver, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let principal = credential(&req).await?;
+            if principal.user_id().is_none() {
+                return Err(ApiError::forbidden("Only people decide approvals; an agent cannot."));
+            }
+            principal.authorize(crate::approval::store::DECIDE)?;
+            Ok(Approver(principal))
+        })
+    }
+}
+
+/// The request's API key, else its admin session (with the CSRF token for writes).
+async fn credential(req: &HttpRequest) -> Result<Arc<Principal>, ApiError> {
+    let ctx = req
+        .app_data::<web::Data<AppContext>>()
+        .ok_or_else(|| ApiError::internal(&"the application context is missing"))?;
+    match alga_api::http::authenticate(req.headers(), ctx).await? {
+        Some(principal) => Ok(principal),
+        None => by_cookie(ctx, req).await,
     }
 }
 

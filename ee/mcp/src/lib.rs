@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod agents;
+pub mod approval;
 pub mod audit;
 pub mod auth;
 pub mod changes;
@@ -123,8 +124,9 @@ impl McpGovernance for Enterprise {
 
     fn routes(&self) -> RouteTable {
         let mut table = RouteTable::new();
-        let parts: [fn(&mut RouteTable); 9] = [
+        let parts: [fn(&mut RouteTable); 10] = [
             idp::routes,
+            approval::api::routes,
             policy::api::routes,
             policy::replay::routes,
             agents::routes,

@@ -195,3 +195,40 @@ diesel::table! {
         pruned_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    /// Human approvals of governed calls (issue 16): pending → approved/denied/expired, approved →
+    /// consumed by exactly one execution of exactly the call it was asked for.
+    mcp_approvals (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        status -> Text,
+        principal_kind -> Text,
+        principal_id -> Text,
+        principal_name -> Text,
+        operation_id -> Text,
+        args_digest -> Text,
+        arguments -> Text,
+        record_kind -> Nullable<Text>,
+        record_id -> Nullable<Text>,
+        policy_version -> BigInt,
+        policy_ids -> Text,
+        approver_roles -> Text,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        decision_reason -> Nullable<Text>,
+        consumed_at -> Nullable<Timestamp>,
+        audit_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// Instance-wide secrets generated once and shared by every replica, by name.
+    mcp_secrets (name) {
+        name -> Text,
+        secret -> Text,
+        created_at -> Timestamp,
+    }
+}

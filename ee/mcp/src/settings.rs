@@ -37,6 +37,12 @@ pub struct Settings {
     /// admin sign-in throttling then counts failures per client, not per proxy.
     #[arg(long, env = "ALGA_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+
+    /// The AES-256 key sealing approval request states (32 bytes: 64 hex digits or unpadded
+    /// base64url), the same on every replica. Default: one generated once and stored in the
+    /// database.
+    #[arg(long, env = "ALGA_APPROVAL_STATE_KEY", hide_env_values = true)]
+    pub approval_state_key: Option<crate::approval::seal::SealKey>,
 }
 
 impl Default for Settings {
@@ -49,6 +55,7 @@ impl Default for Settings {
             mcp_writes_per_second: 2.0,
             key_sweep_interval: 3600,
             trusted_proxies: Vec::new(),
+            approval_state_key: None,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Deletes expired and revoked API keys, and expired admin sessions, on a schedule.
+//! Deletes expired and revoked API keys and expired admin sessions, and marks approvals past
+//! their expiry as expired, on a schedule.
 
 use std::time::Duration;
 
@@ -37,6 +38,11 @@ pub fn task(ctx: &AppContext, every: Duration) -> BackgroundTask {
                     match db.run(crate::session::sweep).await {
                         Ok(swept) => tracing::info!(swept, "expired admin sessions swept"),
                         Err(e) => tracing::warn!(error = %e, "sweeping admin sessions failed"),
+                    }
+                    let expire = |conn: &mut alga_core::DbConn| crate::approval::store::expire_due(conn, now());
+                    match db.run(expire).await {
+                        Ok(expired) => tracing::info!(expired, "approvals past their expiry marked expired"),
+                        Err(e) => tracing::warn!(error = %e, "expiring approvals failed"),
                     }
                 }
             })

@@ -196,6 +196,7 @@ fn permissions_declared_later_reach_the_built_in_roles_of_existing_tenants() {
         Permission::new(Resource::Asset, Action::Update),
         Permission::new(Resource::KbArticle, Action::Create),
         Permission::new(Resource::KbPublication, Action::Update),
+        Permission::new(Resource::McpApproval, Action::Update),
         tag_read,
         team_update,
         category_read,
@@ -221,6 +222,8 @@ fn permissions_declared_later_reach_the_built_in_roles_of_existing_tenants() {
     assert!(grants(&mut conn, BuiltInRole::ReadOnly, Permission::new(Resource::ClientLocation, Action::Read)));
     assert!(!grants(&mut conn, BuiltInRole::Technician, Permission::new(Resource::KbPublication, Action::Update)));
     assert!(grants(&mut conn, BuiltInRole::Admin, Permission::new(Resource::KbPublication, Action::Update)));
+    assert!(!grants(&mut conn, BuiltInRole::Technician, Permission::new(Resource::McpApproval, Action::Update)));
+    assert!(grants(&mut conn, BuiltInRole::Admin, Permission::new(Resource::McpApproval, Action::Update)));
     assert!(grants(&mut conn, BuiltInRole::Technician, tag_read));
     assert!(grants(&mut conn, BuiltInRole::ReadOnly, category_read));
     assert!(!grants(&mut conn, BuiltInRole::Technician, team_update));

@@ -333,3 +333,11 @@ pub async fn keyed_agent(env: &Env, t: &Tenant, name: &str, roles: &[&str]) -> (
         .expect(201);
     (id, key.data()["key"].as_str().unwrap().to_owned())
 }
+
+/// `GET /api/v1/me` of this key: (tenant id, user id, or agent id for an agent's key).
+pub async fn whoami(env: &Env, key: &str) -> (String, String) {
+    let me = env.api(key, "GET", "/api/v1/me", None).await.expect(200);
+    let data = me.data();
+    let id = data["user"]["id"].as_str().or_else(|| data["agent"]["id"].as_str()).unwrap().to_owned();
+    (data["tenant"]["id"].as_str().unwrap().to_owned(), id)
+}

@@ -1,0 +1,432 @@
+//! Approvals (issue 16): the store's request/decide/consume/expire rules, the request-state key,
+//! and the admin API `/api/v1/mcp/approvals` (on SQLite or, with ALGA_TEST_DATABASE_URL,
+//! PostgreSQL).
+
+use alga_core::identity::now;
+use alga_ee_mcp::approval::digest::args_digest;
+use alga_ee_mcp::approval::seal::{self, SealKey};
+use alga_ee_mcp::approval::store::{
+    self, Approval, ApprovalError, Binding, NewApproval, Requested, Requester, RequesterKind, Status,
+};
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use serde_json::{Value, json};
+
+use crate::support::{Env, keyed_agent, whoami};
+
+/// A call of `tickets.delete` on ticket `ticket` by `requester`.
+struct Call {
+    tenant: String,
+    requester: Requester,
+    arguments: Value,
+    digest: String,
+    policy_version: i64,
+    approver_roles: Vec<String>,
+    expires_at: NaiveDateTime,
+}
+
+impl Call {
+    fn new(tenant: &str, kind: RequesterKind, id: &str, ticket: &str) -> Call {
+        let path = json!({ "id": ticket });
+        let arguments = json!({ "path": path, "query": {}, "body": { "reason": "dup", "api_key": "alga_secret" } });
+        Call {
+            tenant: tenant.to_owned(),
+            requester: Requester { kind, id: id.to_owned(), name: "Requester".into() },
+            digest: args_digest("tickets.delete", &path, &json!({}), Some(&arguments["body"])),
+            arguments,
+            policy_version: 3,
+            approver_roles: Vec::new(),
+            expires_at: now() + Duration::hours(1),
+        }
+    }
+
+    fn new_approval(&self) -> NewApproval<'_> {
+        NewApproval {
+            tenant_id: &self.tenant,
+            requester: &self.requester,
+            operation_id: "tickets.delete",
+            args_digest: &self.digest,
+            arguments: &self.arguments,
+            record: Some(("ticket", "t-1")),
+            policy_version: self.policy_version,
+            policy_ids: &[],
+            approver_roles: &self.approver_roles,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+async fn request(env: &Env, call: &Call) -> Requested {
+    let (tenant, requester, arguments, digest, roles) = (
+        call.tenant.clone(),
+        call.requester.clone(),
+        call.arguments.clone(),
+        call.digest.clone(),
+        call.approver_roles.clone(),
+    );
+    let (version, expires_at) = (call.policy_version, call.expires_at);
+    env.ctx
+        .db
+        .run(move |conn| {
+            let call = Call {
+                tenant,
+                requester,
+                arguments,
+                digest,
+                policy_version: version,
+                approver_roles: roles,
+                expires_at,
+            };
+            store::request(conn, &call.new_approval(), now())
+        })
+        .await
+        .unwrap()
+}
+
+async fn consume(env: &Env, call: &Call, id: &str) -> Result<Approval, ApprovalError> {
+    let (tenant, kind, principal, digest, version, id) = (
+        call.tenant.clone(),
+        call.requester.kind,
+        call.requester.id.clone(),
+        call.digest.clone(),
+        call.policy_version,
+        id.to_owned(),
+    );
+    env.ctx
+        .db
+        .run(move |conn| {
+            let binding = Binding {
+                tenant_id: &tenant,
+                principal_kind: kind,
+                principal_id: &principal,
+                operation_id: "tickets.delete",
+                args_digest: &digest,
+                policy_version: version,
+            };
+            store::consume(conn, &id, binding, Some("audit-row-1"), now())
+        })
+        .await
+}
+
+fn approve(id: &str) -> String {
+    format!("/api/v1/mcp/approvals/{id}/approve")
+}
+
+async fn status_of(env: &Env, key: &str, id: &str) -> String {
+    let one = env.api(key, "GET", &format!("/api/v1/mcp/approvals/{id}"), None).await.expect(200);
+    one.data()["status"].as_str().unwrap().to_owned()
+}
+
+/// Moves an approval's expiry into the past (as time passing would).
+async fn age(env: &Env, id: &str) {
+    let id = id.to_owned();
+    env.ctx
+        .db
+        .run(move |conn| {
+            use alga_ee_mcp::schema::mcp_approvals;
+            diesel::update(mcp_approvals::table.filter(mcp_approvals::id.eq(&id)))
+                .set(mcp_approvals::expires_at.eq(now() - Duration::seconds(1)))
+                .execute(conn)
+                .map_err(alga_core::ApiError::from)
+        })
+        .await
+        .unwrap();
+}
+
+#[actix_web::test]
+async fn an_identical_retry_finds_the_open_approval_and_any_other_call_asks_again() {
+    let env = Env::start().await;
+    let (tenant, _) = whoami(&env, &env.a.admin_key).await;
+    let call = Call::new(&tenant, RequesterKind::Agent, "agent-1", "t-1");
+    let first = request(&env, &call).await;
+    assert!(first.created);
+    let a = &first.approval;
+    assert!(a.id.starts_with("apr_") && a.id.len() == 36, "{}", a.id);
+    assert_eq!(a.status, Status::Pending);
+    assert_eq!(a.arguments["body"]["api_key"], "***", "{}", a.arguments);
+    assert_eq!(a.arguments["body"]["reason"], "dup");
+
+    let again = request(&env, &call).await;
+    assert!(!again.created);
+    assert_eq!(again.approval.id, a.id);
+
+    // Another ticket, another principal, another policy version: each a call of its own.
+    let other_ticket = Call::new(&tenant, RequesterKind::Agent, "agent-1", "t-2");
+    let other_principal = Call::new(&tenant, RequesterKind::Agent, "agent-2", "t-1");
+    let mut other_version = Call::new(&tenant, RequesterKind::Agent, "agent-1", "t-1");
+    other_version.policy_version = 4;
+    for other in [&other_ticket, &other_principal, &other_version] {
+        let r = request(&env, other).await;
+        assert!(r.created);
+        assert_ne!(r.approval.id, a.id);
+    }
+
+    // Once approved, the identical retry finds the approved one (to consume it).
+    env.api(&env.a.admin_key, "POST", &approve(&a.id), Some(json!({}))).await.expect(200);
+    let approved = request(&env, &call).await;
+    assert!(!approved.created);
+    assert_eq!((approved.approval.id.as_str(), approved.approval.status), (a.id.as_str(), Status::Approved));
+
+    // Past its expiry it no longer counts: it is marked expired and a new one is asked for.
+    age(&env, &a.id).await;
+    let renewed = request(&env, &call).await;
+    assert!(renewed.created);
+    assert_ne!(renewed.approval.id, a.id);
+    assert_eq!(status_of(&env, &env.a.admin_key, &a.id).await, "expired");
+    env.stop().await;
+}
+
+#[actix_web::test]
+async fn concurrent_identical_requests_store_one_approval() {
+    let env = Env::start().await;
+    let (tenant, _) = whoami(&env, &env.a.admin_key).await;
+    let call = Call::new(&tenant, RequesterKind::Agent, "agent-1", "t-1");
+    let all = futures_util::future::join_all((0..8).map(|_| request(&env, &call))).await;
+    let ids: std::collections::BTreeSet<&str> = all.iter().map(|r| r.approval.id.as_str()).collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(all.iter().filter(|r| r.created).count(), 1);
+    env.stop().await;
+}
+
+#[actix_web::test]
+async fn an_approval_is_consumed_once_by_exactly_its_call() {
+    let env = Env::start().await;
+    let (tenant, _) = whoami(&env, &env.a.admin_key).await;
+    let call = Call::new(&tenant, RequesterKind::Agent, "agent-1", "t-1");
+    let id = request(&env, &call).await.approval.id;
+
+    assert!(matches!(consume(&env, &call, &id).await, Err(ApprovalError::NotApproved(Status::Pending))));
+    env.api(&env.a.admin_key, "POST", &approve(&id), None).await.expect(200);
+
+    // Other arguments, another principal, another policy version: not this approval's call.
+    let other_args = Call::new(&tenant, RequesterKind::Agent, "agent-1", "t-2");
+    let other_agent = Call::new(&tenant, RequesterKind::Agent, "agent-2", "t-1");
+    let mut other_version = Call::new(&tenant, RequesterKind::Agent, "agent-1", "t-1");
+    other_version.policy_version = 4;
+    for other in [&other_args, &other_agent, &other_version] {
+        assert!(matches!(consume(&env, other, &id).await, Err(ApprovalError::OtherCall)));
+    }
+    // Another tenant cannot name it.
+    let (tenant_b, _) = whoami(&env, &env.b.admin_key).await;
+    let foreign = Call::new(&tenant_b, RequesterKind::Agent, "agent-1", "t-1");
+    assert!(matches!(consume(&env, &foreign, &id).await, Err(ApprovalError::NotFound)));
+
+    // A write that fails after consuming gives the approval back (its transaction rolls back).
+    let (t, d, i) = (tenant.clone(), call.digest.clone(), id.clone());
+    let rolled_back = env
+        .ctx
+        .db
+        .run(move |conn| {
+            alga_core::db::write_transaction(conn, |conn| {
+                let binding = Binding {
+                    tenant_id: &t,
+                    principal_kind: RequesterKind::Agent,
+                    principal_id: "agent-1",
+                    operation_id: "tickets.delete",
+                    args_digest: &d,
+                    policy_version: 3,
+                };
+                store::consume(conn, &i, binding, None, now())?;
+                Err::<(), ApprovalError>(ApprovalError::Invalid { field: "x", message: "the write failed".into() })
+            })
+        })
+        .await;
+    assert!(matches!(rolled_back, Err(ApprovalError::Invalid { .. })));
+    assert_eq!(status_of(&env, &env.a.admin_key, &id).await, "approved");
+
+    // Concurrent consumers: exactly one wins.
+    let outcomes = futures_util::future::join_all((0..8).map(|_| consume(&env, &call, &id))).await;
+    let won: Vec<&Approval> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+    assert_eq!(won.len(), 1, "{outcomes:?}");
+    assert_eq!(won[0].status, Status::Consumed);
+    assert_eq!(won[0].audit_id.as_deref(), Some("audit-row-1"));
+    assert!(
+        outcomes
+            .iter()
+            .filter_map(|o| o.as_ref().err())
+            .all(|e| matches!(e, ApprovalError::NotApproved(Status::Consumed))),
+        "{outcomes:?}"
+    );
+    // And afterwards, never again; the identical call asks anew.
+    assert!(matches!(consume(&env, &call, &id).await, Err(ApprovalError::NotApproved(Status::Consumed))));
+    let next = request(&env, &call).await;
+    assert!(next.created && next.approval.id != id);
+    env.stop().await;
+}
+
+#[actix_web::test]
+async fn expired_approvals_are_neither_decided_nor_consumed_and_the_sweep_marks_them() {
+    let env = Env::start().await;
+    let (tenant, _) = whoami(&env, &env.a.admin_key).await;
+    let pending = request(&env, &Call::new(&tenant, RequesterKind::Agent, "agent-1", "t-1")).await.approval.id;
+    let call = Call::new(&tenant, RequesterKind::Agent, "agent-1", "t-2");
+    let approved = request(&env, &call).await.approval.id;
+    let live = request(&env, &Call::new(&tenant, RequesterKind::Agent, "agent-1", "t-3")).await.approval.id;
+    env.api(&env.a.admin_key, "POST", &approve(&approved), None).await.expect(200);
+    let count = |env: &Env| {
+        let tenant = tenant.clone();
+        let db = env.ctx.db.clone();
+        async move { db.run(move |conn| store::pending_count(conn, &tenant, now())).await.unwrap() }
+    };
+    assert_eq!(count(&env).await, 2);
+
+    age(&env, &pending).await;
+    age(&env, &approved).await;
+    assert_eq!(count(&env).await, 1, "an expired approval no longer waits");
+    let late = env.api(&env.a.admin_key, "POST", &approve(&pending), None).await.expect(409);
+    assert!(late.body["error"]["message"].as_str().unwrap().contains("expired"), "{}", late.body);
+    assert!(matches!(consume(&env, &call, &approved).await, Err(ApprovalError::Expired)));
+
+    let swept = env.ctx.db.run(|conn| store::expire_due(conn, now())).await.unwrap();
+    assert_eq!(swept, 2);
+    assert_eq!(status_of(&env, &env.a.admin_key, &pending).await, "expired");
+    assert_eq!(status_of(&env, &env.a.admin_key, &approved).await, "expired");
+    assert_eq!(status_of(&env, &env.a.admin_key, &live).await, "pending");
+    let again = env.api(&env.a.admin_key, "POST", &approve(&pending), None).await.expect(409);
+    assert!(again.body["error"]["message"].as_str().unwrap().contains("already expired"), "{}", again.body);
+    env.stop().await;
+}
+
+#[actix_web::test]
+async fn approvals_are_decided_by_people_never_by_their_requester_nor_an_agent() {
+    let env = Env::start().await;
+    let (tenant, admin_id) = whoami(&env, &env.a.admin_key).await;
+    let (agent_id, agent_key) = keyed_agent(&env, &env.a, "bot", &[&env.a.technician_role]).await;
+    let by_agent = request(&env, &Call::new(&tenant, RequesterKind::Agent, &agent_id, "t-1")).await.approval.id;
+    let by_admin = request(&env, &Call::new(&tenant, RequesterKind::User, &admin_id, "t-1")).await.approval.id;
+
+    // An agent (even one whose roles were given the permission) never decides.
+    // Agents' keys do not open the admin API at all; and the store refuses an agent even when
+    // it is handed every permission.
+    env.api(&agent_key, "POST", &approve(&by_agent), None).await.expect(401);
+    let agent = alga_core::Principal {
+        tenant_id: tenant.clone(),
+        tenant_slug: "tenant-a".into(),
+        actor: alga_core::identity::Actor::Agent { id: agent_id.clone(), name: "bot".into() },
+        api_key_id: None,
+        roles: Vec::new(),
+        permissions: alga_core::rbac::PermissionSet::all(),
+    };
+    let id = by_agent.clone();
+    let refused = env.ctx.db.run(move |conn| store::decide(conn, &agent, &id, true, None, now())).await;
+    assert!(matches!(refused, Err(ApprovalError::NotHuman)), "{refused:?}");
+    // A technician lacks the permission.
+    env.api(&env.a.tech_key, "POST", &approve(&by_agent), None).await.expect(403);
+    env.api(&env.a.tech_key, "GET", "/api/v1/mcp/approvals", None).await.expect(403);
+    // Nobody approves their own call.
+    let own = env.api(&env.a.admin_key, "POST", &approve(&by_admin), None).await.expect(403);
+    assert!(own.body["error"]["message"].as_str().unwrap().contains("own call"), "{}", own.body);
+    // Another tenant's administrator sees nothing of it.
+    env.api(&env.b.admin_key, "GET", &format!("/api/v1/mcp/approvals/{by_agent}"), None).await.expect(404);
+    env.api(&env.b.admin_key, "POST", &approve(&by_agent), None).await.expect(404);
+    let listed = env.api(&env.b.admin_key, "GET", "/api/v1/mcp/approvals", None).await.expect(200);
+    assert_eq!(listed.data().as_array().unwrap().len(), 0);
+    for id in [&by_agent, &by_admin] {
+        assert_eq!(status_of(&env, &env.a.admin_key, id).await, "pending");
+    }
+
+    // A denial says why; an administrator of the tenant decides once.
+    let bare = env.api(&env.a.admin_key, "POST", &format!("/api/v1/mcp/approvals/{by_agent}/deny"), None).await;
+    bare.expect(400);
+    let denied = env
+        .api(
+            &env.a.admin_key,
+            "POST",
+            &format!("/api/v1/mcp/approvals/{by_agent}/deny"),
+            Some(json!({ "reason": "Not this one." })),
+        )
+        .await
+        .expect(200);
+    assert_eq!(denied.data()["status"], "denied");
+    assert_eq!(denied.data()["decided_by"], admin_id);
+    assert_eq!(denied.data()["decision_reason"], "Not this one.");
+    let twice = env.api(&env.a.admin_key, "POST", &approve(&by_agent), None).await.expect(409);
+    assert!(twice.body["error"]["message"].as_str().unwrap().contains("already denied"), "{}", twice.body);
+
+    // Listing by status, paginated.
+    let pending = env.api(&env.a.admin_key, "GET", "/api/v1/mcp/approvals?status=pending", None).await.expect(200);
+    let ids: Vec<&str> = pending.data().as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [by_admin.as_str()]);
+    let page = env.api(&env.a.admin_key, "GET", "/api/v1/mcp/approvals?limit=1&page=2", None).await.expect(200);
+    assert_eq!(page.data().as_array().unwrap().len(), 1);
+    assert_eq!(page.body["pagination"]["total"], 2);
+    env.api(&env.a.admin_key, "GET", "/api/v1/mcp/approvals?status=maybe", None).await.expect(400);
+
+    // The decision is in the admin audit, with who and before/after.
+    let audit = env.api(&env.a.admin_key, "GET", "/api/v1/mcp/admin-audit?target_kind=mcp_approval", None).await;
+    let rows = audit.expect(200).data().as_array().unwrap().clone();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["action"], "approval.deny");
+    assert_eq!(rows[0]["target_id"], by_agent.as_str());
+    assert_eq!(rows[0]["user_id"], admin_id);
+    assert!(rows[0]["after"].to_string().contains("Not this one."), "{}", rows[0]);
+    env.stop().await;
+}
+
+#[actix_web::test]
+async fn an_approval_naming_roles_needs_an_approver_holding_them_now() {
+    let env = Env::start().await;
+    let (tenant, _) = whoami(&env, &env.a.admin_key).await;
+    let mut call = Call::new(&tenant, RequesterKind::Agent, "agent-1", "t-1");
+    call.approver_roles = vec!["Billing".into()];
+    let id = request(&env, &call).await.approval.id;
+    let missing = env.api(&env.a.admin_key, "POST", &approve(&id), None).await.expect(403);
+    assert!(missing.body["error"]["message"].as_str().unwrap().contains("Billing"), "{}", missing.body);
+
+    // A Billing role holding the permission, given to a user with a key of their own.
+    let role = env
+        .api(
+            &env.a.admin_key,
+            "POST",
+            "/api/v1/roles",
+            Some(json!({ "name": "Billing", "permissions": ["mcp_approval:update"] })),
+        )
+        .await
+        .expect(201);
+    let role_id = role.data()["id"].as_str().unwrap().to_owned();
+    let user = env
+        .api(
+            &env.a.admin_key,
+            "POST",
+            "/api/v1/users",
+            Some(json!({ "email": "billing@tenant-a.test", "display_name": "Bill", "password": "correct horse battery staple 1", "role_ids": [role_id] })),
+        )
+        .await
+        .expect(201);
+    let user_id = user.data()["id"].as_str().unwrap().to_owned();
+    let key = env
+        .api(&env.a.admin_key, "POST", "/api/v1/api-keys", Some(json!({ "description": "bill", "user_id": user_id })))
+        .await;
+    let key = key.expect(201).data()["key"].as_str().unwrap().to_owned();
+    let approved = env.api(&key, "POST", &approve(&id), None).await.expect(200);
+    assert_eq!(approved.data()["status"], "approved");
+    assert_eq!(approved.data()["decided_by"], user_id);
+    env.stop().await;
+}
+
+#[actix_web::test]
+async fn the_request_state_key_is_generated_once_and_shared_unless_configured() {
+    let env = Env::start().await;
+    let first = env.ctx.db.run(|conn| seal::state_key(conn, None)).await.unwrap();
+    let second = env.ctx.db.run(|conn| seal::state_key(conn, None)).await.unwrap();
+    assert_eq!(first, second, "the stored key is read back, not made again");
+    let configured = SealKey::new([9u8; 32]);
+    let given = configured.clone();
+    let used = env.ctx.db.run(move |conn| seal::state_key(conn, Some(&given))).await.unwrap();
+    assert_eq!(used, configured);
+    assert_ne!(used, first);
+
+    // A state sealed with the stored key opens with the key another connection reads.
+    let state = seal::State {
+        approval_id: "apr_x".into(),
+        tenant_id: "t".into(),
+        principal: "agent:a".into(),
+        method: "tools/call".into(),
+        tool: "call_api_endpoint".into(),
+        args_digest: "0".repeat(64),
+        expires_at: now() + Duration::minutes(5),
+    };
+    let text = seal::seal(&first, &state).unwrap();
+    assert_eq!(seal::open(&second, &text, now()).unwrap().approval_id, "apr_x");
+    env.stop().await;
+}

@@ -1,0 +1,2 @@
+DROP TABLE mcp_secrets;
+DROP TABLE mcp_approvals;
