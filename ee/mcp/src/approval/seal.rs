@@ -37,9 +37,9 @@ const SECRET_NAME: &str = "request_state_key";
 /// The longest text `open` reads: a payload is a few hundred bytes.
 const MAX_TEXT: usize = 4096;
 
-/// An AES-256 key. Its `Debug` never shows it.
+/// An AES-256 key. Its `Debug` never shows it. Boxed: it sits in the server's settings.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SealKey([u8; 32]);
+pub struct SealKey(Box<[u8; 32]>);
 
 impl fmt::Debug for SealKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -49,14 +49,14 @@ impl fmt::Debug for SealKey {
 
 impl SealKey {
     pub fn new(bytes: [u8; 32]) -> SealKey {
-        SealKey(bytes)
+        SealKey(Box::new(bytes))
     }
 
     /// A fresh random key.
     pub fn generate() -> Result<SealKey, SealError> {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(|e| SealError::Crypto(format!("no randomness: {e}")))?;
-        Ok(SealKey(bytes))
+        Ok(SealKey::new(bytes))
     }
 
     /// The key as configured: 32 bytes as 64 hex digits or unpadded base64url.
@@ -71,16 +71,16 @@ impl SealKey {
         };
         let bytes: [u8; 32] =
             bytes.try_into().map_err(|_| "must be 32 bytes (64 hex digits or 43 base64url characters)".to_owned())?;
-        Ok(SealKey(bytes))
+        Ok(SealKey::new(bytes))
     }
 
     fn encoded(&self) -> String {
-        URL_SAFE_NO_PAD.encode(self.0)
+        URL_SAFE_NO_PAD.encode(*self.0)
     }
 
     fn id(&self) -> [u8; KEY_ID_LEN] {
         let mut input = b"alga requestState key id ".to_vec();
-        input.extend_from_slice(&self.0);
+        input.extend_from_slice(&*self.0);
         let hash = openssl::sha::sha256(&input);
         let mut id = [0u8; KEY_ID_LEN];
         id.copy_from_slice(&hash[..KEY_ID_LEN]);
@@ -188,7 +188,7 @@ pub fn seal(key: &SealKey, state: &State) -> Result<String, SealError> {
     getrandom::fill(&mut nonce).map_err(|e| SealError::Crypto(format!("no randomness: {e}")))?;
     let key_id = key.id();
     let mut tag = [0u8; TAG_LEN];
-    let sealed = encrypt_aead(Cipher::aes_256_gcm(), &key.0, Some(&nonce), &aad(&key_id), &plain, &mut tag)
+    let sealed = encrypt_aead(Cipher::aes_256_gcm(), &*key.0, Some(&nonce), &aad(&key_id), &plain, &mut tag)
         .map_err(|e| SealError::Crypto(e.to_string()))?;
     let mut bytes = Vec::with_capacity(KEY_ID_LEN + NONCE_LEN + sealed.len() + TAG_LEN);
     bytes.extend_from_slice(&key_id);
@@ -219,7 +219,7 @@ pub fn open(key: &SealKey, text: &str, now: NaiveDateTime) -> Result<State, Seal
     }
     let (nonce, rest) = rest.split_at(NONCE_LEN);
     let (sealed, tag) = rest.split_at(rest.len() - TAG_LEN);
-    let plain = decrypt_aead(Cipher::aes_256_gcm(), &key.0, Some(nonce), &aad(key_id), sealed, tag)
+    let plain = decrypt_aead(Cipher::aes_256_gcm(), &*key.0, Some(nonce), &aad(key_id), sealed, tag)
         .map_err(|_| SealError::Tampered)?;
     // Authentic, so ours: a payload that does not parse is a format this version does not read.
     let payload: Payload = serde_json::from_slice(&plain).map_err(|_| SealError::UnsupportedVersion)?;

@@ -345,7 +345,7 @@ pub fn request(conn: &mut DbConn, new: &NewApproval<'_>, now: NaiveDateTime) -> 
         // A concurrent identical request that committed first wins (the open-approval unique
         // index); on PostgreSQL this waits for it, then inserts nothing and the read finds it.
         let inserted = alga_core::on_backend!(&mut *conn, |c| diesel::insert_into(mcp_approvals::table)
-            .values(values.clone())
+            .values(values)
             .on_conflict_do_nothing()
             .execute(c))?;
         let approval = open_of(conn, binding)?
