@@ -179,8 +179,7 @@ when { context.closes && resource.client.tags.contains("vip") };
     .await;
     let close = |id: &str, status: &str| json!({ "entryId": "tickets.update", "path": { "id": id }, "body": { "status_id": status } });
 
-    let refused = env.call_api("/api/mcp", &key, close(&ticket, &close_vip)).await.expect(200);
-    assert_eq!(result(&refused)["status"], 403, "{}", refused.body);
+    let refused = env.call_status(&key, close(&ticket, &close_vip), 403).await;
     let said = refused.body["result"]["content"][0]["text"].as_str().unwrap();
     assert!(said.contains("Refused by policy `no-vip-close`: VIP tickets are closed by people."), "{said}");
     let still = env.api(&a.admin_key, "GET", &format!("/api/v1/tickets/{ticket}"), None).await.expect(200);
@@ -188,19 +187,16 @@ when { context.closes && resource.client.tags.contains("vip") };
 
     // Another status change of the VIP ticket does not close it: allowed.
     let open = text(&env, closed(&ticket).replace("is_closed = true", "is_closed = false")).await;
-    let moved = env.call_api("/api/mcp", &key, close(&ticket, &open)).await.expect(200);
-    assert_eq!(result(&moved)["status"], 200, "{}", moved.body);
+    env.call_status(&key, close(&ticket, &open), 200).await;
 
-    let allowed = env.call_api("/api/mcp", &key, close(&other, &close_other)).await.expect(200);
-    assert_eq!(result(&allowed)["status"], 200, "{}", allowed.body);
+    env.call_status(&key, close(&other, &close_other), 200).await;
     let row = &env.audit(a, &format!("agent_id={agent}")).await[0];
     assert_eq!((row["decision"].as_str(), row["policy_decision"].as_str()), (Some("allow"), Some("allow")));
     assert_eq!((ids(row), row["policy_version"].as_i64()), (Vec::<String>::new(), Some(1)));
 
     // The client's tag removed by another process: the very next call reads the record anew.
     exec(&env, format!("DELETE FROM taggings WHERE tenant_id = '{tenant}' AND entity_id = '{vip}'")).await;
-    let now_allowed = env.call_api("/api/mcp", &key, close(&ticket, &close_vip)).await.expect(200);
-    assert_eq!(result(&now_allowed)["status"], 200, "{}", now_allowed.body);
+    env.call_status(&key, close(&ticket, &close_vip), 200).await;
 
     // A new version (every ticket update refused) stored by plain SQL applies to the next call.
     store_set(
@@ -213,14 +209,12 @@ forbid (principal, action == Alga::Action::"tickets.update", resource);
 "#,
     )
     .await;
-    let frozen = env.call_api("/api/mcp", &key, close(&other, &close_other)).await.expect(200);
-    assert_eq!(result(&frozen)["status"], 403, "{}", frozen.body);
+    env.call_status(&key, close(&other, &close_other), 403).await;
     let row = &env.audit(a, &format!("agent_id={agent}")).await[0];
     assert_eq!((ids(row), row["policy_version"].as_i64()), (vec!["frozen".to_owned()], Some(2)));
     // An empty newest version: roles alone, no policy columns.
     store_set(&env, &tenant, 3, "enforce", "").await;
-    let free = env.call_api("/api/mcp", &key, close(&other, &close_other)).await.expect(200);
-    assert_eq!(result(&free)["status"], 200, "{}", free.body);
+    env.call_status(&key, close(&other, &close_other), 200).await;
     assert!(env.audit(a, &format!("agent_id={agent}")).await[0].get("policy_decision").is_none());
     env.stop().await;
 }
@@ -257,16 +251,13 @@ async fn an_eight_hour_rule_refuses_long_entries_and_shadow_mode_only_records() 
     let before = count().await;
 
     store_set(&env, &tenant, 1, "enforce", EIGHT_HOURS).await;
-    let long = env.call_api("/api/mcp", &key, entry(&ticket, &user, 600)).await.expect(200);
-    assert_eq!(result(&long)["status"], 403, "{}", long.body);
+    env.call_status(&key, entry(&ticket, &user, 600), 403).await;
     assert_eq!(count().await, before, "nothing logged");
-    let short = env.call_api("/api/mcp", &key, entry(&ticket, &user, 60)).await.expect(200);
-    assert_eq!(result(&short)["status"], 201, "{}", short.body);
+    env.call_status(&key, entry(&ticket, &user, 60), 201).await;
 
     // Shadow: the call goes by roles alone; the row says what the policies would have decided.
     store_set(&env, &tenant, 2, "shadow", EIGHT_HOURS).await;
-    let shadowed = env.call_api("/api/mcp", &key, entry(&ticket, &user, 600)).await.expect(200);
-    assert_eq!(result(&shadowed)["status"], 201, "{}", shadowed.body);
+    env.call_status(&key, entry(&ticket, &user, 600), 201).await;
     let row = &env.audit(a, &format!("agent_id={agent}")).await[0];
     assert_eq!((row["decision"].as_str(), row["policy_decision"].as_str()), (Some("allow"), Some("deny")));
     assert_eq!((row["policy_mode"].as_str(), row["policy_version"].as_i64()), (Some("shadow"), Some(2)));
@@ -286,8 +277,7 @@ async fn a_policy_never_widens_roles() {
     let ticket = first_ticket(&env).await;
     store_set(&env, &tenant, 1, "enforce", EIGHT_HOURS).await;
     let write = json!({ "entryId": "tickets.update", "path": { "id": ticket }, "body": { "title": "renamed" } });
-    let refused = env.call_api("/api/mcp", &key, write).await.expect(200);
-    assert_eq!(result(&refused)["status"], 403, "{}", refused.body);
+    env.call_status(&key, write, 403).await;
     let row = &env.audit(a, &format!("agent_id={agent}")).await[0];
     assert_eq!((row["decision"].as_str(), row["reason"].as_str()), (Some("deny"), Some("forbidden")));
     // Refused by roles before any policy was asked.
@@ -318,8 +308,7 @@ forbid (principal, action == Alga::Action::"time_entries.create", resource);
         assert!([201, 403].contains(&result(answer)["status"].as_i64().unwrap()), "{}", answer.body);
     }
     // After it, nothing passes.
-    let after = env.call_api("/api/mcp", &key, entry(&ticket, &user, 30)).await.expect(200);
-    assert_eq!(result(&after)["status"], 403, "{}", after.body);
+    env.call_status(&key, entry(&ticket, &user, 30), 403).await;
 
     let rows = env.audit(a, &format!("agent_id={agent}&page_size=100")).await;
     for row in &rows {

@@ -49,19 +49,15 @@ async fn policy_an_update_giving_only_the_end_is_decided_on_the_entrys_resulting
     assert_eq!(entry_minutes(&env, &entry).await, "60", "nothing changed");
     // Written the relaxed way the operation also accepts.
     let relaxed = update_entry(&entry, &json!({ "ended_at": "2026-11-24 18:00:00Z" }));
-    let relaxed = env.call_api("/api/mcp", &key, relaxed).await.expect(200);
-    assert_eq!(result(&relaxed)["status"], 403, "{}", relaxed.body);
+    env.call_status(&key, relaxed, 403).await;
     // The start moved back alone keeps the duration: allowed.
     let moved = update_entry(&entry, &json!({ "started_at": "2026-11-24T01:00:00Z" }));
-    let moved = env.call_api("/api/mcp", &key, moved).await.expect(200);
-    assert_eq!(result(&moved)["status"], 200, "{}", moved.body);
+    env.call_status(&key, moved, 200).await;
     // Now from 01:00: an end at 09:30 makes 8.5 hours.
     let over = update_entry(&entry, &json!({ "ended_at": "2026-11-24T09:30:00Z" }));
-    let over = env.call_api("/api/mcp", &key, over).await.expect(200);
-    assert_eq!(result(&over)["status"], 403, "{}", over.body);
+    env.call_status(&key, over, 403).await;
     let fine = update_entry(&entry, &json!({ "ended_at": "2026-11-24T09:00:00Z" }));
-    let fine = env.call_api("/api/mcp", &key, fine).await.expect(200);
-    assert_eq!(result(&fine)["status"], 200, "{}", fine.body);
+    env.call_status(&key, fine, 200).await;
     assert_eq!(entry_minutes(&env, &entry).await, "480");
     env.stop().await;
 }
@@ -185,18 +181,15 @@ async fn policy_the_vip_template_holds_against_case_moves_retagging_and_tag_or_s
     };
     let created_closed = env.call_api("/api/mcp", &key, create(&vip)).await.expect(200);
     refused_by(&created_closed, "no-closing-vip-tickets");
-    let plain_created = env.call_api("/api/mcp", &key, create(&plain)).await.expect(200);
-    assert_eq!(result(&plain_created)["status"], 201, "{}", plain_created.body);
+    env.call_status(&key, create(&plain), 201).await;
     let vip_tickets = env.api(&a.admin_key, "GET", &format!("/api/v1/tickets?client_id={vip}"), None).await.expect(200);
     assert_eq!(vip_tickets.data().as_array().map(Vec::len), Some(1), "nothing was created for the VIP client");
 
     // Other changes stay allowed: closing a plain client's ticket, retitling the VIP one.
     let plain_close = update("tickets.update", &other, json!({ "status_id": close_other }));
-    let plain_close = env.call_api("/api/mcp", &key, plain_close).await.expect(200);
-    assert_eq!(result(&plain_close)["status"], 200, "{}", plain_close.body);
+    env.call_status(&key, plain_close, 200).await;
     let retitle = update("tickets.update", &ticket, json!({ "title": "Still open" }));
-    let retitle = env.call_api("/api/mcp", &key, retitle).await.expect(200);
-    assert_eq!(result(&retitle)["status"], 200, "{}", retitle.body);
+    env.call_status(&key, retitle, 200).await;
     env.stop().await;
 }
 
@@ -218,13 +211,10 @@ when { context.cleared.contains("assigned_to") };
     store_set(&env, &tenant, 1, "enforce", keep_assigned).await;
     let update = |body: Value| json!({ "entryId": "tickets.update", "path": { "id": ticket }, "body": body });
 
-    let unassign = env.call_api("/api/mcp", &key, update(json!({ "assigned_to": null }))).await.expect(200);
-    assert_eq!(result(&unassign)["status"], 403, "{}", unassign.body);
+    env.call_status(&key, update(json!({ "assigned_to": null })), 403).await;
     let assigned = text(&env, format!("SELECT assigned_to AS value FROM tickets WHERE id = '{ticket}'")).await;
     assert_eq!(assigned, user, "still assigned");
-    let retitle = env.call_api("/api/mcp", &key, update(json!({ "title": "Renamed" }))).await.expect(200);
-    assert_eq!(result(&retitle)["status"], 200, "{}", retitle.body);
-    let reassign = env.call_api("/api/mcp", &key, update(json!({ "assigned_to": user }))).await.expect(200);
-    assert_eq!(result(&reassign)["status"], 200, "{}", reassign.body);
+    env.call_status(&key, update(json!({ "title": "Renamed" })), 200).await;
+    env.call_status(&key, update(json!({ "assigned_to": user })), 200).await;
     env.stop().await;
 }

@@ -8,16 +8,8 @@ use alga_core::db::Backend;
 use diesel::connection::SimpleConnection;
 use serde_json::{Value, json};
 
+use super::policy_calls::unlimited;
 use crate::support::{Env, keyed_agent};
-
-async fn unlimited() -> Env {
-    Env::with(alga_ee_mcp::Settings {
-        mcp_call_burst: 100.0,
-        mcp_writes_per_second: 100.0,
-        ..alga_ee_mcp::Settings::default()
-    })
-    .await
-}
 
 async fn tenant_id(env: &Env) -> String {
     let me = env.api(&env.a.admin_key, "GET", "/api/v1/me", None).await.expect(200);
@@ -217,8 +209,7 @@ async fn a_set_that_no_longer_compiles_fails_closed_when_enforced_and_is_recorde
 
     store_set(&env, &tenant, 1, "enforce", NO_LONGER_COMPILES);
     for call in [&get, &update] {
-        let refused = env.call_api("/api/mcp", &key, call.clone()).await.expect(200);
-        assert_eq!(result(&refused)["status"], 503, "{}", refused.body);
+        env.call_status(&key, call.clone(), 503).await;
     }
     let rows = env.audit(&env.a, &format!("agent_id={agent}")).await;
     for row in &rows[..2] {
@@ -231,8 +222,7 @@ async fn a_set_that_no_longer_compiles_fails_closed_when_enforced_and_is_recorde
     assert_ne!(after.data()["title"], "Renamed", "the refused update changed nothing");
 
     store_set(&env, &tenant, 2, "shadow", NO_LONGER_COMPILES);
-    let updated = env.call_api("/api/mcp", &key, update).await.expect(200);
-    assert_eq!(result(&updated)["status"], 200, "{}", updated.body);
+    env.call_status(&key, update, 200).await;
     let row = &env.audit(&env.a, &format!("agent_id={agent}")).await[0];
     assert_eq!((row["decision"].as_str(), row["policy_decision"].as_str()), (Some("allow"), Some("deny")), "{row}");
     assert_eq!((row["policy_mode"].as_str(), row["policy_version"].as_i64()), (Some("shadow"), Some(2)));
@@ -263,8 +253,7 @@ async fn every_governed_call_records_its_input_and_its_evaluation_errors() {
 
     let get = json!({ "entryId": "tickets.get", "path": { "id": ticket } });
     env.call_api("/api/mcp", &key, get).await.expect(200);
-    let logged = env.call_api("/api/mcp", &key, entry.clone()).await.expect(200);
-    assert_eq!(result(&logged)["status"], 201, "{}", logged.body);
+    env.call_status(&key, entry.clone(), 201).await;
     let rows = env.audit(&env.a, &format!("agent_id={agent}")).await;
     for row in &rows {
         assert!(row.get("policy_decision").is_none(), "no set applied: {row}");
@@ -278,8 +267,7 @@ async fn every_governed_call_records_its_input_and_its_evaluation_errors() {
     assert_eq!((report.data()["exact"].as_u64(), report.data()["approximate"].as_u64()), (Some(2), Some(0)));
 
     store_set(&env, &tenant, 1, "enforce", OVERFLOWS);
-    let refused = env.call_api("/api/mcp", &key, entry).await.expect(200);
-    assert_eq!(result(&refused)["status"], 403, "{}", refused.body);
+    env.call_status(&key, entry, 403).await;
     let row = &env.audit(&env.a, &format!("agent_id={agent}")).await[0];
     let errors: Vec<String> = serde_json::from_str(row["policy_errors"].as_str().unwrap()).unwrap();
     assert!(errors.len() == 1 && errors[0].starts_with("overflowing: "), "{errors:?}");

@@ -256,6 +256,13 @@ impl Env {
         self.rpc(endpoint, bearer, "tools/call", json!({ "name": "call_api_endpoint", "arguments": arguments })).await
     }
 
+    /// `call_api_endpoint` at `/api/mcp`, checking the status the operation answered with.
+    pub async fn call_status(&self, bearer: &str, arguments: Value, status: u16) -> Answer {
+        let answer = self.call_api("/api/mcp", bearer, arguments).await.expect(200);
+        assert_eq!(answer.body["result"]["structuredContent"]["status"], status, "{}", answer.body);
+        answer
+    }
+
     pub fn resource(&self, slug: Option<&str>) -> String {
         match slug {
             Some(slug) => format!("{}/t/{slug}/api/mcp", self.base),
