@@ -31,6 +31,14 @@ pub const MAX_SOURCE_BYTES: usize = 100_000;
 /// The lines of context around each change in a history diff.
 const DIFF_CONTEXT: usize = 2;
 
+/// The largest table (changed old lines x changed new lines) a diff computes: 16 MB of `u32`.
+/// Two 100 KB sources of short lines would need 2.5 GB; beyond this the changed section is shown
+/// replaced as a whole.
+const DIFF_MAX_CELLS: usize = 4_000_000;
+
+/// The heading of a hunk too large to compare line by line.
+pub const DIFF_REPLACED: &str = "too many changed lines to compare: the whole section is shown replaced";
+
 pub fn mode_name(mode: Mode) -> &'static str {
     match mode {
         Mode::Enforce => "enforce",
@@ -200,11 +208,20 @@ fn latest(conn: &mut DbConn, tenant: &str) -> Result<Option<Row>, ApiError> {
         .optional()?)
 }
 
+/// Runs CPU-bound work (compiling a 100 KB source, diffing) on the blocking pool: on an async
+/// worker it would stall every other request that worker serves.
+async fn off_async<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    web::block(work).await.map_err(|e| {
+        tracing::error!(error = %e, "policy work on the blocking pool failed");
+        ApiError::internal(&e)
+    })
+}
+
 /// The tenant's current version (version 0, empty, when none was ever saved).
 pub async fn current(ctx: &AppContext, tenant: &str) -> Result<PolicySetView, ApiError> {
     let tenant = tenant.to_owned();
     let row = ctx.db.run(move |conn| latest(conn, &tenant)).await?;
-    Ok(row.map_or_else(PolicySetView::none, PolicySetView::of))
+    off_async(move || row.map_or_else(PolicySetView::none, PolicySetView::of)).await
 }
 
 /// One version of the tenant's, or 404.
@@ -222,7 +239,9 @@ pub async fn version(ctx: &AppContext, tenant: &str, version: i64) -> Result<Pol
             )
         })
         .await?;
-    row.map(PolicySetView::of).ok_or_else(|| ApiError::not_found("No policy set version with this number."))
+    off_async(move || row.map(PolicySetView::of))
+        .await?
+        .ok_or_else(|| ApiError::not_found("No policy set version with this number."))
 }
 
 /// The tenant's versions, newest first, each with its diff from the version before.
@@ -244,7 +263,14 @@ pub async fn history(ctx: &AppContext, tenant: &str, page: PageRequest) -> Resul
         })
         .await?;
     let shown = rows.len().min(usize::try_from(page.limit()).unwrap_or(usize::MAX));
-    let entries = (0..shown)
+    let entries = off_async(move || history_entries(&rows, shown)).await?;
+    Ok(page.page(entries, total))
+}
+
+/// The first `shown` of `rows` (newest first) with their diffs; the row after each is the
+/// version before it.
+fn history_entries(rows: &[Row], shown: usize) -> Vec<HistoryEntry> {
+    (0..shown)
         .map(|i| {
             let row = &rows[i];
             let before = rows.get(i + 1);
@@ -260,18 +286,22 @@ pub async fn history(ctx: &AppContext, tenant: &str, page: PageRequest) -> Resul
                 diff: line_diff(before.map_or("", |b| b.source.as_str()), &row.source),
             }
         })
-        .collect();
-    Ok(page.page(entries, total))
+        .collect()
 }
 
 /// Saves the next version: validated, only on top of `expected_version`, with the admin audit in
 /// the same transaction. Saving what is already current stores nothing and returns it.
 pub async fn save(ctx: &AppContext, who: &Arc<Principal>, body: SavePolicies) -> Result<PolicySetView, ApiError> {
     check_size(&body.source)?;
-    if let Err(diagnostics) = engine::compile(&body.source) {
+    let (source, problems) = off_async(move || {
+        let problems = engine::compile(&body.source).err();
+        (body.source, problems)
+    })
+    .await?;
+    if let Some(diagnostics) = problems {
         return Err(invalid(&diagnostics));
     }
-    store(ctx, who, body.source, body.mode, body.expected_version).await
+    store(ctx, who, source, body.mode, body.expected_version).await
 }
 
 /// Removes every policy (roles alone from now on): a new version with an empty source.
@@ -359,6 +389,14 @@ pub fn line_diff(old: &str, new: &str) -> String {
     if ma.is_empty() && mb.is_empty() {
         return String::new();
     }
+    if ma.len().saturating_mul(mb.len()) > DIFF_MAX_CELLS {
+        // No table: every changed old line removed, then every new one added, in one hunk.
+        let mut ops: Vec<(char, &str)> = a[..prefix].iter().map(|l| (' ', *l)).collect();
+        ops.extend(ma.iter().map(|l| ('-', *l)));
+        ops.extend(mb.iter().map(|l| ('+', *l)));
+        ops.extend(a[a.len() - suffix..].iter().map(|l| (' ', *l)));
+        return hunks(&ops, Some(DIFF_REPLACED));
+    }
     // lcs[i][j]: the longest common subsequence of ma[i..] and mb[j..].
     let mut lcs = vec![vec![0u32; mb.len() + 1]; ma.len() + 1];
     for i in (0..ma.len()).rev() {
@@ -384,13 +422,17 @@ pub fn line_diff(old: &str, new: &str) -> String {
         }
     }
     ops.extend(a[a.len() - suffix..].iter().map(|l| (' ', *l)));
-    hunks(&ops)
+    hunks(&ops, None)
 }
 
-/// The changed lines of `ops` with their context, in hunks headed `@@ -start,count +start,count @@`.
-fn hunks(ops: &[(char, &str)]) -> String {
+/// The changed lines of `ops` with their context, in hunks headed `@@ -start,count +start,count @@`
+/// (and `heading` after, when given).
+fn hunks(ops: &[(char, &str)], heading: Option<&str>) -> String {
     let changed: Vec<usize> = ops.iter().enumerate().filter(|(_, (k, _))| *k != ' ').map(|(n, _)| n).collect();
     let mut out = String::new();
+    // Old and new lines before `counted`, carried from hunk to hunk: linear in the ops, however
+    // many hunks there are.
+    let (mut counted, mut old_before, mut new_before) = (0, 0, 0);
     let mut k = 0;
     while k < changed.len() {
         let start = changed[k].saturating_sub(DIFF_CONTEXT);
@@ -400,11 +442,16 @@ fn hunks(ops: &[(char, &str)]) -> String {
             end = changed[k];
         }
         let end = (end + DIFF_CONTEXT + 1).min(ops.len());
-        let old_start = ops[..start].iter().filter(|(k, _)| *k != '+').count() + 1;
-        let new_start = ops[..start].iter().filter(|(k, _)| *k != '-').count() + 1;
+        old_before += ops[counted..start].iter().filter(|(k, _)| *k != '+').count();
+        new_before += ops[counted..start].iter().filter(|(k, _)| *k != '-').count();
+        counted = start;
+        let (old_start, new_start) = (old_before + 1, new_before + 1);
         let old_count = ops[start..end].iter().filter(|(k, _)| *k != '+').count();
         let new_count = ops[start..end].iter().filter(|(k, _)| *k != '-').count();
-        let _ = writeln!(out, "@@ -{old_start},{old_count} +{new_start},{new_count} @@");
+        let _ = match heading {
+            Some(heading) => writeln!(out, "@@ -{old_start},{old_count} +{new_start},{new_count} @@ {heading}"),
+            None => writeln!(out, "@@ -{old_start},{old_count} +{new_start},{new_count} @@"),
+        };
         for (kind, line) in &ops[start..end] {
             out.push(*kind);
             out.push_str(line);
@@ -454,7 +501,7 @@ async fn get_templates(_: Admin) -> HttpResponse {
 }
 
 async fn post_validate(_: Admin, body: web::Json<ValidateBody>) -> Result<HttpResponse, ApiError> {
-    let diagnostics = validate(&body.source)?;
+    let diagnostics = off_async(move || validate(&body.source)).await??;
     Ok(HttpResponse::Ok().json(json!({ "data": { "valid": diagnostics.is_empty(), "diagnostics": diagnostics } })))
 }
 
@@ -506,6 +553,40 @@ mod tests {
     fn removals_and_insertions_in_the_middle() {
         let diff = line_diff("a\nb\nc\nd\n", "a\nc\nx\nd\n");
         assert_eq!(diff, "@@ -1,4 +1,4 @@\n a\n-b\n c\n+x\n d\n");
+    }
+
+    #[test]
+    fn a_huge_diff_is_one_replacement_without_a_table() {
+        // 25k x 25k lines would be a 2.5 GB table; capped, it is one labeled hunk, at once.
+        let old = "//a\n".repeat(25_000);
+        let new = "//b\n".repeat(25_000);
+        let started = std::time::Instant::now();
+        let diff = line_diff(&old, &new);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let header = format!("@@ -1,25000 +1,25000 @@ {DIFF_REPLACED}\n");
+        assert!(diff.starts_with(&header), "{}", &diff[..200.min(diff.len())]);
+        assert_eq!(diff.matches("@@ -").count(), 1);
+        assert_eq!(diff.lines().filter(|l| *l == "-//a").count(), 25_000);
+        assert_eq!(diff.lines().filter(|l| *l == "+//b").count(), 25_000);
+    }
+
+    #[test]
+    fn a_huge_diff_keeps_its_common_prefix_and_suffix_as_context() {
+        let old = format!("head\n{}tail\n", "//a\n".repeat(3_000));
+        let new = format!("head\n{}tail\n", "//b\n".repeat(3_000));
+        let diff = line_diff(&old, &new);
+        assert!(diff.starts_with(&format!("@@ -1,3002 +1,3002 @@ {DIFF_REPLACED}\n head\n-//a\n")), "{}", &diff[..100]);
+        assert!(diff.ends_with("+//b\n tail\n"));
+    }
+
+    #[test]
+    fn many_hunks_keep_their_numbers() {
+        // Every tenth line changed: hunk numbers are carried from one hunk to the next.
+        let old: String = (1..=100).map(|n| format!("{n}\n")).collect();
+        let new: String = (1..=100).map(|n| if n % 10 == 5 { format!("x{n}\n") } else { format!("{n}\n") }).collect();
+        let diff = line_diff(&old, &new);
+        assert_eq!(diff.matches("@@ -").count(), 10, "{diff}");
+        assert!(diff.contains("@@ -93,5 +93,5 @@\n 93\n 94\n-95\n+x95\n 96\n 97\n"), "{diff}");
     }
 
     #[test]
