@@ -185,10 +185,18 @@ pub fn invalid(diagnostics: &[Diagnostic]) -> ApiError {
     .with_details(json!({ "diagnostics": diagnostics }))
 }
 
-/// 400 when a source is larger than [`MAX_SOURCE_BYTES`].
+/// 400 when a source is larger than [`MAX_SOURCE_BYTES`] or holds more than
+/// [`engine::MAX_POLICIES`] policies (each is held once per operation it may apply to).
 pub fn check_size(source: &str) -> Result<(), ApiError> {
     if source.len() > MAX_SOURCE_BYTES {
         return Err(ApiError::validation("source", format!("must be at most {MAX_SOURCE_BYTES} bytes")));
+    }
+    let count = engine::policy_count(source);
+    if count > engine::MAX_POLICIES {
+        return Err(ApiError::validation(
+            "source",
+            format!("must hold at most {} policies (it holds {count})", engine::MAX_POLICIES),
+        ));
     }
     Ok(())
 }

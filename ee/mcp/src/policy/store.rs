@@ -44,10 +44,29 @@ impl Active {
 pub const BROKEN_SET: &str =
     "The organization's policies could not be applied, so the call is refused; an administrator must save them again.";
 
-/// Compiled sets by (tenant, version). Bounded only to cap memory: a version never changes.
+/// What the cache may hold in all, weighed by [`weight`]: policies held, one per set besides.
+/// A held policy costs about 1.2 KB; a set at [`engine::MAX_POLICIES`] weighs 1,000 when its
+/// policies are broad (the per-operation sets are shared) and up to about 100,000 (120 MB) when
+/// crafted so that every operation gets a different list. So at most about 480 MB: four such
+/// sets, or hundreds of ordinary ones.
+const CACHE_WEIGHT: u64 = 400_000;
+
+/// A cached set's weight: the policies it holds (see [`Compiled::held`]), and one for the entry.
+fn weight(active: &Active) -> u32 {
+    let held = active.compiled.as_ref().map_or(0, Compiled::held);
+    u32::try_from(held.saturating_add(1)).unwrap_or(u32::MAX)
+}
+
+/// Compiled sets by (tenant, version). Bounded only to cap memory, by weight rather than count:
+/// large sets cost thousands of times more than small ones. A version never changes.
 fn cache() -> &'static moka::sync::Cache<(String, i64), Arc<Active>> {
     static CACHE: OnceLock<moka::sync::Cache<(String, i64), Arc<Active>>> = OnceLock::new();
-    CACHE.get_or_init(|| moka::sync::Cache::builder().max_capacity(10_000).build())
+    CACHE.get_or_init(|| {
+        moka::sync::Cache::builder()
+            .max_capacity(CACHE_WEIGHT)
+            .weigher(|_: &(String, i64), active: &Arc<Active>| weight(active))
+            .build()
+    })
 }
 
 fn mode_of(text: &str) -> Result<Mode, ApiError> {

@@ -14,6 +14,7 @@ mod tests;
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use cedar_policy::{
     ActionConstraint, AuthorizationError, Authorizer, Effect, Policy, PolicyId, PolicySet, PrincipalConstraint,
@@ -24,6 +25,10 @@ use serde::{Deserialize, Serialize};
 pub use templates::{Template, templates};
 
 use crate::policy::facts::{CallFacts, Evaluation, PrincipalFacts, PrincipalKind, Visibility};
+
+/// The most policies a set may hold. A compiled set keeps, per (operation, principal kind), the
+/// policies that may apply: about 200 pairs, so every policy may be held 200 times over.
+pub const MAX_POLICIES: usize = 500;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -74,7 +79,10 @@ pub struct Compiled {
     policies: Vec<PolicyMeta>,
     /// Per (operation, principal type), the policies whose scope may match its calls; none
     /// listed, none apply. Cedar evaluates every policy it is given, so each call gets only these.
-    applicable: HashMap<(String, PrincipalKind), PolicySet>,
+    /// Pairs with the same policies share one set (broad forbids apply to every pair).
+    applicable: HashMap<(String, PrincipalKind), Arc<PolicySet>>,
+    /// Policies held in all: the set's and every applicable set's (what the set costs in memory).
+    held: usize,
 }
 
 /// Why a policy is refused besides Cedar's checks: policies only restrict. The one place the
@@ -147,6 +155,22 @@ fn effect_offsets(source: &str) -> Vec<usize> {
     out
 }
 
+/// How many policies a source holds, counted by their effect keywords without parsing: cheap
+/// enough to refuse an oversized source before compiling it.
+pub fn policy_count(source: &str) -> usize {
+    effect_offsets(source).len()
+}
+
+/// The diagnostic of a set holding more than [`MAX_POLICIES`].
+fn too_many(count: usize) -> Diagnostic {
+    Diagnostic {
+        line: 1,
+        column: 1,
+        message: format!("a policy set may hold at most {MAX_POLICIES} policies; this one holds {count}"),
+        policy_id: None,
+    }
+}
+
 /// Parses and validates a tenant's policy source against the schema (strictly) and the
 /// project's rules. Every problem found is returned, each at its line and column.
 pub fn compile(source: &str) -> Result<Compiled, Vec<Diagnostic>> {
@@ -154,6 +178,12 @@ pub fn compile(source: &str) -> Result<Compiled, Vec<Diagnostic>> {
         model::model().map_err(|e| vec![Diagnostic { line: 1, column: 1, message: e.to_string(), policy_id: None }])?;
     let set = PolicySet::from_str(source)
         .map_err(|errors| errors.iter().map(|e| diagnostic(source, e, e.to_string(), None)).collect::<Vec<_>>())?;
+    // Also here, not only where sources are received: a stored set over the limit (saved before
+    // it existed) must not be expanded per operation either.
+    let count = set.policies().count() + set.templates().count();
+    if count > MAX_POLICIES {
+        return Err(vec![too_many(count)]);
+    }
     // Cedar numbers policies `policy0`, `policy1`, … in source order.
     let offsets = effect_offsets(source);
     let mut policies = Vec::new();
@@ -201,7 +231,9 @@ pub fn compile(source: &str) -> Result<Compiled, Vec<Diagnostic>> {
     if diagnostics.is_empty() {
         let applicable = applicable(model, &set)
             .map_err(|message| vec![Diagnostic { line: 1, column: 1, message, policy_id: None }])?;
-        Ok(Compiled { set, policies, applicable })
+        let (applicable, shared) = applicable;
+        let held = policies.len() + shared;
+        Ok(Compiled { set, policies, applicable, held })
     } else {
         // Cedar reports a problem once per action the policy may apply to.
         diagnostics.sort_by(|a, b| (a.line, a.column, &a.message).cmp(&(b.line, b.column, &b.message)));
@@ -238,27 +270,51 @@ fn resource_scope(policy: &Policy, op: &model::OperationModel) -> (bool, bool) {
     }
 }
 
-fn applicable(model: &model::Model, set: &PolicySet) -> Result<HashMap<(String, PrincipalKind), PolicySet>, String> {
+/// The applicable sets per (operation, principal kind), and how many policies they hold in all
+/// (each distinct set counted once).
+type Applicable = (HashMap<(String, PrincipalKind), Arc<PolicySet>>, usize);
+
+fn applicable(model: &model::Model, set: &PolicySet) -> Result<Applicable, String> {
     let mut out = HashMap::new();
+    // Each distinct list of policies is built once and shared: ~200 pairs would otherwise each
+    // hold a copy of every broad forbid.
+    let mut distinct: HashMap<Vec<PolicyId>, Arc<PolicySet>> = HashMap::new();
+    let mut held = 0;
     for (id, op) in &model.operations {
         for kind in [PrincipalKind::Agent, PrincipalKind::User] {
-            let policies: Vec<Policy> = set
+            let policies: Vec<&Policy> = set
                 .policies()
                 .filter(|p| principal_may_match(p, kind) && action_matches(p, op) && resource_scope(p, op).1)
-                .cloned()
                 .collect();
-            if !policies.is_empty() {
-                out.insert((id.clone(), kind), PolicySet::from_policies(policies).map_err(|e| e.to_string())?);
+            if policies.is_empty() {
+                continue;
             }
+            let ids: Vec<PolicyId> = policies.iter().map(|p| p.id().clone()).collect();
+            let shared = match distinct.get(&ids) {
+                Some(shared) => shared.clone(),
+                None => {
+                    held += policies.len();
+                    let built =
+                        Arc::new(PolicySet::from_policies(policies.into_iter().cloned()).map_err(|e| e.to_string())?);
+                    distinct.insert(ids, built.clone());
+                    built
+                }
+            };
+            out.insert((id.clone(), kind), shared);
         }
     }
-    Ok(out)
+    Ok((out, held))
 }
 
 impl Compiled {
     /// The empty set: roles alone.
     pub fn empty() -> Compiled {
-        Compiled { set: PolicySet::new(), policies: Vec::new(), applicable: HashMap::new() }
+        Compiled { set: PolicySet::new(), policies: Vec::new(), applicable: HashMap::new(), held: 0 }
+    }
+
+    /// Policies held in all, the set's and every per-operation set's: a measure of its memory.
+    pub fn held(&self) -> usize {
+        self.held
     }
 
     pub fn len(&self) -> usize {
