@@ -32,8 +32,16 @@ pub const MAX_DAYS: u32 = 90;
 pub const MAX_ROWS: usize = 50_000;
 /// Examples kept per operation, caller and direction.
 const EXAMPLES: usize = 3;
-/// Rows per database read.
-const CHUNK: i64 = 1000;
+/// Rows whose keys and sizes are read at once (a few dozen bytes each).
+const CHUNK: usize = 1000;
+/// The most rows whose columns are read at once, and the most bytes of `arguments` and
+/// `policy_input` they may hold (agents choose those, up to about 1 MB a call): a batch stops
+/// before the row that would cross it, but always has at least one row.
+const BATCH_ROWS: usize = 100;
+const BATCH_BYTES: i64 = 4_000_000;
+/// Replays running at once in this process: each reads and decides up to [`MAX_ROWS`] rows.
+const CONCURRENT_REPLAYS: usize = 2;
+static REPLAYS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_REPLAYS);
 /// Characters of a call's arguments shown in an example.
 const ARGUMENTS_SHOWN: usize = 300;
 
@@ -158,6 +166,8 @@ pub fn replay(conn: &mut DbConn, tenant: &str, draft: &Compiled, days: u32, limi
     let mut today = Today::default();
     let mut read = 0usize;
     let mut after: Option<(NaiveDateTime, String)> = None;
+    // The row's stored text, in characters: what reading its columns costs.
+    let size = diesel::dsl::sql::<diesel::sql_types::Integer>("length(arguments) + coalesce(length(policy_input), 0)");
     loop {
         let mut query = mcp_audit::table
             .filter(mcp_audit::tenant_id.eq(tenant))
@@ -170,29 +180,95 @@ pub fn replay(conn: &mut DbConn, tenant: &str, draft: &Compiled, days: u32, limi
             query =
                 query.filter(mcp_audit::created_at.lt(*at).or(mcp_audit::created_at.eq(*at).and(mcp_audit::id.lt(id))));
         }
-        let want = (limit - read).min(usize::try_from(CHUNK).unwrap_or(1000));
+        let want = (limit - read).min(CHUNK);
         // One more than wanted at the end tells whether the replay was cut short.
         let fetch = if read + want == limit { want + 1 } else { want };
-        let rows: Vec<Row> = query
+        // Keys and sizes first: the columns agents fill are read in byte-bounded batches.
+        let mut keys: Vec<(NaiveDateTime, String, i32)> = query
             .order((mcp_audit::created_at.desc(), mcp_audit::id.desc()))
-            .limit(i64::try_from(fetch).unwrap_or(CHUNK))
-            .select(Row::as_select())
+            .limit(i64::try_from(fetch).unwrap_or(i64::MAX))
+            .select((mcp_audit::created_at, mcp_audit::id, size.clone()))
             .load(conn)?;
-        let full = rows.len() >= want;
-        if rows.len() > want {
+        let full = keys.len() >= want;
+        if keys.len() > want {
             report.truncated = true;
         }
-        for row in rows.iter().take(want) {
-            replay_row(conn, tenant, draft, &registry, &mut today, row, &mut report, &mut changes)?;
+        keys.truncate(want);
+        for batch in batches(&keys) {
+            let ids: Vec<&str> = batch.iter().map(|(_, id, _)| id.as_str()).collect();
+            let mut rows: Vec<Row> = mcp_audit::table
+                .filter(mcp_audit::tenant_id.eq(tenant).and(mcp_audit::id.eq_any(ids)))
+                .select(Row::as_select())
+                .load(conn)?;
+            // Newest first, as the keys were read: examples are kept in this order.
+            rows.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+            for row in &rows {
+                replay_row(conn, tenant, draft, &registry, &mut today, row, &mut report, &mut changes)?;
+            }
         }
-        read += rows.len().min(want);
-        match rows.get(want.saturating_sub(1)) {
-            Some(last) if full && read < limit => after = Some((last.created_at, last.id.clone())),
+        read += keys.len();
+        match keys.last() {
+            Some((at, id, _)) if full && read < limit => after = Some((*at, id.clone())),
             _ => break,
         }
     }
     report.changes = changes.into_values().collect();
     Ok(report)
+}
+
+/// `keys` cut into consecutive batches of at most [`BATCH_ROWS`] rows and [`BATCH_BYTES`] bytes
+/// (a single larger row is a batch of its own).
+fn batches<T>(keys: &[(T, String, i32)]) -> Vec<&[(T, String, i32)]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0i64);
+    for (n, (_, _, size)) in keys.iter().enumerate() {
+        let size = i64::from(*size).max(0);
+        if n > start && (n - start >= BATCH_ROWS || bytes + size > BATCH_BYTES) {
+            out.push(&keys[start..n]);
+            (start, bytes) = (n, 0);
+        }
+        bytes += size;
+    }
+    if start < keys.len() {
+        out.push(&keys[start..]);
+    }
+    out
+}
+
+/// Compiles `source` and replays it on the tenant's last `days` days: the draft's diagnostics
+/// when it does not compile. At most [`CONCURRENT_REPLAYS`] run at once in the process (one
+/// more is refused with 429); compiling runs on the blocking pool, not an async worker.
+pub async fn run(
+    ctx: &AppContext,
+    tenant: &str,
+    source: String,
+    days: u32,
+) -> Result<Result<Report, Vec<engine::Diagnostic>>, ApiError> {
+    let Ok(_permit) = REPLAYS.try_acquire() else {
+        tracing::warn!(tenant, "replay refused: {CONCURRENT_REPLAYS} already running");
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "{CONCURRENT_REPLAYS} policy replays are already running on this server; try again when one has finished."
+            ),
+        ));
+    };
+    if !(1..=MAX_DAYS).contains(&days) {
+        return Err(ApiError::validation("days", format!("must be 1 to {MAX_DAYS}")));
+    }
+    super::api::check_size(&source)?;
+    let compiled = web::block(move || engine::compile(&source)).await.map_err(|e| {
+        tracing::error!(error = %e, "compiling a draft to replay failed on the blocking pool");
+        ApiError::internal(&e)
+    })?;
+    let draft = match compiled {
+        Ok(draft) => draft,
+        Err(diagnostics) => return Ok(Err(diagnostics)),
+    };
+    let tenant = tenant.to_owned();
+    let report = ctx.db.run(move |conn| replay(conn, &tenant, &draft, days, MAX_ROWS)).await?;
+    Ok(Ok(report))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -502,10 +578,7 @@ async fn replay_draft(
 ) -> Result<HttpResponse, ApiError> {
     let ReplayRequest { source, days } = body.into_inner();
     let days = days.unwrap_or(DEFAULT_DAYS);
-    if !(1..=MAX_DAYS).contains(&days) {
-        return Err(ApiError::validation("days", format!("must be 1 to {MAX_DAYS}")));
-    }
-    let draft = engine::compile(&source).map_err(|diagnostics| {
+    let report = run(&ctx, admin.tenant(), source, days).await?.map_err(|diagnostics| {
         ApiError::new(
             actix_web::http::StatusCode::BAD_REQUEST,
             "validation_error",
@@ -513,8 +586,6 @@ async fn replay_draft(
         )
         .with_details(json!({ "diagnostics": diagnostics }))
     })?;
-    let tenant = admin.tenant().to_owned();
-    let report = ctx.db.run(move |conn| replay(conn, &tenant, &draft, days, MAX_ROWS)).await?;
     Ok(HttpResponse::Ok().json(json!({ "data": report })))
 }
 
@@ -553,6 +624,18 @@ mod tests {
         let (_, query, body) = call_arguments(&list, args.as_object().unwrap());
         assert_eq!(query.get("limit"), Some(&json!(5)), "text read as the integer the schema declares");
         assert_eq!(body, None, "a GET sends no body");
+    }
+
+    #[test]
+    fn batches_are_bounded_by_rows_and_bytes() {
+        let keys =
+            |sizes: &[i32]| -> Vec<((), String, i32)> { sizes.iter().map(|s| ((), String::new(), *s)).collect() };
+        let lens = |keys: &[((), String, i32)]| batches(keys).iter().map(|b| b.len()).collect::<Vec<_>>();
+        assert_eq!(lens(&keys(&[10; 250])), vec![100, 100, 50]);
+        assert_eq!(lens(&keys(&[1_500_000; 5])), vec![2, 2, 1]);
+        // A row larger than a batch is read alone, never skipped.
+        assert_eq!(lens(&keys(&[10, 9_000_000, 10])), vec![1, 1, 1]);
+        assert!(batches::<()>(&[]).is_empty());
     }
 
     #[test]

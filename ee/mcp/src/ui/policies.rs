@@ -412,19 +412,14 @@ async fn replay_draft(ctx: &AppContext, s: &Signed, mut draft: Draft, form: &For
         Err(e) => return render(ctx, s, Some(draft), Alerts::error(&e), 1, e.status()).await,
     };
     draft.days = days;
-    let compiled = match api::check_size(&draft.source).map(|()| engine::compile(&draft.source)) {
-        Ok(Ok(compiled)) => compiled,
-        Ok(Err(diagnostics)) => {
-            draft.diagnostics = diagnostics;
-            return render(ctx, s, Some(draft), Alerts::default(), 1, StatusCode::BAD_REQUEST).await;
-        }
-        Err(e) => return render(ctx, s, Some(draft), Alerts::error(&e), 1, e.status()).await,
-    };
-    let tenant = s.tenant().to_owned();
-    match ctx.db.run(move |conn| replay::replay(conn, &tenant, &compiled, days, replay::MAX_ROWS)).await {
-        Ok(report) => {
+    match replay::run(ctx, s.tenant(), draft.source.clone(), days).await {
+        Ok(Ok(report)) => {
             draft.replay = Some(report);
             render(ctx, s, Some(draft), Alerts::default(), 1, StatusCode::OK).await
+        }
+        Ok(Err(diagnostics)) => {
+            draft.diagnostics = diagnostics;
+            render(ctx, s, Some(draft), Alerts::default(), 1, StatusCode::BAD_REQUEST).await
         }
         Err(e) => render(ctx, s, Some(draft), Alerts::error(&e), 1, e.status()).await,
     }
