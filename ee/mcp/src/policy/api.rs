@@ -207,6 +207,11 @@ pub fn validate(source: &str) -> Result<Vec<Diagnostic>, ApiError> {
     Ok(engine::compile(source).err().unwrap_or_default())
 }
 
+/// [`validate`] on the blocking pool, for request handlers.
+pub async fn validate_off_async(source: String) -> Result<Vec<Diagnostic>, ApiError> {
+    off_async(move || validate(&source)).await?
+}
+
 fn latest(conn: &mut DbConn, tenant: &str) -> Result<Option<Row>, ApiError> {
     Ok(policy_sets::table
         .filter(policy_sets::tenant_id.eq(tenant))
@@ -509,7 +514,7 @@ async fn get_templates(_: Admin) -> HttpResponse {
 }
 
 async fn post_validate(_: Admin, body: web::Json<ValidateBody>) -> Result<HttpResponse, ApiError> {
-    let diagnostics = off_async(move || validate(&body.source)).await??;
+    let diagnostics = validate_off_async(body.into_inner().source).await?;
     Ok(HttpResponse::Ok().json(json!({ "data": { "valid": diagnostics.is_empty(), "diagnostics": diagnostics } })))
 }
 

@@ -235,6 +235,20 @@ fn batches<T>(keys: &[(T, String, i32)]) -> Vec<&[(T, String, i32)]> {
     out
 }
 
+/// A place among the [`CONCURRENT_REPLAYS`], held until dropped; 429 when none is free.
+fn admit(tenant: &str) -> Result<tokio::sync::SemaphorePermit<'static>, ApiError> {
+    REPLAYS.try_acquire().map_err(|_| {
+        tracing::warn!(tenant, "replay refused: {CONCURRENT_REPLAYS} already running");
+        ApiError::new(
+            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "{CONCURRENT_REPLAYS} policy replays are already running on this server; try again when one has finished."
+            ),
+        )
+    })
+}
+
 /// Compiles `source` and replays it on the tenant's last `days` days: the draft's diagnostics
 /// when it does not compile. At most [`CONCURRENT_REPLAYS`] run at once in the process (one
 /// more is refused with 429); compiling runs on the blocking pool, not an async worker.
@@ -244,16 +258,7 @@ pub async fn run(
     source: String,
     days: u32,
 ) -> Result<Result<Report, Vec<engine::Diagnostic>>, ApiError> {
-    let Ok(_permit) = REPLAYS.try_acquire() else {
-        tracing::warn!(tenant, "replay refused: {CONCURRENT_REPLAYS} already running");
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!(
-                "{CONCURRENT_REPLAYS} policy replays are already running on this server; try again when one has finished."
-            ),
-        ));
-    };
+    let _permit = admit(tenant)?;
     if !(1..=MAX_DAYS).contains(&days) {
         return Err(ApiError::validation("days", format!("must be 1 to {MAX_DAYS}")));
     }
@@ -636,6 +641,18 @@ mod tests {
         // A row larger than a batch is read alone, never skipped.
         assert_eq!(lens(&keys(&[10, 9_000_000, 10])), vec![1, 1, 1]);
         assert!(batches::<()>(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_third_replay_at_once_is_refused_until_one_ends() {
+        let first = admit("t").unwrap();
+        let second = admit("t").unwrap();
+        let refused = admit("t").err().unwrap();
+        assert_eq!(refused.status(), actix_web::http::StatusCode::TOO_MANY_REQUESTS);
+        assert!(refused.message().contains("already running"), "{}", refused.message());
+        drop(first);
+        let third = admit("t").unwrap();
+        drop((second, third));
     }
 
     #[test]

@@ -370,7 +370,7 @@ async fn post(Posted { who: s, form }: Posted<Signed>, ctx: web::Data<AppContext
             Alerts { notice: Some(format!("Template “{}” inserted, not saved yet.", template.title)), error: None };
         return render(&ctx, &s, Some(draft), alerts, 1, StatusCode::OK).await;
     }
-    let diagnostics = match api::validate(&draft.source) {
+    let diagnostics = match api::validate_off_async(draft.source.clone()).await {
         Ok(diagnostics) => diagnostics,
         Err(e) => return render(&ctx, &s, Some(draft), Alerts::error(&e), 1, e.status()).await,
     };

@@ -113,6 +113,13 @@ async fn invalid_policies_are_refused_at_their_line_and_column_and_nothing_is_st
     env.api(&key, "PUT", "/api/v1/mcp/policies", Some(put(NO_DELETES, Some("audit"), 0))).await.expect(400);
     let huge = format!("// {}\n", "x".repeat(100_001));
     env.api(&key, "PUT", "/api/v1/mcp/policies", Some(put(&huge, None, 0))).await.expect(400);
+    // 501 tiny policies fit in 100 KB but not in the policy limit, saved, checked or replayed.
+    let many = "forbid (principal, action, resource) when { false };\n".repeat(501);
+    let refused = env.api(&key, "PUT", "/api/v1/mcp/policies", Some(put(&many, None, 0))).await.expect(400);
+    assert!(refused.body.to_string().contains("at most 500 policies"), "{}", refused.body);
+    let body = json!({ "source": many });
+    env.api(&key, "POST", "/api/v1/mcp/policies/validate", Some(body.clone())).await.expect(400);
+    env.api(&key, "POST", "/api/v1/mcp/policies/replay", Some(body)).await.expect(400);
     assert_eq!(current(&env, &key).await["version"].as_i64(), Some(0));
     assert!(policy_changes(&env, &key).await.is_empty());
 
