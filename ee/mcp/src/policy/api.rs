@@ -103,8 +103,8 @@ impl PolicySetView {
             tracing::error!(version = row.version, mode = %row.mode, "policy set with an unknown mode");
             Mode::Enforce
         });
-        let (policies, diagnostics) = match engine::compile(&row.source) {
-            Ok(compiled) => (compiled.summaries(), Vec::new()),
+        let (policies, diagnostics) = match engine::summarize(&row.source) {
+            Ok(policies) => (policies, Vec::new()),
             Err(diagnostics) => (Vec::new(), diagnostics),
         };
         PolicySetView {
@@ -204,7 +204,7 @@ pub fn check_size(source: &str) -> Result<(), ApiError> {
 /// The problems of a draft, without storing anything (empty when it is valid).
 pub fn validate(source: &str) -> Result<Vec<Diagnostic>, ApiError> {
     check_size(source)?;
-    Ok(engine::compile(source).err().unwrap_or_default())
+    Ok(engine::summarize(source).err().unwrap_or_default())
 }
 
 /// [`validate`] on the blocking pool, for request handlers.
@@ -295,7 +295,7 @@ fn history_entries(rows: &[Row], shown: usize) -> Vec<HistoryEntry> {
                 previous_mode,
                 created_by: row.created_by.clone(),
                 created_at: Some(row.created_at),
-                policies: engine::compile(&row.source).map_or(0, |c| c.len()),
+                policies: engine::summarize(&row.source).map_or(0, |p| p.len()),
                 diff: line_diff(before.map_or("", |b| b.source.as_str()), &row.source),
             }
         })
@@ -307,7 +307,7 @@ fn history_entries(rows: &[Row], shown: usize) -> Vec<HistoryEntry> {
 pub async fn save(ctx: &AppContext, who: &Arc<Principal>, body: SavePolicies) -> Result<PolicySetView, ApiError> {
     check_size(&body.source)?;
     let (source, problems) = off_async(move || {
-        let problems = engine::compile(&body.source).err();
+        let problems = engine::summarize(&body.source).err();
         (body.source, problems)
     })
     .await?;

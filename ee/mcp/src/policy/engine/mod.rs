@@ -174,6 +174,22 @@ fn too_many(count: usize) -> Diagnostic {
 /// Parses and validates a tenant's policy source against the schema (strictly) and the
 /// project's rules. Every problem found is returned, each at its line and column.
 pub fn compile(source: &str) -> Result<Compiled, Vec<Diagnostic>> {
+    let (model, set, policies) = checked(source)?;
+    let (applicable, shared) =
+        applicable(model, &set).map_err(|message| vec![Diagnostic { line: 1, column: 1, message, policy_id: None }])?;
+    let held = policies.len() + shared;
+    Ok(Compiled { set, policies, applicable, held })
+}
+
+/// What [`compile`] checks, without building the per-operation sets that deciding needs (the
+/// costly part of a large set): each policy's id and `@reason`, in source order, or every problem.
+pub fn summarize(source: &str) -> Result<Vec<PolicySummary>, Vec<Diagnostic>> {
+    let (_, _, policies) = checked(source)?;
+    Ok(policies.into_iter().map(|p| PolicySummary { id: p.id, reason: p.reason }).collect())
+}
+
+/// Parsed and validated: the model, the set and each policy's ids and reason.
+fn checked(source: &str) -> Result<(&'static model::Model, PolicySet, Vec<PolicyMeta>), Vec<Diagnostic>> {
     let model =
         model::model().map_err(|e| vec![Diagnostic { line: 1, column: 1, message: e.to_string(), policy_id: None }])?;
     let set = PolicySet::from_str(source)
@@ -229,11 +245,7 @@ pub fn compile(source: &str) -> Result<Compiled, Vec<Diagnostic>> {
         diagnostics.push(diagnostic(source, error, message, meta.map(|m| m.id.clone())));
     }
     if diagnostics.is_empty() {
-        let applicable = applicable(model, &set)
-            .map_err(|message| vec![Diagnostic { line: 1, column: 1, message, policy_id: None }])?;
-        let (applicable, shared) = applicable;
-        let held = policies.len() + shared;
-        Ok(Compiled { set, policies, applicable, held })
+        Ok((model, set, policies))
     } else {
         // Cedar reports a problem once per action the policy may apply to.
         diagnostics.sort_by(|a, b| (a.line, a.column, &a.message).cmp(&(b.line, b.column, &b.message)));

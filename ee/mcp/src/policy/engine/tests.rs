@@ -520,6 +520,12 @@ fn a_set_at_the_policy_limit_compiles_and_one_more_is_refused() {
     assert_eq!(over.len(), 1);
     assert!(over[0].message.contains(&format!("at most {MAX_POLICIES} policies")), "{}", over[0].message);
     assert_eq!(policy_count(&tiny_policies(MAX_POLICIES + 1)), MAX_POLICIES + 1);
+    // What admins see is checked the same way, without the per-operation sets.
+    assert_eq!(summarize(&tiny_policies(MAX_POLICIES + 1)).err(), Some(over));
+    assert_eq!(summarize(&tiny_policies(MAX_POLICIES)).unwrap(), at_limit.summaries());
+    for t in templates() {
+        assert_eq!(summarize(t.source).unwrap(), compile(t.source).unwrap().summaries(), "{}", t.id);
+    }
 }
 
 /// Time and memory of a set at the limit crafted so that operations get different lists: the
