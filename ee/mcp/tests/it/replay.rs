@@ -242,3 +242,36 @@ async fn a_replay_reports_exactly_the_changed_calls_of_the_tenant() {
         .expect(400);
     env.api(&a.tech_key, "POST", "/api/v1/mcp/policies/replay", Some(json!({ "source": "" }))).await.expect(403);
 }
+
+#[actix_web::test]
+async fn a_replay_reads_large_rows_in_bounded_batches_newest_first() {
+    let env = Env::start().await;
+    let a = &env.a;
+    let me = env.api(&a.admin_key, "GET", "/api/v1/me", None).await.expect(200);
+    let tenant = me.data()["tenant"]["id"].as_str().unwrap().to_owned();
+    let (agent, _) = keyed_agent(&env, a, "batched", &[&a.technician_role]).await;
+    // 260 rows of 60 KB each: batches end at 100 rows and at 4 MB (about 66 of these rows).
+    let pad = "x".repeat(60_000);
+    let rows: Vec<_> = (0..260)
+        .map(|n| {
+            let args = json!({ "path": { "id": format!("t-{n:03}") }, "pad": pad });
+            // Ids run against age, so that key order is not newest-first order.
+            row(&tenant, &format!("row-{:03}", 259 - n), Some(&agent), None, "tickets.delete", &args, n + 1)
+        })
+        .collect();
+    env.ctx.db.run(move |conn| insert_rows(conn, &rows)).await.unwrap();
+    let source = templates().iter().find(|t| t.id == "no-agent-deletes").unwrap().source;
+    let draft = compile(source).unwrap();
+
+    let (t, d) = (tenant.clone(), draft.clone());
+    let all = env.ctx.db.run(move |conn| replay(conn, &t, &d, 30, 50_000)).await.unwrap();
+    assert_eq!((all.rows_examined, all.changed, all.truncated), (260, 260, false));
+    assert_eq!(all.changes.len(), 1);
+    let ids: Vec<&str> = all.changes[0].examples.iter().map(|e| e.audit_id.as_str()).collect();
+    assert_eq!(ids, ["row-259", "row-258", "row-257"], "newest first across batches");
+    assert_eq!(all.changes[0].allow_to_deny, 260);
+
+    let cut = env.ctx.db.run(move |conn| replay(conn, &tenant, &draft, 30, 150)).await.unwrap();
+    assert_eq!((cut.rows_examined, cut.truncated), (150, true));
+    env.stop().await;
+}
