@@ -11,7 +11,7 @@ use alga_core::admin_audit::{self, Change, Who};
 use alga_core::db::write_transaction;
 use alga_core::identity::Actor;
 use alga_core::rbac::{Action, Holder, Permission, Resource};
-use alga_core::schema::{roles, user_roles};
+use alga_core::schema::{roles, user_roles, users};
 use alga_core::{ApiError, DbConn, Principal};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -464,8 +464,16 @@ pub fn decide(
         if before.principal_kind == RequesterKind::User && before.principal_id == user_id {
             return Err(ApprovalError::OwnCall);
         }
+        // Decided on the approver as stored now: deactivated (keeping their roles), or no longer
+        // holding the permission, they decide nothing, whatever a cached credential says.
+        let active = users::table
+            .filter(users::tenant_id.eq(tenant).and(users::id.eq(user_id)))
+            .select(users::active)
+            .first::<bool>(conn)
+            .optional()?
+            .unwrap_or(false);
         let (granted, _) = alga_api::grants_now::standing(conn, tenant, user_id)?;
-        if alga_core::rbac::authorize(Holder::User, granted, DECIDE).is_err() {
+        if !active || alga_core::rbac::authorize(Holder::User, granted, DECIDE).is_err() {
             return Err(ApprovalError::NotPermitted);
         }
         let held: Vec<String> = user_roles::table

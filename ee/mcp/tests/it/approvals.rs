@@ -398,6 +398,37 @@ async fn an_approval_naming_roles_needs_an_approver_holding_them_now() {
         .api(&env.a.admin_key, "POST", "/api/v1/api-keys", Some(json!({ "description": "bill", "user_id": user_id })))
         .await;
     let key = key.expect(201).data()["key"].as_str().unwrap().to_owned();
+    // Deactivated (their roles kept, a credential still trusted somewhere): they decide nothing.
+    let bill = alga_core::Principal {
+        tenant_id: tenant.clone(),
+        tenant_slug: "tenant-a".into(),
+        actor: alga_core::identity::Actor::User {
+            id: user_id.clone(),
+            email: "billing@tenant-a.test".into(),
+            display_name: "Bill".into(),
+        },
+        api_key_id: None,
+        roles: Vec::new(),
+        permissions: alga_core::rbac::PermissionSet::all(),
+    };
+    let (other, inactive) = (id.clone(), user_id.clone());
+    env.ctx
+        .db
+        .run(move |conn| {
+            alga_core::on_backend!(conn, |c| diesel::RunQueryDsl::execute(
+                diesel::sql_query(format!("UPDATE users SET active = false WHERE id = '{inactive}'")),
+                c
+            ))
+            .map_err(alga_core::ApiError::from)
+        })
+        .await
+        .unwrap();
+    let refused = env.ctx.db.run(move |conn| store::decide(conn, &bill, &other, true, None, now())).await;
+    assert!(matches!(refused, Err(ApprovalError::NotPermitted)), "{refused:?}");
+    assert_eq!(status_of(&env, &env.a.admin_key, &id).await, "pending");
+    env.api(&env.a.admin_key, "PUT", &format!("/api/v1/users/{user_id}"), Some(json!({ "active": true })))
+        .await
+        .expect(200);
     let approved = env.api(&key, "POST", &approve(&id), None).await.expect(200);
     assert_eq!(approved.data()["status"], "approved");
     assert_eq!(approved.data()["decided_by"], user_id);
