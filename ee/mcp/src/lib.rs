@@ -63,6 +63,8 @@ pub struct Governance {
     pub sign_ins: session::Throttle,
     /// Audited tool calls by tool and decision (the other metrics live with their subjects).
     pub tool_calls: Family<ToolCallLabels, Counter>,
+    /// The policy replays this server runs at once.
+    pub replays: policy::replay::Replays,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -92,6 +94,7 @@ impl Governance {
             agents: auth::AgentCache::default(),
             sign_ins: session::Throttle::default(),
             tool_calls: Family::default(),
+            replays: policy::replay::Replays::default(),
         }
     }
 }

@@ -39,9 +39,19 @@ const CHUNK: usize = 1000;
 /// before the row that would cross it, but always has at least one row.
 const BATCH_ROWS: usize = 100;
 const BATCH_BYTES: i64 = 4_000_000;
-/// Replays running at once in this process: each reads and decides up to [`MAX_ROWS`] rows.
+/// Replays running at once on one server: each reads and decides up to [`MAX_ROWS`] rows.
 const CONCURRENT_REPLAYS: usize = 2;
-static REPLAYS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_REPLAYS);
+
+/// The server's places for replays ([`CONCURRENT_REPLAYS`]), kept in its shared state
+/// (`Governance::replays`), not in a static: servers in one process (tests) do not share them.
+#[derive(Debug)]
+pub struct Replays(tokio::sync::Semaphore);
+
+impl Default for Replays {
+    fn default() -> Replays {
+        Replays(tokio::sync::Semaphore::new(CONCURRENT_REPLAYS))
+    }
+}
 /// Characters of a call's arguments shown in an example.
 const ARGUMENTS_SHOWN: usize = 300;
 
@@ -236,8 +246,8 @@ fn batches<T>(keys: &[(T, String, i32)]) -> Vec<&[(T, String, i32)]> {
 }
 
 /// A place among the [`CONCURRENT_REPLAYS`], held until dropped; 429 when none is free.
-fn admit(tenant: &str) -> Result<tokio::sync::SemaphorePermit<'static>, ApiError> {
-    REPLAYS.try_acquire().map_err(|_| {
+fn admit<'a>(replays: &'a Replays, tenant: &str) -> Result<tokio::sync::SemaphorePermit<'a>, ApiError> {
+    replays.0.try_acquire().map_err(|_| {
         tracing::warn!(tenant, "replay refused: {CONCURRENT_REPLAYS} already running");
         ApiError::new(
             actix_web::http::StatusCode::TOO_MANY_REQUESTS,
@@ -254,11 +264,12 @@ fn admit(tenant: &str) -> Result<tokio::sync::SemaphorePermit<'static>, ApiError
 /// more is refused with 429); compiling runs on the blocking pool, not an async worker.
 pub async fn run(
     ctx: &AppContext,
+    replays: &Replays,
     tenant: &str,
     source: String,
     days: u32,
 ) -> Result<Result<Report, Vec<engine::Diagnostic>>, ApiError> {
-    let _permit = admit(tenant)?;
+    let _permit = admit(replays, tenant)?;
     if !(1..=MAX_DAYS).contains(&days) {
         return Err(ApiError::validation("days", format!("must be 1 to {MAX_DAYS}")));
     }
@@ -579,11 +590,12 @@ const DEFAULT_DAYS: u32 = 30;
 async fn replay_draft(
     admin: Admin,
     ctx: web::Data<AppContext>,
+    gov: web::Data<crate::Governance>,
     body: web::Json<ReplayRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let ReplayRequest { source, days } = body.into_inner();
     let days = days.unwrap_or(DEFAULT_DAYS);
-    let report = run(&ctx, admin.tenant(), source, days).await?.map_err(|diagnostics| {
+    let report = run(&ctx, &gov.replays, admin.tenant(), source, days).await?.map_err(|diagnostics| {
         ApiError::new(
             actix_web::http::StatusCode::BAD_REQUEST,
             "validation_error",
@@ -645,13 +657,17 @@ mod tests {
 
     #[test]
     fn a_third_replay_at_once_is_refused_until_one_ends() {
-        let first = admit("t").unwrap();
-        let second = admit("t").unwrap();
-        let refused = admit("t").err().unwrap();
+        let replays = Replays::default();
+        let first = admit(&replays, "t").unwrap();
+        let second = admit(&replays, "t").unwrap();
+        let refused = admit(&replays, "t").err().unwrap();
         assert_eq!(refused.status(), actix_web::http::StatusCode::TOO_MANY_REQUESTS);
         assert!(refused.message().contains("already running"), "{}", refused.message());
         drop(first);
-        let third = admit("t").unwrap();
+        let third = admit(&replays, "t").unwrap();
+        // Another server's places are its own.
+        let elsewhere = Replays::default();
+        drop((admit(&elsewhere, "t").unwrap(), admit(&elsewhere, "t").unwrap()));
         drop((second, third));
     }
 

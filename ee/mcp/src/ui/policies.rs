@@ -348,14 +348,18 @@ async fn show(s: Signed, ctx: web::Data<AppContext>, q: web::Query<Query>) -> Ht
 }
 
 /// The editor's form: save, check, replay, or insert a template.
-async fn post(Posted { who: s, form }: Posted<Signed>, ctx: web::Data<AppContext>) -> HttpResponse {
+async fn post(
+    Posted { who: s, form }: Posted<Signed>,
+    ctx: web::Data<AppContext>,
+    gov: web::Data<crate::Governance>,
+) -> HttpResponse {
     let mut draft = match Draft::posted(&form) {
         Ok(draft) => draft,
         Err(e) => return render(&ctx, &s, None, Alerts::error(&e), 1, e.status()).await,
     };
     let intent = form.get("intent");
     if intent == "replay" {
-        return replay_draft(&ctx, &s, draft, &form).await;
+        return replay_draft(&ctx, &gov.replays, &s, draft, &form).await;
     }
     if let Some(id) = intent.strip_prefix("template:") {
         let Some(template) = engine::templates().into_iter().find(|t| t.id == id) else {
@@ -406,13 +410,19 @@ async fn post(Posted { who: s, form }: Posted<Signed>, ctx: web::Data<AppContext
 
 /// Replays the posted draft on the tenant's audit (the admin API's replay) and shows the report
 /// under the editor; an invalid draft or period is shown in place and nothing is replayed.
-async fn replay_draft(ctx: &AppContext, s: &Signed, mut draft: Draft, form: &Form) -> HttpResponse {
+async fn replay_draft(
+    ctx: &AppContext,
+    replays: &replay::Replays,
+    s: &Signed,
+    mut draft: Draft,
+    form: &Form,
+) -> HttpResponse {
     let days = match replay_days(form) {
         Ok(days) => days,
         Err(e) => return render(ctx, s, Some(draft), Alerts::error(&e), 1, e.status()).await,
     };
     draft.days = days;
-    match replay::run(ctx, s.tenant(), draft.source.clone(), days).await {
+    match replay::run(ctx, replays, s.tenant(), draft.source.clone(), days).await {
         Ok(Ok(report)) => {
             draft.replay = Some(report);
             render(ctx, s, Some(draft), Alerts::default(), 1, StatusCode::OK).await
