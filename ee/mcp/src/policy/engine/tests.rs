@@ -528,12 +528,11 @@ fn a_set_at_the_policy_limit_compiles_and_one_more_is_refused() {
     }
 }
 
-/// Time and memory of a set at the limit crafted so that operations get different lists: the
-/// worst case the cache weighs. Measured (debug build, 2026-12): broad, 0.5-1 s and 2-5 MB, held
-/// 1,000; crafted, 2 s and 60 MB (VmRSS), held 51,606. Run with `--ignored` to check the figures
-/// still hold; the memory is the held count times about 1.2 KB.
+/// A set at the limit crafted so that operations get different lists, the worst case the cache
+/// weighs, holds what the weigher counts and never more than every policy for every operation.
+/// Measured once (debug build, 2026-12): 2 s and 60 MB (VmRSS) to compile, held 51,606, about
+/// 1.2 KB per held policy.
 #[test]
-#[ignore = "a measurement (seconds in debug builds)"]
 fn a_crafted_set_at_the_limit_stays_within_the_weighed_bound() {
     // Seven policies whose actions spell each operation's index in binary, so operations get
     // different lists, and the rest broad.
@@ -548,9 +547,7 @@ fn a_crafted_set_at_the_limit_stays_within_the_weighed_bound() {
         .collect();
     let source = bits + &tiny_policies(MAX_POLICIES - 7);
     assert!(source.len() < 100_000);
-    let started = std::time::Instant::now();
     let worst = compile(&source).unwrap();
-    assert!(started.elapsed() < std::time::Duration::from_secs(60));
     assert!(worst.held() > 50_000, "{}", worst.held());
     // Never more than every policy for every operation and both kinds.
     assert!(worst.held() <= MAX_POLICIES * (2 * actions.len() + 1), "{}", worst.held());
