@@ -3,7 +3,8 @@
 //! callers, each waiting for its row to be durable) on SQLite, and on PostgreSQL when
 //! `ALGA_TEST_DATABASE_URL` names a server.
 //! Also policy evaluations per second (one core) of a ticket update with 20 and 200 forbids that
-//! apply to it and none of which matches.
+//! apply to it: none of which matches (the screen rules them all out; Cedar does not run), and
+//! one of which matches (Cedar evaluates them all).
 //! Run by `cargo xtask bench`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -119,7 +120,7 @@ async fn audit_rows_per_second(db: &TestDb) -> f64 {
 }
 
 /// `count` realistic forbids on ticket updates (arguments, record attributes, principal teams),
-/// none matching the call [`evaluations_per_second`] decides.
+/// none matching the call [`evaluations_per_second`] decides unless `matching` (then `p0` does).
 fn policies(count: usize) -> String {
     (0..count)
         .map(|i| {
@@ -135,7 +136,7 @@ fn policies(count: usize) -> String {
         .collect()
 }
 
-fn evaluations_per_second(count: usize) -> f64 {
+fn evaluations_per_second(count: usize, matching: bool) -> f64 {
     use alga_ee_mcp::policy::facts::{CallFacts, Fact, PrincipalFacts, PrincipalKind, RecordFacts, RecordKind};
     use serde_json::json;
     let compiled = alga_ee_mcp::policy::engine::compile(&policies(count)).unwrap();
@@ -174,17 +175,17 @@ fn evaluations_per_second(count: usize) -> f64 {
         operation_id: "tickets.update".to_owned(),
         path: json!({ "id": "t1" }).as_object().cloned().unwrap(),
         query: Default::default(),
-        body: Some(json!({ "title": "Printer jams on floor 2" })),
+        body: Some(json!({ "title": if matching { "forbidden 0" } else { "Printer jams on floor 2" } })),
         now: chrono::Utc::now(),
         client_name: Some("bench".to_owned()),
         record: Some(ticket),
         derived: [("closes".to_owned(), alga_ee_mcp::policy::facts::Fact::Bool(false))].into(),
     };
-    assert!(compiled.decide(&principal, &call).allowed, "no policy matches the bench's call");
+    assert_eq!(compiled.decide(&principal, &call).allowed, !matching, "p0 alone matches, when asked to");
     let started = Instant::now();
     let mut n = 0u32;
     while started.elapsed() < Duration::from_secs(2) {
-        assert!(compiled.decide(&principal, &call).allowed);
+        assert_eq!(compiled.decide(&principal, &call).allowed, !matching);
         n += 1;
     }
     f64::from(n) / started.elapsed().as_secs_f64()
@@ -200,10 +201,12 @@ async fn main() {
     let rs_rate =
         verifications_per_second(rs.to_jwk_public_key(), &RS256.signer_from_der(rs.to_der_private_key()).unwrap());
     println!("JWT verifications per second, warm key cache, one core: ES256 {es_rate:.0}, RS256 {rs_rate:.0}");
-    let (twenty, two_hundred) = (evaluations_per_second(20), evaluations_per_second(200));
-    println!(
-        "policy evaluations per second, ticket update, one core: 20 policies {twenty:.0}, 200 policies {two_hundred:.0}"
-    );
+    for (label, matching) in [("none matches, screened", false), ("one matches, Cedar", true)] {
+        let (twenty, two_hundred) = (evaluations_per_second(20, matching), evaluations_per_second(200, matching));
+        println!(
+            "policy evaluations per second, ticket update, one core, {label}: 20 policies {twenty:.0}, 200 policies {two_hundred:.0}"
+        );
+    }
     let sqlite = audit_rows_per_second(&TestDb::sqlite()).await;
     println!("audit rows per second, 64 callers, group commit, each waits for its row: SQLite {sqlite:.0}");
     if std::env::var(alga_core::testing::TEST_DATABASE_ENV).is_ok_and(|v| !v.is_empty()) {

@@ -8,6 +8,7 @@
 
 mod model;
 mod request;
+mod screen;
 mod templates;
 #[cfg(test)]
 mod tests;
@@ -80,9 +81,16 @@ pub struct Compiled {
     /// Per (operation, principal type), the policies whose scope may match its calls; none
     /// listed, none apply. Cedar evaluates every policy it is given, so each call gets only these.
     /// Pairs with the same policies share one set (broad forbids apply to every pair).
-    applicable: HashMap<(String, PrincipalKind), Arc<PolicySet>>,
+    applicable: HashMap<(String, PrincipalKind), Arc<Applicable>>,
     /// Policies held in all: the set's and every applicable set's (what the set costs in memory).
     held: usize,
+}
+
+/// The policies that may apply to one (operation, principal type): for Cedar, and screened.
+#[derive(Debug)]
+struct Applicable {
+    set: PolicySet,
+    screens: Vec<Arc<screen::Screen>>,
 }
 
 /// Why a policy is refused besides Cedar's checks: policies only restrict. The one place the
@@ -284,13 +292,15 @@ fn resource_scope(policy: &Policy, op: &model::OperationModel) -> (bool, bool) {
 
 /// The applicable sets per (operation, principal kind), and how many policies they hold in all
 /// (each distinct set counted once).
-type Applicable = (HashMap<(String, PrincipalKind), Arc<PolicySet>>, usize);
+type ApplicableSets = (HashMap<(String, PrincipalKind), Arc<Applicable>>, usize);
 
-fn applicable(model: &model::Model, set: &PolicySet) -> Result<Applicable, String> {
+fn applicable(model: &model::Model, set: &PolicySet) -> Result<ApplicableSets, String> {
     let mut out = HashMap::new();
     // Each distinct list of policies is built once and shared: ~200 pairs would otherwise each
-    // hold a copy of every broad forbid.
-    let mut distinct: HashMap<Vec<PolicyId>, Arc<PolicySet>> = HashMap::new();
+    // hold a copy of every broad forbid. Each policy is screened once.
+    let mut distinct: HashMap<Vec<PolicyId>, Arc<Applicable>> = HashMap::new();
+    let screens: HashMap<&PolicyId, Arc<screen::Screen>> =
+        set.policies().map(|p| (p.id(), Arc::new(screen::Screen::of(p)))).collect();
     let mut held = 0;
     for (id, op) in &model.operations {
         for kind in [PrincipalKind::Agent, PrincipalKind::User] {
@@ -306,8 +316,12 @@ fn applicable(model: &model::Model, set: &PolicySet) -> Result<Applicable, Strin
                 Some(shared) => shared.clone(),
                 None => {
                     held += policies.len();
-                    let built =
-                        Arc::new(PolicySet::from_policies(policies.into_iter().cloned()).map_err(|e| e.to_string())?);
+                    let screens = policies
+                        .iter()
+                        .map(|p| screens.get(p.id()).cloned().unwrap_or_else(|| Arc::new(screen::Screen::of(p))))
+                        .collect();
+                    let set = PolicySet::from_policies(policies.into_iter().cloned()).map_err(|e| e.to_string())?;
+                    let built = Arc::new(Applicable { set, screens });
                     distinct.insert(ids, built.clone());
                     built
                 }
@@ -347,13 +361,15 @@ impl Compiled {
         self.policies.iter().map(|p| PolicySummary { id: p.id.clone(), reason: p.reason.clone() }).collect()
     }
 
-    fn meta(&self, cedar_id: &PolicyId) -> Option<&PolicyMeta> {
-        self.policies.iter().find(|p| &p.cedar_id == cedar_id)
-    }
-
     /// Decides one call that roles already allowed: denied when a forbid matches or cannot be
     /// evaluated.
     pub fn decide(&self, principal: &PrincipalFacts, call: &CallFacts) -> Evaluation {
+        self.evaluate(principal, call, true)
+    }
+
+    /// [`Compiled::decide`]; with `screened`, Cedar is skipped when every applicable policy is
+    /// ruled out by its screen (without, for tests, Cedar decides every call).
+    fn evaluate(&self, principal: &PrincipalFacts, call: &CallFacts, screened: bool) -> Evaluation {
         let allowed = Evaluation { allowed: true, policy_ids: Vec::new(), reasons: Vec::new(), errors: Vec::new() };
         if self.policies.is_empty() {
             return allowed;
@@ -371,31 +387,39 @@ impl Compiled {
         let Some(op) = model.operations.get(&call.operation_id) else {
             return denied_by_all(format!("unknown operation {}", call.operation_id));
         };
-        let Some(set) = self.applicable.get(&(call.operation_id.clone(), principal.kind)) else {
+        let Some(applicable) = self.applicable.get(&(call.operation_id.clone(), principal.kind)) else {
             return allowed;
         };
-        let built = match request::build(op, principal, call) {
-            Ok(built) => built,
+        let built = request::input(op, principal, call).and_then(|input| {
+            // The common call: every applicable forbid certainly fails its conditions.
+            if screened && applicable.screens.iter().all(|s| s.rules_out(&input)) {
+                return Ok(None);
+            }
+            request::build(op, &input).map(Some)
+        });
+        let built = match built {
+            Ok(Some(built)) => built,
+            Ok(None) => return allowed,
             Err(e) => return denied_by_all(format!("the call could not be put to the policies: {e}")),
         };
-        let response = Authorizer::new().is_authorized(&built.request, set, &built.entities);
+        let response = Authorizer::new().is_authorized(&built.request, &applicable.set, &built.entities);
+        // Only forbids exist, so every policy in the reason matched and denies; a policy that
+        // failed denies too. Both in source order (Cedar reports them in no set order).
+        let matched: HashSet<&PolicyId> = response.diagnostics().reason().collect();
+        let failed: HashMap<&PolicyId, String> = response
+            .diagnostics()
+            .errors()
+            .map(|AuthorizationError::PolicyEvaluationError(error)| (error.policy_id(), error_text(error.inner())))
+            .collect();
         let mut evaluation = allowed;
-        // Only forbids exist, so every policy in the reason matched and denies.
-        for cedar_id in response.diagnostics().reason() {
-            if let Some(meta) = self.meta(cedar_id) {
-                evaluation.policy_ids.push(meta.id.clone());
-                evaluation.reasons.extend(meta.reason.clone());
+        for meta in &self.policies {
+            if let Some(text) = failed.get(&meta.cedar_id) {
+                evaluation.errors.push(format!("{}: {text}", meta.id));
+            } else if !matched.contains(&meta.cedar_id) {
+                continue;
             }
-        }
-        for error in response.diagnostics().errors() {
-            let AuthorizationError::PolicyEvaluationError(error) = error;
-            let meta = self.meta(error.policy_id());
-            let id = meta.map_or_else(|| error.policy_id().to_string(), |m| m.id.clone());
-            evaluation.errors.push(format!("{id}: {}", error_text(error.inner())));
-            if !evaluation.policy_ids.contains(&id) {
-                evaluation.policy_ids.push(id);
-                evaluation.reasons.extend(meta.and_then(|m| m.reason.clone()));
-            }
+            evaluation.policy_ids.push(meta.id.clone());
+            evaluation.reasons.extend(meta.reason.clone());
         }
         evaluation.allowed = evaluation.policy_ids.is_empty();
         evaluation

@@ -3,7 +3,7 @@
 //! and the call is denied with an error naming the field (a `has`-guarded forbid must not fail
 //! open). JSON null is absence here; the fields a body gives as null are `context.cleared`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
 use cedar_policy::{Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request, RestrictedExpression};
@@ -52,53 +52,81 @@ pub(super) fn principal_type(kind: PrincipalKind) -> &'static str {
     }
 }
 
-fn strings<'a>(values: impl IntoIterator<Item = &'a String>) -> RestrictedExpression {
-    RestrictedExpression::new_set(values.into_iter().map(|v| RestrictedExpression::new_string(v.clone())))
+/// A value of the request, as plain data: what Cedar is given ([`build`]) and what the
+/// screen reads ([`super::screen`]), made once from the facts, so the two cannot differ.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Val {
+    Str(String),
+    Long(i64),
+    Bool(bool),
+    /// A Cedar `datetime`, as its literal (UTC, milliseconds).
+    DateTime(String),
+    Set(Vec<Val>),
+    Record(BTreeMap<String, Val>),
+    /// A reference to another entity of the request (the record's client), with its attributes.
+    Entity(Box<EntityVal>),
 }
 
-fn principal_entity(principal: &PrincipalFacts) -> Result<Entity, String> {
-    let attrs = [
-        ("name".to_owned(), RestrictedExpression::new_string(principal.name.clone())),
+/// An entity of the request: its uid, attributes and tags.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct EntityVal {
+    pub uid: EntityUid,
+    pub attrs: BTreeMap<String, Val>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A call as the policies see it, before it is handed to Cedar.
+#[derive(Clone, Debug)]
+pub(super) struct Input {
+    pub principal: EntityVal,
+    /// The resource's uid and, when it is a record whose attributes were read, its entity. A
+    /// resource without one has no attributes: reading them errors.
+    pub resource: EntityUid,
+    pub record: Option<EntityVal>,
+    pub context: BTreeMap<String, Val>,
+}
+
+fn strings<'a>(values: impl IntoIterator<Item = &'a String>) -> Val {
+    Val::Set(values.into_iter().map(|v| Val::Str(v.clone())).collect())
+}
+
+fn principal_entity(principal: &PrincipalFacts) -> Result<EntityVal, String> {
+    let attrs = BTreeMap::from([
+        ("name".to_owned(), Val::Str(principal.name.clone())),
         ("roles".to_owned(), strings(&principal.roles)),
         ("teams".to_owned(), strings(&principal.teams)),
-    ];
-    let tags = principal.attributes.iter().map(|(k, v)| (k.clone(), RestrictedExpression::new_string(v.clone())));
-    Entity::new_with_tags(principal_uid(principal)?, attrs, [], tags).map_err(|e| e.to_string())
+    ]);
+    Ok(EntityVal { uid: principal_uid(principal)?, attrs, tags: principal.attributes.clone() })
 }
 
-/// The record's entity and those it refers to (its client). An attribute whose fact does not
-/// have the declared type is left out.
-fn record_entities(record: &RecordFacts, out: &mut Vec<Entity>) -> Result<EntityUid, String> {
-    let me = uid(record.kind.type_name(), &record.id)?;
-    let mut attrs = HashMap::new();
+/// The record's entity, its client an entity within it. An attribute whose fact does not have
+/// the declared type is left out.
+fn record_entity(record: &RecordFacts) -> Result<EntityVal, String> {
+    let uid = uid(record.kind.type_name(), &record.id)?;
+    let mut attrs = BTreeMap::new();
     for (name, ty) in record.kind.attributes() {
         let value = match (ty, record.attributes.get(*name)) {
-            (FactType::String | FactType::OptionalString, Some(Fact::String(s))) => {
-                RestrictedExpression::new_string(s.clone())
-            }
-            (FactType::Long, Some(Fact::Long(n))) => RestrictedExpression::new_long(*n),
-            (FactType::Bool, Some(Fact::Bool(b))) => RestrictedExpression::new_bool(*b),
+            (FactType::String | FactType::OptionalString, Some(Fact::String(s))) => Val::Str(s.clone()),
+            (FactType::Long, Some(Fact::Long(n))) => Val::Long(*n),
+            (FactType::Bool, Some(Fact::Bool(b))) => Val::Bool(*b),
             (FactType::Names, Some(Fact::Names(names))) => strings(names),
-            (FactType::Client, Some(Fact::Client(client))) => {
-                RestrictedExpression::new_entity_uid(record_entities(client, out)?)
-            }
+            (FactType::Client, Some(Fact::Client(client))) => Val::Entity(Box::new(record_entity(client)?)),
             _ => continue,
         };
         attrs.insert((*name).to_owned(), value);
     }
-    out.push(Entity::new(me.clone(), attrs, Default::default()).map_err(|e| e.to_string())?);
-    Ok(me)
+    Ok(EntityVal { uid, attrs, tags: BTreeMap::new() })
 }
 
 /// A Cedar `datetime` literal (UTC, milliseconds) for a date-time text read as the operations
 /// read it ([`alga_api::model::parse_datetime`]); `None` when it is not one, or is one Cedar
 /// cannot hold (a year outside 0000–9999, a leap second).
-fn datetime(text: &str) -> Option<RestrictedExpression> {
+fn datetime(text: &str) -> Option<Val> {
     let parsed = alga_api::model::parse_datetime(text)?;
     if !(0..=9999).contains(&parsed.year()) || parsed.nanosecond() >= 1_000_000_000 {
         return None;
     }
-    Some(RestrictedExpression::new_datetime(parsed.to_rfc3339_opts(SecondsFormat::Millis, true)))
+    Some(Val::DateTime(parsed.to_rfc3339_opts(SecondsFormat::Millis, true)))
 }
 
 fn expected(ty: &Ty) -> &'static str {
@@ -113,19 +141,19 @@ fn expected(ty: &Ty) -> &'static str {
 }
 
 /// `json` typed as `ty`; `field` names it in the error (`body.ended_at`, `body.tags[1]`).
-fn value(field: &str, ty: &Ty, json: &Value) -> Result<RestrictedExpression, String> {
+fn value(field: &str, ty: &Ty, json: &Value) -> Result<Val, String> {
     let typed = match (ty, json) {
-        (Ty::String, Value::String(s)) => Some(RestrictedExpression::new_string(s.clone())),
+        (Ty::String, Value::String(s)) => Some(Val::Str(s.clone())),
         (Ty::DateTime, Value::String(s)) => datetime(s),
-        (Ty::Long, Value::Number(n)) => n.as_i64().map(RestrictedExpression::new_long),
-        (Ty::Bool, Value::Bool(b)) => Some(RestrictedExpression::new_bool(*b)),
+        (Ty::Long, Value::Number(n)) => n.as_i64().map(Val::Long),
+        (Ty::Bool, Value::Bool(b)) => Some(Val::Bool(*b)),
         (Ty::Set(item), Value::Array(items)) => {
             let typed = items
                 .iter()
                 .enumerate()
                 .map(|(i, v)| value(&format!("{field}[{i}]"), item, v))
                 .collect::<Result<Vec<_>, _>>()?;
-            Some(RestrictedExpression::new_set(typed))
+            Some(Val::Set(typed))
         }
         (Ty::Record(fields), Value::Object(map)) => Some(record(field, fields, map)?),
         _ => None,
@@ -135,14 +163,14 @@ fn value(field: &str, ty: &Ty, json: &Value) -> Result<RestrictedExpression, Str
 
 /// A record of the declared fields present in `map`; JSON null is absence. `at` names the
 /// record in errors (`body`).
-fn record(at: &str, fields: &[Field], map: &Map<String, Value>) -> Result<RestrictedExpression, String> {
-    let mut pairs = Vec::new();
+fn record(at: &str, fields: &[Field], map: &Map<String, Value>) -> Result<Val, String> {
+    let mut pairs = BTreeMap::new();
     for field in fields {
         let Some(v) = map.get(&field.name).filter(|v| !v.is_null()) else { continue };
         let v = tag_keys(&field.name, v);
-        pairs.push((field.name.clone(), value(&format!("{at}.{}", field.name), &field.ty, &v)?));
+        pairs.insert(field.name.clone(), value(&format!("{at}.{}", field.name), &field.ty, &v)?);
     }
-    RestrictedExpression::new_record(pairs).map_err(|e| format!("`{at}`: {e}"))
+    Ok(Val::Record(pairs))
 }
 
 /// Tag names (a body's `tags`, a query's `tag`) as the operations match them: by their key
@@ -163,7 +191,7 @@ fn tag_keys<'a>(field: &str, v: &'a Value) -> std::borrow::Cow<'a, Value> {
 }
 
 /// The body fields given as JSON null: those the call clears (`assigned_to: null`).
-fn cleared(body: Option<&Value>) -> RestrictedExpression {
+fn cleared(body: Option<&Value>) -> Val {
     let names = match body {
         Some(Value::Object(map)) => map.iter().filter(|(_, v)| v.is_null()).map(|(k, _)| k).collect(),
         _ => Vec::new(),
@@ -189,30 +217,27 @@ fn from_url(fields: &[Field], map: &Map<String, Value>) -> Map<String, Value> {
     typed
 }
 
-pub(super) fn build(op: &OperationModel, principal: &PrincipalFacts, call: &CallFacts) -> Result<Built, String> {
-    let mut entities = vec![principal_entity(principal)?];
-    let resource = match &call.record {
-        Some(record) if op.record == Some(record.kind) => record_entities(record, &mut entities)?,
+/// The call's input, typed by the operation's model: refused, naming the field, when a value
+/// does not have its declared type.
+pub(super) fn input(op: &OperationModel, principal: &PrincipalFacts, call: &CallFacts) -> Result<Input, String> {
+    let (resource, entity) = match &call.record {
+        Some(record) if op.record == Some(record.kind) => {
+            let entity = record_entity(record)?;
+            (entity.uid.clone(), Some(entity))
+        }
         Some(record) => return Err(format!("the record is a {:?}, the operation acts on another type", record.kind)),
         // No record (e.g. a replay of a deleted one): the resource has no attributes, so a
         // policy reading them errors and denies.
-        None if op.record.is_some() => {
-            let id = call.path.get("id").and_then(Value::as_str).unwrap_or_default();
-            EntityUid::from_type_name_and_id(op.resource_type.clone(), EntityId::new(id))
+        None if op.record.is_none() && op.resource_type.basename() == COLLECTION => {
+            (uid(COLLECTION, &op.collection)?, None)
         }
-        None if op.resource_type.basename() == COLLECTION => uid(COLLECTION, &op.collection)?,
         None => {
             let id = call.path.get("id").and_then(Value::as_str).unwrap_or_default();
-            EntityUid::from_type_name_and_id(op.resource_type.clone(), EntityId::new(id))
+            (EntityUid::from_type_name_and_id(op.resource_type.clone(), EntityId::new(id)), None)
         }
     };
-    // The action and its groups, so `action in Action::"write"` holds without the schema's
-    // whole action hierarchy in every request.
-    entities.push(Entity::new_no_attrs(op.action.clone(), op.groups.iter().cloned().collect()));
-    entities.extend(op.groups.iter().map(|g| Entity::new_no_attrs(g.clone(), Default::default())));
-
     let empty = Map::new();
-    let mut context = vec![
+    let mut context = BTreeMap::from([
         ("path".to_owned(), record("path", &op.path, &from_url(&op.path, &call.path))?),
         ("query".to_owned(), record("query", &op.query, &from_url(&op.query, &call.query))?),
         (
@@ -223,24 +248,77 @@ pub(super) fn build(op: &OperationModel, principal: &PrincipalFacts, call: &Call
             },
         ),
         ("cleared".to_owned(), cleared(call.body.as_ref())),
-        ("now".to_owned(), RestrictedExpression::new_datetime(call.now.to_rfc3339_opts(SecondsFormat::Millis, true))),
-    ];
+        ("now".to_owned(), Val::DateTime(call.now.to_rfc3339_opts(SecondsFormat::Millis, true))),
+    ]);
     for (name, _) in crate::policy::facts::derived(&call.operation_id) {
         let value = match call.derived.get(*name) {
-            Some(Fact::Bool(b)) => RestrictedExpression::new_bool(*b),
-            Some(Fact::Long(n)) => RestrictedExpression::new_long(*n),
-            Some(Fact::String(s)) => RestrictedExpression::new_string(s.clone()),
+            Some(Fact::Bool(b)) => Val::Bool(*b),
+            Some(Fact::Long(n)) => Val::Long(*n),
+            Some(Fact::String(s)) => Val::Str(s.clone()),
             Some(Fact::Names(names)) => strings(names),
             // Not derived (a stored input from before): a policy reading it errors and denies.
             _ => continue,
         };
-        context.push(((*name).to_owned(), value));
+        context.insert((*name).to_owned(), value);
     }
     if let Some(name) = &call.client_name {
-        context.push(("client_name".to_owned(), RestrictedExpression::new_string(name.clone())));
+        context.insert("client_name".to_owned(), Val::Str(name.clone()));
     }
+    Ok(Input { principal: principal_entity(principal)?, resource, record: entity, context })
+}
+
+/// A value as Cedar's restricted expression; the entities it refers to are added to `out`.
+fn expression(value: &Val, out: &mut Vec<Entity>) -> Result<RestrictedExpression, String> {
+    Ok(match value {
+        Val::Str(s) => RestrictedExpression::new_string(s.clone()),
+        Val::Long(n) => RestrictedExpression::new_long(*n),
+        Val::Bool(b) => RestrictedExpression::new_bool(*b),
+        Val::DateTime(text) => RestrictedExpression::new_datetime(text),
+        Val::Set(items) => {
+            RestrictedExpression::new_set(items.iter().map(|v| expression(v, out)).collect::<Result<Vec<_>, _>>()?)
+        }
+        Val::Record(fields) => RestrictedExpression::new_record(
+            fields.iter().map(|(k, v)| Ok((k.clone(), expression(v, out)?))).collect::<Result<Vec<_>, String>>()?,
+        )
+        .map_err(|e| e.to_string())?,
+        Val::Entity(entity) => {
+            let referred = cedar_entity(entity, out)?;
+            out.push(referred);
+            RestrictedExpression::new_entity_uid(entity.uid.clone())
+        }
+    })
+}
+
+fn cedar_entity(entity: &EntityVal, out: &mut Vec<Entity>) -> Result<Entity, String> {
+    let attrs = entity
+        .attrs
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), expression(v, out)?)))
+        .collect::<Result<HashMap<_, _>, String>>()?;
+    let tags = entity.tags.iter().map(|(k, v)| (k.clone(), RestrictedExpression::new_string(v.clone())));
+    Entity::new_with_tags(entity.uid.clone(), attrs, [], tags).map_err(|e| e.to_string())
+}
+
+/// The input as Cedar's request and entities.
+pub(super) fn build(op: &OperationModel, input: &Input) -> Result<Built, String> {
+    let mut entities = Vec::new();
+    let principal = cedar_entity(&input.principal, &mut entities)?;
+    entities.push(principal);
+    if let Some(record) = &input.record {
+        let record = cedar_entity(record, &mut entities)?;
+        entities.push(record);
+    }
+    // The action and its groups, so `action in Action::"write"` holds without the schema's
+    // whole action hierarchy in every request.
+    entities.push(Entity::new_no_attrs(op.action.clone(), op.groups.iter().cloned().collect()));
+    entities.extend(op.groups.iter().map(|g| Entity::new_no_attrs(g.clone(), Default::default())));
+    let context = input
+        .context
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), expression(v, &mut entities)?)))
+        .collect::<Result<Vec<_>, String>>()?;
     let context = Context::from_pairs(context).map_err(|e| e.to_string())?;
-    let request = Request::new(principal_uid(principal)?, op.action.clone(), resource, context, None)
+    let request = Request::new(input.principal.uid.clone(), op.action.clone(), input.resource.clone(), context, None)
         .map_err(|e| e.to_string())?;
     let entities = Entities::from_entities(entities, None).map_err(|e| e.to_string())?;
     Ok(Built { request, entities })

@@ -376,7 +376,7 @@ fn requests_conform_to_the_schema() {
     ];
     for call in calls {
         let op = &model.operations[&call.operation_id];
-        let built = request::build(op, &agent(), &call).unwrap();
+        let built = request::build(op, &request::input(op, &agent(), &call).unwrap()).unwrap();
         let context = built.request.context().cloned().unwrap();
         let principal = built.request.principal().cloned().unwrap();
         let resource = built.request.resource().cloned().unwrap();
@@ -551,4 +551,284 @@ fn a_crafted_set_at_the_limit_stays_within_the_weighed_bound() {
     assert!(worst.held() > 50_000, "{}", worst.held());
     // Never more than every policy for every operation and both kinds.
     assert!(worst.held() <= MAX_POLICIES * (2 * actions.len() + 1), "{}", worst.held());
+}
+
+/// A deterministic stream of choices (SplitMix64), so the generated cases are the same on
+/// every run.
+struct Choices(u64);
+
+impl Choices {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % n as u64).unwrap_or(0)
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+
+    fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// A Cedar expression over a ticket update, well typed or not: what the screen models and
+/// what it does not, nested `depth` deep.
+fn generated_expr(c: &mut Choices, depth: usize) -> String {
+    const PATHS: &[&str] = &[
+        "principal.name",
+        "principal.roles",
+        "principal.teams",
+        "principal.missing",
+        "resource.status",
+        "resource.priority",
+        "resource.tags",
+        "resource.team_id",
+        "resource.is_closed",
+        "resource.number",
+        "resource.client",
+        "resource.client.tags",
+        "resource.client.name",
+        "resource.client.is_inactive",
+        "context.body",
+        "context.body.title",
+        "context.body.status_id",
+        "context.body.tags",
+        "context.path.id",
+        "context.closes",
+        "context.client_tags",
+        "context.cleared",
+        "context.now",
+        "context.minutes",
+        "context.client_name",
+    ];
+    const LITERALS: &[&str] = &[
+        "\"vip\"",
+        "\"New\"",
+        "\"High\"",
+        "\"team-a\"",
+        "\"Printer\"",
+        "\"closed-1\"",
+        "\"\"",
+        "0",
+        "1",
+        "480",
+        "-1",
+        "true",
+        "false",
+        "[\"vip\", \"team-a\"]",
+        "[]",
+        "[1, \"vip\"]",
+        "[\"title\"]",
+    ];
+    const UNMODELLED: &[&str] = &[
+        "resource.title like \"*Print*\"",
+        "resource is Alga::Ticket",
+        "principal in Alga::Agent::\"agent-1\"",
+        "resource.client == Alga::Client::\"client-1\"",
+        "principal.hasTag(\"region\")",
+        "principal.getTag(\"region\") == \"emea\"",
+        "context.now > datetime(\"2026-01-01\")",
+        "resource.number + 1 == 2",
+        "action == Alga::Action::\"tickets.update\"",
+        "resource has client.tags",
+        "context has body.title",
+    ];
+    const TYPED: &[&str] = &[
+        "resource.status == \"New\"",
+        "resource.priority != \"High\"",
+        "resource.client.tags.contains(\"vip\")",
+        "resource.tags.containsAny([\"vip\", \"team-a\"])",
+        "principal.teams.contains(\"team-a\")",
+        "principal.roles.containsAll([\"technician\"])",
+        "context.body has title && context.body.title == \"Printer\"",
+        "context.body has tags && context.body.tags.contains(\"vip\")",
+        "context.closes",
+        "context.client_tags.contains(\"vip\")",
+        "context.cleared.isEmpty()",
+        "resource has team_id && resource.team_id == \"team-a\"",
+        "resource.is_closed",
+        "resource.client.is_inactive == false",
+    ];
+    let operand = |c: &mut Choices| {
+        if c.chance(60) { c.pick(PATHS).to_owned() } else { c.pick(LITERALS).to_owned() }
+    };
+    if depth == 0 || c.chance(25) {
+        return match c.below(14) {
+            0 => c.pick(UNMODELLED).to_owned(),
+            10..=13 => c.pick(TYPED).to_owned(),
+            1 => format!(
+                "{} has {}",
+                c.pick(&["principal", "resource", "resource.client", "context", "context.body"]),
+                c.pick(&["title", "tags", "team_id", "status_id", "name", "missing"])
+            ),
+            2..=5 => {
+                let op = c.pick(&["==", "!=", "<", "<=", ">", ">="]);
+                format!("{} {op} {}", operand(c), operand(c))
+            }
+            6..=8 => {
+                let method = c.pick(&["contains", "containsAll", "containsAny"]);
+                format!("{}.{method}({})", operand(c), operand(c))
+            }
+            _ => format!("{}.isEmpty()", operand(c)),
+        };
+    }
+    match c.below(5) {
+        0 => format!("({} && {})", generated_expr(c, depth - 1), generated_expr(c, depth - 1)),
+        1 => format!("({} || {})", generated_expr(c, depth - 1), generated_expr(c, depth - 1)),
+        2 => format!("!({})", generated_expr(c, depth - 1)),
+        3 => format!(
+            "(if {} then {} else {})",
+            generated_expr(c, depth - 1),
+            generated_expr(c, depth - 1),
+            generated_expr(c, depth - 1)
+        ),
+        _ => operand(c),
+    }
+}
+
+/// A ticket update by the agent on a generated ticket and body: attributes absent, optional
+/// ones unset, one sometimes of the wrong type (left out), or no record at all.
+fn generated_call(c: &mut Choices) -> (PrincipalFacts, CallFacts) {
+    let tags: Vec<&str> = ["vip", "smb", "team-a"].into_iter().filter(|_| c.chance(40)).collect();
+    let mut record = ticket(&tags, if c.chance(50) { Some("team-a") } else { None });
+    if c.chance(20) {
+        let name = c.pick(&["status", "priority", "tags", "client", "is_closed"]);
+        record.attributes.insert(name.to_owned(), Fact::Long(7));
+    }
+    let mut body = Map::new();
+    for (name, value) in [
+        ("title", json!("Printer")),
+        ("status_id", json!("closed-1")),
+        ("tags", json!(["VIP", "a"])),
+        ("priority_id", Value::Null),
+    ] {
+        if c.chance(40) {
+            body.insert(name.to_owned(), value);
+        }
+    }
+    let record = if c.chance(10) { None } else { Some(record) };
+    let mut principal = agent();
+    if c.chance(50) {
+        principal.teams = vec!["team-b".into()];
+    }
+    (principal, update_ticket(Value::Object(body), record))
+}
+
+/// Soundness of the screen, the one property that matters: whenever it rules a policy out,
+/// Cedar neither matches nor errors on it. Policies are parsed without validation, so type
+/// errors Cedar meets at run time are generated too.
+#[test]
+fn the_screen_never_rules_out_a_policy_cedar_matches_or_fails_on() {
+    let model = model::model().unwrap();
+    let op = &model.operations["tickets.update"];
+    let mut c = Choices(0x5eed);
+    let (mut ruled_out, mut decided_by_cedar, mut matched_or_failed) = (0, 0, 0);
+    for case in 0..4000 {
+        let clauses: Vec<String> = (0..1 + c.below(3))
+            .map(|_| format!("{} {{ {} }}", c.pick(&["when", "unless"]), generated_expr(&mut c, 3)))
+            .collect();
+        let source = format!("forbid (principal, action, resource) {};", clauses.join(" "));
+        let Ok(policy) = Policy::from_str(&source) else { panic!("case {case}: {source} does not parse") };
+        let screen = screen::Screen::of(&policy);
+        for _ in 0..4 {
+            let (principal, call) = generated_call(&mut c);
+            let input = request::input(op, &principal, &call).unwrap();
+            let built = request::build(op, &input).unwrap();
+            let set = PolicySet::from_policies([policy.clone()]).unwrap();
+            let response = Authorizer::new().is_authorized(&built.request, &set, &built.entities);
+            let matched = response.diagnostics().reason().next().is_some();
+            let failed = response.diagnostics().errors().next().is_some();
+            matched_or_failed += usize::from(matched || failed);
+            if screen.rules_out(&input) {
+                ruled_out += 1;
+                assert!(
+                    !matched && !failed,
+                    "case {case}: ruled out, but Cedar says {response:?}\n{source}\n{input:?}"
+                );
+            } else {
+                decided_by_cedar += 1;
+            }
+        }
+    }
+    // Not vacuous: both outcomes are common.
+    assert!(
+        ruled_out > 1000 && decided_by_cedar > 1000 && matched_or_failed > 1000,
+        "{ruled_out} {decided_by_cedar} {matched_or_failed}"
+    );
+}
+
+/// The whole engine, screened and not, decides the same on validated sets of generated
+/// policies: the same allowed, ids, reasons and errors.
+#[test]
+fn screened_decisions_equal_cedar_alone_on_generated_sets() {
+    let mut c = Choices(0xa19a);
+    let mut compiled_sets = 0;
+    for _ in 0..2000 {
+        let policies: Vec<String> = (0..1 + c.below(2))
+            .map(|i| {
+                format!(
+                    "@id(\"g{i}\")\n@reason(\"r{i}\")\nforbid (principal, action == Alga::Action::\"tickets.update\", resource) when {{ {} }};",
+                    generated_expr(&mut c, 1)
+                )
+            })
+            .collect();
+        let Ok(set) = compile(&policies.join("\n")) else { continue };
+        compiled_sets += 1;
+        for _ in 0..4 {
+            let (principal, call) = generated_call(&mut c);
+            assert_eq!(
+                set.evaluate(&principal, &call, true),
+                set.evaluate(&principal, &call, false),
+                "{policies:?}\n{call:?}"
+            );
+        }
+    }
+    assert!(compiled_sets > 250, "{compiled_sets} sets passed validation");
+}
+
+/// The forbids of the templates and of the bench, on a call none of them matches, are ruled out
+/// without Cedar; on one each matches, they are not.
+#[test]
+fn the_screen_rules_out_common_forbids_that_do_not_match() {
+    let model = model::model().unwrap();
+    let op = &model.operations["tickets.update"];
+    let screens = |source: &str| {
+        // A policy without conditions matches wherever its scope does: never ruled out.
+        let set = PolicySet::from_str(source).unwrap();
+        set.policies().filter(|p| p.has_non_scope_constraint()).map(screen::Screen::of).collect::<Vec<_>>()
+    };
+    let sources = [
+        source_of("no-closing-vip-tickets"),
+        "forbid (principal, action, resource) when { resource.client.tags.contains(\"blocked\") };",
+        "forbid (principal, action, resource) when { principal.teams.contains(\"team-x\") && resource.priority == \"P1\" };",
+        "forbid (principal, action, resource) when { resource.status == \"Frozen\" || resource.tags.contains(\"frozen\") };",
+        "forbid (principal, action, resource) when { context.body has title && context.body.title == \"x\" };",
+        "forbid (principal, action, resource) unless { resource has team_id && principal.teams.contains(resource.team_id) };",
+    ];
+    let harmless = update_ticket(json!({"title": "Printer"}), Some(ticket(&["smb"], Some("team-a"))));
+    let input = request::input(op, &agent(), &harmless).unwrap();
+    for source in sources {
+        for screen in screens(source) {
+            assert!(screen.rules_out(&input), "{source}");
+        }
+    }
+    let matching = [
+        (source_of("no-closing-vip-tickets"), json!({"status_id": "closed-1"}), ticket(&["vip"], None)),
+        (sources[1], json!({}), ticket(&["blocked"], None)),
+        (sources[4], json!({"title": "x"}), ticket(&[], None)),
+        (sources[5], json!({}), ticket(&[], Some("team-z"))),
+    ];
+    for (source, body, record) in matching {
+        let call = update_ticket(body, Some(record));
+        let input = request::input(op, &agent(), &call).unwrap();
+        assert!(screens(source).iter().any(|s| !s.rules_out(&input)), "{source}");
+    }
 }
