@@ -163,6 +163,67 @@ fn effect_offsets(source: &str) -> Vec<usize> {
     out
 }
 
+/// The most operators (`&&`, `==`, `.`, `!`, `has`, `if` …) one policy may hold, and the deepest
+/// its brackets may nest. Cedar's evaluator and validator recurse about 4 KB of stack per level
+/// and fail past their limit (the evaluator with an error, the validator silently), and the
+/// JSON form the screen reads is built recursively too: bounding a policy's size bounds its depth
+/// well within a 2 MiB thread, before anything recursive reads it.
+pub const MAX_POLICY_OPERATORS: usize = 100;
+pub const MAX_POLICY_NESTING: usize = 16;
+
+/// Per policy (from each effect keyword to the next), its operators and deepest nesting,
+/// counted on the text outside strings and comments.
+fn policy_sizes(source: &str) -> Vec<(usize, usize, usize)> {
+    let offsets = effect_offsets(source);
+    let bytes = source.as_bytes();
+    let mut sizes = Vec::new();
+    for (n, &start) in offsets.iter().enumerate() {
+        let end = offsets.get(n + 1).copied().unwrap_or(bytes.len());
+        let (mut i, mut depth, mut deepest, mut operators) = (start, 0usize, 0usize, 0usize);
+        while i < end {
+            match bytes[i] {
+                b'"' => {
+                    i += 1;
+                    while i < end && bytes[i] != b'"' {
+                        i += if bytes[i] == b'\\' { 2 } else { 1 };
+                    }
+                }
+                b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                    while i < end && bytes[i] != b'\n' {
+                        i += 1;
+                    }
+                }
+                b'(' | b'{' | b'[' => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                b')' | b'}' | b']' => depth = depth.saturating_sub(1),
+                b'&' | b'|' | b'=' | b'!' | b'<' | b'>' | b'+' | b'-' | b'*' | b'.' => {
+                    operators += 1;
+                    // Two-character operators count once.
+                    if matches!(bytes.get(i + 1), Some(b'&' | b'|' | b'=')) {
+                        i += 1;
+                    }
+                }
+                c if c.is_ascii_alphabetic() => {
+                    let word_start = i;
+                    while i < end && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                        i += 1;
+                    }
+                    if matches!(&source[word_start..i], "if" | "has" | "like" | "in" | "is") {
+                        operators += 1;
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        sizes.push((start, operators, deepest));
+    }
+    sizes
+}
+
 /// How many policies a source holds, counted by their effect keywords without parsing: cheap
 /// enough to refuse an oversized source before compiling it.
 pub fn policy_count(source: &str) -> usize {
@@ -200,6 +261,24 @@ pub fn summarize(source: &str) -> Result<Vec<PolicySummary>, Vec<Diagnostic>> {
 fn checked(source: &str) -> Result<(&'static model::Model, PolicySet, Vec<PolicyMeta>), Vec<Diagnostic>> {
     let model =
         model::model().map_err(|e| vec![Diagnostic { line: 1, column: 1, message: e.to_string(), policy_id: None }])?;
+    let oversized: Vec<Diagnostic> = policy_sizes(source)
+        .into_iter()
+        .filter(|(_, operators, nesting)| *operators > MAX_POLICY_OPERATORS || *nesting > MAX_POLICY_NESTING)
+        .map(|(offset, operators, nesting)| {
+            let (line, column) = position(source, offset);
+            Diagnostic {
+                line,
+                column,
+                message: format!(
+                    "a policy may hold at most {MAX_POLICY_OPERATORS} operators and nest brackets {MAX_POLICY_NESTING} deep; this one holds {operators}, nested {nesting} deep: split it into several policies"
+                ),
+                policy_id: None,
+            }
+        })
+        .collect();
+    if !oversized.is_empty() {
+        return Err(oversized);
+    }
     let set = PolicySet::from_str(source)
         .map_err(|errors| errors.iter().map(|e| diagnostic(source, e, e.to_string(), None)).collect::<Vec<_>>())?;
     // Also here, not only where sources are received: a stored set over the limit (saved before
@@ -390,6 +469,9 @@ impl Compiled {
         let Some(applicable) = self.applicable.get(&(call.operation_id.clone(), principal.kind)) else {
             return allowed;
         };
+        // `build` cannot fail on what `input` returns (distinct uids by type, date-times Cedar
+        // reads, record keys unique): a call screened past Cedar would otherwise not be refused
+        // as one that could not be built is.
         let built = request::input(op, principal, call).and_then(|input| {
             // The common call: every applicable forbid certainly fails its conditions.
             if screened && applicable.screens.iter().all(|s| s.rules_out(&input)) {
@@ -420,6 +502,15 @@ impl Compiled {
             }
             evaluation.policy_ids.push(meta.id.clone());
             evaluation.reasons.extend(meta.reason.clone());
+        }
+        // Every policy Cedar names is one of ours (templates are refused, so ids are positional);
+        // should one not be, it still decides, by its Cedar id.
+        let known: HashSet<&PolicyId> = self.policies.iter().map(|p| &p.cedar_id).collect();
+        for id in matched.iter().chain(failed.keys()).filter(|id| !known.contains(*id)) {
+            if let Some(text) = failed.get(*id) {
+                evaluation.errors.push(format!("{id}: {text}"));
+            }
+            evaluation.policy_ids.push(id.to_string());
         }
         evaluation.allowed = evaluation.policy_ids.is_empty();
         evaluation

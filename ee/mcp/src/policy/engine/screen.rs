@@ -12,7 +12,7 @@
 //! evaluated false means no match whether or not the scope held, and Cedar evaluates the scope
 //! first, which never errors.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use cedar_policy::Policy;
 use serde_json::Value;
@@ -82,7 +82,7 @@ impl Screen {
                 Some("unless") => false,
                 _ => return unknown,
             };
-            clauses.push((when, parse(condition.get("body").unwrap_or(&Value::Null))));
+            clauses.push((when, parse(condition.get("body").unwrap_or(&Value::Null), 0)));
         }
         Screen { clauses }
     }
@@ -102,28 +102,37 @@ impl Screen {
     }
 }
 
-fn boxed(json: Option<&Value>) -> Box<Expr> {
-    Box::new(parse(json.unwrap_or(&Value::Null)))
+/// Deeper expressions are not screened (Cedar decides them); compiling bounds their depth anyway.
+const MAX_DEPTH: usize = 64;
+
+fn boxed(json: Option<&Value>, depth: usize) -> Box<Expr> {
+    Box::new(parse(json.unwrap_or(&Value::Null), depth + 1))
 }
 
-fn literal(json: &Value) -> Expr {
+fn literal(json: &Value, depth: usize) -> Expr {
+    if depth > MAX_DEPTH {
+        return Expr::Unknown;
+    }
     match json {
         Value::String(s) => Expr::Str(s.clone()),
         Value::Bool(b) => Expr::Bool(*b),
         Value::Number(n) => n.as_i64().map_or(Expr::Unknown, Expr::Long),
-        Value::Array(items) => Expr::Set(items.iter().map(literal).collect()),
+        Value::Array(items) => Expr::Set(items.iter().map(|item| literal(item, depth + 1)).collect()),
         _ => Expr::Unknown,
     }
 }
 
-/// Cedar's JSON expression form (the EST) → [`Expr`].
-fn parse(json: &Value) -> Expr {
+/// Cedar's JSON expression form (the EST) → [`Expr`], `depth` levels down.
+fn parse(json: &Value, depth: usize) -> Expr {
+    if depth > MAX_DEPTH {
+        return Expr::Unknown;
+    }
     let Some(object) = json.as_object() else { return Expr::Unknown };
     let mut entries = object.iter();
     let (Some((key, v)), None) = (entries.next(), entries.next()) else { return Expr::Unknown };
-    let (left, right) = (|| boxed(v.get("left")), || boxed(v.get("right")));
+    let (left, right) = (|| boxed(v.get("left"), depth), || boxed(v.get("right"), depth));
     match key.as_str() {
-        "Value" => literal(v),
+        "Value" => literal(v, depth),
         "Var" => match v.as_str() {
             Some("principal") => Expr::Var(Var::Principal),
             Some("resource") => Expr::Var(Var::Resource),
@@ -131,11 +140,11 @@ fn parse(json: &Value) -> Expr {
             _ => Expr::Unknown,
         },
         "Set" => match v.as_array() {
-            Some(items) => Expr::Set(items.iter().map(parse).collect()),
+            Some(items) => Expr::Set(items.iter().map(|item| parse(item, depth + 1)).collect()),
             None => Expr::Unknown,
         },
-        "!" => Expr::Not(boxed(v.get("arg"))),
-        "isEmpty" => Expr::IsEmpty(boxed(v.get("arg"))),
+        "!" => Expr::Not(boxed(v.get("arg"), depth)),
+        "isEmpty" => Expr::IsEmpty(boxed(v.get("arg"), depth)),
         "&&" => Expr::And(left(), right()),
         "||" => Expr::Or(left(), right()),
         "==" => Expr::Eq(left(), right()),
@@ -153,20 +162,20 @@ fn parse(json: &Value) -> Expr {
         },
         "has" => match v.get("attr") {
             Some(Value::String(a)) => Expr::Has(left(), a.clone()),
-            Some(Value::Array(path)) => extended_has(v.get("left"), path),
+            Some(Value::Array(path)) => extended_has(v.get("left"), path, depth),
             _ => Expr::Unknown,
         },
-        "if-then-else" => Expr::If(boxed(v.get("if")), boxed(v.get("then")), boxed(v.get("else"))),
+        "if-then-else" => Expr::If(boxed(v.get("if"), depth), boxed(v.get("then"), depth), boxed(v.get("else"), depth)),
         _ => Expr::Unknown,
     }
 }
 
 /// `e has a.b.c`: `e has a && e.a has b && e.a.b has c`.
-fn extended_has(left: Option<&Value>, path: &[Value]) -> Expr {
+fn extended_has(left: Option<&Value>, path: &[Value], depth: usize) -> Expr {
     let Some(names) = path.iter().map(Value::as_str).collect::<Option<Vec<_>>>() else { return Expr::Unknown };
     let mut test: Option<Expr> = None;
     for (i, name) in names.iter().enumerate() {
-        let mut at = boxed(left);
+        let mut at = boxed(left, depth);
         for step in &names[..i] {
             at = Box::new(Expr::Attr(at, (*step).to_owned()));
         }
@@ -215,12 +224,27 @@ fn equal(a: &V, b: &V) -> Option<bool> {
     }
 }
 
-fn member(set: &[V], item: &V) -> Option<bool> {
-    let mut found = false;
-    for element in set {
-        found |= equal(element, item)?;
+/// A scalar as a key of a hashed set.
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum Key<'a> {
+    Str(&'a str),
+    Long(i64),
+    Bool(bool),
+}
+
+fn key<'a>(v: &V<'a>) -> Option<Key<'a>> {
+    match v {
+        V::Str(s) => Some(Key::Str(s)),
+        V::Long(n) => Some(Key::Long(*n)),
+        V::Bool(b) => Some(Key::Bool(*b)),
+        _ => None,
     }
-    Some(found)
+}
+
+/// A set's elements, hashed (a call may send large ones): `None` when one is not a scalar, as
+/// the screen then does not decide. Scalars of different types are unequal, as in Cedar.
+fn keys<'a>(set: &[V<'a>]) -> Option<HashSet<Key<'a>>> {
+    set.iter().map(key).collect()
 }
 
 fn eval<'a>(expr: &'a Expr, input: &'a Input) -> Option<V<'a>> {
@@ -271,22 +295,11 @@ fn eval<'a>(expr: &'a Expr, input: &'a Input) -> Option<V<'a>> {
         Expr::SetOp(op, l, r) => {
             let V::Set(set) = eval(l, input)? else { return None };
             let operand = eval(r, input)?;
+            let set = keys(&set)?;
             V::Bool(match (op, operand) {
-                (SetOp::Contains, item) => member(&set, &item)?,
-                (SetOp::ContainsAll, V::Set(items)) => {
-                    let mut all = true;
-                    for item in &items {
-                        all &= member(&set, item)?;
-                    }
-                    all
-                }
-                (SetOp::ContainsAny, V::Set(items)) => {
-                    let mut any = false;
-                    for item in &items {
-                        any |= member(&set, item)?;
-                    }
-                    any
-                }
+                (SetOp::Contains, item) => set.contains(&key(&item)?),
+                (SetOp::ContainsAll, V::Set(items)) => keys(&items)?.iter().all(|k| set.contains(k)),
+                (SetOp::ContainsAny, V::Set(items)) => keys(&items)?.iter().any(|k| set.contains(k)),
                 _ => return None,
             })
         }

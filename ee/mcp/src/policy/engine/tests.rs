@@ -832,3 +832,51 @@ fn the_screen_rules_out_common_forbids_that_do_not_match() {
         assert!(screens(source).iter().any(|s| !s.rules_out(&input)), "{source}");
     }
 }
+
+/// A policy's size bounds its depth before anything recursive reads it (Cedar's evaluator and
+/// validator, the JSON form the screen reads): one too large is refused at its line; one at the
+/// limit decides the same screened and by Cedar alone, run on a thread of the blocking pool's
+/// stack size (2 MiB) in a release build; a debug build's frames are about five times larger.
+#[test]
+fn policies_too_deep_to_evaluate_safely_are_refused_and_those_at_the_limit_agree_with_cedar() {
+    let chain = |terms: usize| {
+        format!(
+            "forbid (principal, action == Alga::Action::\"tickets.update\", resource)\nwhen {{ context.body has title && context.body.title == \"x\"{} }};",
+            " && true".repeat(terms)
+        )
+    };
+    let too_long = format!("{}\n{}", source_of("no-agent-deletes"), chain(MAX_POLICY_OPERATORS));
+    let refused = compile(&too_long).map(|_| ()).unwrap_err();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0].message.contains("at most 100 operators") && refused[0].line == 5, "{refused:?}");
+    let nested = format!(
+        "forbid (principal, action, resource) when {{ {}true{} }};",
+        "(".repeat(MAX_POLICY_NESTING + 1),
+        ")".repeat(MAX_POLICY_NESTING + 1)
+    );
+    assert!(compile(&nested).is_err());
+    // Operators inside strings and comments do not count.
+    let quoted = format!(
+        "// {}\nforbid (principal, action, resource) when {{ context has client_name && context.client_name == \"{}\" }};",
+        "&& ".repeat(300),
+        "&&".repeat(300)
+    );
+    assert!(compile(&quoted).is_ok(), "{:?}", compile(&quoted).map(|_| ()));
+
+    let at_limit = chain(MAX_POLICY_OPERATORS - 7);
+    std::thread::Builder::new()
+        .stack_size(if cfg!(debug_assertions) { 16 } else { 2 } * 1024 * 1024)
+        .spawn(move || {
+            let set = compiled(&at_limit);
+            for title in ["x", "y"] {
+                let call = update_ticket(json!({ "title": title }), Some(ticket(&[], None)));
+                let screened = set.evaluate(&agent(), &call, true);
+                assert_eq!(screened, set.evaluate(&agent(), &call, false));
+                assert_eq!(screened.allowed, title != "x", "{screened:?}");
+                assert!(screened.errors.is_empty(), "{screened:?}");
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
