@@ -4,7 +4,20 @@
 //! sent with its keys in another order, or formatted differently, has the same digest, and any
 //! changed value has another.
 
+use alga_api::tools::Arguments;
 use serde_json::Value;
+
+/// The digest of a call as its operation receives it: what an approval is bound to. The store
+/// computes it ([`super::store`]), from the same arguments it stores, so the two cannot differ.
+pub fn of_call(operation_id: &str, arguments: &Arguments) -> String {
+    let (path, query) = (Value::Object(arguments.path.clone()), Value::Object(arguments.query.clone()));
+    args_digest(operation_id, &path, &query, arguments.body.as_ref())
+}
+
+/// The arguments as an approval shows them (before redaction): `{path, query, body}`.
+pub fn as_json(arguments: &Arguments) -> Value {
+    serde_json::json!({ "path": arguments.path, "query": arguments.query, "body": arguments.body })
+}
 
 /// The hex SHA-256 of the canonical form of `{"operation", "path", "query", "body"}`. An absent
 /// body is `null`.

@@ -124,7 +124,7 @@ pub struct Binding<'a> {
 
 impl State {
     /// Whether this state was issued for exactly this call; the first differing field otherwise.
-    pub fn check(&self, call: &Binding<'_>) -> Result<(), SealError> {
+    fn check(&self, call: &Binding<'_>) -> Result<(), SealError> {
         let fields = [
             ("tenant", self.tenant_id.as_str(), call.tenant_id),
             ("principal", &self.principal, call.principal),
@@ -198,8 +198,10 @@ pub fn seal(key: &SealKey, state: &State) -> Result<String, SealError> {
     Ok(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
 }
 
-/// Opens a state sealed by [`seal`] under `key`, refusing it once `now` (UTC) reaches its expiry.
-pub fn open(key: &SealKey, text: &str, now: NaiveDateTime) -> Result<State, SealError> {
+/// Opens a state sealed by [`seal`] under `key` for the call retrying with it, refusing it once
+/// `now` (UTC) reaches its expiry, or when it was issued for another call: the check is part of
+/// opening, so no caller can forget it.
+pub fn open(key: &SealKey, text: &str, call: &Binding<'_>, now: NaiveDateTime) -> Result<State, SealError> {
     if text.len() > MAX_TEXT {
         return Err(SealError::Malformed);
     }
@@ -230,7 +232,7 @@ pub fn open(key: &SealKey, text: &str, now: NaiveDateTime) -> Result<State, Seal
     if now >= expires_at {
         return Err(SealError::Expired);
     }
-    Ok(State {
+    let state = State {
         approval_id: payload.apr,
         tenant_id: payload.ten,
         principal: payload.sub,
@@ -238,7 +240,9 @@ pub fn open(key: &SealKey, text: &str, now: NaiveDateTime) -> Result<State, Seal
         tool: payload.tool,
         args_digest: payload.dig,
         expires_at,
-    })
+    };
+    state.check(call)?;
+    Ok(state)
 }
 
 fn aad(key_id: &[u8]) -> Vec<u8> {
@@ -304,32 +308,38 @@ mod tests {
         state().expires_at - Duration::seconds(1)
     }
 
+    const DIGEST: &str = "abababababababababababababababababababababababababababababababab";
+
+    /// The call [`state`] was issued for.
+    fn call() -> Binding<'static> {
+        Binding {
+            tenant_id: "tenant-1",
+            principal: "agent:a1",
+            method: "tools/call",
+            tool: "call_api_endpoint",
+            args_digest: DIGEST,
+        }
+    }
+
     #[test]
     fn a_sealed_state_opens_to_itself_and_binds_its_call() {
         let key = SealKey::generate().unwrap();
         let text = seal(&key, &state()).unwrap();
         assert!(text.starts_with("v1."), "{text}");
         assert!(!text.contains("tenant-1") && !text.contains("agent:a1"), "the payload is encrypted");
-        let opened = open(&key, &text, before_expiry()).unwrap();
+        assert_eq!(state().args_digest, DIGEST);
+        let opened = open(&key, &text, &call(), before_expiry()).unwrap();
         assert_eq!(opened, state());
         // A second seal of the same state differs (fresh nonce).
         assert_ne!(seal(&key, &state()).unwrap(), text);
 
-        let digest = "ab".repeat(32);
-        let call = Binding {
-            tenant_id: "tenant-1",
-            principal: "agent:a1",
-            method: "tools/call",
-            tool: "call_api_endpoint",
-            args_digest: &digest,
-        };
-        assert_eq!(opened.check(&call), Ok(()));
         let other = "cd".repeat(32);
-        assert_eq!(opened.check(&Binding { args_digest: &other, ..call }), Err(SealError::Mismatch("arguments")));
-        assert_eq!(opened.check(&Binding { principal: "agent:a2", ..call }), Err(SealError::Mismatch("principal")));
-        assert_eq!(opened.check(&Binding { tenant_id: "tenant-2", ..call }), Err(SealError::Mismatch("tenant")));
-        assert_eq!(opened.check(&Binding { tool: "search", ..call }), Err(SealError::Mismatch("tool")));
-        assert_eq!(opened.check(&Binding { method: "prompts/get", ..call }), Err(SealError::Mismatch("method")));
+        let opens_for = |call: Binding<'_>| open(&key, &text, &call, before_expiry()).map(|_| ());
+        assert_eq!(opens_for(Binding { args_digest: &other, ..call() }), Err(SealError::Mismatch("arguments")));
+        assert_eq!(opens_for(Binding { principal: "agent:a2", ..call() }), Err(SealError::Mismatch("principal")));
+        assert_eq!(opens_for(Binding { tenant_id: "tenant-2", ..call() }), Err(SealError::Mismatch("tenant")));
+        assert_eq!(opens_for(Binding { tool: "search", ..call() }), Err(SealError::Mismatch("tool")));
+        assert_eq!(opens_for(Binding { method: "prompts/get", ..call() }), Err(SealError::Mismatch("method")));
     }
 
     #[test]
@@ -343,22 +353,25 @@ mod tests {
             let mut altered = bytes.clone();
             altered[i] ^= 0x01;
             let altered = format!("v1.{}", URL_SAFE_NO_PAD.encode(&altered));
-            assert_eq!(open(&key, &altered, before_expiry()), Err(SealError::Tampered), "byte {i}");
+            assert_eq!(open(&key, &altered, &call(), before_expiry()), Err(SealError::Tampered), "byte {i}");
         }
         // Truncated.
         let short = format!("v1.{}", URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() - 1]));
-        assert_eq!(open(&key, &short, before_expiry()), Err(SealError::Tampered));
+        assert_eq!(open(&key, &short, &call(), before_expiry()), Err(SealError::Tampered));
 
         let other = SealKey::generate().unwrap();
-        assert_eq!(open(&other, &text, before_expiry()), Err(SealError::WrongKey));
+        assert_eq!(open(&other, &text, &call(), before_expiry()), Err(SealError::WrongKey));
 
-        assert_eq!(open(&key, &text, state().expires_at), Err(SealError::Expired));
-        assert_eq!(open(&key, &text, state().expires_at + Duration::hours(1)), Err(SealError::Expired));
+        assert_eq!(open(&key, &text, &call(), state().expires_at), Err(SealError::Expired));
+        assert_eq!(open(&key, &text, &call(), state().expires_at + Duration::hours(1)), Err(SealError::Expired));
 
         for bad in ["", "v1.", "v1.!!!", "garbage", "v1.AAAA", &"v1.A".repeat(2000)] {
-            assert_eq!(open(&key, bad, before_expiry()), Err(SealError::Malformed), "{bad:.20}");
+            assert_eq!(open(&key, bad, &call(), before_expiry()), Err(SealError::Malformed), "{bad:.20}");
         }
-        assert_eq!(open(&key, &text.replacen("v1.", "v2.", 1), before_expiry()), Err(SealError::UnsupportedVersion));
+        assert_eq!(
+            open(&key, &text.replacen("v1.", "v2.", 1), &call(), before_expiry()),
+            Err(SealError::UnsupportedVersion)
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! single conditional `UPDATE` in the executing write's transaction, so exactly one execution
 //! of exactly that call uses an approval.
 
+use alga_api::tools::Arguments;
 use alga_core::admin_audit::{self, Change, Who};
 use alga_core::db::write_transaction;
 use alga_core::identity::Actor;
@@ -15,9 +16,10 @@ use alga_core::schema::{roles, user_roles, users};
 use alga_core::{ApiError, DbConn, Principal};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::digest;
 use crate::schema::mcp_approvals;
 
 /// The permission to decide approvals.
@@ -96,8 +98,16 @@ pub struct Binding<'a> {
     pub principal_kind: RequesterKind,
     pub principal_id: &'a str,
     pub operation_id: &'a str,
-    pub args_digest: &'a str,
+    /// The call's arguments as its operation receives them: the approval holds their digest
+    /// ([`digest::of_call`]), computed here from the very value that runs.
+    pub arguments: &'a Arguments,
     pub policy_version: i64,
+}
+
+impl Binding<'_> {
+    fn digest(&self) -> String {
+        digest::of_call(self.operation_id, self.arguments)
+    }
 }
 
 /// A call asking for approval.
@@ -106,15 +116,15 @@ pub struct NewApproval<'a> {
     pub tenant_id: &'a str,
     pub requester: &'a Requester,
     pub operation_id: &'a str,
-    pub args_digest: &'a str,
-    /// The call's arguments (`{path, query, body}`); redacted before they are stored.
-    pub arguments: &'a Value,
+    /// The call's arguments; stored redacted, and bound by their digest.
+    pub arguments: &'a Arguments,
     /// The record the call touches, by kind and id.
     pub record: Option<(&'a str, &'a str)>,
     pub policy_version: i64,
     /// The policies that asked for approval.
     pub policy_ids: &'a [String],
-    /// Role names an approver must hold, besides [`DECIDE`] (the strictest annotation's).
+    /// Names of the roles an approver must hold, besides [`DECIDE`] (the strictest
+    /// annotation's); bound to the roles' ids when the approval is asked for.
     pub approver_roles: &'a [String],
     pub expires_at: NaiveDateTime,
 }
@@ -126,11 +136,22 @@ impl NewApproval<'_> {
             principal_kind: self.requester.kind,
             principal_id: &self.requester.id,
             operation_id: self.operation_id,
-            args_digest: self.args_digest,
+            arguments: self.arguments,
             policy_version: self.policy_version,
         }
     }
 }
+
+/// A role an approver must hold: bound by id when the approval is asked for (a role renamed
+/// later, or another one given the name, changes nothing); its name as it was then, to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApproverRole {
+    pub id: String,
+    pub name: String,
+}
+
+/// The most approvals one principal may have waiting at once; more is refused (429).
+pub const MAX_PENDING_PER_PRINCIPAL: i64 = 20;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = mcp_approvals)]
@@ -176,7 +197,7 @@ pub struct Approval {
     pub record_id: Option<String>,
     pub policy_version: i64,
     pub policy_ids: Vec<String>,
-    pub approver_roles: Vec<String>,
+    pub approver_roles: Vec<ApproverRole>,
     #[serde(serialize_with = "alga_api::model::utc")]
     pub expires_at: NaiveDateTime,
     #[serde(serialize_with = "alga_api::model::utc")]
@@ -199,13 +220,13 @@ impl Approval {
             "agent" => RequesterKind::Agent,
             _ => return Err(corrupt("unknown principal kind")),
         };
-        let list = |text: &str| serde_json::from_str::<Vec<String>>(text);
         Ok(Approval {
             status,
             principal_kind,
             arguments: serde_json::from_str(&row.arguments).map_err(|_| corrupt("arguments are not JSON"))?,
-            policy_ids: list(&row.policy_ids).map_err(|_| corrupt("policy ids are not a JSON list"))?,
-            approver_roles: list(&row.approver_roles).map_err(|_| corrupt("approver roles are not a JSON list"))?,
+            policy_ids: serde_json::from_str(&row.policy_ids).map_err(|_| corrupt("policy ids are not a JSON list"))?,
+            approver_roles: serde_json::from_str(&row.approver_roles)
+                .map_err(|_| corrupt("approver roles are not a JSON list of roles"))?,
             tenant_id: row.tenant_id,
             id: row.id,
             principal_id: row.principal_id,
@@ -256,6 +277,13 @@ pub enum ApprovalError {
     OtherCall,
     #[error("{field}: {message}")]
     Invalid { field: &'static str, message: String },
+    /// A policy names an approver role the tenant does not have: nobody could approve.
+    #[error("The policy names the approver role {0:?}, which does not exist; an administrator must fix the policy.")]
+    UnknownRole(String),
+    #[error(
+        "Too many approvals are waiting for this caller (at most {MAX_PENDING_PER_PRINCIPAL}); wait for decisions first."
+    )]
+    TooManyPending,
     #[error("a stored approval is unreadable: {0}")]
     Corrupt(String),
     #[error(transparent)]
@@ -280,6 +308,10 @@ impl From<ApprovalError> for ApiError {
             | ApprovalError::NotApproved(_)
             | ApprovalError::OtherCall => ApiError::conflict(message),
             ApprovalError::Invalid { field, message } => ApiError::validation(field, message),
+            ApprovalError::UnknownRole(_) => ApiError::forbidden(message),
+            ApprovalError::TooManyPending => {
+                ApiError::new(actix_web::http::StatusCode::TOO_MANY_REQUESTS, "too_many_pending_approvals", message)
+            }
             ApprovalError::Corrupt(cause) => ApiError::internal(&cause),
             ApprovalError::Database(e) => ApiError::from(e),
             ApprovalError::Pool(e) => ApiError::from(e),
@@ -305,25 +337,49 @@ pub struct Requested {
 
 /// Asks for approval of a call, or finds the open one of the identical call (pending or
 /// approved, unexpired): an identical retry never creates a second one. Open approvals of the
-/// identical call that are past their expiry are marked expired first.
+/// identical call that are past their expiry are marked expired first. A denial stands: until
+/// the denied approval would have expired, the identical call finds it (and is told who denied it
+/// and why) instead of asking again. A principal may have at most [`MAX_PENDING_PER_PRINCIPAL`]
+/// approvals waiting. Approver roles are bound by id; a name the tenant has no role for is
+/// refused (nobody could decide).
 pub fn request(conn: &mut DbConn, new: &NewApproval<'_>, now: NaiveDateTime) -> Result<Requested, ApprovalError> {
-    if new.operation_id.is_empty() || new.args_digest.len() != 64 {
-        return Err(ApprovalError::Invalid {
-            field: "args_digest",
-            message: "an approval needs an operation and a SHA-256 digest".into(),
-        });
+    if new.operation_id.is_empty() {
+        return Err(ApprovalError::Invalid { field: "operation_id", message: "an approval needs an operation".into() });
     }
     let binding = new.binding();
+    let digest = binding.digest();
     write_transaction(conn, |conn| {
-        diesel::update(bound(binding).filter(open_status()).filter(mcp_approvals::expires_at.le(now)))
+        diesel::update(bound(binding, &digest).filter(open_status()).filter(mcp_approvals::expires_at.le(now)))
             .set(mcp_approvals::status.eq(Status::Expired.as_str()))
             .execute(conn)?;
-        if let Some(found) = open_of(conn, binding)? {
+        if let Some(found) = open_of(conn, binding, &digest)? {
             return Ok(Requested { approval: found, created: false });
         }
-        let arguments = alga_core::redact::redact(new.arguments).to_string();
+        let denied = bound(binding, &digest)
+            .filter(mcp_approvals::status.eq(Status::Denied.as_str()))
+            .filter(mcp_approvals::expires_at.gt(now))
+            .order((mcp_approvals::decided_at.desc(), mcp_approvals::id.desc()))
+            .select(Row::as_select())
+            .first(conn)
+            .optional()?;
+        if let Some(denied) = denied {
+            return Ok(Requested { approval: Approval::of(denied)?, created: false });
+        }
+        let waiting: i64 = mcp_approvals::table
+            .filter(mcp_approvals::tenant_id.eq(new.tenant_id))
+            .filter(mcp_approvals::principal_kind.eq(new.requester.kind.as_str()))
+            .filter(mcp_approvals::principal_id.eq(&new.requester.id))
+            .filter(mcp_approvals::status.eq(Status::Pending.as_str()))
+            .filter(mcp_approvals::expires_at.gt(now))
+            .count()
+            .get_result(conn)?;
+        if waiting >= MAX_PENDING_PER_PRINCIPAL {
+            return Err(ApprovalError::TooManyPending);
+        }
+        let approver_roles = approver_roles(conn, new.tenant_id, new.approver_roles)?;
+        let arguments = alga_core::redact::redact(&digest::as_json(new.arguments)).to_string();
         let policy_ids = serde_json::to_string(new.policy_ids).map_err(|e| ApiError::internal(&e))?;
-        let approver_roles = serde_json::to_string(new.approver_roles).map_err(|e| ApiError::internal(&e))?;
+        let approver_roles = serde_json::to_string(&approver_roles).map_err(|e| ApiError::internal(&e))?;
         let id = new_id()?;
         let values = (
             mcp_approvals::tenant_id.eq(new.tenant_id),
@@ -333,7 +389,7 @@ pub fn request(conn: &mut DbConn, new: &NewApproval<'_>, now: NaiveDateTime) -> 
             mcp_approvals::principal_id.eq(&new.requester.id),
             mcp_approvals::principal_name.eq(&new.requester.name),
             mcp_approvals::operation_id.eq(new.operation_id),
-            mcp_approvals::args_digest.eq(new.args_digest),
+            mcp_approvals::args_digest.eq(&digest),
             mcp_approvals::arguments.eq(&arguments),
             mcp_approvals::record_kind.eq(new.record.map(|r| r.0)),
             mcp_approvals::record_id.eq(new.record.map(|r| r.1)),
@@ -348,10 +404,25 @@ pub fn request(conn: &mut DbConn, new: &NewApproval<'_>, now: NaiveDateTime) -> 
             .values(values)
             .on_conflict_do_nothing()
             .execute(c))?;
-        let approval = open_of(conn, binding)?
+        let approval = open_of(conn, binding, &digest)?
             .ok_or_else(|| ApprovalError::Corrupt("an approval just stored cannot be read back".into()))?;
         Ok(Requested { created: inserted == 1 && approval.id == id, approval })
     })
+}
+
+/// The tenant's roles of these names, by id; a name without a role is refused.
+fn approver_roles(conn: &mut DbConn, tenant: &str, names: &[String]) -> Result<Vec<ApproverRole>, ApprovalError> {
+    let found: Vec<(String, String)> = roles::table
+        .filter(roles::tenant_id.eq(tenant).and(roles::name.eq_any(names)))
+        .select((roles::id, roles::name))
+        .load(conn)?;
+    names
+        .iter()
+        .map(|name| match found.iter().find(|(_, n)| n == name) {
+            Some((id, name)) => Ok(ApproverRole { id: id.clone(), name: name.clone() }),
+            None => Err(ApprovalError::UnknownRole(name.clone())),
+        })
+        .collect()
 }
 
 type BoundQuery<'a> = diesel::dsl::Filter<
@@ -374,15 +445,15 @@ type BoundQuery<'a> = diesel::dsl::Filter<
     >,
 >;
 
-/// The approvals of exactly this call.
-fn bound(b: Binding<'_>) -> BoundQuery<'_> {
+/// The approvals of exactly this call (`digest`: its arguments' [`Binding::digest`]).
+fn bound<'a>(b: Binding<'a>, digest: &'a str) -> BoundQuery<'a> {
     mcp_approvals::table.filter(
         mcp_approvals::tenant_id
             .eq(b.tenant_id)
             .and(mcp_approvals::principal_kind.eq(b.principal_kind.as_str()))
             .and(mcp_approvals::principal_id.eq(b.principal_id))
             .and(mcp_approvals::operation_id.eq(b.operation_id))
-            .and(mcp_approvals::args_digest.eq(b.args_digest))
+            .and(mcp_approvals::args_digest.eq(digest))
             .and(mcp_approvals::policy_version.eq(b.policy_version)),
     )
 }
@@ -391,8 +462,8 @@ fn open_status() -> diesel::dsl::EqAny<mcp_approvals::status, [&'static str; 2]>
     mcp_approvals::status.eq_any([Status::Pending.as_str(), Status::Approved.as_str()])
 }
 
-fn open_of(conn: &mut DbConn, binding: Binding<'_>) -> Result<Option<Approval>, ApprovalError> {
-    let row = bound(binding).filter(open_status()).select(Row::as_select()).first(conn).optional()?;
+fn open_of(conn: &mut DbConn, binding: Binding<'_>, digest: &str) -> Result<Option<Approval>, ApprovalError> {
+    let row = bound(binding, digest).filter(open_status()).select(Row::as_select()).first(conn).optional()?;
     row.map(Approval::of).transpose()
 }
 
@@ -477,13 +548,11 @@ pub fn decide(
             return Err(ApprovalError::NotPermitted);
         }
         let held: Vec<String> = user_roles::table
-            .inner_join(
-                roles::table.on(roles::tenant_id.eq(user_roles::tenant_id).and(roles::id.eq(user_roles::role_id))),
-            )
             .filter(user_roles::tenant_id.eq(tenant).and(user_roles::user_id.eq(user_id)))
-            .select(roles::name)
+            .select(user_roles::role_id)
             .load(conn)?;
-        let missing: Vec<String> = before.approver_roles.iter().filter(|r| !held.contains(r)).cloned().collect();
+        let missing: Vec<String> =
+            before.approver_roles.iter().filter(|r| !held.contains(&r.id)).map(|r| r.name.clone()).collect();
         if !missing.is_empty() {
             return Err(ApprovalError::MissingRoles(missing));
         }
@@ -546,8 +615,9 @@ pub fn consume(
     audit_id: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<Approval, ApprovalError> {
+    let digest = binding.digest();
     let won = diesel::update(
-        bound(binding)
+        bound(binding, &digest)
             .filter(mcp_approvals::id.eq(id))
             .filter(mcp_approvals::status.eq(Status::Approved.as_str()))
             .filter(mcp_approvals::expires_at.gt(now)),
@@ -565,7 +635,7 @@ pub fn consume(
     let same_call = found.principal_kind == binding.principal_kind
         && found.principal_id == binding.principal_id
         && found.operation_id == binding.operation_id
-        && found.args_digest == binding.args_digest
+        && found.args_digest == digest
         && found.policy_version == binding.policy_version;
     Err(if !same_call {
         ApprovalError::OtherCall
@@ -576,6 +646,40 @@ pub fn consume(
     })
 }
 
+/// Consumes the approved, unexpired approval of exactly this call, if it has one (at most one is
+/// open per call): `None` when it has none, or a concurrent execution consumed it first. Call it
+/// in the executing write's transaction, with that call's audit row id.
+pub fn consume_approved(
+    conn: &mut DbConn,
+    binding: Binding<'_>,
+    audit_id: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<Option<Approval>, ApprovalError> {
+    let digest = binding.digest();
+    let id: Option<String> = bound(binding, &digest)
+        .filter(mcp_approvals::status.eq(Status::Approved.as_str()))
+        .filter(mcp_approvals::expires_at.gt(now))
+        .select(mcp_approvals::id)
+        .first(conn)
+        .optional()?;
+    let Some(id) = id else { return Ok(None) };
+    match consume(conn, &id, binding, audit_id, now) {
+        Ok(approval) => Ok(Some(approval)),
+        Err(ApprovalError::NotApproved(_) | ApprovalError::Expired) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The display name of the person who decided an approval, for telling the requester.
+pub fn decider_name(conn: &mut DbConn, approval: &Approval) -> Result<Option<String>, ApprovalError> {
+    let Some(user) = &approval.decided_by else { return Ok(None) };
+    Ok(users::table
+        .filter(users::tenant_id.eq(&approval.tenant_id).and(users::id.eq(user)))
+        .select(users::display_name)
+        .first(conn)
+        .optional()?)
+}
+
 /// Marks every open approval past its expiry as expired, in every tenant; returns how many.
 pub fn expire_due(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, ApprovalError> {
     write_transaction(conn, |conn| {
@@ -583,6 +687,15 @@ pub fn expire_due(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, Approv
             .set(mcp_approvals::status.eq(Status::Expired.as_str()))
             .execute(conn)?)
     })
+}
+
+/// How many approvals wait for a decision (pending and unexpired), in every tenant.
+pub fn pending_total(conn: &mut DbConn, now: NaiveDateTime) -> Result<i64, ApprovalError> {
+    Ok(mcp_approvals::table
+        .filter(mcp_approvals::status.eq(Status::Pending.as_str()))
+        .filter(mcp_approvals::expires_at.gt(now))
+        .count()
+        .get_result(conn)?)
 }
 
 /// How many approvals of `tenant` wait for a decision (pending and unexpired).

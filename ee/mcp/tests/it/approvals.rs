@@ -2,38 +2,47 @@
 //! and the admin API `/api/v1/mcp/approvals` (on SQLite or, with ALGA_TEST_DATABASE_URL,
 //! PostgreSQL).
 
+use alga_api::tools::Arguments;
 use alga_core::identity::now;
-use alga_ee_mcp::approval::digest::args_digest;
+use alga_ee_mcp::approval::digest::of_call;
 use alga_ee_mcp::approval::seal::{self, SealKey};
 use alga_ee_mcp::approval::store::{
     self, Approval, ApprovalError, Binding, NewApproval, Requested, Requester, RequesterKind, Status,
 };
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::support::{Env, keyed_agent, whoami};
 
 /// A call of `tickets.delete` on ticket `ticket` by `requester`.
+#[derive(Clone)]
 struct Call {
     tenant: String,
     requester: Requester,
-    arguments: Value,
-    digest: String,
+    arguments: Arguments,
     policy_version: i64,
     approver_roles: Vec<String>,
     expires_at: NaiveDateTime,
 }
 
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
 impl Call {
     fn new(tenant: &str, kind: RequesterKind, id: &str, ticket: &str) -> Call {
-        let path = json!({ "id": ticket });
-        let arguments = json!({ "path": path, "query": {}, "body": { "reason": "dup", "api_key": "alga_secret" } });
         Call {
             tenant: tenant.to_owned(),
             requester: Requester { kind, id: id.to_owned(), name: "Requester".into() },
-            digest: args_digest("tickets.delete", &path, &json!({}), Some(&arguments["body"])),
-            arguments,
+            arguments: Arguments {
+                path: object(json!({ "id": ticket })),
+                query: Map::new(),
+                body: Some(json!({ "reason": "dup", "api_key": "alga_secret" })),
+            },
             policy_version: 3,
             approver_roles: Vec::new(),
             expires_at: now() + Duration::hours(1),
@@ -45,7 +54,6 @@ impl Call {
             tenant_id: &self.tenant,
             requester: &self.requester,
             operation_id: "tickets.delete",
-            args_digest: &self.digest,
             arguments: &self.arguments,
             record: Some(("ticket", "t-1")),
             policy_version: self.policy_version,
@@ -54,58 +62,31 @@ impl Call {
             expires_at: self.expires_at,
         }
     }
+
+    fn binding(&self) -> Binding<'_> {
+        Binding {
+            tenant_id: &self.tenant,
+            principal_kind: self.requester.kind,
+            principal_id: &self.requester.id,
+            operation_id: "tickets.delete",
+            arguments: &self.arguments,
+            policy_version: self.policy_version,
+        }
+    }
+}
+
+async fn try_request(env: &Env, call: &Call) -> Result<Requested, ApprovalError> {
+    let call = call.clone();
+    env.ctx.db.run(move |conn| store::request(conn, &call.new_approval(), now())).await
 }
 
 async fn request(env: &Env, call: &Call) -> Requested {
-    let (tenant, requester, arguments, digest, roles) = (
-        call.tenant.clone(),
-        call.requester.clone(),
-        call.arguments.clone(),
-        call.digest.clone(),
-        call.approver_roles.clone(),
-    );
-    let (version, expires_at) = (call.policy_version, call.expires_at);
-    env.ctx
-        .db
-        .run(move |conn| {
-            let call = Call {
-                tenant,
-                requester,
-                arguments,
-                digest,
-                policy_version: version,
-                approver_roles: roles,
-                expires_at,
-            };
-            store::request(conn, &call.new_approval(), now())
-        })
-        .await
-        .unwrap()
+    try_request(env, call).await.unwrap()
 }
 
 async fn consume(env: &Env, call: &Call, id: &str) -> Result<Approval, ApprovalError> {
-    let (tenant, kind, principal, digest, version, id) = (
-        call.tenant.clone(),
-        call.requester.kind,
-        call.requester.id.clone(),
-        call.digest.clone(),
-        call.policy_version,
-        id.to_owned(),
-    );
-    env.ctx
-        .db
-        .run(move |conn| {
-            let binding = Binding {
-                tenant_id: &tenant,
-                principal_kind: kind,
-                principal_id: &principal,
-                operation_id: "tickets.delete",
-                args_digest: &digest,
-                policy_version: version,
-            };
-            store::consume(conn, &id, binding, Some("audit-row-1"), now())
-        })
-        .await
+    let (call, id) = (call.clone(), id.to_owned());
+    env.ctx.db.run(move |conn| store::consume(conn, &id, call.binding(), Some("audit-row-1"), now())).await
 }
 
 fn approve(id: &str) -> String {
@@ -145,6 +126,9 @@ async fn an_identical_retry_finds_the_open_approval_and_any_other_call_asks_agai
     assert_eq!(a.status, Status::Pending);
     assert_eq!(a.arguments["body"]["api_key"], "***", "{}", a.arguments);
     assert_eq!(a.arguments["body"]["reason"], "dup");
+    assert_eq!(a.arguments["path"]["id"], "t-1");
+    // Bound by the digest of exactly the arguments it stores (before redaction).
+    assert_eq!(a.args_digest, of_call("tickets.delete", &call.arguments));
 
     let again = request(&env, &call).await;
     assert!(!again.created);
@@ -212,21 +196,13 @@ async fn an_approval_is_consumed_once_by_exactly_its_call() {
     assert!(matches!(consume(&env, &foreign, &id).await, Err(ApprovalError::NotFound)));
 
     // A write that fails after consuming gives the approval back (its transaction rolls back).
-    let (t, d, i) = (tenant.clone(), call.digest.clone(), id.clone());
+    let (c, i) = (call.clone(), id.clone());
     let rolled_back = env
         .ctx
         .db
         .run(move |conn| {
             alga_core::db::write_transaction(conn, |conn| {
-                let binding = Binding {
-                    tenant_id: &t,
-                    principal_kind: RequesterKind::Agent,
-                    principal_id: "agent-1",
-                    operation_id: "tickets.delete",
-                    args_digest: &d,
-                    policy_version: 3,
-                };
-                store::consume(conn, &i, binding, None, now())?;
+                store::consume(conn, &i, c.binding(), None, now())?;
                 Err::<(), ApprovalError>(ApprovalError::Invalid { field: "x", message: "the write failed".into() })
             })
         })
@@ -363,41 +339,65 @@ async fn approvals_are_decided_by_people_never_by_their_requester_nor_an_agent()
     env.stop().await;
 }
 
+/// A user of tenant A holding the role `role_id`, with an API key of their own: (id, key).
+async fn user_with_role(env: &Env, email: &str, role_id: &str) -> (String, String) {
+    let user = env
+        .api(
+            &env.a.admin_key,
+            "POST",
+            "/api/v1/users",
+            Some(json!({ "email": email, "display_name": email, "password": "correct horse battery staple 1", "role_ids": [role_id] })),
+        )
+        .await
+        .expect(201);
+    let user_id = user.data()["id"].as_str().unwrap().to_owned();
+    let key = env
+        .api(&env.a.admin_key, "POST", "/api/v1/api-keys", Some(json!({ "description": email, "user_id": user_id })))
+        .await;
+    (user_id, key.expect(201).data()["key"].as_str().unwrap().to_owned())
+}
+
+async fn role(env: &Env, name: &str) -> String {
+    let role = env
+        .api(
+            &env.a.admin_key,
+            "POST",
+            "/api/v1/roles",
+            Some(json!({ "name": name, "permissions": ["mcp_approval:update"] })),
+        )
+        .await
+        .expect(201);
+    role.data()["id"].as_str().unwrap().to_owned()
+}
+
 #[actix_web::test]
 async fn an_approval_naming_roles_needs_an_approver_holding_them_now() {
     let env = Env::start().await;
     let (tenant, _) = whoami(&env, &env.a.admin_key).await;
     let mut call = Call::new(&tenant, RequesterKind::Agent, "agent-1", "t-1");
     call.approver_roles = vec!["Billing".into()];
+    // A policy naming a role the tenant does not have: nobody could approve, so nothing is asked.
+    let unknown = try_request(&env, &call).await;
+    assert!(matches!(&unknown, Err(ApprovalError::UnknownRole(name)) if name == "Billing"), "{unknown:?}");
+
+    let billing = role(&env, "Billing").await;
     let id = request(&env, &call).await.approval.id;
     let missing = env.api(&env.a.admin_key, "POST", &approve(&id), None).await.expect(403);
     assert!(missing.body["error"]["message"].as_str().unwrap().contains("Billing"), "{}", missing.body);
+    let shown = env.api(&env.a.admin_key, "GET", &format!("/api/v1/mcp/approvals/{id}"), None).await.expect(200);
+    assert_eq!(shown.data()["approver_roles"], json!([{ "id": billing, "name": "Billing" }]));
+    let (user_id, key) = user_with_role(&env, "billing@tenant-a.test", &billing).await;
 
-    // A Billing role holding the permission, given to a user with a key of their own.
-    let role = env
-        .api(
-            &env.a.admin_key,
-            "POST",
-            "/api/v1/roles",
-            Some(json!({ "name": "Billing", "permissions": ["mcp_approval:update"] })),
-        )
+    // The role is bound by id: renamed, its holders still approve; a new role given its old
+    // name does not make its holders approvers.
+    env.api(&env.a.admin_key, "PUT", &format!("/api/v1/roles/{billing}"), Some(json!({ "name": "Finance" })))
         .await
-        .expect(201);
-    let role_id = role.data()["id"].as_str().unwrap().to_owned();
-    let user = env
-        .api(
-            &env.a.admin_key,
-            "POST",
-            "/api/v1/users",
-            Some(json!({ "email": "billing@tenant-a.test", "display_name": "Bill", "password": "correct horse battery staple 1", "role_ids": [role_id] })),
-        )
-        .await
-        .expect(201);
-    let user_id = user.data()["id"].as_str().unwrap().to_owned();
-    let key = env
-        .api(&env.a.admin_key, "POST", "/api/v1/api-keys", Some(json!({ "description": "bill", "user_id": user_id })))
-        .await;
-    let key = key.expect(201).data()["key"].as_str().unwrap().to_owned();
+        .expect(200);
+    let impostor = role(&env, "Billing").await;
+    let (_, impostor_key) = user_with_role(&env, "impostor@tenant-a.test", &impostor).await;
+    let refused = env.api(&impostor_key, "POST", &approve(&id), None).await.expect(403);
+    assert!(refused.body["error"]["message"].as_str().unwrap().contains("Billing"), "{}", refused.body);
+
     // Deactivated (their roles kept, a credential still trusted somewhere): they decide nothing.
     let bill = alga_core::Principal {
         tenant_id: tenant.clone(),
@@ -436,6 +436,41 @@ async fn an_approval_naming_roles_needs_an_approver_holding_them_now() {
 }
 
 #[actix_web::test]
+async fn a_denial_stands_for_the_identical_call_and_waiting_approvals_are_capped() {
+    let env = Env::start().await;
+    let (tenant, _) = whoami(&env, &env.a.admin_key).await;
+    let call = Call::new(&tenant, RequesterKind::Agent, "agent-1", "t-1");
+    let id = request(&env, &call).await.approval.id;
+    env.api(&env.a.admin_key, "POST", &format!("/api/v1/mcp/approvals/{id}/deny"), Some(json!({ "reason": "No." })))
+        .await
+        .expect(200);
+    // The identical retry is told of the denial; it does not ask again.
+    let again = request(&env, &call).await;
+    assert!(!again.created);
+    assert_eq!((again.approval.id.as_str(), again.approval.status), (id.as_str(), Status::Denied));
+    assert_eq!(again.approval.decision_reason.as_deref(), Some("No."));
+    // Until the denied approval would have expired.
+    age(&env, &id).await;
+    let renewed = request(&env, &call).await;
+    assert!(renewed.created && renewed.approval.id != id);
+
+    // At most MAX_PENDING_PER_PRINCIPAL waiting per principal (this one has one already).
+    for n in 1..store::MAX_PENDING_PER_PRINCIPAL {
+        assert!(request(&env, &Call::new(&tenant, RequesterKind::Agent, "agent-1", &format!("t-{n}x"))).await.created);
+    }
+    let over = try_request(&env, &Call::new(&tenant, RequesterKind::Agent, "agent-1", "t-over")).await;
+    assert!(matches!(over, Err(ApprovalError::TooManyPending)), "{over:?}");
+    assert_eq!(alga_core::ApiError::from(over.unwrap_err()).status().as_u16(), 429);
+    // The identical retry of a waiting one still finds it; another principal still asks.
+    assert!(!request(&env, &call).await.created);
+    assert!(request(&env, &Call::new(&tenant, RequesterKind::Agent, "agent-2", "t-over")).await.created);
+    // A decision frees a place.
+    env.api(&env.a.admin_key, "POST", &approve(&renewed.approval.id), None).await.expect(200);
+    assert!(request(&env, &Call::new(&tenant, RequesterKind::Agent, "agent-1", "t-over")).await.created);
+    env.stop().await;
+}
+
+#[actix_web::test]
 async fn the_request_state_key_is_generated_once_and_shared_unless_configured() {
     let env = Env::start().await;
     let first = env.ctx.db.run(|conn| seal::state_key(conn, None)).await.unwrap();
@@ -458,6 +493,13 @@ async fn the_request_state_key_is_generated_once_and_shared_unless_configured() 
         expires_at: now() + Duration::minutes(5),
     };
     let text = seal::seal(&first, &state).unwrap();
-    assert_eq!(seal::open(&second, &text, now()).unwrap().approval_id, "apr_x");
+    let call = seal::Binding {
+        tenant_id: "t",
+        principal: "agent:a",
+        method: "tools/call",
+        tool: "call_api_endpoint",
+        args_digest: &state.args_digest,
+    };
+    assert_eq!(seal::open(&second, &text, &call, now()).unwrap().approval_id, "apr_x");
     env.stop().await;
 }
