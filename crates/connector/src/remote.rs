@@ -84,7 +84,7 @@ impl ToolProvider for Remote {
         definitions(&groups)
     }
 
-    fn initialized(&self, _caller: &(), client: &Implementation) {
+    fn initialized(&self, _caller: &(), client: &Implementation, _url_elicitation: bool) {
         if let Ok(mut known) = self.client.lock() {
             *known = Some((client.name.clone(), client.version.clone()));
         }

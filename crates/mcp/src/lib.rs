@@ -81,6 +81,14 @@ pub struct ClientFacts {
     pub protocol_version: String,
     pub client_name: Option<String>,
     pub client_version: Option<String>,
+    /// 2026-07-28: the request's `_meta` declares URL-mode elicitation. (Earlier eras declare
+    /// it in `initialize`, which a stateless server hears once: see
+    /// [`ToolProvider::initialized`].)
+    pub url_elicitation: bool,
+    /// 2026-07-28: a retry's `requestState` and `inputResponses`, echoed from an
+    /// `InputRequiredResult`.
+    pub request_state: Option<String>,
+    pub input_responses: Option<Value>,
 }
 
 /// A tool's answer: its structured result, and whether it is an error the model should see.
@@ -98,7 +106,19 @@ pub enum CallError {
     /// The server cannot stand behind an answer (for example, the audit trail could not record
     /// the call): -32603 and, over HTTP, 503. The message is safe to show.
     Unavailable(String),
+    /// Not a failure: a person must first act at a URL (an approval). 2025-11-25: the JSON-RPC
+    /// error -32042 (`URLElicitationRequiredError`) with `data.elicitations`, each
+    /// `{mode: "url", elicitationId, url, message}`. Only for clients that declared URL-mode
+    /// elicitation; never in 2026-07-28 (use [`CallError::InputRequired`]).
+    UrlElicitationRequired { message: String, elicitations: Vec<Value> },
+    /// Not a failure: 2026-07-28's `InputRequiredResult` (`resultType: "input_required"`), with
+    /// the input requests (by key; none for a state-only answer) and the `requestState` the
+    /// client echoes on its retry.
+    InputRequired { input_requests: Map<String, Value>, request_state: String },
 }
+
+/// The JSON-RPC code of [`CallError::UrlElicitationRequired`] (2025-11-25).
+pub const URL_ELICITATION_REQUIRED: i32 = -32042;
 
 /// The tools of a server, for one caller.
 pub trait ToolProvider: Sync {
@@ -116,8 +136,9 @@ pub trait ToolProvider: Sync {
         arguments: Map<String, Value>,
     ) -> impl Future<Output = Result<ToolOutput, CallError>> + Send;
 
-    /// Told the client's name and version when it initializes, for whoever wants to remember it.
-    fn initialized(&self, _caller: &Self::Caller, _client: &Implementation) {}
+    /// Told the client's name and version when it initializes, and whether it declared URL-mode
+    /// elicitation, for whoever wants to remember them.
+    fn initialized(&self, _caller: &Self::Caller, _client: &Implementation, _url_elicitation: bool) {}
 }
 
 enum Era {
@@ -262,7 +283,8 @@ async fn legacy<P: ToolProvider>(
                 Ok(request) => request,
                 Err((code, message)) => return error(200, id, code, &message, None),
             };
-            provider.initialized(caller, &request.client_info);
+            let url_elicitation = request.capabilities.elicitation.as_ref().is_some_and(|e| e.url.is_some());
+            provider.initialized(caller, &request.client_info, url_elicitation);
             let requested = request.protocol_version.to_string();
             let chosen = if LEGACY_VERSIONS.contains(&requested.as_str()) {
                 request.protocol_version
@@ -280,9 +302,20 @@ async fn legacy<P: ToolProvider>(
         "tools/call" => {
             let client = ClientFacts { protocol_version: version, ..ClientFacts::default() };
             match call_tool(provider, caller, &client, params).await {
-                Ok(mut result) => {
+                Ok(Called::Result(mut result)) => {
                     result.result_type = None; // a 2026-07-28 field, absent before it
                     ok(id, call_result_json(result))
+                }
+                Ok(Called::UrlElicitation { message, elicitations }) => error(
+                    200,
+                    id,
+                    ErrorCode(URL_ELICITATION_REQUIRED),
+                    &message,
+                    Some(json!({ "elicitations": elicitations })),
+                ),
+                // A provider never asks this of an earlier era; should it, the call has no answer.
+                Ok(Called::InputRequired(_)) => {
+                    error(503, id, INTERNAL_ERROR, "The call needs input this protocol version cannot ask for.", None)
                 }
                 Err((code, message)) => error(unavailable_or(code, 200), id, code, &message, None),
             }
@@ -361,6 +394,13 @@ async fn modern<P: ToolProvider>(
         protocol_version: MODERN_VERSION.to_owned(),
         client_name: client_info.and_then(|c| c.get("name")).and_then(Value::as_str).map(str::to_owned),
         client_version: client_info.and_then(|c| c.get("version")).and_then(Value::as_str).map(str::to_owned),
+        url_elicitation: meta
+            .get(META_CAPABILITIES)
+            .and_then(|c| c.get("elicitation"))
+            .and_then(|e| e.get("url"))
+            .is_some_and(|u| !u.is_null()),
+        request_state: params.get("requestState").and_then(Value::as_str).map(str::to_owned),
+        input_responses: params.get("inputResponses").cloned(),
     };
     match method {
         "ping" => ok(id, complete(json!({}))),
@@ -370,7 +410,15 @@ async fn modern<P: ToolProvider>(
             complete(json!({ "tools": provider.tools(caller), "ttlMs": 60_000, "cacheScope": "private" })),
         ),
         "tools/call" => match call_tool(provider, caller, &client, params).await {
-            Ok(result) => ok(id, complete(call_result_json(result))),
+            Ok(Called::Result(result)) => ok(id, complete(call_result_json(result))),
+            Ok(Called::InputRequired(mut result)) => {
+                result["_meta"] = json!({ META_SERVER_INFO: server_info });
+                ok(id, result)
+            }
+            // A provider never answers this era so; should it, the call has no answer.
+            Ok(Called::UrlElicitation { .. }) => {
+                error(503, id, INTERNAL_ERROR, "The call needs input this protocol version cannot ask for.", None)
+            }
             Err((code, message)) => error(unavailable_or(code, 400), id, code, &message, None),
         },
         _ => error(404, id, METHOD_NOT_FOUND, &format!("Method not found: {method}"), None),
@@ -382,12 +430,23 @@ fn unavailable_or(code: ErrorCode, status: u16) -> u16 {
     if code == INTERNAL_ERROR { 503 } else { status }
 }
 
+/// What a `tools/call` produced, besides a failure.
+enum Called {
+    Result(CallToolResult),
+    /// The `InputRequiredResult`, complete but for `_meta`.
+    InputRequired(Value),
+    UrlElicitation {
+        message: String,
+        elicitations: Vec<Value>,
+    },
+}
+
 async fn call_tool<P: ToolProvider>(
     provider: &P,
     caller: &P::Caller,
     client: &ClientFacts,
     params: &Map<String, Value>,
-) -> Result<CallToolResult, (ErrorCode, String)> {
+) -> Result<Called, (ErrorCode, String)> {
     let request: CallToolRequestParams = params_as(params)?;
     let name = request.name.as_ref();
     let arguments = request.arguments.unwrap_or_default();
@@ -395,13 +454,23 @@ async fn call_tool<P: ToolProvider>(
         Ok(output) => output,
         Err(CallError::UnknownTool) => return Err((INVALID_PARAMS, format!("Unknown tool: {name}"))),
         Err(CallError::Unavailable(message)) => return Err((INTERNAL_ERROR, message)),
+        Err(CallError::UrlElicitationRequired { message, elicitations }) => {
+            return Ok(Called::UrlElicitation { message, elicitations });
+        }
+        Err(CallError::InputRequired { input_requests, request_state }) => {
+            let mut result = json!({ "resultType": "input_required", "requestState": request_state });
+            if !input_requests.is_empty() {
+                result["inputRequests"] = Value::Object(input_requests);
+            }
+            return Ok(Called::InputRequired(result));
+        }
     };
     // The same JSON as text, for clients that read only `content`.
-    Ok(if output.is_error {
+    Ok(Called::Result(if output.is_error {
         CallToolResult::structured_error(output.structured)
     } else {
         CallToolResult::structured(output.structured)
-    })
+    }))
 }
 
 /// `=?base64?…?=` header values decoded (RFC 2047 style, as the 2026-07-28 transport allows);

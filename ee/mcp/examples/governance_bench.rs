@@ -89,6 +89,7 @@ fn record(tenant: &str) -> Record {
         policy_mode: None,
         policy_input: None,
         policy_errors: None,
+        approval_id: None,
     }
 }
 

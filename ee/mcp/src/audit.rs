@@ -86,6 +86,9 @@ pub struct Record {
     /// JSON array text of the evaluation's errors (`policy id: message`), each denying.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy_errors: Option<String>,
+    /// The approval this call consumed to run (`mcp_approvals.id`), or asked for or was told of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_id: Option<String>,
 }
 
 /// A tool result as JSON text of at most [`MAX_SUMMARY`] characters, without serializing all of
@@ -453,7 +456,7 @@ pub async fn one(ctx: &AppContext, tenant: &str, id: &str) -> Result<Record, Api
 
 /// Rows per database read while exporting.
 const EXPORT_CHUNK: i64 = 1000;
-const CSV_COLUMNS: [&str; 30] = [
+const CSV_COLUMNS: [&str; 31] = [
     "id",
     "created_at",
     "caller_kind",
@@ -484,6 +487,7 @@ const CSV_COLUMNS: [&str; 30] = [
     "policy_mode",
     "policy_input",
     "policy_errors",
+    "approval_id",
 ];
 
 pub(crate) fn csv_field(value: &Value) -> String {

@@ -27,6 +27,8 @@ use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 
 use crate::Governance;
+use crate::approval::gate::{self, Asking, Waited};
+use crate::approval::store::{self as approvals, ApprovalError, NewApproval, Requester};
 use crate::audit::{self, Decision, Record, Written};
 use crate::auth::{self, Identity, Refusal, Scope};
 use crate::policy::{
@@ -124,6 +126,10 @@ struct AuditGuard {
     policy_call: PolicyCall,
     /// The policy decision made in the write's transaction (the last one, if it ran twice).
     decided: std::sync::Mutex<Option<Decided>>,
+    /// The approval the write consumed in its transaction, when the policies asked for one.
+    approval_id: std::sync::Mutex<Option<String>>,
+    /// Set when the policies want an approval the call does not have: nothing was written.
+    needs_approval: AtomicBool,
     /// The row, but for what only the write tells: filled in and inserted by `record`.
     row: Record,
     status: u16,
@@ -135,6 +141,36 @@ impl AuditGuard {
     fn decided(&self) -> Option<Decided> {
         self.decided.lock().ok().and_then(|d| d.clone())
     }
+
+    fn approval_id(&self) -> Option<String> {
+        self.approval_id.lock().ok().and_then(|a| a.clone())
+    }
+}
+
+/// Consumes the approved approval of exactly this call under policy-set `version`, in the
+/// caller's transaction (the one that executes the call), linking it to the call's audit row.
+fn consume_approval(
+    conn: &mut alga_core::DbConn,
+    principal: &alga_core::Principal,
+    call: &PolicyCall,
+    version: i64,
+    audit_id: &str,
+) -> Result<Option<String>, ApiError> {
+    let requester = Requester::of(principal);
+    let binding = approvals::Binding {
+        tenant_id: &principal.tenant_id,
+        principal_kind: requester.kind,
+        principal_id: &requester.id,
+        operation_id: &call.operation_id,
+        arguments: &call.arguments,
+        policy_version: version,
+    };
+    Ok(approvals::consume_approved(conn, binding, Some(audit_id), now())?.map(|a| a.id))
+}
+
+/// The refusal ending a transaction whose call needs an approval it does not have.
+fn approval_required() -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, gate::REQUIRED_CODE, "This call needs a person's approval first.")
 }
 
 impl WriteGuard for AuditGuard {
@@ -152,10 +188,29 @@ impl WriteGuard for AuditGuard {
         }
         let decided = policy::call::decide(conn, &self.principal, &self.policy_call, true)?;
         let refusal = decided.refuses().then(|| decided.refusal());
+        let approval_version = match (&refusal, decided.approval_needed(), &decided.active) {
+            (None, Some(_), Some(active)) => Some(active.version),
+            _ => None,
+        };
         if let Ok(mut slot) = self.decided.lock() {
             *slot = Some(decided);
         }
-        refusal.map_or(Ok(()), Err)
+        if let Some(refusal) = refusal {
+            return Err(refusal);
+        }
+        // Asked for by the policies (decided with the records as they are now, forbids first):
+        // the call runs only by consuming its approval, here, with the write.
+        if let Some(version) = approval_version {
+            let consumed = consume_approval(conn, &self.principal, &self.policy_call, version, &self.row.id)?;
+            let Some(id) = consumed else {
+                self.needs_approval.store(true, Ordering::Relaxed);
+                return Err(approval_required());
+            };
+            if let Ok(mut slot) = self.approval_id.lock() {
+                *slot = Some(id);
+            }
+        }
+        Ok(())
     }
 
     fn record(&self, conn: &mut alga_core::DbConn, output: &Value) -> Result<(), ApiError> {
@@ -175,6 +230,7 @@ impl WriteGuard for AuditGuard {
         if let Some(decided) = self.decided() {
             decided.fill(&mut row);
         }
+        row.approval_id = self.approval_id();
         audit::insert_rows(conn, std::slice::from_ref(&row))
     }
 
@@ -196,10 +252,13 @@ impl ToolProvider for Governed {
     }
 
     /// Remembers the client per credential, for the audit of later calls that do not name it.
-    fn initialized(&self, caller: &GovernedCaller, client: &Implementation) {
-        let name = client.name.chars().take(200).collect();
-        let version = Some(client.version.chars().take(100).collect());
-        caller.gov.clients.insert(credential_key(&caller.tools.principal), (name, version));
+    fn initialized(&self, caller: &GovernedCaller, client: &Implementation, url_elicitation: bool) {
+        let known = crate::KnownClient {
+            name: client.name.chars().take(200).collect(),
+            version: Some(client.version.chars().take(100).collect()),
+            url_elicitation,
+        };
+        caller.gov.clients.insert(credential_key(&caller.tools.principal), known);
     }
 
     async fn call(
@@ -216,11 +275,12 @@ impl ToolProvider for Governed {
         let writes = matches!(&planned, Some(Planned::Run(run)) if run.writes());
         let principal = &caller.tools.principal;
         let limiter_key = credential_key(principal);
-        let remembered = if client.client_name.is_none() { caller.gov.clients.get(&limiter_key) } else { None };
-        let (client_name, client_version) = match remembered {
-            Some((name, version)) => (Some(name), version),
-            None => (client.client_name.clone(), client.client_version.clone()),
+        let known = caller.gov.clients.get(&limiter_key);
+        let (client_name, client_version) = match (&client.client_name, &known) {
+            (None, Some(known)) => (Some(known.name.clone()), known.version.clone()),
+            _ => (client.client_name.clone(), client.client_version.clone()),
         };
+        let asking = Asking::of(client, known.as_ref().is_some_and(|k| k.url_elicitation));
         let (agent_id, user_id) = match &principal.actor {
             Actor::Agent { id, .. } => (Some(id.clone()), None),
             Actor::User { id, .. } => (None, Some(id.clone())),
@@ -256,6 +316,7 @@ impl ToolProvider for Governed {
             policy_mode: None,
             policy_input: None,
             policy_errors: None,
+            approval_id: None,
         };
         let now_instant = Instant::now();
         let limited = caller
@@ -278,8 +339,24 @@ impl ToolProvider for Governed {
                 client_name: row.client_name.clone(),
             }
         };
-        let result: Result<Answer, CallError> = match (limited, planned) {
-            (Some(wait), _) => {
+        // A 2026-07-28 retry of a call waiting for approval is held while a person decides.
+        let mut approval_id: Option<String> = None;
+        let waited = match (&limited, &planned, &client.request_state) {
+            (None, Some(Planned::Run(run)), Some(state)) => match self.wait(caller, name, run, state).await {
+                Ok(Waited::Approved) => None,
+                Ok(Waited::Told(told)) => {
+                    Some(told.map(|output| Answer { output, status: Some(403), verdict: Verdict::Denied }))
+                }
+                Err(e) => {
+                    let e = ApiError::from(e);
+                    Some(Ok(Answer::replied(e.status().as_u16(), e.body())))
+                }
+            },
+            _ => None,
+        };
+        let asked = waited.is_some();
+        let result: Result<Answer, CallError> = match (limited, planned, waited) {
+            (Some(wait), _, _) => {
                 let secs = wait.as_secs_f64().max(0.001);
                 Ok(Answer {
                     output: ToolOutput {
@@ -294,9 +371,10 @@ impl ToolProvider for Governed {
                     verdict: Verdict::Denied,
                 })
             }
-            (None, None) => Err(CallError::UnknownTool),
-            (None, Some(Planned::Answer(answer))) => Ok(answer),
-            (None, Some(Planned::Run(run))) if writes => {
+            (None, _, Some(told)) => told,
+            (None, None, None) => Err(CallError::UnknownTool),
+            (None, Some(Planned::Answer(answer)), None) => Ok(answer),
+            (None, Some(Planned::Run(run)), None) if writes => {
                 let meta = run.meta();
                 let g = Arc::new(AuditGuard {
                     principal: principal.clone(),
@@ -306,24 +384,66 @@ impl ToolProvider for Governed {
                     stale: AtomicBool::new(false),
                     policy_call: policy_call(&run),
                     decided: std::sync::Mutex::new(None),
+                    approval_id: std::sync::Mutex::new(None),
+                    needs_approval: AtomicBool::new(false),
                     row: row.clone(),
                     status: meta.status,
                     started,
                     committed: AtomicBool::new(false),
                 });
                 guard = Some(g.clone());
-                Ok(run.execute(&caller.tools, Some(g)).await)
+                let answer = run.execute(&caller.tools, Some(g.clone())).await;
+                match g.decided() {
+                    Some(d) if g.needs_approval.load(Ordering::Relaxed) => {
+                        let (told, id) = self.ask(caller, asking, name, &g.policy_call, &d).await;
+                        approval_id = id;
+                        told
+                    }
+                    _ => Ok(answer),
+                }
             }
-            (None, Some(Planned::Run(run))) => {
+            (None, Some(Planned::Run(run)), None) => {
                 let (who, call) = (principal.clone(), policy_call(&run));
-                match caller.tools.app.db.run(move |conn| policy::call::decide(conn, &who, &call, false)).await {
+                let decision = {
+                    let call = call.clone();
+                    caller.tools.app.db.run(move |conn| policy::call::decide(conn, &who, &call, false)).await
+                };
+                match decision {
                     Err(e) => Ok(Answer::replied(e.status().as_u16(), e.body())),
                     Ok(d) => {
                         let refusal = d.refuses().then(|| d.refusal());
-                        decided = Some(d);
-                        match refusal {
-                            Some(e) => Ok(Answer::replied(e.status().as_u16(), e.body())),
-                            None => Ok(run.execute(&caller.tools, None).await),
+                        let version = d.approval_needed().and(d.active.as_ref()).map(|a| a.version);
+                        decided = Some(d.clone());
+                        match (refusal, version) {
+                            (Some(e), _) => Ok(Answer::replied(e.status().as_u16(), e.body())),
+                            (None, None) => Ok(run.execute(&caller.tools, None).await),
+                            // A read the policies want approved: its approval is consumed first,
+                            // in a transaction of its own (a read writes nothing to go with it).
+                            (None, Some(version)) => {
+                                let (who, c, audit_id) = (principal.clone(), call.clone(), row.id.clone());
+                                let consumed = caller
+                                    .tools
+                                    .app
+                                    .db
+                                    .run(move |conn| {
+                                        alga_core::db::write_transaction(conn, |conn| {
+                                            consume_approval(conn, &who, &c, version, &audit_id)
+                                        })
+                                    })
+                                    .await;
+                                match consumed {
+                                    Err(e) => Ok(Answer::replied(e.status().as_u16(), e.body())),
+                                    Ok(Some(id)) => {
+                                        approval_id = Some(id);
+                                        Ok(run.execute(&caller.tools, None).await)
+                                    }
+                                    Ok(None) => {
+                                        let (told, id) = self.ask(caller, asking, name, &call, &d).await;
+                                        approval_id = id;
+                                        told
+                                    }
+                                }
+                            }
                         }
                     }
                 }
@@ -332,10 +452,19 @@ impl ToolProvider for Governed {
         if let Some(g) = &guard {
             decided = g.decided();
         }
+        if let Some(g) = &guard {
+            approval_id = approval_id.or_else(|| g.approval_id());
+        }
         let refused_by_policy = decided.as_ref().is_some_and(Decided::refuses);
+        // Asked for an approval, or told of one, instead of running.
+        let awaiting_approval = asked
+            || guard.as_ref().is_some_and(|g| g.needs_approval.load(Ordering::Relaxed))
+            || matches!(&result, Err(CallError::InputRequired { .. } | CallError::UrlElicitationRequired { .. }))
+            || (approval_id.is_some() && guard.is_none() && !matches!(&result, Ok(a) if a.verdict == Verdict::Allowed));
         let (decision, reason) = match &result {
             Ok(_) if rate_limited => (Decision::Deny, Some("rate_limited".to_owned())),
             Ok(_) if refused_by_policy => (Decision::Deny, Some("policy".to_owned())),
+            _ if awaiting_approval => (Decision::Deny, Some("approval".to_owned())),
             Ok(answer) => classify(answer),
             Err(_) => (Decision::Error, Some("unknown_tool".to_owned())),
         };
@@ -351,6 +480,7 @@ impl ToolProvider for Governed {
             // A policy's refusal was decided on grants found current: it stands.
             if decision == Decision::Deny
                 && !refused_by_policy
+                && !awaiting_approval
                 && (!caller.identity.fresh || g.stale.load(Ordering::Relaxed))
             {
                 return Err(caller.redo());
@@ -361,8 +491,12 @@ impl ToolProvider for Governed {
         row.status_code = result.as_ref().ok().and_then(|a| a.status).map(i32::from);
         row.result_summary = Some(match &result {
             Ok(answer) => audit::summary_of(&audit::redact(&answer.output.structured)),
+            Err(CallError::InputRequired { .. } | CallError::UrlElicitationRequired { .. }) => {
+                "Waiting for a person's approval.".to_owned()
+            }
             Err(_) => format!("Unknown tool: {}", name.chars().take(100).collect::<String>()),
         });
+        row.approval_id = approval_id;
         row.duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         if let Some(decided) = &decided {
             decided.fill(&mut row);
@@ -388,6 +522,79 @@ impl ToolProvider for Governed {
 }
 
 impl Governed {
+    /// A call the policies want approved and that has no approved approval: asks for one (or
+    /// finds the open one, or the denial that stands), and tells the caller as its era asks.
+    async fn ask(
+        &self,
+        caller: &GovernedCaller,
+        asking: Asking,
+        tool: &str,
+        call: &PolicyCall,
+        decided: &Decided,
+    ) -> (Result<Answer, CallError>, Option<String>) {
+        let (Some(need), Some(active)) = (decided.approval_needed(), &decided.active) else {
+            return (Err(CallError::Unavailable("The call's approval could not be asked for.".to_owned())), None);
+        };
+        let principal = caller.tools.principal.clone();
+        let (call, need, version) = (call.clone(), need.clone(), active.version);
+        let record = decided.record().map(|(kind, id)| (kind, id.to_owned()));
+        let who = principal.clone();
+        let requested = caller
+            .tools
+            .app
+            .db
+            .run(move |conn| {
+                let requester = Requester::of(&who);
+                let new = NewApproval {
+                    tenant_id: &who.tenant_id,
+                    requester: &requester,
+                    operation_id: &call.operation_id,
+                    arguments: &call.arguments,
+                    record: record.as_ref().map(|(kind, id)| (*kind, id.as_str())),
+                    policy_version: version,
+                    policy_ids: &need.policy_ids,
+                    approver_roles: &need.approvers,
+                    expires_at: now() + chrono::Duration::seconds(need.expires_in_seconds),
+                };
+                let approval = approvals::request(conn, &new, now())?.approval;
+                let decider = approvals::decider_name(conn, &approval)?;
+                Ok::<_, ApprovalError>((approval, decider))
+            })
+            .await;
+        let (approval, decider) = match requested {
+            Ok(found) => found,
+            Err(e) => {
+                let e = ApiError::from(e);
+                return (Ok(Answer::replied(e.status().as_u16(), e.body())), None);
+            }
+        };
+        let url = gate::url(&caller.tools.app, &approval.id);
+        let key = match asking {
+            Asking::InputRequired => Some(caller.gov.state_key(&caller.tools.app).await),
+            _ => None,
+        };
+        let told = gate::told(asking, &approval, &url, decider.as_deref(), || match &key {
+            Some(Ok(key)) => gate::seal_for(key, &approval, &principal, tool),
+            _ => Err(crate::approval::seal::SealError::Crypto("no request-state key".to_owned())),
+        });
+        let answer = told.map(|output| Answer { output, status: Some(403), verdict: Verdict::Denied });
+        (answer, Some(approval.id))
+    }
+
+    /// A 2026-07-28 retry carrying a `requestState`: held while the approval it names is pending.
+    async fn wait(
+        &self,
+        caller: &GovernedCaller,
+        tool: &str,
+        run: &tools::Run,
+        state: &str,
+    ) -> Result<Waited, ApprovalError> {
+        let key = caller.gov.state_key(&caller.tools.app).await?;
+        let digest = crate::approval::digest::of_call(run.meta().id, &run.arguments());
+        let hold = std::time::Duration::from_secs(caller.gov.settings.approval_wait);
+        gate::wait(&caller.tools.app, &key, &caller.tools.principal, tool, &digest, state, hold).await
+    }
+
     fn count(&self, caller: &GovernedCaller, name: &str, decision: Decision) {
         let tool = if alga_agent_tooling::tools::NAMES.contains(&name) { name } else { "unknown" };
         let labels = crate::ToolCallLabels { tool: tool.to_owned(), decision: decision.as_str() };
@@ -520,6 +727,7 @@ async fn refused(
                 policy_mode: None,
                 policy_input: None,
                 policy_errors: None,
+                approval_id: None,
             };
             // Audited at the rate calls are allowed; a flood of refusals with a leaked, ended key
             // is refused without a row each (the first ones say it all).

@@ -52,9 +52,12 @@ pub struct Governance {
     pub http: egress::IdpClient,
     pub jwks: jwks::Jwks,
     pub limits: limits::Limits,
-    /// The client each credential last named in `initialize` (name, version): stateless legacy
-    /// clients send it only there, and the audit wants it on every call.
-    pub clients: moka::sync::Cache<String, (String, Option<String>)>,
+    /// The client each credential last named in `initialize`: stateless legacy clients say who
+    /// they are, and whether they take URL elicitations, only there; the audit wants the name on
+    /// every call, and approvals the capability.
+    pub clients: moka::sync::Cache<String, KnownClient>,
+    /// The key sealing approval request states: configured, else read (or made) once.
+    pub state_key: std::sync::OnceLock<approval::seal::SealKey>,
     /// The one audit writer of this process (group commit), started on the first tool call.
     pub audit: audit::AuditWriter,
     /// Agents as authentication last read them, each with the grant epoch read before it.
@@ -65,6 +68,16 @@ pub struct Governance {
     pub tool_calls: Family<ToolCallLabels, Counter>,
     /// The policy replays this server runs at once.
     pub replays: policy::replay::Replays,
+    /// Approvals waiting for a decision, in every tenant (set by the approval sweeper).
+    pub approvals_pending: prometheus_client::metrics::gauge::Gauge,
+}
+
+/// What a legacy client said of itself in `initialize`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnownClient {
+    pub name: String,
+    pub version: Option<String>,
+    pub url_elicitation: bool,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -90,12 +103,27 @@ impl Governance {
             limits,
             settings,
             clients,
+            state_key: std::sync::OnceLock::new(),
             audit: audit::AuditWriter::default(),
             agents: auth::AgentCache::default(),
             sign_ins: session::Throttle::default(),
             tool_calls: Family::default(),
             replays: policy::replay::Replays::default(),
+            approvals_pending: prometheus_client::metrics::gauge::Gauge::default(),
         }
+    }
+}
+
+impl Governance {
+    /// The key sealing approval request states: the configured one, else the one stored in the
+    /// database (made by the first replica needing it), read once per process.
+    pub async fn state_key(&self, ctx: &AppContext) -> Result<approval::seal::SealKey, alga_core::ApiError> {
+        if let Some(key) = self.state_key.get() {
+            return Ok(key.clone());
+        }
+        let configured = self.settings.approval_state_key.clone();
+        let key = ctx.db.run(move |conn| approval::seal::state_key(conn, configured.as_ref())).await?;
+        Ok(self.state_key.get_or_init(|| key).clone())
     }
 }
 
@@ -150,7 +178,10 @@ impl McpGovernance for Enterprise {
     }
 
     fn background_tasks(&self, ctx: &AppContext) -> Vec<BackgroundTask> {
-        vec![sweeper::task(ctx, self.state.settings.key_sweep_every())]
+        vec![
+            sweeper::task(ctx, self.state.settings.key_sweep_every()),
+            sweeper::approval_task(ctx, sweeper::APPROVAL_SWEEP, self.state.approvals_pending.clone()),
+        ]
     }
 
     fn role_holders(&self) -> alga_core::context::RoleHolders {
@@ -197,6 +228,11 @@ impl McpGovernance for Enterprise {
         );
         metrics.register("audit_batch_rows", "Audit rows per commit", audit.batch_rows.clone());
         metrics.register("audit_backlog", "Tool calls waiting for their audit row", audit.backlog.clone());
+        metrics.register(
+            "mcp_approvals_pending",
+            "Approvals waiting for a person's decision, in every tenant",
+            g.approvals_pending.clone(),
+        );
     }
 }
 

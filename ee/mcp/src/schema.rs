@@ -117,6 +117,7 @@ diesel::table! {
         policy_mode -> Nullable<Text>,
         policy_input -> Nullable<Text>,
         policy_errors -> Nullable<Text>,
+        approval_id -> Nullable<Text>,
     }
 }
 

@@ -46,6 +46,9 @@ pub struct AdminSession {
     /// The user signed in with a one-time password: until they choose their own, the session
     /// serves only the password page and signing out.
     pub password_change_required: bool,
+    /// Approvals of the tenant waiting for a decision, when the user may decide them (else 0):
+    /// the count the UI's navigation shows.
+    pub pending_approvals: i64,
 }
 
 impl AdminSession {
@@ -134,7 +137,12 @@ fn session_of(
         .filter(users::tenant_id.eq(tenant_id).and(users::id.eq(user_id)))
         .select(users::password_change_required)
         .first(conn)?;
-    Ok(Some(AdminSession { id, principal: Arc::new(principal), csrf, password_change_required }))
+    let pending_approvals = if principal.authorize(crate::approval::store::DECIDE).is_ok() {
+        crate::approval::store::pending_count(conn, tenant_id, now())?
+    } else {
+        0
+    };
+    Ok(Some(AdminSession { id, principal: Arc::new(principal), csrf, password_change_required, pending_approvals }))
 }
 
 /// Opens a session for a user, on the connection (so in its transaction); returns it with the

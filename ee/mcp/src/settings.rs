@@ -43,6 +43,11 @@ pub struct Settings {
     /// database.
     #[arg(long, env = "ALGA_APPROVAL_STATE_KEY", hide_env_values = true)]
     pub approval_state_key: Option<crate::approval::seal::SealKey>,
+
+    /// Seconds a 2026-07-28 client's retry of a call waiting for approval is held open for the
+    /// decision before it is told to retry again (official clients retry about ten times, fast).
+    #[arg(long, env = "ALGA_APPROVAL_WAIT", default_value_t = 25)]
+    pub approval_wait: u64,
 }
 
 impl Default for Settings {
@@ -56,6 +61,7 @@ impl Default for Settings {
             key_sweep_interval: 3600,
             trusted_proxies: Vec::new(),
             approval_state_key: None,
+            approval_wait: 25,
         }
     }
 }

@@ -8,6 +8,7 @@ use alga_core::identity::now;
 use alga_core::schema::api_keys;
 use alga_core::{ApiError, AppContext, BackgroundTask};
 use diesel::prelude::*;
+use prometheus_client::metrics::gauge::Gauge;
 use tokio_util::sync::CancellationToken;
 
 /// Deletes every key that is revoked or past its expiry; returns how many.
@@ -39,10 +40,43 @@ pub fn task(ctx: &AppContext, every: Duration) -> BackgroundTask {
                         Ok(swept) => tracing::info!(swept, "expired admin sessions swept"),
                         Err(e) => tracing::warn!(error = %e, "sweeping admin sessions failed"),
                     }
-                    let expire = |conn: &mut alga_core::DbConn| crate::approval::store::expire_due(conn, now());
-                    match db.run(expire).await {
-                        Ok(expired) => tracing::info!(expired, "approvals past their expiry marked expired"),
-                        Err(e) => tracing::warn!(error = %e, "expiring approvals failed"),
+                }
+            })
+        }),
+    }
+}
+
+/// How often approvals past their expiry are marked expired, and the pending count measured.
+pub const APPROVAL_SWEEP: Duration = Duration::from_secs(30);
+
+/// Marks approvals past their expiry as expired and sets the gauge of those waiting, every
+/// `every`.
+pub fn approval_task(ctx: &AppContext, every: Duration, pending: Gauge) -> BackgroundTask {
+    let db = ctx.db.clone();
+    BackgroundTask {
+        name: "approval sweeper",
+        run: Box::new(move |stop: CancellationToken| {
+            Box::pin(async move {
+                loop {
+                    let sweep = |conn: &mut alga_core::DbConn| {
+                        let expired = crate::approval::store::expire_due(conn, now())?;
+                        Ok::<_, crate::approval::store::ApprovalError>((
+                            expired,
+                            crate::approval::store::pending_total(conn, now())?,
+                        ))
+                    };
+                    match db.run(sweep).await {
+                        Ok((expired, waiting)) => {
+                            if expired > 0 {
+                                tracing::info!(expired, "approvals past their expiry marked expired");
+                            }
+                            pending.set(waiting);
+                        }
+                        Err(e) => tracing::warn!(error = %e, "sweeping approvals failed"),
+                    }
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        () = tokio::time::sleep(every) => {}
                     }
                 }
             })

@@ -4,5 +4,6 @@
 
 pub mod api;
 pub mod digest;
+pub mod gate;
 pub mod seal;
 pub mod store;

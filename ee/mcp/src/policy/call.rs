@@ -50,6 +50,18 @@ impl Decided {
         self.active.as_ref().is_some_and(|a| a.mode == Mode::Enforce) && !self.evaluation.allowed
     }
 
+    /// The approval the call needs before it runs: `@approval` policies matched, no forbid did,
+    /// and the set is enforced (a shadow set only records it).
+    pub fn approval_needed(&self) -> Option<&crate::policy::facts::ApprovalNeed> {
+        let enforced = self.active.as_ref().is_some_and(|a| a.mode == Mode::Enforce);
+        if enforced && self.evaluation.allowed { self.evaluation.approval.as_ref() } else { None }
+    }
+
+    /// The record the call acts on, by kind and id, as an approval shows it.
+    pub fn record(&self) -> Option<(&'static str, &str)> {
+        self.input.call.record.as_ref().map(|r| (r.kind.type_name(), r.id.as_str()))
+    }
+
     /// Whether the set that applies does not compile (it then decides nothing).
     fn broken(&self) -> bool {
         self.active.as_ref().is_some_and(|a| a.broken.is_some())
@@ -81,8 +93,14 @@ impl Decided {
     pub fn fill(&self, row: &mut Record) {
         row.policy_input = serde_json::to_value(&self.input).ok().map(|v| audit::redact(&v).to_string());
         let Some(active) = &self.active else { return };
+        // Allowed subject to approval: the deciding policies are those that asked for it (the row's
+        // `approval_id` and reason say what became of it).
+        let ids = match (&self.evaluation.approval, self.evaluation.allowed) {
+            (Some(need), true) => &need.policy_ids,
+            _ => &self.evaluation.policy_ids,
+        };
         row.policy_decision = Some(if self.evaluation.allowed { "allow" } else { "deny" }.to_owned());
-        row.policy_ids = serde_json::to_string(&self.evaluation.policy_ids).ok();
+        row.policy_ids = serde_json::to_string(ids).ok();
         row.policy_version = Some(active.version);
         let mode = match active.mode {
             Mode::Enforce => "enforce",
@@ -256,9 +274,9 @@ pub fn decide(conn: &mut DbConn, principal: &Principal, call: &PolicyCall, lock:
     let evaluation = match active.as_deref() {
         Some(Active { compiled: Some(compiled), .. }) => compiled.decide(&who, &facts),
         Some(Active { broken: Some(problem), .. }) => {
-            Evaluation { allowed: false, policy_ids: Vec::new(), reasons: Vec::new(), errors: vec![problem.clone()] }
+            Evaluation { allowed: false, errors: vec![problem.clone()], ..Evaluation::default() }
         }
-        _ => Evaluation { allowed: true, policy_ids: Vec::new(), reasons: Vec::new(), errors: Vec::new() },
+        _ => Evaluation::allow(),
     };
     Ok(Decided { active, evaluation, input: DecisionInput { principal: who, call: facts } })
 }

@@ -212,7 +212,7 @@ pub enum Mode {
 }
 
 /// What the policies decided on one call.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evaluation {
     /// `false` when a `forbid` matched (or could not be evaluated: policies fail closed).
     pub allowed: bool,
@@ -222,6 +222,27 @@ pub struct Evaluation {
     pub reasons: Vec<String>,
     /// Evaluation errors, by policy id (each also denies).
     pub errors: Vec<String>,
+    /// When allowed: the approval a person must give first, if `@approval` policies matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalNeed>,
+}
+
+impl Evaluation {
+    /// Allowed, by no policy.
+    pub fn allow() -> Evaluation {
+        Evaluation { allowed: true, ..Evaluation::default() }
+    }
+}
+
+/// The approval a call needs: what the matching `@approval("required")` policies ask, the
+/// strictest of them (every role any names; the shortest expiry).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalNeed {
+    pub policy_ids: Vec<String>,
+    /// Names of the roles an approver must hold (besides the permission to decide approvals).
+    pub approvers: Vec<String>,
+    /// How long the approval, once asked for, may wait and then be used.
+    pub expires_in_seconds: i64,
 }
 
 /// Whether an operation is listed and found for a principal (defined beside listing and search).

@@ -5,6 +5,7 @@
 
 mod activity;
 mod agents;
+mod approvals;
 mod changes;
 mod idps;
 mod login;
@@ -329,17 +330,19 @@ enum Tab {
     Providers,
     Agents,
     Policies,
+    Approvals,
     Activity,
     Changes,
     Connect,
     Doctor,
 }
 
-const TABS: [(Tab, &str, &str); 8] = [
+const TABS: [(Tab, &str, &str); 9] = [
     (Tab::Overview, "/admin/mcp", "Overview"),
     (Tab::Providers, "/admin/mcp/idps", "Identity providers"),
     (Tab::Agents, "/admin/mcp/agents", "Agents"),
     (Tab::Policies, "/admin/mcp/policies", "Policies"),
+    (Tab::Approvals, "/admin/approvals", "Approvals"),
     (Tab::Activity, "/admin/mcp/activity", "Activity"),
     (Tab::Changes, "/admin/mcp/changes", "Changes"),
     (Tab::Connect, "/admin/mcp/connect", "Connect"),
@@ -379,7 +382,14 @@ fn page(s: &AdminSession, tab: Tab, title: &str, alerts: &Alerts, body: &Markup)
                 nav .tabs aria-label="MCP server settings" {
                     ul {
                         @for (t, href, label) in TABS {
-                            li { a href=(href) aria-current=[(t == tab).then_some("page")] { (label) } }
+                            li {
+                                a href=(href) aria-current=[(t == tab).then_some("page")] {
+                                    (label)
+                                    @if t == Tab::Approvals && s.pending_approvals > 0 {
+                                        " " span .badge.warn aria-label=(format!("{} pending", s.pending_approvals)) { (s.pending_approvals) }
+                                    }
+                                }
+                            }
                         }
                     }
                 }
@@ -516,6 +526,7 @@ pub fn routes(table: &mut alga_core::RouteTable) {
     idps::routes(&mut r);
     agents::routes(&mut r);
     policies::routes(&mut r);
+    approvals::routes(&mut r);
     activity::routes(&mut r);
     changes::routes(&mut r);
 }

@@ -95,7 +95,7 @@ fn editor(s: &Signed, current: &PolicySetView, draft: &Draft) -> Markup {
             }
             div .field {
                 label for="source" { "Policies (Cedar)" }
-                span .hint { "Only " code { "forbid" } " policies: roles grant, policies restrict. Name each with " code { "@id(\"…\")" } " and say why with " code { "@reason(\"…\")" } "; both appear in refusals and the audit. Empty = roles alone." }
+                span .hint { code { "forbid" } " policies restrict what roles grant; " code { "@approval(\"required\") permit" } " policies ask a person to approve first (see Approvals). Name each with " code { "@id(\"…\")" } " and say why with " code { "@reason(\"…\")" } "; both appear in refusals and the audit. Empty = roles alone." }
                 div .editor {
                     pre .gutter aria-hidden="true" {
                         @for n in 1..=lines.len() { span class=[bad(n).then_some("bad")] { (n) } "\n" }

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod approval_calls;
 mod approvals;
 mod editions;
 mod governance;

@@ -109,7 +109,7 @@ async fn invalid_policies_are_refused_at_their_line_and_column_and_nothing_is_st
     // A permit cannot widen roles; a bad mode and a source too large are refused as well.
     let permit = put("permit (principal, action, resource);", None, 0);
     let refused = env.api(&key, "PUT", "/api/v1/mcp/policies", Some(permit)).await.expect(400);
-    assert!(refused.body.to_string().contains("write `forbid`; roles grant"), "{}", refused.body);
+    assert!(refused.body.to_string().contains("write `forbid`, or `@approval"), "{}", refused.body);
     env.api(&key, "PUT", "/api/v1/mcp/policies", Some(put(NO_DELETES, Some("audit"), 0))).await.expect(400);
     let huge = format!("// {}\n", "x".repeat(100_001));
     env.api(&key, "PUT", "/api/v1/mcp/policies", Some(put(&huge, None, 0))).await.expect(400);

@@ -53,6 +53,7 @@ pub(crate) fn row(
         policy_mode: None,
         policy_input: None,
         policy_errors: None,
+        approval_id: None,
     }
 }
 

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 pub use templates::{Template, templates};
 
-use crate::policy::facts::{CallFacts, Evaluation, PrincipalFacts, PrincipalKind, Visibility};
+use crate::policy::facts::{ApprovalNeed, CallFacts, Evaluation, PrincipalFacts, PrincipalKind, Visibility};
 
 /// The most policies a set may hold. A compiled set keeps, per (operation, principal kind), the
 /// policies that may apply: about 200 pairs, so every policy may be held 200 times over.
@@ -71,6 +71,69 @@ struct PolicyMeta {
     /// `@id("…")`, else the positional id.
     id: String,
     reason: Option<String>,
+    /// For an `@approval("required")` permit: what it asks of the calls it matches.
+    approval: Option<ApprovalRule>,
+}
+
+/// What an `@approval("required")` permit asks: `@approvers("Billing, Finance")` (roles an
+/// approver must hold) and `@expires("1h")` (how long an approval may wait and be used).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ApprovalRule {
+    approvers: Vec<String>,
+    expires_in_seconds: i64,
+}
+
+/// An approval's lifetime when `@expires` is not given, and its bounds.
+const DEFAULT_APPROVAL_SECONDS: i64 = 3600;
+const MIN_APPROVAL_SECONDS: i64 = 60;
+const MAX_APPROVAL_SECONDS: i64 = 7 * 24 * 3600;
+
+/// `30m`, `1h`, `2d`: minutes, hours or days, within the bounds above.
+fn expiry(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let unit = match text.chars().last() {
+        Some('m') => 60,
+        Some('h') => 3600,
+        Some('d') => 86_400,
+        _ => {
+            return Err(format!(
+                "`@expires({text:?})`: write a whole number of minutes, hours or days: \"30m\", \"1h\", \"2d\""
+            ));
+        }
+    };
+    let count: i64 = text[..text.len() - 1].parse().map_err(|_| {
+        format!("`@expires({text:?})`: write a whole number of minutes, hours or days: \"30m\", \"1h\", \"2d\"")
+    })?;
+    let seconds = count.saturating_mul(unit);
+    if !(MIN_APPROVAL_SECONDS..=MAX_APPROVAL_SECONDS).contains(&seconds) {
+        return Err(format!("`@expires({text:?})` must be between 1 minute and 7 days"));
+    }
+    Ok(seconds)
+}
+
+/// The approval rule of a policy's annotations; `None` for a policy without `@approval`.
+fn approval_rule(policy: &Policy) -> Result<Option<ApprovalRule>, String> {
+    let Some(approval) = policy.annotation("approval") else {
+        if policy.annotation("approvers").is_some() || policy.annotation("expires").is_some() {
+            return Err("`@approvers` and `@expires` belong to an `@approval(\"required\")` policy".to_owned());
+        }
+        return Ok(None);
+    };
+    if approval != "required" {
+        return Err(format!("`@approval({approval:?})`: the one requirement is `@approval(\"required\")`"));
+    }
+    let approvers: Vec<String> = match policy.annotation("approvers") {
+        None => Vec::new(),
+        Some(list) => {
+            let names: Vec<String> = list.split(',').map(|n| n.trim().to_owned()).collect();
+            if names.iter().any(|n| n.is_empty() || n.chars().count() > 100) || names.len() > 10 {
+                return Err("`@approvers` lists 1 to 10 role names, separated by commas".to_owned());
+            }
+            names
+        }
+    };
+    let expires_in_seconds = policy.annotation("expires").map_or(Ok(DEFAULT_APPROVAL_SECONDS), expiry)?;
+    Ok(Some(ApprovalRule { approvers, expires_in_seconds }))
 }
 
 /// A validated policy set, ready to decide.
@@ -93,15 +156,22 @@ struct Applicable {
     screens: Vec<Arc<screen::Screen>>,
 }
 
-/// Why a policy is refused besides Cedar's checks: policies only restrict. The one place the
-/// next issue's `@approval` permits will be let through.
-fn refusal(policy: &Policy) -> Option<&'static str> {
-    match policy.effect() {
-        Effect::Forbid => None,
-        Effect::Permit if policy.annotation("approval").is_some() => {
-            Some("approval requirements (`@approval`) are not supported yet")
+/// Why a policy is refused besides Cedar's checks: policies only restrict. A `permit` is only
+/// ever an approval requirement (`@approval("required") permit (…)`): it asks, never grants.
+fn refusal(policy: &Policy) -> Option<String> {
+    let rule = match approval_rule(policy) {
+        Ok(rule) => rule,
+        Err(why) => return Some(why),
+    };
+    match (policy.effect(), rule) {
+        (Effect::Forbid, None) | (Effect::Permit, Some(_)) => None,
+        (Effect::Forbid, Some(_)) => {
+            Some("`@approval` marks a `permit`: write `@approval(\"required\") permit (…)`; a forbid denies".to_owned())
         }
-        Effect::Permit => Some("policies only restrict what roles allow: write `forbid`; roles grant"),
+        (Effect::Permit, None) => Some(
+            "policies only restrict what roles allow: write `forbid`, or `@approval(\"required\") permit` to ask a person first; roles grant"
+                .to_owned(),
+        ),
     }
 }
 
@@ -306,9 +376,10 @@ fn checked(source: &str) -> Result<(&'static model::Model, PolicySet, Vec<Policy
             diagnostics.push(at(format!("another policy already has the id {id:?}")));
         }
         if let Some(why) = refusal(policy) {
-            diagnostics.push(at(why.to_owned()));
+            diagnostics.push(at(why));
         }
-        policies.push(PolicyMeta { cedar_id, id, reason: policy.annotation("reason").map(str::to_owned) });
+        let approval = approval_rule(policy).ok().flatten();
+        policies.push(PolicyMeta { cedar_id, id, reason: policy.annotation("reason").map(str::to_owned), approval });
     }
     // Templates (`?principal`) never apply unless linked, and nothing links them.
     if set.templates().next().is_some() {
@@ -449,15 +520,15 @@ impl Compiled {
     /// [`Compiled::decide`]; with `screened`, Cedar is skipped when every applicable policy is
     /// ruled out by its screen (without, for tests, Cedar decides every call).
     fn evaluate(&self, principal: &PrincipalFacts, call: &CallFacts, screened: bool) -> Evaluation {
-        let allowed = Evaluation { allowed: true, policy_ids: Vec::new(), reasons: Vec::new(), errors: Vec::new() };
+        let allowed = Evaluation::allow();
         if self.policies.is_empty() {
             return allowed;
         }
         let denied_by_all = |error: String| Evaluation {
             allowed: false,
             policy_ids: self.ids(),
-            reasons: Vec::new(),
             errors: vec![error],
+            ..Evaluation::default()
         };
         let model = match model::model() {
             Ok(model) => model,
@@ -485,8 +556,9 @@ impl Compiled {
             Err(e) => return denied_by_all(format!("the call could not be put to the policies: {e}")),
         };
         let response = Authorizer::new().is_authorized(&built.request, &applicable.set, &built.entities);
-        // Only forbids exist, so every policy in the reason matched and denies; a policy that
-        // failed denies too. Both in source order (Cedar reports them in no set order).
+        // Cedar's reason holds the matching forbids when any matched, else the matching
+        // (approval) permits; a policy that failed denies either way (fail closed). In source
+        // order (Cedar reports them in no set order).
         let matched: HashSet<&PolicyId> = response.diagnostics().reason().collect();
         let failed: HashMap<&PolicyId, String> = response
             .diagnostics()
@@ -494,10 +566,14 @@ impl Compiled {
             .map(|AuthorizationError::PolicyEvaluationError(error)| (error.policy_id(), error_text(error.inner())))
             .collect();
         let mut evaluation = allowed;
+        let mut asking: Vec<(&PolicyMeta, &ApprovalRule)> = Vec::new();
         for meta in &self.policies {
             if let Some(text) = failed.get(&meta.cedar_id) {
                 evaluation.errors.push(format!("{}: {text}", meta.id));
             } else if !matched.contains(&meta.cedar_id) {
+                continue;
+            } else if let Some(rule) = &meta.approval {
+                asking.push((meta, rule));
                 continue;
             }
             evaluation.policy_ids.push(meta.id.clone());
@@ -511,6 +587,20 @@ impl Compiled {
                 evaluation.errors.push(format!("{id}: {text}"));
             }
             evaluation.policy_ids.push(id.to_string());
+        }
+        if evaluation.policy_ids.is_empty() && !asking.is_empty() {
+            let mut approvers: Vec<String> = asking.iter().flat_map(|(_, rule)| rule.approvers.clone()).collect();
+            approvers.sort();
+            approvers.dedup();
+            evaluation.approval = Some(ApprovalNeed {
+                policy_ids: asking.iter().map(|(meta, _)| meta.id.clone()).collect(),
+                approvers,
+                expires_in_seconds: asking
+                    .iter()
+                    .map(|(_, rule)| rule.expires_in_seconds)
+                    .min()
+                    .unwrap_or(DEFAULT_APPROVAL_SECONDS),
+            });
         }
         evaluation.allowed = evaluation.policy_ids.is_empty();
         evaluation
@@ -535,7 +625,8 @@ impl Compiled {
                 continue;
             }
             let (every_resource, some_resource) = resource_scope(policy, op);
-            if every_resource && !policy.has_non_scope_constraint() {
+            // An approval requirement hides nothing: the call may run once a person agrees.
+            if every_resource && !policy.has_non_scope_constraint() && policy.effect() == Effect::Forbid {
                 return Visibility::Hidden;
             }
             if some_resource {

@@ -99,5 +99,18 @@ unless {
 };
 "#,
         },
+        Template {
+            id: "ticket-deletes-need-approval",
+            title: "A person approves before an agent deletes a ticket",
+            description: "Asks a person (an administrator, or anyone given the permission to decide \
+                          approvals) to approve each ticket an agent would delete; the approval lets \
+                          exactly that call run once, within an hour. A matching forbid still denies.",
+            source: r#"@id("ticket-deletes-need-approval")
+@reason("A person agrees before an agent deletes a ticket.")
+@approval("required")
+@expires("1h")
+permit (principal is Alga::Agent, action == Alga::Action::"tickets.delete", resource is Alga::Ticket);
+"#,
+        },
     ]
 }

@@ -148,13 +148,13 @@ fn the_schema_covers_every_operation_and_reads_back() {
 #[test]
 fn every_template_compiles_against_the_schema() {
     let all = templates();
-    assert_eq!(all.len(), 4);
+    assert_eq!(all.len(), 5);
     for template in &all {
         let set = compiled(template.source);
         assert_eq!(set.ids().first(), Some(&template.id.to_owned()), "a template's first policy has its id");
     }
     let together: String = all.iter().map(|t| t.source).collect::<Vec<_>>().join("\n");
-    assert_eq!(compiled(&together).len(), 7);
+    assert_eq!(compiled(&together).len(), 8);
 }
 
 #[test]
@@ -173,11 +173,10 @@ fn a_plain_permit_is_refused_as_it_cannot_widen_roles() {
             .unwrap_err();
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!((errors[0].line, errors[0].column), (3, 1));
-    assert!(errors[0].message.contains("write `forbid`; roles grant"), "{errors:?}");
+    assert!(errors[0].message.contains("write `forbid`, or `@approval"), "{errors:?}");
     assert_eq!(errors[0].policy_id.as_deref(), Some("policy1"));
-
-    let errors = compile("@approval(\"required\")\npermit (principal, action, resource);").unwrap_err();
-    assert!(errors[0].message.contains("not supported yet"), "{errors:?}");
+    // A permit asking for approval is one: it grants nothing (see the approval tests).
+    assert!(compile("@approval(\"required\")\npermit (principal, action, resource);").is_ok());
 }
 
 #[test]
@@ -879,4 +878,72 @@ fn policies_too_deep_to_evaluate_safely_are_refused_and_those_at_the_limit_agree
         .unwrap()
         .join()
         .unwrap();
+}
+
+#[test]
+fn approval_policies_ask_for_the_strictest_approval_and_never_beat_a_forbid() {
+    let set = compiled(&format!(
+        "{}\n{}",
+        source_of("ticket-deletes-need-approval"),
+        "@id(\"billing-approves-vip\")\n@approval(\"required\")\n@approvers(\"Billing, Finance\")\n@expires(\"30m\")\n\
+         permit (principal, action == Alga::Action::\"tickets.delete\", resource) when { resource.client.tags.contains(\"vip\") };\n\
+         @id(\"no-frozen\")\nforbid (principal, action, resource is Alga::Ticket) when { resource.tags.contains(\"frozen\") };"
+    ));
+    let delete = |record: RecordFacts| call("tickets.delete", json!({"id": "ticket-1"}), None, Some(record));
+    // One policy asks: its expiry, no roles.
+    let eval = set.decide(&agent(), &delete(ticket(&[], None)));
+    assert!(eval.allowed && eval.policy_ids.is_empty(), "{eval:?}");
+    let need = eval.approval.unwrap();
+    assert_eq!(need.policy_ids, ["ticket-deletes-need-approval"]);
+    assert!(need.approvers.is_empty());
+    assert_eq!(need.expires_in_seconds, 3600);
+    // Two ask: every role named, the shorter expiry.
+    let need = set.decide(&agent(), &delete(ticket(&["vip"], None))).approval.unwrap();
+    assert_eq!(need.policy_ids, ["ticket-deletes-need-approval", "billing-approves-vip"]);
+    assert_eq!(need.approvers, ["Billing", "Finance"]);
+    assert_eq!(need.expires_in_seconds, 1800);
+    // A matching forbid denies: no approval is asked for.
+    let mut frozen = ticket(&["vip"], None);
+    frozen.attributes.insert("tags".into(), Fact::Names(vec!["frozen".into()]));
+    let eval = set.decide(&agent(), &delete(frozen));
+    assert!(!eval.allowed && eval.approval.is_none(), "{eval:?}");
+    assert_eq!(eval.policy_ids, ["no-frozen"]);
+    // Users are not asked by the agent-only template; the vip one asks anyone.
+    assert!(set.decide(&user(), &delete(ticket(&[], None))).approval.is_none());
+    assert!(set.decide(&user(), &delete(ticket(&["vip"], None))).approval.is_some());
+    // An approval policy that cannot be evaluated denies (no record to read the client of).
+    let eval = set.decide(&user(), &call("tickets.delete", json!({"id": "ticket-1"}), None, None));
+    assert!(!eval.allowed && eval.approval.is_none(), "{eval:?}");
+    assert!(eval.policy_ids.contains(&"billing-approves-vip".to_owned()), "{eval:?}");
+    // Asking hides nothing: the operation stays listed, its search says policies may intervene.
+    assert_eq!(set.visibility(&agent(), "tickets.delete"), Visibility::Conditional);
+    // Other operations are not concerned.
+    assert_eq!(
+        set.decide(&agent(), &update_ticket(json!({"title": "t"}), Some(ticket(&[], None)))),
+        Evaluation::allow()
+    );
+}
+
+#[test]
+fn approval_annotations_are_checked_at_their_policy() {
+    let cases = [
+        ("@approval(\"maybe\")\npermit (principal, action, resource);", "the one requirement"),
+        ("@approval(\"required\")\nforbid (principal, action, resource);", "marks a `permit`"),
+        ("@approvers(\"Billing\")\nforbid (principal, action, resource);", "belong to an `@approval"),
+        ("@approval(\"required\")\n@expires(\"10s\")\npermit (principal, action, resource);", "minutes, hours or days"),
+        (
+            "@approval(\"required\")\n@expires(\"8d\")\npermit (principal, action, resource);",
+            "between 1 minute and 7 days",
+        ),
+        (
+            "@approval(\"required\")\n@approvers(\"Billing,,\")\npermit (principal, action, resource);",
+            "1 to 10 role names",
+        ),
+        ("permit (principal, action, resource);", "roles grant"),
+    ];
+    for (source, expected) in cases {
+        let errors = compile(source).map(|_| ()).unwrap_err();
+        assert!(errors.iter().any(|d| d.message.contains(expected)), "{source}: {errors:?}");
+    }
+    assert!(compile("@approval(\"required\")\n@approvers(\" Billing \")\n@expires(\"7d\")\npermit (principal, action, resource);").is_ok());
 }

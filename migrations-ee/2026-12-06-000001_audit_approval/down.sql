@@ -1,0 +1,1 @@
+ALTER TABLE mcp_audit DROP COLUMN approval_id;
