@@ -22,9 +22,12 @@ use crate::{prereq, run, tools};
 const CONNECTIONS: u32 = 8;
 const SECONDS: u32 = 10;
 
-pub fn run() -> Result<()> {
+pub fn run(policies_only: bool) -> Result<()> {
     prereq::ensure_build_tools()?;
     prereq::ensure_debian_tool("wrk", "wrk")?;
+    if policies_only {
+        return policies_only_run();
+    }
     eprintln!("\n==> registry search");
     run::status(&mut run::cargo(["run", "--release", "--locked", "-p", "alga-api", "--example", "registry_bench"]))?;
     let pg = TempPostgres::start()?;
@@ -65,9 +68,36 @@ pub fn run() -> Result<()> {
         "\n{CONNECTIONS} connections, {SECONDS} s per run, wrk with 2 threads on the same machine ({} cores).",
         cores()
     );
+    print_policy_costs(&costs);
+    println!("\n{startup}");
+    Ok(())
+}
+
+/// Only the governed read and write under 0, 20 and 200 policies, on SQLite and PostgreSQL.
+fn policies_only_run() -> Result<()> {
+    run::status(&mut run::cargo(["build", "--release", "--locked", "-p", "alga-server", "--features", "enterprise"]))?;
+    let binary = tools::root().join("target/release/alga-server");
+    let pg = TempPostgres::start()?;
+    let sqlite_dir = tempdir("alga-bench-sqlite")?;
+    let sqlite_url = format!("sqlite://{}/bench.db", sqlite_dir.display());
+    let mut costs = Vec::new();
+    for (database, url) in [("SQLite", sqlite_url.as_str()), ("PostgreSQL", pg.url().as_str())] {
+        let dir = tempdir("alga-bench-server")?;
+        let fixture = Fixture::start(&binary, url, &dir)?;
+        costs.extend(policy_costs(&fixture, database)?);
+        drop(fixture);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let _ = std::fs::remove_dir_all(&sqlite_dir);
+    drop(pg);
+    print_policy_costs(&costs);
+    Ok(())
+}
+
+fn print_policy_costs(costs: &[PolicyCost]) {
     println!("\n| database | active policies | governed read/s | vs none | governed write/s | vs none |");
     println!("|---|---:|---:|---:|---:|---:|");
-    for r in &costs {
+    for r in costs {
         let none = costs.iter().find(|n| n.database == r.database && n.policies == 0);
         let ratio =
             |v: f64, base: Option<f64>| base.filter(|b| *b > 0.0).map_or(String::new(), |b| format!("{:.2}", v / b));
@@ -85,8 +115,6 @@ pub fn run() -> Result<()> {
         "\nPolicies: forbids scoped to both calls' actions whose conditions (the ticket's client's tags, \
          its priority, the agent's teams) never match, so every one is evaluated; agent API key."
     );
-    println!("\n{startup}");
-    Ok(())
 }
 
 /// Time from spawn to the first 200 from `/readyz` on SQLite (a new database, which the server
@@ -175,17 +203,104 @@ fn set_policies(server: &Server, admin: &str, count: usize) -> Result<()> {
     Ok(())
 }
 
+/// A server with demo data, an agent with an API key, and the governed read and write it makes.
+struct Fixture {
+    server: Server,
+    /// The administrator's key.
+    key: String,
+    id: String,
+    jwt: String,
+    agent_key: String,
+    call: String,
+    write: String,
+    _provider: Box<dyn std::any::Any>,
+}
+
+impl Fixture {
+    fn start(binary: &Path, url: &str, dir: &Path) -> Result<Fixture> {
+        let server = Server::start(binary, url, dir, &crate::server::TEST_FLAGS)?;
+        let key = server.admin_key()?;
+        let (_, list) =
+            crate::http::request(server.addr, "GET", "/api/v1/tickets?limit=1", &[("x-api-key", &key)], None)?;
+        let id = list
+            .split("\"id\":\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .context("no ticket in the demo data")?
+            .to_owned();
+        let (provider, _, jwt, agent) = crate::interop::governed_agent(&server, &key)?;
+        // Agent keys live at most a year.
+        let expires =
+            (chrono::Utc::now() + chrono::Duration::days(360)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let issued = crate::interop::admin_call(
+            &server,
+            &key,
+            "POST",
+            &format!("/api/v1/mcp/agents/{agent}/keys"),
+            Some(serde_json::json!({ "expires_at": expires })),
+        )?;
+        let agent_key = issued["data"]["key"].as_str().context("no agent key")?.to_owned();
+        let call = serde_json::json!({
+            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": { "name": "call_api_endpoint", "arguments": { "entryId": "tickets.get", "path": { "id": id } } }
+        })
+        .to_string();
+        let write = serde_json::json!({
+            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": { "name": "call_api_endpoint", "arguments": {
+                "entryId": "tickets.update", "path": { "id": id }, "body": { "title": "Printer offline in accounting (governed bench)" } } }
+        })
+        .to_string();
+        Ok(Fixture { server, key, id, jwt, agent_key, call, write, _provider: Box::new(provider) })
+    }
+
+    /// A governed call with this credential, checked once, then measured.
+    fn governed(&self, credential: &str, call: &str) -> Result<(f64, String, String)> {
+        let headers = [format!("Authorization: {credential}"), "Content-Type: application/json".to_owned()];
+        let probe =
+            crate::http::request(self.server.addr, "POST", "/api/mcp", &[("Authorization", credential)], Some(call))?;
+        if probe.0 != 200 || probe.1.contains("\"isError\":true") {
+            bail!("the governed call does not succeed: {} {}", probe.0, probe.1);
+        }
+        // Every answer is checked by the probe above; wrk counts HTTP statuses only.
+        wrk(self.server.addr, "/api/mcp", &headers, Some(("POST", call)))
+    }
+}
+
+/// Rounds of the policy-cost runs; each count keeps its median round.
+const POLICY_ROUNDS: usize = 5;
+
+/// The same governed read and write under 0, 20 and 200 active policies, in alternating rounds.
+fn policy_costs(f: &Fixture, database: &'static str) -> Result<Vec<PolicyCost>> {
+    let agent = format!("Bearer {}", f.agent_key);
+    let mut runs: Vec<(usize, Vec<f64>, Vec<f64>)> =
+        POLICY_COUNTS.iter().map(|&c| (c, Vec::new(), Vec::new())).collect();
+    for _ in 0..POLICY_ROUNDS {
+        for (count, reads, writes) in &mut runs {
+            set_policies(&f.server, &f.key, *count)?;
+            reads.push(f.governed(&agent, &f.call)?.0);
+            writes.push(f.governed(&agent, &f.write)?.0);
+        }
+    }
+    set_policies(&f.server, &f.key, 0)?;
+    for (count, reads, writes) in &runs {
+        let rounds = |v: &[f64]| v.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ");
+        eprintln!("{database}, {count} policies: reads {}; writes {}", rounds(reads), rounds(writes));
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or_default()
+    };
+    Ok(runs
+        .into_iter()
+        .map(|(policies, reads, writes)| PolicyCost { database, policies, read: median(reads), write: median(writes) })
+        .collect())
+}
+
 fn measure(binary: &Path, database: &'static str, url: &str) -> Result<(Vec<Row>, Vec<PolicyCost>)> {
     let dir = tempdir("alga-bench-server")?;
-    let server = Server::start(binary, url, &dir, &crate::server::TEST_FLAGS)?;
-    let key = server.admin_key()?;
-    let (_, list) = crate::http::request(server.addr, "GET", "/api/v1/tickets?limit=1", &[("x-api-key", &key)], None)?;
-    let id = list
-        .split("\"id\":\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .context("no ticket in the demo data")?
-        .to_owned();
+    let f = Fixture::start(binary, url, &dir)?;
+    let (server, key, id) = (&f.server, &f.key, &f.id);
     let mut rows = Vec::new();
     for (request, path) in [
         (DIRECT, format!("/api/v1/tickets/{id}")),
@@ -195,44 +310,12 @@ fn measure(binary: &Path, database: &'static str, url: &str) -> Result<(Vec<Row>
         rows.push(Row { database, request, rps, p50, p99, peak_mb: server.peak_mb() });
     }
     let update = r#"{"title":"Printer offline in accounting (bench)"}"#;
-    let (_provider, _, jwt, agent) = crate::interop::governed_agent(&server, &key)?;
-    // Agent keys live at most a year.
-    let expires = (chrono::Utc::now() + chrono::Duration::days(360)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let issued = crate::interop::admin_call(
-        &server,
-        &key,
-        "POST",
-        &format!("/api/v1/mcp/agents/{agent}/keys"),
-        Some(serde_json::json!({ "expires_at": expires })),
-    )?;
-    let agent_key = issued["data"]["key"].as_str().context("no agent key")?.to_owned();
-    let call = serde_json::json!({
-        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": { "name": "call_api_endpoint", "arguments": { "entryId": "tickets.get", "path": { "id": id } } }
-    })
-    .to_string();
-    let write = serde_json::json!({
-        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": { "name": "call_api_endpoint", "arguments": {
-            "entryId": "tickets.update", "path": { "id": id }, "body": { "title": "Printer offline in accounting (governed bench)" } } }
-    })
-    .to_string();
-    let governed = |credential: &str, call: &str| -> Result<(f64, String, String)> {
-        let headers = [format!("Authorization: {credential}"), "Content-Type: application/json".to_owned()];
-        let probe =
-            crate::http::request(server.addr, "POST", "/api/mcp", &[("Authorization", credential)], Some(call))?;
-        if probe.0 != 200 || probe.1.contains("\"isError\":true") {
-            bail!("the governed call does not succeed: {} {}", probe.0, probe.1);
-        }
-        // Every answer is checked by the probe above; wrk counts HTTP statuses only.
-        wrk(server.addr, "/api/mcp", &headers, Some(("POST", call)))
-    };
     // The same read through the governed endpoint: authentication, RBAC, dispatch and audit row.
     for (request, credential) in [
-        ("MCP tools/call → ticket (agent JWT)", format!("Bearer {jwt}")),
-        ("MCP tools/call → ticket (agent API key)", format!("Bearer {agent_key}")),
+        ("MCP tools/call → ticket (agent JWT)", format!("Bearer {}", f.jwt)),
+        ("MCP tools/call → ticket (agent API key)", format!("Bearer {}", f.agent_key)),
     ] {
-        let (rps, p50, p99) = governed(&credential, &call)?;
+        let (rps, p50, p99) = f.governed(&credential, &f.call)?;
         rows.push(Row { database, request, rps, p50, p99, peak_mb: server.peak_mb() });
     }
     // A write: the ticket's title, directly (its own transaction) and governed (the same
@@ -243,7 +326,7 @@ fn measure(binary: &Path, database: &'static str, url: &str) -> Result<(Vec<Row>
     let (mut direct, mut audited) = (Vec::new(), Vec::new());
     for _ in 0..WRITE_ROUNDS {
         direct.push(wrk(server.addr, &format!("/api/v1/tickets/{id}"), &headers, Some(("PUT", update)))?);
-        audited.push(governed(&format!("Bearer {agent_key}"), &write)?);
+        audited.push(f.governed(&format!("Bearer {}", f.agent_key), &f.write)?);
     }
     for (request, mut runs) in [(DIRECT_WRITE, direct), (GOVERNED_WRITE, audited)] {
         eprintln!(
@@ -254,27 +337,8 @@ fn measure(binary: &Path, database: &'static str, url: &str) -> Result<(Vec<Row>
         let (rps, p50, p99) = runs.swap_remove(runs.len() / 2);
         rows.push(Row { database, request, rps, p50, p99, peak_mb: server.peak_mb() });
     }
-    // The same governed read and write under 0, 20 and 200 active policies, in alternating rounds.
-    let agent = format!("Bearer {agent_key}");
-    let mut runs: Vec<(usize, Vec<f64>, Vec<f64>)> =
-        POLICY_COUNTS.iter().map(|&c| (c, Vec::new(), Vec::new())).collect();
-    for _ in 0..WRITE_ROUNDS {
-        for (count, reads, writes) in &mut runs {
-            set_policies(&server, &key, *count)?;
-            reads.push(governed(&agent, &call)?.0);
-            writes.push(governed(&agent, &write)?.0);
-        }
-    }
-    set_policies(&server, &key, 0)?;
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied().unwrap_or_default()
-    };
-    let costs = runs
-        .into_iter()
-        .map(|(policies, reads, writes)| PolicyCost { database, policies, read: median(reads), write: median(writes) })
-        .collect();
-    drop(server);
+    let costs = policy_costs(&f, database)?;
+    drop(f);
     let _ = std::fs::remove_dir_all(&dir);
     Ok((rows, costs))
 }

@@ -61,7 +61,11 @@ enum Task {
         revert: Option<u32>,
     },
     /// Measure: REST throughput and latency on a release build, on SQLite and PostgreSQL.
-    Bench,
+    Bench {
+        /// Only the governed read and write under 0, 20 and 200 active policies.
+        #[arg(long)]
+        policies_only: bool,
+    },
     /// Run only the interoperability checks (official MCP SDKs, the Inspector, a real OpenID
     /// provider, the connector's npm package, policies) against the enterprise server.
     Interop {
@@ -100,7 +104,7 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Task::Ci => ci::run(),
         Task::Docs => docs::run(),
-        Task::Bench => bench::run(),
+        Task::Bench { policies_only } => bench::run(policies_only),
         Task::Interop { only } => interop::run(only),
         Task::Browser => browser::run(),
         Task::Dist => dist::run(),
