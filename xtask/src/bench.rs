@@ -95,25 +95,34 @@ fn policies_only_run() -> Result<()> {
 }
 
 fn print_policy_costs(costs: &[PolicyCost]) {
-    println!("\n| database | active policies | governed read/s | vs none | governed write/s | vs none |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!(
+        "\n| database | active policies | governed read/s | vs none | server CPU per read | vs none | governed write/s | vs none | server CPU per write | vs none |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in costs {
         let none = costs.iter().find(|n| n.database == r.database && n.policies == 0);
         let ratio =
             |v: f64, base: Option<f64>| base.filter(|b| *b > 0.0).map_or(String::new(), |b| format!("{:.2}", v / b));
         println!(
-            "| {} | {} | {:.0} | {} | {:.0} | {} |",
+            "| {} | {} | {:.0} | {} | {:.0} µs | {} | {:.0} | {} | {:.0} µs | {} |",
             r.database,
             r.policies,
             r.read,
             ratio(r.read, none.map(|n| n.read)),
+            r.read_cpu,
+            ratio(r.read_cpu, none.map(|n| n.read_cpu)),
             r.write,
             ratio(r.write, none.map(|n| n.write)),
+            r.write_cpu,
+            ratio(r.write_cpu, none.map(|n| n.write_cpu)),
         );
     }
     println!(
         "\nPolicies: forbids scoped to both calls' actions whose conditions (the ticket's client's tags, \
-         its priority, the agent's teams) never match, so every one is evaluated; agent API key."
+         its priority, the agent's teams) never match, so every one is evaluated; agent API key. Server CPU \
+         per call: the server process's user and system time over the run, divided by the calls it answered \
+         (less disturbed by what else the machine runs than requests per second). Each figure is the median of \
+         {POLICY_ROUNDS} alternating rounds."
     );
 }
 
@@ -155,12 +164,15 @@ const GOVERNED_WRITE: &str = "MCP tools/call → tickets.update (agent API key)"
 /// Alternating rounds of the direct and the governed write; each reports its median.
 const WRITE_ROUNDS: usize = 3;
 
-/// The governed read and write (agent API key) with this many active policies.
+/// The governed read and write (agent API key) with this many active policies: requests per
+/// second, and the server's CPU time per call (µs), each the median of its rounds.
 struct PolicyCost {
     database: &'static str,
     policies: usize,
     read: f64,
     write: f64,
+    read_cpu: f64,
+    write_cpu: f64,
 }
 
 /// Policy counts measured, in alternating rounds like the writes.
@@ -254,6 +266,15 @@ impl Fixture {
         Ok(Fixture { server, key, id, jwt, agent_key, call, write, _provider: Box::new(provider) })
     }
 
+    /// [`Fixture::governed`], with the server's CPU time per call in µs.
+    fn governed_cpu(&self, credential: &str, call: &str) -> Result<(f64, f64)> {
+        let before = self.server.cpu_seconds();
+        let (rps, _, _) = self.governed(credential, call)?;
+        let calls = rps * f64::from(SECONDS);
+        let cpu = if calls > 0.0 { (self.server.cpu_seconds() - before) / calls * 1e6 } else { 0.0 };
+        Ok((rps, cpu))
+    }
+
     /// A governed call with this credential, checked once, then measured.
     fn governed(&self, credential: &str, call: &str) -> Result<(f64, String, String)> {
         let headers = [format!("Authorization: {credential}"), "Content-Type: application/json".to_owned()];
@@ -273,28 +294,35 @@ const POLICY_ROUNDS: usize = 5;
 /// The same governed read and write under 0, 20 and 200 active policies, in alternating rounds.
 fn policy_costs(f: &Fixture, database: &'static str) -> Result<Vec<PolicyCost>> {
     let agent = format!("Bearer {}", f.agent_key);
-    let mut runs: Vec<(usize, Vec<f64>, Vec<f64>)> =
-        POLICY_COUNTS.iter().map(|&c| (c, Vec::new(), Vec::new())).collect();
+    // Per count: the read and write rounds, each (requests/s, server CPU µs per call).
+    type Rounds = Vec<(f64, f64)>;
+    let mut runs: Vec<(usize, Rounds, Rounds)> = POLICY_COUNTS.iter().map(|&c| (c, Vec::new(), Vec::new())).collect();
     for _ in 0..POLICY_ROUNDS {
         for (count, reads, writes) in &mut runs {
             set_policies(&f.server, &f.key, *count)?;
-            reads.push(f.governed(&agent, &f.call)?.0);
-            writes.push(f.governed(&agent, &f.write)?.0);
+            reads.push(f.governed_cpu(&agent, &f.call)?);
+            writes.push(f.governed_cpu(&agent, &f.write)?);
         }
     }
     set_policies(&f.server, &f.key, 0)?;
-    for (count, reads, writes) in &runs {
-        let rounds = |v: &[f64]| v.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ");
-        eprintln!("{database}, {count} policies: reads {}; writes {}", rounds(reads), rounds(writes));
-    }
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v.get(v.len() / 2).copied().unwrap_or_default()
     };
-    Ok(runs
-        .into_iter()
-        .map(|(policies, reads, writes)| PolicyCost { database, policies, read: median(reads), write: median(writes) })
-        .collect())
+    let mut costs = Vec::new();
+    for (policies, reads, writes) in runs {
+        let shown = |v: &Rounds| v.iter().map(|(r, c)| format!("{r:.0}/s {c:.0} µs")).collect::<Vec<_>>().join(", ");
+        eprintln!("{database}, {policies} policies: reads {}; writes {}", shown(&reads), shown(&writes));
+        costs.push(PolicyCost {
+            database,
+            policies,
+            read: median(reads.iter().map(|r| r.0).collect()),
+            write: median(writes.iter().map(|r| r.0).collect()),
+            read_cpu: median(reads.iter().map(|r| r.1).collect()),
+            write_cpu: median(writes.iter().map(|r| r.1).collect()),
+        });
+    }
+    Ok(costs)
 }
 
 fn measure(binary: &Path, database: &'static str, url: &str) -> Result<(Vec<Row>, Vec<PolicyCost>)> {

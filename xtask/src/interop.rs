@@ -61,6 +61,7 @@ pub enum Part {
     Npm,
     Remote,
     Policies,
+    Approvals,
 }
 
 /// The policy the policies part saves, the word its titles may not contain, and its source.
@@ -97,9 +98,12 @@ pub fn run(only: Option<Part>) -> Result<()> {
         if runs(Part::Remote) {
             remote(&server, &admin)?;
         }
-        // Last: its policy set is removed at its end, but a failure leaves it in place.
+        // Last: their policy sets are removed at their end, but a failure leaves one in place.
         if runs(Part::Policies) {
             policies(&server, &admin)?;
+        }
+        if runs(Part::Approvals) {
+            approvals(&server, &admin)?;
         }
         Ok(())
     })();
@@ -445,6 +449,44 @@ fn policies(server: &Server, admin: &str) -> Result<()> {
     let version = saved["data"]["version"].as_i64().context("no saved policy version")?;
     admin_call(server, admin, "DELETE", &format!("/api/v1/mcp/policies?expected_version={version}"), None)?;
     eprintln!("policies through the MCP Python SDKs: ok");
+    Ok(())
+}
+
+/// The approval policy the approvals part saves: a person approves ticket titles that say so.
+const APPROVAL_SOURCE: &str = r#"@id("titles-need-approval")
+@approval("required")
+permit (principal is Alga::Agent, action == Alga::Action::"tickets.update", resource)
+when { context.body has title && context.body.title like "*approval needed*" };
+"#;
+
+/// An enforced approval policy met by the official Python SDKs as a governed agent: 2.x in the
+/// 2026-07-28 era completes one `call_tool` through its URL-elicitation callback (approved, and
+/// denied); 1.x and 2.x in the 2025-11-25 era get -32042, and the identical retry runs once
+/// approved. The set is removed afterwards.
+fn approvals(server: &Server, admin: &str) -> Result<()> {
+    let endpoint = format!("http://{}/api/mcp", server.addr);
+    let (_provider, _, bearer, _) = governed_agent(server, admin)?;
+    let current = admin_call(server, admin, "GET", "/api/v1/mcp/policies", None)?;
+    let expected = current["data"]["version"].as_i64().context("no current policy version")?;
+    let body = json!({ "source": APPROVAL_SOURCE, "mode": "enforce", "expected_version": expected });
+    let saved = admin_call(server, admin, "PUT", "/api/v1/mcp/policies", Some(body))?;
+    for (venv, version, mode) in
+        [("python-mcp2", "2.3.0", "modern"), ("python-mcp2", "2.3.0", "legacy"), ("python-mcp1", "1.30.0", "legacy")]
+    {
+        let python = tools::python_env(venv, "mcp", version)?;
+        run::status(
+            Command::new(python)
+                .arg(tools::root().join("tests/interop/python_approvals.py"))
+                .args([&endpoint, mode])
+                .env("ALGA_BEARER", &bearer)
+                .env("ALGA_ADMIN_URL", format!("http://{}", server.addr))
+                .env("ALGA_ADMIN_KEY", admin),
+        )
+        .with_context(|| format!("the MCP Python SDK {version} ({mode}) failed at an approval gate"))?;
+    }
+    let version = saved["data"]["version"].as_i64().context("no saved policy version")?;
+    admin_call(server, admin, "DELETE", &format!("/api/v1/mcp/policies?expected_version={version}"), None)?;
+    eprintln!("approvals through the MCP Python SDKs: ok");
     Ok(())
 }
 

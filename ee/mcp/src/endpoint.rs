@@ -344,7 +344,8 @@ impl ToolProvider for Governed {
         let waited = match (&limited, &planned, &client.request_state) {
             (None, Some(Planned::Run(run)), Some(state)) => match self.wait(caller, name, run, state).await {
                 Ok(Waited::Approved) => None,
-                Ok(Waited::Told(told)) => {
+                Ok(Waited::Told(told, id)) => {
+                    approval_id = id;
                     Some(told.map(|output| Answer { output, status: Some(403), verdict: Verdict::Denied }))
                 }
                 Err(e) => {
@@ -404,46 +405,17 @@ impl ToolProvider for Governed {
             }
             (None, Some(Planned::Run(run)), None) => {
                 let (who, call) = (principal.clone(), policy_call(&run));
-                let decision = {
-                    let call = call.clone();
-                    caller.tools.app.db.run(move |conn| policy::call::decide(conn, &who, &call, false)).await
-                };
-                match decision {
+                match caller.tools.app.db.run(move |conn| policy::call::decide(conn, &who, &call, false)).await {
                     Err(e) => Ok(Answer::replied(e.status().as_u16(), e.body())),
                     Ok(d) => {
                         let refusal = d.refuses().then(|| d.refusal());
-                        let version = d.approval_needed().and(d.active.as_ref()).map(|a| a.version);
-                        decided = Some(d.clone());
-                        match (refusal, version) {
-                            (Some(e), _) => Ok(Answer::replied(e.status().as_u16(), e.body())),
-                            (None, None) => Ok(run.execute(&caller.tools, None).await),
-                            // A read the policies want approved: its approval is consumed first,
-                            // in a transaction of its own (a read writes nothing to go with it).
-                            (None, Some(version)) => {
-                                let (who, c, audit_id) = (principal.clone(), call.clone(), row.id.clone());
-                                let consumed = caller
-                                    .tools
-                                    .app
-                                    .db
-                                    .run(move |conn| {
-                                        alga_core::db::write_transaction(conn, |conn| {
-                                            consume_approval(conn, &who, &c, version, &audit_id)
-                                        })
-                                    })
-                                    .await;
-                                match consumed {
-                                    Err(e) => Ok(Answer::replied(e.status().as_u16(), e.body())),
-                                    Ok(Some(id)) => {
-                                        approval_id = Some(id);
-                                        Ok(run.execute(&caller.tools, None).await)
-                                    }
-                                    Ok(None) => {
-                                        let (told, id) = self.ask(caller, asking, name, &call, &d).await;
-                                        approval_id = id;
-                                        told
-                                    }
-                                }
-                            }
+                        // Approval policies are refused on reads when saved (an approval is consumed
+                        // with the write it lets run): should one apply, the read fails closed.
+                        let refusal = refusal.or_else(|| d.approval_needed().map(|_| approval_required()));
+                        decided = Some(d);
+                        match refusal {
+                            Some(e) => Ok(Answer::replied(e.status().as_u16(), e.body())),
+                            None => Ok(run.execute(&caller.tools, None).await),
                         }
                     }
                 }
@@ -452,15 +424,16 @@ impl ToolProvider for Governed {
         if let Some(g) = &guard {
             decided = g.decided();
         }
-        if let Some(g) = &guard {
+        // The approval a write consumed counts only once it committed (a rolled-back write gave
+        // it back).
+        if let Some(g) = guard.as_ref().filter(|g| g.committed.load(Ordering::Relaxed)) {
             approval_id = approval_id.or_else(|| g.approval_id());
         }
         let refused_by_policy = decided.as_ref().is_some_and(Decided::refuses);
         // Asked for an approval, or told of one, instead of running.
         let awaiting_approval = asked
             || guard.as_ref().is_some_and(|g| g.needs_approval.load(Ordering::Relaxed))
-            || matches!(&result, Err(CallError::InputRequired { .. } | CallError::UrlElicitationRequired { .. }))
-            || (approval_id.is_some() && guard.is_none() && !matches!(&result, Ok(a) if a.verdict == Verdict::Allowed));
+            || matches!(&result, Err(CallError::InputRequired { .. } | CallError::UrlElicitationRequired { .. }));
         let (decision, reason) = match &result {
             Ok(_) if rate_limited => (Decision::Deny, Some("rate_limited".to_owned())),
             Ok(_) if refused_by_policy => (Decision::Deny, Some("policy".to_owned())),
@@ -592,7 +565,8 @@ impl Governed {
         let key = caller.gov.state_key(&caller.tools.app).await?;
         let digest = crate::approval::digest::of_call(run.meta().id, &run.arguments());
         let hold = std::time::Duration::from_secs(caller.gov.settings.approval_wait);
-        gate::wait(&caller.tools.app, &key, &caller.tools.principal, tool, &digest, state, hold).await
+        let holds = &caller.gov.holds;
+        gate::wait(&caller.tools.app, holds, &key, &caller.tools.principal, tool, &digest, state, hold).await
     }
 
     fn count(&self, caller: &GovernedCaller, name: &str, decision: Decision) {

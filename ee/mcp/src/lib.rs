@@ -68,6 +68,8 @@ pub struct Governance {
     pub tool_calls: Family<ToolCallLabels, Counter>,
     /// The policy replays this server runs at once.
     pub replays: policy::replay::Replays,
+    /// The 2026-07-28 retries held while a person decides, by caller.
+    pub holds: approval::gate::Holds,
     /// Approvals waiting for a decision, in every tenant (set by the approval sweeper).
     pub approvals_pending: prometheus_client::metrics::gauge::Gauge,
 }
@@ -110,6 +112,7 @@ impl Governance {
             tool_calls: Family::default(),
             replays: policy::replay::Replays::default(),
             approvals_pending: prometheus_client::metrics::gauge::Gauge::default(),
+            holds: approval::gate::Holds::default(),
         }
     }
 }

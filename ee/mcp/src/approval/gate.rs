@@ -30,6 +30,53 @@ const RETRY_WINDOW: chrono::Duration = chrono::Duration::minutes(5);
 /// How often a held retry reads the approval again.
 const POLL: Duration = Duration::from_millis(250);
 
+/// The longest a retry is held, whatever `--approval-wait` says.
+const MAX_HOLD: Duration = Duration::from_secs(60);
+
+/// Retries held at once per caller, and in all: each polls the database, so an agent repeating
+/// its retry must not hold connections and tasks without bound. A retry over either limit is told
+/// to retry later at once.
+const HOLDS_PER_CALLER: usize = 2;
+const HOLDS_IN_ALL: usize = 64;
+
+/// The retries this process holds, by caller.
+#[derive(Debug, Default)]
+pub struct Holds(std::sync::Mutex<std::collections::HashMap<String, usize>>);
+
+/// One held retry; released when dropped.
+struct Hold<'a> {
+    holds: &'a Holds,
+    caller: String,
+}
+
+impl Holds {
+    fn take(&self, caller: &str) -> Option<Hold<'_>> {
+        let mut held = self.0.lock().ok()?;
+        let in_all: usize = held.values().sum();
+        let mine = held.get(caller).copied().unwrap_or(0);
+        if in_all >= HOLDS_IN_ALL || mine >= HOLDS_PER_CALLER {
+            return None;
+        }
+        held.insert(caller.to_owned(), mine + 1);
+        Some(Hold { holds: self, caller: caller.to_owned() })
+    }
+}
+
+impl Drop for Hold<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut held) = self.holds.0.lock() {
+            match held.get(&self.caller).copied() {
+                Some(n) if n > 1 => {
+                    held.insert(self.caller.clone(), n - 1);
+                }
+                _ => {
+                    held.remove(&self.caller);
+                }
+            }
+        }
+    }
+}
+
 /// The approval's page in the admin UI (it needs a signed-in session: never pre-authenticated).
 pub fn url(ctx: &AppContext, id: &str) -> String {
     format!("{}/admin/approvals/{id}", ctx.public_url.as_str().trim_end_matches('/'))
@@ -182,8 +229,8 @@ pub fn seal_for(
 pub enum Waited {
     /// Approved: run the call, consuming the approval.
     Approved,
-    /// Not approved: what the caller is told instead.
-    Told(Result<ToolOutput, CallError>),
+    /// Not approved: what the caller is told instead, and the approval it names (for the audit).
+    Told(Result<ToolOutput, CallError>, Option<String>),
 }
 
 /// A 2026-07-28 retry carrying `state`: opened for exactly this call (`args_digest` of its
@@ -195,6 +242,7 @@ pub enum Waited {
 #[allow(clippy::too_many_arguments)]
 pub async fn wait(
     ctx: &AppContext,
+    holds: &Holds,
     key: &SealKey,
     principal: &Principal,
     tool: &str,
@@ -207,17 +255,26 @@ pub async fn wait(
     let opened = match seal::open(key, state, &binding, now()) {
         Ok(opened) => opened,
         Err(e) => {
-            return Ok(Waited::Told(Ok(ToolOutput {
+            let refused = ToolOutput {
                 structured: json!({
                     "error": format!("The requestState was refused: {e}. Make the call again without it to ask for approval."),
                     "status": 400,
                 }),
                 is_error: true,
-            })));
+            };
+            return Ok(Waited::Told(Ok(refused), None));
         }
     };
-    let until = Instant::now() + hold;
-    let mut held = false;
+    let until = Instant::now() + hold.min(MAX_HOLD);
+    let caller = format!("{}:{tag}", principal.tenant_id);
+    let mut held: Option<Hold<'_>> = None;
+    let named = Some(opened.approval_id.clone());
+    let retry = || {
+        Waited::Told(
+            Err(CallError::InputRequired { input_requests: Map::new(), request_state: state.to_owned() }),
+            named.clone(),
+        )
+    };
     loop {
         let (tenant, id) = (principal.tenant_id.clone(), opened.approval_id.clone());
         let (approval, decider) = ctx
@@ -233,35 +290,32 @@ pub async fn wait(
             // Approved while this retry was held: the client is told to retry now rather than the
             // call run, since a client that went away meanwhile (the server cannot tell) must
             // have nothing run for it. Approved when the retry came: it runs.
-            Status::Approved if !approval.expired_at(now()) && held => {
-                return Ok(Waited::Told(Err(CallError::InputRequired {
-                    input_requests: Map::new(),
-                    request_state: state.to_owned(),
-                })));
-            }
+            Status::Approved if !approval.expired_at(now()) && held.is_some() => return Ok(retry()),
             Status::Approved if !approval.expired_at(now()) => return Ok(Waited::Approved),
-            Status::Pending if !approval.expired_at(now()) => {
-                if Instant::now() < until {
-                    held = true;
+            Status::Pending if !approval.expired_at(now()) && now() < approval.created_at + RETRY_WINDOW => {
+                if held.is_none() {
+                    held = holds.take(&caller);
+                }
+                if held.is_some() && Instant::now() < until {
                     tokio::time::sleep(POLL).await;
                     continue;
                 }
-                if now() < approval.created_at + RETRY_WINDOW {
-                    return Ok(Waited::Told(Err(CallError::InputRequired {
-                        input_requests: Map::new(),
-                        request_state: state.to_owned(),
-                    })));
-                }
-                return Ok(Waited::Told(Ok(tool_error(
-                    &format!(
-                        "This call ({}) is still waiting for a person's approval at {url} (approval {}, until {}). Make the identical call again later: once approved, it runs.",
-                        approval.operation_id,
-                        approval.id,
-                        utc(approval.expires_at)
-                    ),
-                    &approval,
-                    &url,
-                ))));
+                return Ok(retry());
+            }
+            Status::Pending if !approval.expired_at(now()) => {
+                return Ok(Waited::Told(
+                    Ok(tool_error(
+                        &format!(
+                            "This call ({}) is still waiting for a person's approval at {url} (approval {}, until {}). Make the identical call again later: once approved, it runs.",
+                            approval.operation_id,
+                            approval.id,
+                            utc(approval.expires_at)
+                        ),
+                        &approval,
+                        &url,
+                    )),
+                    named,
+                ));
             }
             _ => {
                 // Open ones come here only past their expiry.
@@ -269,10 +323,31 @@ pub async fn wait(
                     Status::Pending | Status::Approved => Approval { status: Status::Expired, ..approval },
                     _ => approval,
                 };
-                return Ok(Waited::Told(told(Asking::ToolResult, &shown, &url, decider.as_deref(), || {
-                    Err(seal::SealError::Malformed)
-                })));
+                let told =
+                    told(Asking::ToolResult, &shown, &url, decider.as_deref(), || Err(seal::SealError::Malformed));
+                return Ok(Waited::Told(told, named));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_are_held_two_per_caller_and_sixty_four_in_all() {
+        let holds = Holds::default();
+        let (a1, a2) = (holds.take("t:agent:a"), holds.take("t:agent:a"));
+        assert!(a1.is_some() && a2.is_some());
+        assert!(holds.take("t:agent:a").is_none(), "a third for the same caller waits its turn");
+        drop(a1);
+        assert!(holds.take("t:agent:a").is_some(), "a released hold frees a place");
+        let others: Vec<_> = (0..HOLDS_IN_ALL).filter_map(|n| holds.take(&format!("t:agent:{n}"))).collect();
+        assert_eq!(others.len(), HOLDS_IN_ALL - 1, "one place is still taken by agent a");
+        assert!(holds.take("t:agent:z").is_none());
+        drop(others);
+        drop(a2);
+        assert!(holds.0.lock().is_ok_and(|held| held.is_empty()), "every hold released");
     }
 }

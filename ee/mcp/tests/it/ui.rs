@@ -775,3 +775,75 @@ async fn post_policies(env: &Env, cookie: &str, fields: &[(&'static str, String)
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     post_form(env, "/admin/mcp/policies", cookie, &fields).await
 }
+
+/// The approvals page: the navigation counts what waits, the page shows the call (secrets as
+/// `***`), the forms decide with the session's CSRF token; people without the permission see
+/// nothing of it.
+#[tokio::test]
+async fn the_approvals_page_counts_shows_and_decides_waiting_calls() {
+    use alga_ee_mcp::approval::store::{self, NewApproval, Requester, RequesterKind};
+    let env = Env::start().await;
+    set_password(&env, ADMIN).await;
+    set_password(&env, TECH).await;
+    let me = env.api(&env.a.admin_key, "GET", "/api/v1/me", None).await.expect(200);
+    let tenant = me.data()["tenant"]["id"].as_str().unwrap().to_owned();
+    let ask = |ticket: &'static str| {
+        let tenant = tenant.clone();
+        env.ctx.db.run(move |conn| {
+            let requester = Requester { kind: RequesterKind::Agent, id: "agent-1".into(), name: "Dispatch bot".into() };
+            let arguments = alga_api::tools::Arguments {
+                path: json!({ "id": ticket }).as_object().unwrap().clone(),
+                query: serde_json::Map::new(),
+                body: Some(json!({ "reason": "duplicate", "api_key": "alga_do_not_show" })),
+            };
+            let new = NewApproval {
+                tenant_id: &tenant,
+                requester: &requester,
+                operation_id: "tickets.delete",
+                arguments: &arguments,
+                record: Some(("Ticket", ticket)),
+                policy_version: 1,
+                policy_ids: &["ticket-deletes-need-approval".to_owned()],
+                approver_roles: &[],
+                expires_at: identity::now() + chrono::Duration::hours(1),
+            };
+            store::request(conn, &new, identity::now()).map(|r| r.approval.id)
+        })
+    };
+    let first = ask("t-1").await.unwrap();
+    let second = ask("t-2").await.unwrap();
+
+    let (_, cookie) = sign_in(&env, ADMIN, PASSWORD).await;
+    let list = get(&env, "/admin/approvals", &cookie).await.expect(200);
+    assert!(text(&list).contains("aria-label=\"2 pending\""), "{}", text(&list));
+    assert!(text(&list).contains("2 waiting") && text(&list).contains("Dispatch bot"), "{}", text(&list));
+    let page = get(&env, &format!("/admin/approvals/{first}"), &cookie).await.expect(200);
+    assert!(text(&page).contains("tickets.delete") && text(&page).contains("duplicate"));
+    assert!(text(&page).contains("***") && !text(&page).contains("alga_do_not_show"), "{}", text(&page));
+    let csrf = input(text(&page), "csrf");
+    let approved = post_form(&env, &format!("/admin/approvals/{first}/approve"), &cookie, &[("csrf", &csrf)]).await;
+    assert_eq!(approved.status, 303, "{}", text(&approved));
+    // A denial needs its reason; then it is told.
+    let bare = post_form(&env, &format!("/admin/approvals/{second}/deny"), &cookie, &[("csrf", &csrf)]).await;
+    assert!(text(&bare).contains("a denial says why"), "{}", text(&bare));
+    let denied = post_form(
+        &env,
+        &format!("/admin/approvals/{second}/deny"),
+        &cookie,
+        &[("csrf", &csrf), ("reason", "Keep it.")],
+    )
+    .await;
+    assert_eq!(denied.status, 303);
+    for (id, status) in [(&first, "approved"), (&second, "denied")] {
+        let one = env.api(&env.a.admin_key, "GET", &format!("/api/v1/mcp/approvals/{id}"), None).await.expect(200);
+        assert_eq!(one.data()["status"], status);
+    }
+    let list = get(&env, "/admin/approvals", &cookie).await.expect(200);
+    assert!(!text(&list).contains("pending\""), "no count once nothing waits: {}", text(&list));
+
+    // A technician (no permission to decide) sees neither page; another tenant's admin gets 404.
+    let (_, tech) = sign_in(&env, TECH, PASSWORD).await;
+    get(&env, "/admin/approvals", &tech).await.expect(403);
+    get(&env, &format!("/admin/approvals/{first}"), &tech).await.expect(403);
+    env.stop().await;
+}

@@ -378,6 +378,15 @@ fn checked(source: &str) -> Result<(&'static model::Model, PolicySet, Vec<Policy
         if let Some(why) = refusal(policy) {
             diagnostics.push(at(why));
         }
+        // An approval is consumed with the write it lets run; a read writes nothing to go with it.
+        if policy.annotation("approval").is_some()
+            && let Some(read) = model.operations.values().filter(|op| op.reads).find(|op| action_matches(policy, op))
+        {
+            diagnostics.push(at(format!(
+                "`@approval` applies to operations that change something, and this policy's actions include {}: scope it to writes (`action in Alga::Action::\"write\"`, or the operations named)",
+                read.action
+            )));
+        }
         let approval = approval_rule(policy).ok().flatten();
         policies.push(PolicyMeta { cedar_id, id, reason: policy.annotation("reason").map(str::to_owned), approval });
     }

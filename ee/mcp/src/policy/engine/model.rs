@@ -57,6 +57,8 @@ pub(super) struct OperationModel {
     pub action: EntityUid,
     /// The action groups it belongs to (`Action::"tickets"`, `Action::"write"`, …).
     pub groups: Vec<EntityUid>,
+    /// A GET: it changes nothing.
+    pub reads: bool,
     pub resource_type: EntityTypeName,
     /// The record kind whose attributes the resource carries, if any.
     pub record: Option<RecordKind>,
@@ -237,6 +239,7 @@ fn build() -> Result<Model, String> {
         let model = OperationModel {
             action: action_uid(id)?,
             groups: member_of.iter().map(|g| action_uid(g)).collect::<Result<_, _>>()?,
+            reads: member_of.iter().any(|g| g == READ),
             resource_type: type_name(&resource)?,
             record,
             collection,

@@ -176,7 +176,12 @@ fn a_plain_permit_is_refused_as_it_cannot_widen_roles() {
     assert!(errors[0].message.contains("write `forbid`, or `@approval"), "{errors:?}");
     assert_eq!(errors[0].policy_id.as_deref(), Some("policy1"));
     // A permit asking for approval is one: it grants nothing (see the approval tests).
-    assert!(compile("@approval(\"required\")\npermit (principal, action, resource);").is_ok());
+    assert!(
+        compile("@approval(\"required\")\npermit (principal, action in Alga::Action::\"write\", resource);").is_ok()
+    );
+    // Not on reads: an approval is consumed with the write it lets run.
+    let errors = compile("@approval(\"required\")\npermit (principal, action, resource);").unwrap_err();
+    assert!(errors[0].message.contains("applies to operations that change something"), "{errors:?}");
 }
 
 #[test]
@@ -945,5 +950,5 @@ fn approval_annotations_are_checked_at_their_policy() {
         let errors = compile(source).map(|_| ()).unwrap_err();
         assert!(errors.iter().any(|d| d.message.contains(expected)), "{source}: {errors:?}");
     }
-    assert!(compile("@approval(\"required\")\n@approvers(\" Billing \")\n@expires(\"7d\")\npermit (principal, action, resource);").is_ok());
+    assert!(compile("@approval(\"required\")\n@approvers(\" Billing \")\n@expires(\"7d\")\npermit (principal, action in Alga::Action::\"write\", resource);").is_ok());
 }

@@ -1,0 +1,139 @@
+"""An official MCP Python SDK client meets an approval gate at the enterprise endpoint /api/mcp.
+
+Usage: python python_approvals.py URL MODE, with MODE one of
+  modern  SDK 2.x `Client(mode="2026-07-28")`: the call's InputRequiredResult asks for a URL
+          elicitation; the callback approves (or denies) through the admin API and accepts; one
+          `call_tool` returns the final result (or the denial), the callback fired once in URL mode.
+  legacy  SDK 1.x, or 2.x with `mode="legacy"` (2025-11-25), declaring URL elicitation: the call
+          fails with -32042 carrying the approval; approved through the admin API, the identical
+          retry runs once; a third identical call asks again.
+The agent (ALGA_BEARER) may update tickets; the enforced policy asks a person to approve ticket
+titles containing "approval needed". ALGA_ADMIN_URL and ALGA_ADMIN_KEY reach the admin API.
+Exits 0 when every step behaved, 1 with the reason otherwise.
+"""
+
+import asyncio
+import importlib.metadata
+import json
+import os
+import sys
+import urllib.request
+
+from checks import is_error, new_ticket, structured, title_of
+
+import mcp
+from mcp import types
+
+
+def admin(method, path, body=None):
+    request = urllib.request.Request(
+        os.environ["ALGA_ADMIN_URL"] + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"x-api-key": os.environ["ALGA_ADMIN_KEY"], "content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request) as response:
+        return json.loads(response.read())
+
+
+def decide(approval_id, approve):
+    if approve:
+        admin("POST", f"/api/v1/mcp/approvals/{approval_id}/approve", {})
+    else:
+        admin("POST", f"/api/v1/mcp/approvals/{approval_id}/deny", {"reason": "Not this title."})
+
+
+def retitle(ticket, title):
+    return {"entryId": "tickets.update", "path": {"id": ticket}, "body": {"title": title}}
+
+
+async def modern(url):
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    fired = []
+    verdict = {"approve": True}
+
+    async def on_elicit(context, params):
+        fired.append(params)
+        assert params.mode == "url", params
+        decide(params.url.rsplit("/", 1)[-1], verdict["approve"])
+        return types.ElicitResult(action="accept")
+
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {os.environ['ALGA_BEARER']}"})
+    async with http:
+        transport = streamable_http_client(url, http_client=http)
+        async with mcp.Client(transport, mode="2026-07-28", elicitation_callback=on_elicit) as client:
+            ticket = await new_ticket(client, "Approval subject (modern)")
+            result = await client.call_tool("call_api_endpoint", retitle(ticket, "approval needed: modern"))
+            assert not is_error(result) and structured(result)["status"] == 200, structured(result)
+            assert len(fired) == 1, fired
+            assert await title_of(client, ticket) == "approval needed: modern"
+
+            verdict["approve"] = False
+            result = await client.call_tool("call_api_endpoint", retitle(ticket, "approval needed: denied"))
+            assert is_error(result), structured(result)
+            assert "Not this title." in structured(result)["error"], structured(result)
+            assert len(fired) == 2, fired
+            assert await title_of(client, ticket) == "approval needed: modern"
+
+
+async def expect_elicitation(session, arguments):
+    """The call fails with -32042; returns the approval id it carries."""
+    try:
+        result = await session.call_tool("call_api_endpoint", arguments)
+    except Exception as e:  # McpError (1.x) or MCPError (2.x)
+        error = getattr(e, "error", None)
+        assert error is not None and error.code == -32042, repr(e)
+        data = error.data if isinstance(error.data, dict) else {}
+        elicitation = data["elicitations"][0]
+        assert elicitation["mode"] == "url" and elicitation["url"].endswith(elicitation["elicitationId"]), data
+        return elicitation["elicitationId"]
+    raise AssertionError(f"expected -32042, got {result}")
+
+
+async def legacy_checks(session):
+    ticket = await new_ticket(session, "Approval subject (legacy)")
+    arguments = retitle(ticket, "approval needed: legacy")
+    first = await expect_elicitation(session, arguments)
+    decide(first, True)
+    result = await session.call_tool("call_api_endpoint", arguments)
+    assert not is_error(result) and structured(result)["status"] == 200, structured(result)
+    assert await title_of(session, ticket) == "approval needed: legacy"
+    third = await expect_elicitation(session, arguments)
+    assert third != first, (first, third)
+
+
+async def legacy(url):
+    async def on_elicit(context, params):
+        return types.ElicitResult(action="accept")
+
+    client_class = getattr(mcp, "Client", None)
+    if client_class is None:
+        from mcp import ClientSession
+        from mcp.client.streamable_http import streamablehttp_client
+
+        headers = {"Authorization": f"Bearer {os.environ['ALGA_BEARER']}"}
+        async with streamablehttp_client(url, headers=headers) as (read, write, _):
+            async with ClientSession(read, write, elicitation_callback=on_elicit) as session:
+                await session.initialize()
+                await legacy_checks(session)
+        return
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {os.environ['ALGA_BEARER']}"})
+    async with http:
+        transport = streamable_http_client(url, http_client=http)
+        async with client_class(transport, mode="legacy", elicitation_callback=on_elicit) as client:
+            await legacy_checks(client)
+
+
+if __name__ == "__main__":
+    url, mode = sys.argv[1], sys.argv[2]
+    try:
+        asyncio.run({"modern": modern, "legacy": legacy}[mode](url))
+    except Exception as e:  # report, do not hide
+        print(f"python SDK approvals ({mode}) failed: {type(e).__name__}: {e!r}", file=sys.stderr)
+        sys.exit(1)
+    print(f"python SDK {importlib.metadata.version('mcp')} approvals ({mode}): ok")
