@@ -99,30 +99,31 @@ fn print_policy_costs(costs: &[PolicyCost]) {
         "\n| database | active policies | governed read/s | vs none | server CPU per read | vs none | governed write/s | vs none | server CPU per write | vs none |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let rps = |r: &(f64, f64)| r.0;
+    let cpu = |r: &(f64, f64)| r.1;
     for r in costs {
-        let none = costs.iter().find(|n| n.database == r.database && n.policies == 0);
-        let ratio =
-            |v: f64, base: Option<f64>| base.filter(|b| *b > 0.0).map_or(String::new(), |b| format!("{:.2}", v / b));
+        let Some(none) = costs.iter().find(|n| n.database == r.database && n.policies == 0) else { continue };
+        let of = |v: &[(f64, f64)], pick: fn(&(f64, f64)) -> f64| median(v.iter().map(pick).collect());
         println!(
-            "| {} | {} | {:.0} | {} | {:.0} µs | {} | {:.0} | {} | {:.0} µs | {} |",
+            "| {} | {} | {:.0} | {:.2} | {:.0} µs | {:.2} | {:.0} | {:.2} | {:.0} µs | {:.2} |",
             r.database,
             r.policies,
-            r.read,
-            ratio(r.read, none.map(|n| n.read)),
-            r.read_cpu,
-            ratio(r.read_cpu, none.map(|n| n.read_cpu)),
-            r.write,
-            ratio(r.write, none.map(|n| n.write)),
-            r.write_cpu,
-            ratio(r.write_cpu, none.map(|n| n.write_cpu)),
+            of(&r.reads, rps),
+            paired(&r.reads, &none.reads, rps),
+            of(&r.reads, cpu),
+            paired(&r.reads, &none.reads, cpu),
+            of(&r.writes, rps),
+            paired(&r.writes, &none.writes, rps),
+            of(&r.writes, cpu),
+            paired(&r.writes, &none.writes, cpu),
         );
     }
     println!(
         "\nPolicies: forbids scoped to both calls' actions whose conditions (the ticket's client's tags, \
          its priority, the agent's teams) never match, so every one is evaluated; agent API key. Server CPU \
-         per call: the server process's user and system time over the run, divided by the calls it answered \
-         (less disturbed by what else the machine runs than requests per second). Each figure is the median of \
-         {POLICY_ROUNDS} alternating rounds."
+         per call: the server process's user and system time over the run, divided by the calls it answered. \
+         Figures are medians of {POLICY_ROUNDS} alternating rounds; \"vs none\" is the median of each round's \
+         ratio to the same round's figure with no policies."
     );
 }
 
@@ -164,15 +165,24 @@ const GOVERNED_WRITE: &str = "MCP tools/call → tickets.update (agent API key)"
 /// Alternating rounds of the direct and the governed write; each reports its median.
 const WRITE_ROUNDS: usize = 3;
 
-/// The governed read and write (agent API key) with this many active policies: requests per
-/// second, and the server's CPU time per call (µs), each the median of its rounds.
+/// The governed read and write (agent API key) with this many active policies, per round:
+/// requests per second, and the server's CPU time per call (µs).
 struct PolicyCost {
     database: &'static str,
     policies: usize,
-    read: f64,
-    write: f64,
-    read_cpu: f64,
-    write_cpu: f64,
+    reads: Vec<(f64, f64)>,
+    writes: Vec<(f64, f64)>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+/// The median over rounds of `pick(this round) / pick(the same round with no policies)`: the
+/// rounds alternate, so pairing them cancels the drift between rounds.
+fn paired(rounds: &[(f64, f64)], none: &[(f64, f64)], pick: fn(&(f64, f64)) -> f64) -> f64 {
+    median(rounds.iter().zip(none).filter(|(_, n)| pick(n) > 0.0).map(|(r, n)| pick(r) / pick(n)).collect())
 }
 
 /// Policy counts measured, in alternating rounds like the writes.
@@ -305,22 +315,11 @@ fn policy_costs(f: &Fixture, database: &'static str) -> Result<Vec<PolicyCost>> 
         }
     }
     set_policies(&f.server, &f.key, 0)?;
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied().unwrap_or_default()
-    };
     let mut costs = Vec::new();
     for (policies, reads, writes) in runs {
         let shown = |v: &Rounds| v.iter().map(|(r, c)| format!("{r:.0}/s {c:.0} µs")).collect::<Vec<_>>().join(", ");
         eprintln!("{database}, {policies} policies: reads {}; writes {}", shown(&reads), shown(&writes));
-        costs.push(PolicyCost {
-            database,
-            policies,
-            read: median(reads.iter().map(|r| r.0).collect()),
-            write: median(writes.iter().map(|r| r.0).collect()),
-            read_cpu: median(reads.iter().map(|r| r.1).collect()),
-            write_cpu: median(writes.iter().map(|r| r.1).collect()),
-        });
+        costs.push(PolicyCost { database, policies, reads, writes });
     }
     Ok(costs)
 }
