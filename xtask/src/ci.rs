@@ -31,7 +31,7 @@ pub fn run() -> Result<()> {
     }
     step("OpenAPI document validates", validate_openapi)?;
     step(
-        "interop: official MCP SDKs, the Inspector and a real OpenID provider (stdio, the npm package, HTTP, policies)",
+        "interop: official MCP SDKs, the Inspector and a real OpenID provider (stdio, the npm package, HTTP, policies, approvals)",
         || crate::interop::run(None),
     )?;
     step("admin UI in headless Chromium (playwright-core) with a real OpenID provider", crate::browser::run)?;

@@ -423,10 +423,7 @@ fn remote(server: &Server, admin: &str) -> Result<()> {
 fn policies(server: &Server, admin: &str) -> Result<()> {
     let endpoint = format!("http://{}/api/mcp", server.addr);
     let (_provider, _, bearer, _) = governed_agent(server, admin)?;
-    let current = admin_call(server, admin, "GET", "/api/v1/mcp/policies", None)?;
-    let expected = current["data"]["version"].as_i64().context("no current policy version")?;
-    let body = json!({ "source": POLICY_SOURCE, "mode": "enforce", "expected_version": expected });
-    let saved = admin_call(server, admin, "PUT", "/api/v1/mcp/policies", Some(body))?;
+    let saved = save_policies(server, admin, POLICY_SOURCE)?;
     let ids: Vec<&str> = saved["data"]["policies"]
         .as_array()
         .map(|p| p.iter().filter_map(|p| p["id"].as_str()).collect())
@@ -446,9 +443,23 @@ fn policies(server: &Server, admin: &str) -> Result<()> {
         )
         .with_context(|| format!("the MCP Python SDK {version} under an enforced policy set failed"))?;
     }
+    remove_policies(server, admin, &saved)?;
+    eprintln!("policies through the MCP Python SDKs: ok");
+    Ok(())
+}
+
+/// Saves `source` as the tenant's enforced policy set, returning the saved set.
+fn save_policies(server: &Server, admin: &str, source: &str) -> Result<Value> {
+    let current = admin_call(server, admin, "GET", "/api/v1/mcp/policies", None)?;
+    let expected = current["data"]["version"].as_i64().context("no current policy version")?;
+    let body = json!({ "source": source, "mode": "enforce", "expected_version": expected });
+    admin_call(server, admin, "PUT", "/api/v1/mcp/policies", Some(body))
+}
+
+/// Removes the set [`save_policies`] saved.
+fn remove_policies(server: &Server, admin: &str, saved: &Value) -> Result<()> {
     let version = saved["data"]["version"].as_i64().context("no saved policy version")?;
     admin_call(server, admin, "DELETE", &format!("/api/v1/mcp/policies?expected_version={version}"), None)?;
-    eprintln!("policies through the MCP Python SDKs: ok");
     Ok(())
 }
 
@@ -466,10 +477,7 @@ when { context.body has title && context.body.title like "*approval needed*" };
 fn approvals(server: &Server, admin: &str) -> Result<()> {
     let endpoint = format!("http://{}/api/mcp", server.addr);
     let (_provider, _, bearer, _) = governed_agent(server, admin)?;
-    let current = admin_call(server, admin, "GET", "/api/v1/mcp/policies", None)?;
-    let expected = current["data"]["version"].as_i64().context("no current policy version")?;
-    let body = json!({ "source": APPROVAL_SOURCE, "mode": "enforce", "expected_version": expected });
-    let saved = admin_call(server, admin, "PUT", "/api/v1/mcp/policies", Some(body))?;
+    let saved = save_policies(server, admin, APPROVAL_SOURCE)?;
     for (venv, version, mode) in
         [("python-mcp2", "2.3.0", "modern"), ("python-mcp2", "2.3.0", "legacy"), ("python-mcp1", "1.30.0", "legacy")]
     {
@@ -484,8 +492,7 @@ fn approvals(server: &Server, admin: &str) -> Result<()> {
         )
         .with_context(|| format!("the MCP Python SDK {version} ({mode}) failed at an approval gate"))?;
     }
-    let version = saved["data"]["version"].as_i64().context("no saved policy version")?;
-    admin_call(server, admin, "DELETE", &format!("/api/v1/mcp/policies?expected_version={version}"), None)?;
+    remove_policies(server, admin, &saved)?;
     eprintln!("approvals through the MCP Python SDKs: ok");
     Ok(())
 }

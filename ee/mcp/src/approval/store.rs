@@ -365,6 +365,14 @@ pub fn request(conn: &mut DbConn, new: &NewApproval<'_>, now: NaiveDateTime) -> 
         if let Some(denied) = denied {
             return Ok(Requested { approval: Approval::of(denied)?, created: false });
         }
+        // One principal's concurrent requests count its waiting approvals one after another
+        // (PostgreSQL, until this transaction ends; SQLite's write transactions are serial).
+        if let alga_core::DbConn::Postgresql(pg) = &mut *conn {
+            let key = format!("mcp_approvals:{}:{}:{}", new.tenant_id, new.requester.kind.as_str(), new.requester.id);
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind::<diesel::sql_types::Text, _>(key)
+                .execute(pg)?;
+        }
         let waiting: i64 = mcp_approvals::table
             .filter(mcp_approvals::tenant_id.eq(new.tenant_id))
             .filter(mcp_approvals::principal_kind.eq(new.requester.kind.as_str()))

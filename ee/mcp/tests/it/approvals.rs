@@ -470,6 +470,21 @@ async fn a_denial_stands_for_the_identical_call_and_waiting_approvals_are_capped
     env.stop().await;
 }
 
+/// Concurrent requests of one principal, each for another call: at most
+/// MAX_PENDING_PER_PRINCIPAL are stored, whatever the interleaving.
+#[actix_web::test]
+async fn concurrent_requests_of_one_caller_never_exceed_the_waiting_cap() {
+    let env = Env::start().await;
+    let (tenant, _) = whoami(&env, &env.a.admin_key).await;
+    let calls: Vec<Call> =
+        (0..30).map(|n| Call::new(&tenant, RequesterKind::Agent, "agent-1", &format!("t-{n}"))).collect();
+    let outcomes = futures_util::future::join_all(calls.iter().map(|c| try_request(&env, c))).await;
+    let created = outcomes.iter().filter(|o| matches!(o, Ok(r) if r.created)).count();
+    let refused = outcomes.iter().filter(|o| matches!(o, Err(ApprovalError::TooManyPending))).count();
+    assert_eq!((created, refused), (20, 10), "{outcomes:?}");
+    env.stop().await;
+}
+
 #[actix_web::test]
 async fn the_request_state_key_is_generated_once_and_shared_unless_configured() {
     let env = Env::start().await;
