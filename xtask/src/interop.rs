@@ -17,10 +17,14 @@
 //!   (`tests/interop/conformance-baseline.yml` lists the scenarios that need its own fixtures);
 //! - policies: an administrator saves an enforced policy set through `/api/v1/mcp/policies`, and
 //!   the Python SDKs 1.x and 2.x, as a governed agent, get a forbidden ticket update back as a tool
-//!   error naming the policy while an allowed one goes through.
+//!   error naming the policy while an allowed one goes through;
+//! - approvals: an enforced approval policy met in every protocol era by the official Python SDKs
+//!   (`tests/interop/python_approvals.py`) and TypeScript SDKs (`tests/interop/ts_approvals.mjs`),
+//!   including tampered, replayed and altered retries and a server killed between a call and its
+//!   retry.
 //!
-//! `--only PART` runs one part (`stdio`, `npm`, `remote`, `policies`) while working on it; CI runs
-//! them all.
+//! `--only PART` runs one part (`stdio`, `npm`, `remote`, `policies`, `approvals`) while working
+//! on it; CI runs them all.
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
@@ -86,7 +90,7 @@ pub fn run(only: Option<Part>) -> Result<()> {
     std::fs::create_dir_all(&dir)?;
     let url = format!("sqlite://{}/interop.db", dir.display());
     let result = (|| -> Result<()> {
-        let server = Server::start(&binary, &url, &dir, &crate::server::TEST_FLAGS)?;
+        let mut server = Server::start(&binary, &url, &dir, &crate::server::TEST_FLAGS)?;
         let admin = server.admin_key()?;
         let readonly = readonly_key(&binary, &url)?;
         if runs(Part::Stdio) {
@@ -103,7 +107,7 @@ pub fn run(only: Option<Part>) -> Result<()> {
             policies(&server, &admin)?;
         }
         if runs(Part::Approvals) {
-            approvals(&server, &admin)?;
+            approvals(&mut server, &admin)?;
         }
         Ok(())
     })();
@@ -470,14 +474,23 @@ permit (principal is Alga::Agent, action == Alga::Action::"tickets.update", reso
 when { context.body has title && context.body.title like "*approval needed*" };
 "#;
 
-/// An enforced approval policy met by the official Python SDKs as a governed agent: 2.x in the
-/// 2026-07-28 era completes one `call_tool` through its URL-elicitation callback (approved, and
-/// denied); 1.x and 2.x in the 2025-11-25 era get -32042, and the identical retry runs once
-/// approved. The set is removed afterwards.
-fn approvals(server: &Server, admin: &str) -> Result<()> {
+/// An enforced approval policy met by the official SDKs as a governed agent, in every era:
+/// Python 2.x and the TypeScript client 2.x in 2026-07-28 complete one call through their
+/// URL-elicitation handler (approved, and denied), and the TypeScript client has a tampered state,
+/// a retry with other arguments and a replayed retry refused; Python 1.x and 2.x, the TypeScript
+/// SDK 1.x and client 2.x in 2025-11-25 get -32042, and the identical retry runs once approved;
+/// the TypeScript client offering only 2025-06-18 gets a tool error, and the identical retry runs
+/// once approved. Last, the server is killed and started again between a 2026-07-28 call and its
+/// retry, and the approved retry runs. The set is removed afterwards.
+fn approvals(server: &mut Server, admin: &str) -> Result<()> {
     let endpoint = format!("http://{}/api/mcp", server.addr);
     let (_provider, _, bearer, _) = governed_agent(server, admin)?;
     let saved = save_policies(server, admin, APPROVAL_SOURCE)?;
+    let env = [
+        ("ALGA_BEARER", bearer.as_str()),
+        ("ALGA_ADMIN_URL", &format!("http://{}", server.addr)),
+        ("ALGA_ADMIN_KEY", admin),
+    ];
     for (venv, version, mode) in
         [("python-mcp2", "2.3.0", "modern"), ("python-mcp2", "2.3.0", "legacy"), ("python-mcp1", "1.30.0", "legacy")]
     {
@@ -486,14 +499,56 @@ fn approvals(server: &Server, admin: &str) -> Result<()> {
             Command::new(python)
                 .arg(tools::root().join("tests/interop/python_approvals.py"))
                 .args([&endpoint, mode])
-                .env("ALGA_BEARER", &bearer)
-                .env("ALGA_ADMIN_URL", format!("http://{}", server.addr))
-                .env("ALGA_ADMIN_KEY", admin),
+                .envs(env),
         )
         .with_context(|| format!("the MCP Python SDK {version} ({mode}) failed at an approval gate"))?;
     }
+    let typescript = |flavour: &str, mode: &str| -> Result<Command> {
+        let modules = match flavour {
+            "sdk1" => tools::node_package("node", "@modelcontextprotocol/sdk", TS_SDK)?,
+            _ => tools::node_package("node-client2", "@modelcontextprotocol/client", TS_CLIENT_2)?,
+        };
+        let mut command = Command::new(tools::node22()?);
+        command
+            .arg(tools::root().join("tests/interop/ts_approvals.mjs"))
+            .args([&endpoint, mode])
+            .env("ALGA_CLIENT", flavour)
+            .env("ALGA_NODE_MODULES", modules)
+            .envs(env);
+        Ok(command)
+    };
+    for (flavour, mode) in [("client2", "modern"), ("client2", "legacy"), ("sdk1", "legacy"), ("client2", "old")] {
+        run::status(&mut typescript(flavour, mode)?)
+            .with_context(|| format!("the MCP TypeScript {flavour} ({mode}) failed at an approval gate"))?;
+    }
+    across_a_restart(server, typescript("client2", "restart")?)?;
     remove_policies(server, admin, &saved)?;
-    eprintln!("approvals through the MCP Python SDKs: ok");
+    eprintln!("approvals through the MCP Python and TypeScript SDKs: ok");
+    Ok(())
+}
+
+/// Runs the `restart` mode of `tests/interop/ts_approvals.mjs`: when its handler asks (a line
+/// `{"restart": ID}`), the server is killed and started again, and the handler is told so.
+fn across_a_restart(server: &mut Server, mut command: Command) -> Result<()> {
+    use std::io::Write;
+
+    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+    let mut stdin = child.stdin.take().context("no stdin")?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut helper = Helper(child);
+    let mut restarts = 0;
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        if serde_json::from_str::<Value>(&line).is_ok_and(|v| v["restart"].is_string()) {
+            server.restart()?;
+            restarts += 1;
+            writeln!(stdin, "restarted")?;
+        }
+    }
+    let status = helper.0.wait()?;
+    if !status.success() || restarts != 1 {
+        bail!("the approved retry across a restart failed ({status}, {restarts} restarts)");
+    }
     Ok(())
 }
 

@@ -26,46 +26,83 @@ pub struct Server {
     pub addr: SocketAddr,
     stdout: PathBuf,
     spawned: Instant,
+    launch: Launch,
+}
+
+/// How the server was started, to start it again.
+struct Launch {
+    binary: PathBuf,
+    url: String,
+    dir: PathBuf,
+    extra: Vec<String>,
+    logging: bool,
 }
 
 impl Server {
     /// A server with demo data and these extra `serve` flags; its warnings go to our stderr.
     pub fn start(binary: &Path, url: &str, dir: &Path, extra: &[&str]) -> Result<Server> {
-        Server::spawn(binary, url, dir, extra, Stdio::inherit())
+        Server::spawn(Server::launch(binary, url, dir, extra, false), "127.0.0.1:0")
     }
 
     /// [`Server::start`], with its log in `dir/server.log` (for runs that provoke errors on purpose).
     pub fn start_logging(binary: &Path, url: &str, dir: &Path, extra: &[&str]) -> Result<Server> {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("server.log"))?;
-        Server::spawn(binary, url, dir, extra, Stdio::from(log))
+        Server::spawn(Server::launch(binary, url, dir, extra, true), "127.0.0.1:0")
     }
 
-    fn spawn(binary: &Path, url: &str, dir: &Path, extra: &[&str], stderr: Stdio) -> Result<Server> {
-        let address = dir.join("address");
-        let stdout = dir.join("stdout");
+    fn launch(binary: &Path, url: &str, dir: &Path, extra: &[&str], logging: bool) -> Launch {
+        let extra = extra.iter().map(|e| e.to_string()).collect();
+        Launch { binary: binary.to_owned(), url: url.to_owned(), dir: dir.to_owned(), extra, logging }
+    }
+
+    /// Kills the server with SIGKILL and starts it again on the same address and database.
+    pub fn restart(&mut self) -> Result<()> {
+        self.kill()?;
+        let restarted = self.launch.dir.join("stdout.restarted");
+        (self.child, _) = Server::spawn_child(&self.launch, &self.addr.to_string(), &restarted)?;
+        self.spawned = Instant::now();
+        self.ready_after()?;
+        Ok(())
+    }
+
+    fn spawn(launch: Launch, bind: &str) -> Result<Server> {
+        let stdout = launch.dir.join("stdout");
+        let spawned = Instant::now();
+        let (child, addr) = Server::spawn_child(&launch, bind, &stdout)?;
+        Ok(Server { child, addr, stdout, spawned, launch })
+    }
+
+    /// Starts the process and waits for the address it bound.
+    fn spawn_child(launch: &Launch, bind: &str, stdout: &Path) -> Result<(Child, SocketAddr)> {
+        let address = launch.dir.join("address");
+        let stderr = match launch.logging {
+            true => {
+                Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(launch.dir.join("server.log"))?)
+            }
+            false => Stdio::inherit(),
+        };
         // A previous server in the same folder left its address behind.
         let _ = std::fs::remove_file(&address);
-        let child = Command::new(binary)
-            .args(["serve", "--bind", "127.0.0.1:0", "--demo", "--database-url", url])
+        let mut child = Command::new(&launch.binary)
+            .args(["serve", "--bind", bind, "--demo", "--database-url", &launch.url])
             .arg("--address-file")
             .arg(&address)
-            .args(extra)
+            .args(&launch.extra)
             .env("RUST_LOG", "warn")
-            .stdout(std::fs::File::create(&stdout)?)
+            .stdout(std::fs::File::create(stdout)?)
             .stderr(stderr)
             .spawn()
             .context("cannot start alga-server")?;
         let spawned = Instant::now();
-        let addr = loop {
+        loop {
             if let Some(addr) = std::fs::read_to_string(&address).ok().and_then(|a| a.trim().parse().ok()) {
-                break addr;
+                return Ok((child, addr));
             }
-            if spawned.elapsed() > Duration::from_secs(120) {
+            if spawned.elapsed() > Duration::from_secs(120) || child.try_wait()?.is_some() {
+                let _ = child.kill();
                 bail!("alga-server did not start");
             }
             std::thread::sleep(Duration::from_millis(2));
-        };
-        Ok(Server { child, addr, stdout, spawned })
+        }
     }
 
     /// Waits for `/readyz` to answer 200 and returns how long after the spawn it first did.
