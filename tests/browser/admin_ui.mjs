@@ -75,6 +75,36 @@ async function toolCall(credential, scheme = 'bearer', url = endpoint) {
   return { status: response.status, body: await response.text() };
 }
 
+/** A 2026-07-28 tools/call of call_api_endpoint with a bearer token, declaring URL elicitation;
+ * `extra` adds params (a retry's requestState and inputResponses). Returns the JSON-RPC result. */
+async function modernCall(credential, args, extra = {}) {
+  const response = await fetch(endpoint, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${credential}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': 'call_api_endpoint',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0', id: 2, method: 'tools/call',
+      params: {
+        name: 'call_api_endpoint', arguments: args, ...extra,
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+          'io.modelcontextprotocol/clientCapabilities': { elicitation: { url: {} } },
+          'io.modelcontextprotocol/clientInfo': { name: 'browser-test-agent', version: '1.0' },
+        },
+      },
+    }),
+  });
+  const body = await response.text();
+  assert.equal(response.status, 200, body);
+  return JSON.parse(body).result;
+}
+
 /** Opens a tab of the MCP server settings. */
 async function tab(page, name) {
   await page.getByRole('navigation', { name: 'MCP server settings' }).getByRole('link', { name, exact: true }).click();
@@ -213,16 +243,6 @@ try {
     assert.equal(calls.length, 3, lines.join('\n'));
   });
 
-  await check('a deactivated agent is refused on its next call', async () => {
-    await tab(page, 'Agents');
-    await page.getByRole('link', { name: 'Browser agent' }).click();
-    await page.getByRole('button', { name: 'Deactivate' }).click();
-    await page.getByRole('status').filter({ hasText: 'Agent deactivated' }).waitFor();
-    const { status, body } = await toolCall(bearer);
-    assert.equal(status, 403, body);
-    assert.match(body, /deactivated/);
-  });
-
   await check('the doctor explains a token for another audience', async () => {
     await tab(page, 'IdP doctor');
     // A token for some other API: this organization's endpoint takes the provider's audience
@@ -271,6 +291,83 @@ try {
     assert.match(await editor.inputValue(), /no-agent-lists/, 'the draft stays in the editor, unsaved');
     await page.getByRole('button', { name: 'Save as version 2' }).waitFor();
     await shot('policy-replay');
+  });
+
+  const approvalPolicy = '@id("titles-need-approval")\n@approval("required")\n'
+    + 'permit (principal is Alga::Agent, action == Alga::Action::"tickets.update", resource)\n'
+    + 'when { context.body has title && context.body.title like "*approval needed*" };\n';
+  await check('an enforced policy asks a person to approve some ticket titles', async () => {
+    await page.getByLabel('Policies (Cedar)').fill(approvalPolicy);
+    await page.getByLabel('Enforce').check();
+    await page.getByRole('button', { name: 'Save as version 2' }).click();
+    await page.getByRole('status').filter({ hasText: 'Policies saved as a new version' }).waitFor();
+  });
+
+  const listed = await modernCall(bearer, { entryId: 'tickets.list', query: { limit: 1 } });
+  const ticket = listed.structuredContent.data.data[0].id;
+  const retitle = (title) => ({ entryId: 'tickets.update', path: { id: ticket }, body: { title } });
+  const titleNow = async () =>
+    (await modernCall(bearer, { entryId: 'tickets.get', path: { id: ticket } })).structuredContent.data.data.title;
+  const retry = (state) => ({ requestState: state, inputResponses: { approval: { action: 'accept' } } });
+
+  /** The agent's call is asked to be approved: the page its URL elicitation names, and its state. */
+  async function asked(title) {
+    const first = await modernCall(bearer, retitle(title));
+    assert.equal(first.resultType, 'input_required', JSON.stringify(first));
+    const { params } = first.inputRequests.approval;
+    assert.equal(params.mode, 'url');
+    assert.ok(params.url.startsWith(`${base}/admin/approvals/`), params.url);
+    return { url: params.url, state: first.requestState };
+  }
+
+  await check('an approver opens the page the agent was sent to, approves, and the retry runs', async () => {
+    const { url, state } = await asked('approval needed: printer on floor 3');
+    await page.goto(`${base}/admin/mcp`);
+    await page.getByRole('navigation', { name: 'MCP server settings' }).getByLabel('1 pending').waitFor();
+    await page.goto(url);
+    await page.getByRole('heading', { level: 1, name: /^Approval / }).waitFor();
+    await page.getByText('Browser agent').first().waitFor();
+    await page.getByText('browser-test-agent 1.0', { exact: true }).waitFor();
+    await page.getByText('tickets.update', { exact: true }).first().waitFor();
+    await page.getByText('titles-need-approval', { exact: true }).waitFor();
+    await page.getByText('"title": "approval needed: printer on floor 3"').waitFor();
+    await shot('approval');
+    await page.getByRole('button', { name: 'Approve' }).click();
+    await page.getByText('approved', { exact: true }).first().waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Approve' }).count(), 0, 'a decided approval offers no decision');
+    const ran = await modernCall(bearer, retitle('approval needed: printer on floor 3'), retry(state));
+    assert.equal(ran.isError, false, JSON.stringify(ran));
+    assert.equal(ran.structuredContent.status, 200, JSON.stringify(ran));
+    assert.equal(await titleNow(), 'approval needed: printer on floor 3');
+    const again = await modernCall(bearer, retitle('approval needed: printer on floor 3'), retry(state));
+    assert.equal(again.isError, true, 'the state lets exactly one execution run');
+  });
+
+  await check('an approver denies with a reason, and the retry fails with it', async () => {
+    const { url, state } = await asked('approval needed: delete the backups');
+    await page.goto(url);
+    await page.getByLabel('Why (told to the caller)').fill('Backups stay.');
+    await page.getByRole('button', { name: 'Deny' }).click();
+    await page.getByText('denied', { exact: true }).first().waitFor();
+    await shot('approval-denied');
+    const refused = await modernCall(bearer, retitle('approval needed: delete the backups'), retry(state));
+    assert.equal(refused.isError, true, JSON.stringify(refused));
+    assert.match(refused.structuredContent.error, /denied this call \(tickets\.update\): Backups stay\./);
+    assert.equal(await titleNow(), 'approval needed: printer on floor 3', 'the denied call ran nothing');
+    await tab(page, 'Approvals');
+    await page.getByRole('heading', { level: 1, name: 'Approvals' }).waitFor();
+    assert.equal(await page.getByRole('navigation', { name: 'MCP server settings' }).getByLabel(/pending/).count(), 0);
+    await shot('approvals');
+  });
+
+  await check('a deactivated agent is refused on its next call', async () => {
+    await tab(page, 'Agents');
+    await page.getByRole('link', { name: 'Browser agent' }).click();
+    await page.getByRole('button', { name: 'Deactivate' }).click();
+    await page.getByRole('status').filter({ hasText: 'Agent deactivated' }).waitFor();
+    const { status, body } = await toolCall(bearer);
+    assert.equal(status, 403, body);
+    assert.match(body, /deactivated/);
   });
 
   await check('a form posted without its CSRF token changes nothing', async () => {

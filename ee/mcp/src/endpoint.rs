@@ -396,7 +396,8 @@ impl ToolProvider for Governed {
                 let answer = run.execute(&caller.tools, Some(g.clone())).await;
                 match g.decided() {
                     Some(d) if g.needs_approval.load(Ordering::Relaxed) => {
-                        let (told, id) = self.ask(caller, asking, name, &g.policy_call, &d).await;
+                        let client = (g.row.client_name.clone(), g.row.client_version.clone());
+                        let (told, id) = self.ask(caller, asking, name, &g.policy_call, &d, client).await;
                         approval_id = id;
                         told
                     }
@@ -504,6 +505,7 @@ impl Governed {
         tool: &str,
         call: &PolicyCall,
         decided: &Decided,
+        client: (Option<String>, Option<String>),
     ) -> (Result<Answer, CallError>, Option<String>) {
         let (Some(need), Some(active)) = (decided.approval_needed(), &decided.active) else {
             return (Err(CallError::Unavailable("The call's approval could not be asked for.".to_owned())), None);
@@ -521,6 +523,7 @@ impl Governed {
                 let new = NewApproval {
                     tenant_id: &who.tenant_id,
                     requester: &requester,
+                    client: (client.0.as_deref(), client.1.as_deref()),
                     operation_id: &call.operation_id,
                     arguments: &call.arguments,
                     record: record.as_ref().map(|(kind, id)| (*kind, id.as_str())),

@@ -222,6 +222,8 @@ diesel::table! {
         decision_reason -> Nullable<Text>,
         consumed_at -> Nullable<Timestamp>,
         audit_id -> Nullable<Text>,
+        client_name -> Nullable<Text>,
+        client_version -> Nullable<Text>,
     }
 }
 

@@ -115,6 +115,8 @@ impl Binding<'_> {
 pub struct NewApproval<'a> {
     pub tenant_id: &'a str,
     pub requester: &'a Requester,
+    /// The MCP client that made the call, as it named itself: name and version.
+    pub client: (Option<&'a str>, Option<&'a str>),
     pub operation_id: &'a str,
     /// The call's arguments; stored redacted, and bound by their digest.
     pub arguments: &'a Arguments,
@@ -177,6 +179,8 @@ struct Row {
     decision_reason: Option<String>,
     consumed_at: Option<NaiveDateTime>,
     audit_id: Option<String>,
+    client_name: Option<String>,
+    client_version: Option<String>,
 }
 
 /// One approval as stored.
@@ -189,6 +193,9 @@ pub struct Approval {
     pub principal_kind: RequesterKind,
     pub principal_id: String,
     pub principal_name: String,
+    /// The MCP client that made the call, as it named itself.
+    pub client_name: Option<String>,
+    pub client_version: Option<String>,
     pub operation_id: String,
     pub args_digest: String,
     /// Secrets redacted.
@@ -231,6 +238,8 @@ impl Approval {
             id: row.id,
             principal_id: row.principal_id,
             principal_name: row.principal_name,
+            client_name: row.client_name,
+            client_version: row.client_version,
             operation_id: row.operation_id,
             args_digest: row.args_digest,
             record_kind: row.record_kind,
@@ -405,6 +414,7 @@ pub fn request(conn: &mut DbConn, new: &NewApproval<'_>, now: NaiveDateTime) -> 
             mcp_approvals::policy_ids.eq(&policy_ids),
             mcp_approvals::approver_roles.eq(&approver_roles),
             (mcp_approvals::expires_at.eq(new.expires_at), mcp_approvals::created_at.eq(now)),
+            (mcp_approvals::client_name.eq(new.client.0), mcp_approvals::client_version.eq(new.client.1)),
         );
         // A concurrent identical request that committed first wins (the open-approval unique
         // index); on PostgreSQL this waits for it, then inserts nothing and the read finds it.

@@ -67,6 +67,15 @@ fn requester(a: &Approval) -> Markup {
     html! { (a.principal_kind.as_str()) " " strong { (a.principal_name) } " " code { (a.principal_id) } }
 }
 
+/// The MCP client that made the call, as it named itself.
+fn client(a: &Approval) -> Markup {
+    match (&a.client_name, &a.client_version) {
+        (Some(name), Some(version)) => html! { (name) " " (version) },
+        (Some(name), None) => html! { (name) },
+        _ => html! { span .hint { "not named" } },
+    }
+}
+
 fn table(rows: &[Approval]) -> Markup {
     html! {
         table {
@@ -138,6 +147,7 @@ async fn show(s: &AdminSession, ctx: &AppContext, id: String, alerts: Alerts) ->
             dl {
                 dt { "Status" } dd { (status_badge(if a.status == Status::Pending && !open { Status::Expired } else { a.status })) }
                 dt { "Asked by" } dd { (requester(&a)) }
+                dt { "Client" } dd { (client(&a)) }
                 dt { "Operation" } dd { code { (a.operation_id) } }
                 dt { "Record" } dd { @if let (Some(kind), Some(id)) = (&a.record_kind, &a.record_id) { (kind) " " code { (id) } } @else { "none (the call creates or lists)" } }
                 dt { "Asked by the policies" } dd { @for p in &a.policy_ids { code { (p) } " " } }

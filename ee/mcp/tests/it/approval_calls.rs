@@ -262,6 +262,8 @@ async fn a_2026_07_28_client_is_asked_by_url_elicitation_and_its_retry_runs_once
     assert!(gone.is_err(), "the client gave up");
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert_eq!(approval(&s, &id).await["status"], "approved", "nothing ran for the client that left");
+    let asked = approval(&s, &id).await;
+    assert_eq!((&asked["client_name"], &asked["client_version"]), (&json!("modern-client"), &json!("2.0")));
     assert_ne!(title_of(&s).await, "Modern");
 
     let ran = modern(&s, retitle(&s.ticket, "Modern"), retry_with(&state)).await;

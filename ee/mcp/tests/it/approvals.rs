@@ -53,6 +53,7 @@ impl Call {
         NewApproval {
             tenant_id: &self.tenant,
             requester: &self.requester,
+            client: (Some("approvals-test"), Some("1.0")),
             operation_id: "tickets.delete",
             arguments: &self.arguments,
             record: Some(("ticket", "t-1")),

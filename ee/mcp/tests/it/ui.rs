@@ -799,6 +799,7 @@ async fn the_approvals_page_counts_shows_and_decides_waiting_calls() {
             let new = NewApproval {
                 tenant_id: &tenant,
                 requester: &requester,
+                client: (Some("claude-code"), Some("2.1.0")),
                 operation_id: "tickets.delete",
                 arguments: &arguments,
                 record: Some(("Ticket", ticket)),
@@ -819,6 +820,7 @@ async fn the_approvals_page_counts_shows_and_decides_waiting_calls() {
     assert!(text(&list).contains("2 waiting") && text(&list).contains("Dispatch bot"), "{}", text(&list));
     let page = get(&env, &format!("/admin/approvals/{first}"), &cookie).await.expect(200);
     assert!(text(&page).contains("tickets.delete") && text(&page).contains("duplicate"));
+    assert!(text(&page).contains("claude-code 2.1.0"), "the client that made the call: {}", text(&page));
     assert!(text(&page).contains("***") && !text(&page).contains("alga_do_not_show"), "{}", text(&page));
     let csrf = input(text(&page), "csrf");
     let approved = post_form(&env, &format!("/admin/approvals/{first}/approve"), &cookie, &[("csrf", &csrf)]).await;
