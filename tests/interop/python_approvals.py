@@ -1,18 +1,21 @@
 """An official MCP Python SDK client meets an approval gate at the enterprise endpoint /api/mcp.
 
-Usage: python python_approvals.py URL MODE, with MODE one of
+Usage: python python_approvals.py TARGET MODE, with TARGET the endpoint's URL, or `stdio:` and the
+path of alga-mcp-connector (relaying to the instance ALGA_INSTANCE_URL with ALGA_API_TOKEN), and
+MODE one of
   modern  SDK 2.x `Client(mode="2026-07-28")`: the call's InputRequiredResult asks for a URL
           elicitation; the callback approves (or denies) through the admin API and accepts; one
           `call_tool` returns the final result (or the denial), the callback fired once in URL mode.
   legacy  SDK 1.x, or 2.x with `mode="legacy"` (2025-11-25), declaring URL elicitation: the call
           fails with -32042 carrying the approval; approved through the admin API, the identical
           retry runs once; a third identical call asks again.
-The agent (ALGA_BEARER) may update tickets; the enforced policy asks a person to approve ticket
+The agent (ALGA_BEARER over HTTP) may update tickets; the enforced policy asks a person to approve ticket
 titles containing "approval needed". ALGA_ADMIN_URL and ALGA_ADMIN_KEY reach the admin API.
 Exits 0 when every step behaved, 1 with the reason otherwise.
 """
 
 import asyncio
+import contextlib
 import importlib.metadata
 import json
 import os
@@ -47,10 +50,47 @@ def retitle(ticket, title):
     return {"entryId": "tickets.update", "path": {"id": ticket}, "body": {"title": title}}
 
 
-async def modern(url):
+@contextlib.asynccontextmanager
+async def connected(target, mode, on_elicit):
+    """A session with the endpoint or the connector: SDK 2.x `Client` in `mode`, or 1.x."""
+    client_class = getattr(mcp, "Client", None)
+    if target.startswith("stdio:"):
+        from mcp import StdioServerParameters
+
+        env = {k: os.environ[k] for k in ("ALGA_INSTANCE_URL", "ALGA_API_TOKEN", "PATH")}
+        params = StdioServerParameters(command=target.removeprefix("stdio:"), args=[], env=env)
+        if client_class is not None:
+            async with client_class(params, mode=mode, elicitation_callback=on_elicit) as client:
+                yield client
+            return
+        from mcp import ClientSession
+        from mcp.client.stdio import stdio_client
+
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write, elicitation_callback=on_elicit) as session:
+                await session.initialize()
+                yield session
+        return
+    headers = {"Authorization": f"Bearer {os.environ['ALGA_BEARER']}"}
+    if client_class is None:
+        from mcp import ClientSession
+        from mcp.client.streamable_http import streamablehttp_client
+
+        async with streamablehttp_client(target, headers=headers) as (read, write, _):
+            async with ClientSession(read, write, elicitation_callback=on_elicit) as session:
+                await session.initialize()
+                yield session
+        return
     import httpx2
     from mcp.client.streamable_http import streamable_http_client
 
+    async with httpx2.AsyncClient(headers=headers) as http:
+        transport = streamable_http_client(target, http_client=http)
+        async with client_class(transport, mode=mode, elicitation_callback=on_elicit) as client:
+            yield client
+
+
+async def modern(target):
     fired = []
     verdict = {"approve": True}
 
@@ -60,22 +100,19 @@ async def modern(url):
         decide(params.url.rsplit("/", 1)[-1], verdict["approve"])
         return types.ElicitResult(action="accept")
 
-    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {os.environ['ALGA_BEARER']}"})
-    async with http:
-        transport = streamable_http_client(url, http_client=http)
-        async with mcp.Client(transport, mode="2026-07-28", elicitation_callback=on_elicit) as client:
-            ticket = await new_ticket(client, "Approval subject (modern)")
-            result = await client.call_tool("call_api_endpoint", retitle(ticket, "approval needed: modern"))
-            assert not is_error(result) and structured(result)["status"] == 200, structured(result)
-            assert len(fired) == 1, fired
-            assert await title_of(client, ticket) == "approval needed: modern"
+    async with connected(target, "2026-07-28", on_elicit) as client:
+        ticket = await new_ticket(client, "Approval subject (modern)")
+        result = await client.call_tool("call_api_endpoint", retitle(ticket, "approval needed: modern"))
+        assert not is_error(result) and structured(result)["status"] == 200, structured(result)
+        assert len(fired) == 1, fired
+        assert await title_of(client, ticket) == "approval needed: modern"
 
-            verdict["approve"] = False
-            result = await client.call_tool("call_api_endpoint", retitle(ticket, "approval needed: denied"))
-            assert is_error(result), structured(result)
-            assert "Not this title." in structured(result)["error"], structured(result)
-            assert len(fired) == 2, fired
-            assert await title_of(client, ticket) == "approval needed: modern"
+        verdict["approve"] = False
+        result = await client.call_tool("call_api_endpoint", retitle(ticket, "approval needed: denied"))
+        assert is_error(result), structured(result)
+        assert "Not this title." in structured(result)["error"], structured(result)
+        assert len(fired) == 2, fired
+        assert await title_of(client, ticket) == "approval needed: modern"
 
 
 async def expect_elicitation(session, arguments):
@@ -104,35 +141,18 @@ async def legacy_checks(session):
     assert third != first, (first, third)
 
 
-async def legacy(url):
+async def legacy(target):
     async def on_elicit(context, params):
         return types.ElicitResult(action="accept")
 
-    client_class = getattr(mcp, "Client", None)
-    if client_class is None:
-        from mcp import ClientSession
-        from mcp.client.streamable_http import streamablehttp_client
-
-        headers = {"Authorization": f"Bearer {os.environ['ALGA_BEARER']}"}
-        async with streamablehttp_client(url, headers=headers) as (read, write, _):
-            async with ClientSession(read, write, elicitation_callback=on_elicit) as session:
-                await session.initialize()
-                await legacy_checks(session)
-        return
-    import httpx2
-    from mcp.client.streamable_http import streamable_http_client
-
-    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {os.environ['ALGA_BEARER']}"})
-    async with http:
-        transport = streamable_http_client(url, http_client=http)
-        async with client_class(transport, mode="legacy", elicitation_callback=on_elicit) as client:
-            await legacy_checks(client)
+    async with connected(target, "legacy", on_elicit) as session:
+        await legacy_checks(session)
 
 
 if __name__ == "__main__":
-    url, mode = sys.argv[1], sys.argv[2]
+    target, mode = sys.argv[1], sys.argv[2]
     try:
-        asyncio.run({"modern": modern, "legacy": legacy}[mode](url))
+        asyncio.run({"modern": modern, "legacy": legacy}[mode](target))
     except Exception as e:  # report, do not hide
         print(f"python SDK approvals ({mode}) failed: {type(e).__name__}: {e!r}", file=sys.stderr)
         sys.exit(1)

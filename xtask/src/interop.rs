@@ -92,7 +92,7 @@ pub fn run(only: Option<Part>) -> Result<()> {
     let result = (|| -> Result<()> {
         let mut server = Server::start(&binary, &url, &dir, &crate::server::TEST_FLAGS)?;
         let admin = server.admin_key()?;
-        let readonly = readonly_key(&binary, &url)?;
+        let readonly = user_key(&binary, &url, "readonly@interop.example", "Read-only")?;
         if runs(Part::Stdio) {
             stdio(&server, &connector, &admin, &readonly)?;
         }
@@ -107,7 +107,8 @@ pub fn run(only: Option<Part>) -> Result<()> {
             policies(&server, &admin)?;
         }
         if runs(Part::Approvals) {
-            approvals(&mut server, &admin)?;
+            let technician = user_key(&binary, &url, "technician@interop.example", "Technician")?;
+            approvals(&mut server, &admin, &connector, &technician)?;
         }
         Ok(())
     })();
@@ -467,10 +468,11 @@ fn remove_policies(server: &Server, admin: &str, saved: &Value) -> Result<()> {
     Ok(())
 }
 
-/// The approval policy the approvals part saves: a person approves ticket titles that say so.
+/// The approval policy the approvals part saves: a person approves ticket titles that say so,
+/// whoever asks (agents, and users through the connector).
 const APPROVAL_SOURCE: &str = r#"@id("titles-need-approval")
 @approval("required")
-permit (principal is Alga::Agent, action == Alga::Action::"tickets.update", resource)
+permit (principal, action == Alga::Action::"tickets.update", resource)
 when { context.body has title && context.body.title like "*approval needed*" };
 "#;
 
@@ -480,9 +482,10 @@ when { context.body has title && context.body.title like "*approval needed*" };
 /// a retry with other arguments and a replayed retry refused; Python 1.x and 2.x, the TypeScript
 /// SDK 1.x and client 2.x in 2025-11-25 get -32042, and the identical retry runs once approved;
 /// the TypeScript client offering only 2025-06-18 gets a tool error, and the identical retry runs
-/// once approved. Last, the server is killed and started again between a 2026-07-28 call and its
-/// retry, and the approved retry runs. The set is removed afterwards.
-fn approvals(server: &mut Server, admin: &str) -> Result<()> {
+/// once approved. The Python SDKs do the same through the connector (stdio), as a Technician user.
+/// Last, the server is killed and started again between a 2026-07-28 call and its retry, and the
+/// approved retry runs. The set is removed afterwards.
+fn approvals(server: &mut Server, admin: &str, connector: &Path, technician: &str) -> Result<()> {
     let endpoint = format!("http://{}/api/mcp", server.addr);
     let (_provider, _, bearer, _) = governed_agent(server, admin)?;
     let saved = save_policies(server, admin, APPROVAL_SOURCE)?;
@@ -491,17 +494,24 @@ fn approvals(server: &mut Server, admin: &str) -> Result<()> {
         ("ALGA_ADMIN_URL", &format!("http://{}", server.addr)),
         ("ALGA_ADMIN_KEY", admin),
     ];
-    for (venv, version, mode) in
-        [("python-mcp2", "2.3.0", "modern"), ("python-mcp2", "2.3.0", "legacy"), ("python-mcp1", "1.30.0", "legacy")]
-    {
-        let python = tools::python_env(venv, "mcp", version)?;
-        run::status(
-            Command::new(python)
-                .arg(tools::root().join("tests/interop/python_approvals.py"))
-                .args([&endpoint, mode])
-                .envs(env),
-        )
-        .with_context(|| format!("the MCP Python SDK {version} ({mode}) failed at an approval gate"))?;
+    let stdio = format!("stdio:{}", connector.display());
+    for target in [&endpoint, &stdio] {
+        for (venv, version, mode) in [
+            ("python-mcp2", "2.3.0", "modern"),
+            ("python-mcp2", "2.3.0", "legacy"),
+            ("python-mcp1", "1.30.0", "legacy"),
+        ] {
+            let python = tools::python_env(venv, "mcp", version)?;
+            run::status(
+                Command::new(python)
+                    .arg(tools::root().join("tests/interop/python_approvals.py"))
+                    .args([target, mode])
+                    .envs(env)
+                    .env("ALGA_INSTANCE_URL", format!("http://{}", server.addr))
+                    .env("ALGA_API_TOKEN", technician),
+            )
+            .with_context(|| format!("the MCP Python SDK {version} ({mode}) failed at an approval gate ({target})"))?;
+        }
     }
     let typescript = |flavour: &str, mode: &str| -> Result<Command> {
         let modules = match flavour {
@@ -587,9 +597,8 @@ fn inspector(endpoint: &str, bearer: &str) -> Result<()> {
     Ok(())
 }
 
-/// A Read-only user's API key, made with the server's own CLI.
-fn readonly_key(binary: &Path, url: &str) -> Result<String> {
-    let email = "readonly@interop.example";
+/// An API key of a new user with `role`, made with the server's own CLI.
+fn user_key(binary: &Path, url: &str, email: &str, role: &str) -> Result<String> {
     run::output(Command::new(binary).args([
         "user",
         "create",
@@ -598,7 +607,7 @@ fn readonly_key(binary: &Path, url: &str) -> Result<String> {
         "--email",
         email,
         "--role",
-        "Read-only",
+        role,
         "--database-url",
         url,
     ]))?;

@@ -44,7 +44,14 @@ async fn run() -> anyhow::Result<()> {
         registry.entries().len(),
         config.instance
     );
-    let remote = Remote { config, http, registry, governed, client: std::sync::Mutex::default() };
+    let remote = Remote {
+        config,
+        http,
+        registry,
+        governed,
+        client: std::sync::Mutex::default(),
+        url_elicitation: std::sync::atomic::AtomicBool::new(false),
+    };
     let info = ServerInfo {
         name: "alga-psa".to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),

@@ -21,6 +21,9 @@ pub struct Remote {
     pub governed: bool,
     /// The local client, as it introduced itself, for the audit.
     pub client: std::sync::Mutex<Option<(String, String)>>,
+    /// The local client declared URL-mode elicitation at `initialize` (2025-11-25): an approval
+    /// the instance asks for is relayed to it as -32042.
+    pub url_elicitation: std::sync::atomic::AtomicBool,
 }
 
 /// What the registry document says of the instance besides its entries.
@@ -84,10 +87,11 @@ impl ToolProvider for Remote {
         definitions(&groups)
     }
 
-    fn initialized(&self, _caller: &(), client: &Implementation, _url_elicitation: bool) {
+    fn initialized(&self, _caller: &(), client: &Implementation, url_elicitation: bool) {
         if let Ok(mut known) = self.client.lock() {
             *known = Some((client.name.clone(), client.version.clone()));
         }
+        self.url_elicitation.store(url_elicitation, std::sync::atomic::Ordering::Relaxed);
     }
 
     async fn call(
@@ -111,9 +115,34 @@ impl ToolProvider for Remote {
     }
 }
 
+/// How the local client can be asked for an approval the instance's policies want.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Asking {
+    /// 2026-07-28 with URL elicitation: the instance's `InputRequiredResult` is relayed, and so
+    /// is the client's retry (its `requestState` and `inputResponses`).
+    InputRequired,
+    /// 2025-11-25, URL elicitation declared at `initialize`: the instance's pending approval
+    /// becomes -32042; the identical retry runs once it is approved.
+    UrlElicitation,
+    /// Otherwise the instance's tool error, naming the approval, is relayed as it is.
+    ToolResult,
+}
+
 impl Remote {
+    fn asking(&self, client: &ClientFacts) -> Asking {
+        match client.protocol_version.as_str() {
+            MODERN_VERSION if client.url_elicitation => Asking::InputRequired,
+            // Over stdio only `initialize` names the era: the flag says the session has URL
+            // elicitation (2025-11-25) and the client declared it.
+            MODERN_VERSION => Asking::ToolResult,
+            _ if self.url_elicitation.load(std::sync::atomic::Ordering::Relaxed) => Asking::UrlElicitation,
+            _ => Asking::ToolResult,
+        }
+    }
+
     /// One `tools/call` relayed to the instance's `/api/mcp` (the stateless 2026-07-28 era, which
-    /// names the client on each request), answered as the instance answered it.
+    /// names the client on each request), answered as the instance answered it; an approval it
+    /// asks for reaches the local client in the form the client's era understands.
     async fn relay(
         &self,
         client: &ClientFacts,
@@ -130,16 +159,26 @@ impl Remote {
             "name": format!("{client_name} via alga-mcp-connector"),
             "version": client_version,
         });
+        let asking = self.asking(client);
+        let capabilities = match asking {
+            Asking::InputRequired => json!({ "elicitation": { "url": {} } }),
+            _ => json!({}),
+        };
         let mut meta = Map::new();
         meta.insert(META_VERSION.to_owned(), json!(MODERN_VERSION));
-        meta.insert(META_CAPABILITIES.to_owned(), json!({}));
+        meta.insert(META_CAPABILITIES.to_owned(), capabilities);
         meta.insert(META_CLIENT_INFO.to_owned(), client_info);
-        let body = json!({
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "tools/call",
-            "params": { "name": name, "arguments": arguments, "_meta": meta },
-        });
+        let mut params = json!({ "name": name, "arguments": arguments, "_meta": meta });
+        if asking == Asking::InputRequired {
+            // A retry: the instance opens and checks the state it sealed.
+            if let Some(state) = &client.request_state {
+                params["requestState"] = json!(state);
+            }
+            if let Some(responses) = &client.input_responses {
+                params["inputResponses"] = responses.clone();
+            }
+        }
+        let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params });
         let url = format!("{}/api/mcp", self.config.instance);
         let request = authorized(&self.config, self.http.post(&url))
             .header("content-type", "application/json")
@@ -156,6 +195,9 @@ impl Remote {
         let text = response.text().await.unwrap_or_default();
         let answer: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         if let Some(result) = answer.get("result") {
+            if let Some(asked) = asked(asking, result) {
+                return Err(asked);
+            }
             // The structured result, else the text the instance gave.
             let text = || result.pointer("/content/0/text").and_then(Value::as_str).map(|t| json!({ "error": t }));
             return Ok(ToolOutput {
@@ -200,5 +242,30 @@ impl Remote {
         let text = response.text().await.unwrap_or_default();
         let data = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
         Answer::replied(status, data)
+    }
+}
+
+/// The instance's answer as the local client is asked for an approval: its `InputRequiredResult`
+/// relayed (2026-07-28), or its pending approval as -32042 (2025-11-25). `None`: relay the result.
+fn asked(asking: Asking, result: &Value) -> Option<CallError> {
+    match asking {
+        Asking::InputRequired if result.get("resultType").and_then(Value::as_str) == Some("input_required") => {
+            Some(CallError::InputRequired {
+                input_requests: result.get("inputRequests").and_then(Value::as_object).cloned().unwrap_or_default(),
+                request_state: result.get("requestState").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            })
+        }
+        Asking::UrlElicitation => {
+            let structured = result.get("structuredContent")?;
+            let approval = structured.get("approval")?;
+            let (Some(id), Some(url)) = (approval["id"].as_str(), approval["url"].as_str()) else { return None };
+            if approval["status"] != "pending" {
+                return None;
+            }
+            let message = structured["error"].as_str().unwrap_or("A person must approve this call.").to_owned();
+            let elicitation = json!({ "mode": "url", "elicitationId": id, "url": url, "message": message });
+            Some(CallError::UrlElicitationRequired { message, elicitations: vec![elicitation] })
+        }
+        _ => None,
     }
 }

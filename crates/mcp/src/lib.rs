@@ -30,6 +30,8 @@ use serde_json::{Map, Value, json};
 
 pub const LEGACY_VERSIONS: [&str; 3] = ["2025-03-26", "2025-06-18", "2025-11-25"];
 pub const MODERN_VERSION: &str = "2026-07-28";
+/// The one `initialize` era with URL-mode elicitation (and its error -32042).
+pub const URL_ELICITATION_VERSION: &str = "2025-11-25";
 /// Every version this engine speaks, oldest first.
 pub const SUPPORTED_VERSIONS: [&str; 4] = ["2025-03-26", "2025-06-18", "2025-11-25", MODERN_VERSION];
 
@@ -137,7 +139,7 @@ pub trait ToolProvider: Sync {
     ) -> impl Future<Output = Result<ToolOutput, CallError>> + Send;
 
     /// Told the client's name and version when it initializes, and whether it declared URL-mode
-    /// elicitation, for whoever wants to remember them.
+    /// elicitation in a session that has it (2025-11-25), for whoever wants to remember them.
     fn initialized(&self, _caller: &Self::Caller, _client: &Implementation, _url_elicitation: bool) {}
 }
 
@@ -283,14 +285,17 @@ async fn legacy<P: ToolProvider>(
                 Ok(request) => request,
                 Err((code, message)) => return error(200, id, code, &message, None),
             };
-            let url_elicitation = request.capabilities.elicitation.as_ref().is_some_and(|e| e.url.is_some());
-            provider.initialized(caller, &request.client_info, url_elicitation);
             let requested = request.protocol_version.to_string();
             let chosen = if LEGACY_VERSIONS.contains(&requested.as_str()) {
                 request.protocol_version
             } else {
                 ProtocolVersion::LATEST_WITH_INITIALIZE
             };
+            // URL-mode elicitation exists from 2025-11-25 on; a session at an earlier version
+            // cannot be asked with it, whatever its capabilities say.
+            let declared = request.capabilities.elicitation.as_ref().is_some_and(|e| e.url.is_some());
+            let url_elicitation = declared && chosen.to_string() == URL_ELICITATION_VERSION;
+            provider.initialized(caller, &request.client_info, url_elicitation);
             let result = InitializeResult::new(capabilities())
                 .with_protocol_version(chosen)
                 .with_server_info(implementation(info))

@@ -6,8 +6,15 @@ use super::*;
 
 struct Echo;
 
+/// What `initialized` was told: (client name, URL elicitation).
+static INITIALIZED: std::sync::Mutex<Vec<(String, bool)>> = std::sync::Mutex::new(Vec::new());
+
 impl ToolProvider for Echo {
     type Caller = &'static str;
+
+    fn initialized(&self, _caller: &&'static str, client: &Implementation, url_elicitation: bool) {
+        INITIALIZED.lock().unwrap().push((client.name.clone(), url_elicitation));
+    }
 
     fn tools(&self, caller: &&'static str) -> Vec<Tool> {
         let Value::Object(schema) = json!({"type": "object"}) else { unreachable!() };
@@ -131,6 +138,19 @@ async fn initialize_negotiates_the_version() {
             .await;
     assert_eq!(body["error"]["code"], INVALID_PARAMS.0, "capabilities and clientInfo are required");
     assert!(body["error"]["message"].as_str().unwrap().contains("capabilities"), "{body}");
+}
+
+/// URL-mode elicitation is usable only in a session at 2025-11-25, whatever a client declares.
+#[tokio::test]
+async fn url_elicitation_is_told_only_for_a_session_that_has_it() {
+    for (version, name) in [("2025-06-18", "url-elicitation-0618"), ("2025-11-25", "url-elicitation-1125")] {
+        let capabilities = json!({ "elicitation": { "url": {} } });
+        let params = json!({"protocolVersion": version, "capabilities": capabilities, "clientInfo": {"name": name, "version": "1"}});
+        legacy(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params})).await;
+    }
+    let told: Vec<(String, bool)> =
+        INITIALIZED.lock().unwrap().iter().filter(|(name, _)| name.starts_with("url-elicitation-")).cloned().collect();
+    assert_eq!(told, [("url-elicitation-0618".to_owned(), false), ("url-elicitation-1125".to_owned(), true)]);
 }
 
 #[tokio::test]

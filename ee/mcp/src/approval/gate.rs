@@ -99,7 +99,7 @@ impl Asking {
     pub fn of(client: &ClientFacts, declared_at_initialize: bool) -> Asking {
         match client.protocol_version.as_str() {
             MODERN_VERSION if client.url_elicitation => Asking::InputRequired,
-            "2025-11-25" if declared_at_initialize => Asking::UrlElicitation,
+            alga_mcp::URL_ELICITATION_VERSION if declared_at_initialize => Asking::UrlElicitation,
             _ => Asking::ToolResult,
         }
     }
