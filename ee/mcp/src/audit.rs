@@ -197,8 +197,10 @@ pub fn record(conn: &mut DbConn, entries: &[Entry]) -> Result<Vec<Written>, ApiE
 
 /// Removes the audit rows (tool calls and admin changes) older than `before`: the one way rows
 /// leave the audits (their triggers
-/// refuse every other update and delete). Refuses a cutoff within the last `retention_days`, and
-/// records the prune, with how many rows it removed, in `audit_prunes`.
+/// refuse every other update and delete). Approvals that expired before `before` go with them:
+/// none can be decided or used any more, and the audit rows that named them are gone. Refuses a
+/// cutoff within the last `retention_days`, and records the prune, with how many rows it removed,
+/// in `audit_prunes`.
 pub fn prune(conn: &mut DbConn, before: NaiveDateTime, retention_days: u32, by: &str) -> Result<u64, ApiError> {
     use crate::schema::audit_prunes;
     let latest = alga_core::identity::now() - chrono::Duration::days(i64::from(retention_days));
@@ -226,7 +228,10 @@ pub fn prune(conn: &mut DbConn, before: NaiveDateTime, retention_days: u32, by: 
         use alga_core::schema::admin_audit;
         let calls = diesel::delete(mcp_audit::table.filter(mcp_audit::created_at.lt(before))).execute(conn)?;
         let changes = diesel::delete(admin_audit::table.filter(admin_audit::created_at.lt(before))).execute(conn)?;
-        let removed = u64::try_from(calls + changes).unwrap_or(0);
+        use crate::schema::mcp_approvals;
+        let approvals =
+            diesel::delete(mcp_approvals::table.filter(mcp_approvals::expires_at.lt(before))).execute(conn)?;
+        let removed = u64::try_from(calls + changes + approvals).unwrap_or(0);
         diesel::update(audit_prunes::table.filter(audit_prunes::id.eq(&id)))
             .set((audit_prunes::open.eq(false), audit_prunes::removed.eq(i64::try_from(removed).unwrap_or(i64::MAX))))
             .execute(conn)?;

@@ -124,10 +124,9 @@ struct AuditGuard {
     stale: AtomicBool,
     /// What the tenant's policies decide on, after the role check.
     policy_call: PolicyCall,
-    /// The policy decision made in the write's transaction (the last one, if it ran twice).
-    decided: std::sync::Mutex<Option<Decided>>,
-    /// The approval the write consumed in its transaction, when the policies asked for one.
-    approval_id: std::sync::Mutex<Option<String>>,
+    /// The policy decision made in the write's transaction (the last one, if it ran twice), and
+    /// the approval it consumed there when the policies asked for one.
+    decided: std::sync::Mutex<Option<(Decided, Option<String>)>>,
     /// Set when the policies want an approval the call does not have: nothing was written.
     needs_approval: AtomicBool,
     /// The row, but for what only the write tells: filled in and inserted by `record`.
@@ -139,11 +138,11 @@ struct AuditGuard {
 
 impl AuditGuard {
     fn decided(&self) -> Option<Decided> {
-        self.decided.lock().ok().and_then(|d| d.clone())
+        self.decided.lock().ok().and_then(|d| d.as_ref().map(|(decided, _)| decided.clone()))
     }
 
     fn approval_id(&self) -> Option<String> {
-        self.approval_id.lock().ok().and_then(|a| a.clone())
+        self.decided.lock().ok().and_then(|d| d.as_ref().and_then(|(_, id)| id.clone()))
     }
 }
 
@@ -193,7 +192,7 @@ impl WriteGuard for AuditGuard {
             _ => None,
         };
         if let Ok(mut slot) = self.decided.lock() {
-            *slot = Some(decided);
+            *slot = Some((decided, None));
         }
         if let Some(refusal) = refusal {
             return Err(refusal);
@@ -206,8 +205,10 @@ impl WriteGuard for AuditGuard {
                 self.needs_approval.store(true, Ordering::Relaxed);
                 return Err(approval_required());
             };
-            if let Ok(mut slot) = self.approval_id.lock() {
-                *slot = Some(id);
+            if let Ok(mut slot) = self.decided.lock()
+                && let Some((_, consumed)) = slot.as_mut()
+            {
+                *consumed = Some(id);
             }
         }
         Ok(())
@@ -385,7 +386,6 @@ impl ToolProvider for Governed {
                     stale: AtomicBool::new(false),
                     policy_call: policy_call(&run),
                     decided: std::sync::Mutex::new(None),
-                    approval_id: std::sync::Mutex::new(None),
                     needs_approval: AtomicBool::new(false),
                     row: row.clone(),
                     status: meta.status,

@@ -261,6 +261,13 @@ async fn expired_approvals_are_neither_decided_nor_consumed_and_the_sweep_marks_
     assert_eq!(status_of(&env, &env.a.admin_key, &live).await, "pending");
     let again = env.api(&env.a.admin_key, "POST", &approve(&pending), None).await.expect(409);
     assert!(again.body["error"]["message"].as_str().unwrap().contains("already expired"), "{}", again.body);
+
+    // Pruning the audit takes the approvals that expired before its cutoff, and no other.
+    let cutoff = now() - Duration::milliseconds(500);
+    env.ctx.db.run(move |conn| alga_ee_mcp::audit::prune(conn, cutoff, 0, "test")).await.unwrap();
+    env.api(&env.a.admin_key, "GET", &format!("/api/v1/mcp/approvals/{pending}"), None).await.expect(404);
+    env.api(&env.a.admin_key, "GET", &format!("/api/v1/mcp/approvals/{approved}"), None).await.expect(404);
+    assert_eq!(status_of(&env, &env.a.admin_key, &live).await, "pending");
     env.stop().await;
 }
 
