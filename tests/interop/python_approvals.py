@@ -6,6 +6,9 @@ MODE one of
   modern  SDK 2.x `Client(mode="2026-07-28")`: the call's InputRequiredResult asks for a URL
           elicitation; the callback approves (or denies) through the admin API and accepts; one
           `call_tool` returns the final result (or the denial), the callback fired once in URL mode.
+          Over HTTP, a tampered requestState, a retry with other arguments and a replay of a
+          consumed approval's retry (each made by rewriting the SDK's own request on its way out)
+          are refused, and nothing runs.
   legacy  SDK 1.x, or 2.x with `mode="legacy"` (2025-11-25), declaring URL elicitation: the call
           fails with -32042 carrying the approval; approved through the admin API, the identical
           retry runs once; a third identical call asks again.
@@ -15,6 +18,7 @@ Exits 0 when every step behaved, 1 with the reason otherwise.
 """
 
 import asyncio
+import copy
 import contextlib
 import importlib.metadata
 import json
@@ -48,6 +52,36 @@ def decide(approval_id, approve):
 
 def retitle(ticket, title):
     return {"entryId": "tickets.update", "path": {"id": ticket}, "body": {"title": title}}
+
+
+# The `tools/call` requests the SDK 2.x sends over HTTP, and a rewrite applied to them while set.
+OUTGOING = {"rewrite": None, "seen": []}
+
+
+def Rewriting(httpx2):
+    """An httpx transport that records each `tools/call` and rewrites it with OUTGOING["rewrite"]."""
+
+    class Rewriting(httpx2.AsyncBaseTransport):
+        def __init__(self):
+            self.inner = httpx2.AsyncHTTPTransport()
+
+        async def handle_async_request(self, request):
+            if request.method == "POST":
+                message = json.loads(await request.aread())
+                if isinstance(message, dict) and message.get("method") == "tools/call":
+                    OUTGOING["seen"].append(copy.deepcopy(message))
+                    if OUTGOING["rewrite"] is not None:
+                        content = json.dumps(OUTGOING["rewrite"](message)).encode()
+                        headers = [(k, v) for k, v in request.headers.items() if k.lower() != "content-length"]
+                        request = httpx2.Request(
+                            request.method, request.url, headers=headers, content=content, extensions=request.extensions
+                        )
+            return await self.inner.handle_async_request(request)
+
+        async def aclose(self):
+            await self.inner.aclose()
+
+    return Rewriting()
 
 
 @contextlib.asynccontextmanager
@@ -84,7 +118,7 @@ async def connected(target, mode, on_elicit):
     import httpx2
     from mcp.client.streamable_http import streamable_http_client
 
-    async with httpx2.AsyncClient(headers=headers) as http:
+    async with httpx2.AsyncClient(headers=headers, transport=Rewriting(httpx2)) as http:
         transport = streamable_http_client(target, http_client=http)
         async with client_class(transport, mode=mode, elicitation_callback=on_elicit) as client:
             yield client
@@ -113,6 +147,55 @@ async def modern(target):
         assert "Not this title." in structured(result)["error"], structured(result)
         assert len(fired) == 2, fired
         assert await title_of(client, ticket) == "approval needed: modern"
+        if not target.startswith("stdio:"):
+            await refused_retries(client, ticket, fired, verdict)
+
+
+async def refused_retries(client, ticket, fired, verdict):
+    """A retry is refused, and nothing runs, when its state was tampered with, when it carries
+    other arguments, and when it replays the retry of an approval already used."""
+    verdict["approve"] = True
+    ran = [m for m in OUTGOING["seen"] if m["params"].get("requestState")][0]
+
+    async def refused_with(rewrite, what):
+        def on_retry(message):
+            return rewrite(message) if message["params"].get("requestState") else message
+
+        OUTGOING["rewrite"] = on_retry
+        # Each asks for its own approval: an approved call, made again identically, would just run.
+        result = await client.call_tool("call_api_endpoint", retitle(ticket, f"approval needed: {what}"))
+        OUTGOING["rewrite"] = None
+        said = structured(result)
+        assert is_error(result) and said["status"] == 400 and "requestState was refused" in said["error"], (what, said)
+        assert await title_of(client, ticket) == "approval needed: modern", what
+
+    def tampered(message):
+        state = message["params"]["requestState"]
+        message["params"]["requestState"] = state[:-2] + ("B" if state[-2] == "A" else "A") + state[-1]
+        return message
+
+    def other_arguments(message):
+        message["params"]["arguments"]["body"]["title"] = "approval needed: other"
+        return message
+
+    await refused_with(tampered, "tampered")
+    await refused_with(other_arguments, "other arguments")
+
+    plain = await client.call_tool("call_api_endpoint", retitle(ticket, "plain title"))
+    assert not is_error(plain), structured(plain)
+    before = len(fired)
+
+    def replay(message):
+        message["params"]["requestState"] = ran["params"]["requestState"]
+        message["params"]["inputResponses"] = ran["params"]["inputResponses"]
+        return message
+
+    OUTGOING["rewrite"] = replay
+    replayed = await client.call_tool("call_api_endpoint", ran["params"]["arguments"])
+    OUTGOING["rewrite"] = None
+    assert is_error(replayed) and "approval was used" in structured(replayed)["error"], structured(replayed)
+    assert len(fired) == before, "a replay asks nobody"
+    assert await title_of(client, ticket) == "plain title"
 
 
 async def expect_elicitation(session, arguments):

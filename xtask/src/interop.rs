@@ -90,7 +90,9 @@ pub fn run(only: Option<Part>) -> Result<()> {
     std::fs::create_dir_all(&dir)?;
     let url = format!("sqlite://{}/interop.db", dir.display());
     let result = (|| -> Result<()> {
-        let mut server = Server::start(&binary, &url, &dir, &crate::server::TEST_FLAGS)?;
+        // The approvals part decides through the admin API with the administrator's key.
+        let flags = [&crate::server::TEST_FLAGS[..], &["--approvals-by-api-key"]].concat();
+        let mut server = Server::start(&binary, &url, &dir, &flags)?;
         let admin = server.admin_key()?;
         let readonly = user_key(&binary, &url, "readonly@interop.example", "Read-only")?;
         if runs(Part::Stdio) {

@@ -266,6 +266,25 @@ fn capabilities() -> ServerCapabilities {
     capabilities
 }
 
+/// A client's name as it gave it, made fit to store and show: at most 200 characters, without
+/// control, direction-changing or invisible characters (which could make it read as another).
+pub fn client_name(text: &str) -> String {
+    shown(text, 200)
+}
+
+/// A client's version, as [`client_name`], at most 100 characters.
+pub fn client_version(text: &str) -> String {
+    shown(text, 100)
+}
+
+fn shown(text: &str, max: usize) -> String {
+    let hidden = |c: &char| {
+        c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{061C}' | '\u{FEFF}')
+    };
+    text.chars().filter(|c| !hidden(c)).take(max).collect::<String>().trim().to_owned()
+}
+
 fn implementation(info: &ServerInfo) -> Implementation {
     Implementation::new(info.name.clone(), info.version.clone())
 }
@@ -295,7 +314,9 @@ async fn legacy<P: ToolProvider>(
             // cannot be asked with it, whatever its capabilities say.
             let declared = request.capabilities.elicitation.as_ref().is_some_and(|e| e.url.is_some());
             let url_elicitation = declared && chosen.to_string() == URL_ELICITATION_VERSION;
-            provider.initialized(caller, &request.client_info, url_elicitation);
+            let mut client = request.client_info;
+            (client.name, client.version) = (client_name(&client.name), client_version(&client.version));
+            provider.initialized(caller, &client, url_elicitation);
             let result = InitializeResult::new(capabilities())
                 .with_protocol_version(chosen)
                 .with_server_info(implementation(info))
@@ -397,8 +418,8 @@ async fn modern<P: ToolProvider>(
     let client_info = meta.get(META_CLIENT_INFO);
     let client = ClientFacts {
         protocol_version: MODERN_VERSION.to_owned(),
-        client_name: client_info.and_then(|c| c.get("name")).and_then(Value::as_str).map(str::to_owned),
-        client_version: client_info.and_then(|c| c.get("version")).and_then(Value::as_str).map(str::to_owned),
+        client_name: client_info.and_then(|c| c.get("name")).and_then(Value::as_str).map(client_name),
+        client_version: client_info.and_then(|c| c.get("version")).and_then(Value::as_str).map(client_version),
         url_elicitation: meta
             .get(META_CAPABILITIES)
             .and_then(|c| c.get("elicitation"))

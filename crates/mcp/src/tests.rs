@@ -153,6 +153,37 @@ async fn url_elicitation_is_told_only_for_a_session_that_has_it() {
     assert_eq!(told, [("url-elicitation-0618".to_owned(), false), ("url-elicitation-1125".to_owned(), true)]);
 }
 
+#[test]
+fn client_names_are_bounded_and_shown_as_they_read() {
+    assert_eq!(client_name("claude-code"), "claude-code");
+    // A right-to-left override would make "edoc-edualc" read as "claude-code".
+    assert_eq!(client_name("\u{202E}edoc-edualc"), "edoc-edualc");
+    assert_eq!(client_name("a\u{200B}b\u{2066}c\nd\u{7}"), "abcd");
+    assert_eq!(client_name(&"x".repeat(10_000)).len(), 200);
+    assert_eq!(client_version(&"1".repeat(10_000)).len(), 100);
+    assert_eq!(client_name("ünïcødé 名前"), "ünïcødé 名前");
+}
+
+/// Names reach the provider fit to show, in both eras.
+#[tokio::test]
+async fn client_names_reach_the_provider_bounded() {
+    let long = "n".repeat(5_000);
+    let params = json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": format!("bounded-name-{long}"), "version": "1"}});
+    legacy(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params})).await;
+    let told = INITIALIZED.lock().unwrap().iter().find(|(n, _)| n.starts_with("bounded-name-")).cloned();
+    assert_eq!(told.unwrap().0.chars().count(), 200);
+    let mut meta = modern_meta();
+    meta["io.modelcontextprotocol/clientInfo"] = json!({ "name": format!("\u{202E}{long}"), "version": "2" });
+    let params = json!({"name": "echo", "arguments": {}, "_meta": meta});
+    let (_, body) = modern(
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": params}),
+        &http("tools/call", Some("echo")),
+    )
+    .await;
+    let named = body["result"]["structuredContent"]["client"].as_str().unwrap();
+    assert_eq!((named.chars().count(), named.starts_with('n')), (200, true), "{body}");
+}
+
 #[tokio::test]
 async fn legacy_tools() {
     let (_, body) = legacy(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})).await;

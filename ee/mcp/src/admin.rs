@@ -43,7 +43,8 @@ impl FromRequest for Admin {
 }
 
 /// A person who may decide approvals (`mcp_approval:update`, Admin by default; a custom role may
-/// hold it), by API key or admin session on the same terms as [`Admin`]. Agents never are: the
+/// hold it), by admin session on the same terms as [`Admin`]; by a user's API key only to read,
+/// unless the server lets keys decide (`--approvals-by-api-key`). Agents never are: the
 /// permission is privileged. The store decides again on the grants committed now.
 #[derive(Debug, Clone)]
 pub struct Approver(pub Arc<Principal>);
@@ -60,6 +61,13 @@ impl FromRequest for Approver {
                 return Err(ApiError::forbidden("Only people decide approvals; an agent cannot."));
             }
             principal.authorize(crate::approval::store::DECIDE)?;
+            let keys_decide =
+                req.app_data::<web::Data<crate::Governance>>().is_some_and(|g| g.settings.approvals_by_api_key);
+            if principal.api_key_id.is_some() && !req.method().is_safe() && !keys_decide {
+                return Err(ApiError::forbidden(
+                    "Approvals are decided by a person signed in to the approval page (/admin/approvals/{id}), not with an API key; this server does not let keys decide (--approvals-by-api-key).",
+                ));
+            }
             Ok(Approver(principal))
         })
     }

@@ -254,11 +254,8 @@ impl ToolProvider for Governed {
 
     /// Remembers the client per credential, for the audit of later calls that do not name it.
     fn initialized(&self, caller: &GovernedCaller, client: &Implementation, url_elicitation: bool) {
-        let known = crate::KnownClient {
-            name: client.name.chars().take(200).collect(),
-            version: Some(client.version.chars().take(100).collect()),
-            url_elicitation,
-        };
+        let known =
+            crate::KnownClient { name: client.name.clone(), version: Some(client.version.clone()), url_elicitation };
         caller.gov.clients.insert(credential_key(&caller.tools.principal), known);
     }
 
@@ -395,7 +392,9 @@ impl ToolProvider for Governed {
                 guard = Some(g.clone());
                 let answer = run.execute(&caller.tools, Some(g.clone())).await;
                 match g.decided() {
-                    Some(d) if g.needs_approval.load(Ordering::Relaxed) => {
+                    // A handler that wrote once and then needed an approval for a second write
+                    // (none does) answers as it ran, rather than ask to approve what committed.
+                    Some(d) if g.needs_approval.load(Ordering::Relaxed) && !g.committed.load(Ordering::Relaxed) => {
                         let client = (g.row.client_name.clone(), g.row.client_version.clone());
                         let (told, id) = self.ask(caller, asking, name, &g.policy_call, &d, client).await;
                         approval_id = id;

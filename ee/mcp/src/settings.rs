@@ -48,6 +48,12 @@ pub struct Settings {
     /// decision before it is told to retry again (official clients retry about ten times, fast).
     #[arg(long, env = "ALGA_APPROVAL_WAIT", default_value_t = 25)]
     pub approval_wait: u64,
+
+    /// Let users' API keys approve and deny calls through the admin API (with the permission to
+    /// decide approvals). Off by default: a person decides in a signed-in session, because a key
+    /// may be held by a program, such as the connector an agent runs.
+    #[arg(long, env = "ALGA_APPROVALS_BY_API_KEY")]
+    pub approvals_by_api_key: bool,
 }
 
 impl Default for Settings {
@@ -62,6 +68,7 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             approval_state_key: None,
             approval_wait: 25,
+            approvals_by_api_key: false,
         }
     }
 }

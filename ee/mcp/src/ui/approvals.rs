@@ -67,13 +67,14 @@ fn requester(a: &Approval) -> Markup {
     html! { (a.principal_kind.as_str()) " " strong { (a.principal_name) } " " code { (a.principal_id) } }
 }
 
-/// The MCP client that made the call, as it named itself.
+/// The MCP client that made the call, as it named itself: a hint, never a proof.
 fn client(a: &Approval) -> Markup {
-    match (&a.client_name, &a.client_version) {
-        (Some(name), Some(version)) => html! { (name) " " (version) },
-        (Some(name), None) => html! { (name) },
-        _ => html! { span .hint { "not named" } },
-    }
+    let named = match (&a.client_name, &a.client_version) {
+        (Some(name), Some(version)) if !version.is_empty() => format!("{name} {version}"),
+        (Some(name), _) => name.clone(),
+        _ => return html! { span .hint { "not named" } },
+    };
+    html! { code { (named) } span .hint { " · as the client named itself, not verified; an approval lets this caller run the call from any client" } }
 }
 
 fn table(rows: &[Approval]) -> Markup {

@@ -33,6 +33,7 @@ async fn setup() -> Setup {
         mcp_call_burst: 100.0,
         mcp_writes_per_second: 100.0,
         approval_wait: 1,
+        approvals_by_api_key: true,
         ..alga_ee_mcp::Settings::default()
     })
     .await;

@@ -526,3 +526,19 @@ async fn the_request_state_key_is_generated_once_and_shared_unless_configured() 
     assert_eq!(seal::open(&second, &text, &call, now()).unwrap().approval_id, "apr_x");
     env.stop().await;
 }
+
+/// By default a person decides in a signed-in session: an administrator's API key reads approvals
+/// but cannot decide them, and the approval stays as it was.
+#[actix_web::test]
+async fn api_keys_decide_approvals_only_where_the_server_lets_them() {
+    let env =
+        Env::with(alga_ee_mcp::Settings { allow_insecure_idp_urls: true, ..alga_ee_mcp::Settings::default() }).await;
+    let (tenant, _) = whoami(&env, &env.a.admin_key).await;
+    let id = request(&env, &Call::new(&tenant, RequesterKind::Agent, "agent-1", "t-1")).await.approval.id;
+    let refused = env.api(&env.a.admin_key, "POST", &approve(&id), None).await.expect(403);
+    assert!(refused.body["error"]["message"].as_str().unwrap().contains("signed in"), "{}", refused.body);
+    let deny = format!("/api/v1/mcp/approvals/{id}/deny");
+    env.api(&env.a.admin_key, "POST", &deny, Some(json!({ "reason": "no" }))).await.expect(403);
+    assert_eq!(status_of(&env, &env.a.admin_key, &id).await, "pending", "a key still reads, and changed nothing");
+    env.stop().await;
+}

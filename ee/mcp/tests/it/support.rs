@@ -165,7 +165,9 @@ impl Answer {
 
 impl Env {
     pub async fn start() -> Env {
-        Env::with(Settings { allow_insecure_idp_urls: true, ..Settings::default() }).await
+        // Tests decide approvals with the administrator's key (off by default: a person decides in
+        // a session), as the interop suite does.
+        Env::with(Settings { allow_insecure_idp_urls: true, approvals_by_api_key: true, ..Settings::default() }).await
     }
 
     pub async fn with(settings: Settings) -> Env {
