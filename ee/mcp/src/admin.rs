@@ -87,7 +87,7 @@ async fn credential(req: &HttpRequest) -> Result<Arc<Principal>, ApiError> {
 /// The admin UI's session, for requests without an API key; writes need its CSRF token.
 async fn by_cookie(ctx: &AppContext, req: &HttpRequest) -> Result<Arc<Principal>, ApiError> {
     let missing = || ApiError::unauthorized("An administrator's API key (x-api-key) or admin session is required.");
-    let s = session::current(ctx, req).await?.ok_or_else(missing)?;
+    let s = session::current_for_api(ctx, req).await?.ok_or_else(missing)?;
     if s.password_change_required {
         return Err(ApiError::forbidden(
             "This session signed in with a one-time password: choose a new password at /admin/password first.",

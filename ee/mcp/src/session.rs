@@ -47,7 +47,7 @@ pub struct AdminSession {
     /// serves only the password page and signing out.
     pub password_change_required: bool,
     /// Approvals of the tenant waiting for a decision, when the user may decide them (else 0):
-    /// the count the UI's navigation shows.
+    /// the count the UI's navigation shows (counted for pages only: see [`current`]).
     pub pending_approvals: i64,
 }
 
@@ -99,8 +99,18 @@ pub fn client_addr(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
     Some(forwarded.into_iter().rev().find(|a| !trusted.contains(a)).unwrap_or(peer))
 }
 
-/// The session named by the request's cookie, if it is live and its user still active.
+/// The session named by the request's cookie, if it is live and its user still active, with the
+/// count of approvals waiting that the UI's navigation shows.
 pub async fn current(ctx: &AppContext, req: &HttpRequest) -> Result<Option<AdminSession>, ApiError> {
+    lookup(ctx, req, true).await
+}
+
+/// [`current`], for the admin API by cookie: no page, so no count (left at 0).
+pub async fn current_for_api(ctx: &AppContext, req: &HttpRequest) -> Result<Option<AdminSession>, ApiError> {
+    lookup(ctx, req, false).await
+}
+
+async fn lookup(ctx: &AppContext, req: &HttpRequest, count_pending: bool) -> Result<Option<AdminSession>, ApiError> {
     let Some(token) = req.cookie(COOKIE).map(|c| c.value().to_owned()) else { return Ok(None) };
     if token.len() != 64 {
         return Ok(None);
@@ -119,7 +129,11 @@ pub async fn current(ctx: &AppContext, req: &HttpRequest) -> Result<Option<Admin
                 .first(conn)
                 .optional()?;
             let Some((tenant_id, id, user_id, csrf)) = row else { return Ok(None) };
-            session_of(conn, &tenant_id, &user_id, id, csrf)
+            let Some(mut session) = session_of(conn, &tenant_id, &user_id, id, csrf)? else { return Ok(None) };
+            if count_pending && session.principal.authorize(crate::approval::store::DECIDE).is_ok() {
+                session.pending_approvals = crate::approval::store::pending_count(conn, &tenant_id, now())?;
+            }
+            Ok(Some(session))
         })
         .await
 }
@@ -137,12 +151,7 @@ fn session_of(
         .filter(users::tenant_id.eq(tenant_id).and(users::id.eq(user_id)))
         .select(users::password_change_required)
         .first(conn)?;
-    let pending_approvals = if principal.authorize(crate::approval::store::DECIDE).is_ok() {
-        crate::approval::store::pending_count(conn, tenant_id, now())?
-    } else {
-        0
-    };
-    Ok(Some(AdminSession { id, principal: Arc::new(principal), csrf, password_change_required, pending_approvals }))
+    Ok(Some(AdminSession { id, principal: Arc::new(principal), csrf, password_change_required, pending_approvals: 0 }))
 }
 
 /// Opens a session for a user, on the connection (so in its transaction); returns it with the

@@ -23,23 +23,41 @@ pub fn sweep(conn: &mut alga_core::DbConn) -> Result<usize, ApiError> {
 
 pub fn task(ctx: &AppContext, every: Duration) -> BackgroundTask {
     let db = ctx.db.clone();
+    repeat("api-key sweeper", every, false, move || {
+        let db = db.clone();
+        async move {
+            match db.run(sweep).await {
+                Ok(swept) => tracing::info!(swept, "expired and revoked API keys swept"),
+                Err(e) => tracing::warn!(error = %e, "sweeping API keys failed"),
+            }
+            match db.run(crate::session::sweep).await {
+                Ok(swept) => tracing::info!(swept, "expired admin sessions swept"),
+                Err(e) => tracing::warn!(error = %e, "sweeping admin sessions failed"),
+            }
+        }
+    })
+}
+
+/// A task doing `work` every `every` until stopped (first at once when `now`, else after one
+/// interval).
+fn repeat<W, F>(name: &'static str, every: Duration, now: bool, work: W) -> BackgroundTask
+where
+    W: Fn() -> F + Send + 'static,
+    F: std::future::Future<Output = ()> + Send,
+{
     BackgroundTask {
-        name: "api-key sweeper",
+        name,
         run: Box::new(move |stop: CancellationToken| {
             Box::pin(async move {
+                if now {
+                    work().await;
+                }
                 loop {
                     tokio::select! {
                         () = stop.cancelled() => return,
                         () = tokio::time::sleep(every) => {}
                     }
-                    match db.run(sweep).await {
-                        Ok(swept) => tracing::info!(swept, "expired and revoked API keys swept"),
-                        Err(e) => tracing::warn!(error = %e, "sweeping API keys failed"),
-                    }
-                    match db.run(crate::session::sweep).await {
-                        Ok(swept) => tracing::info!(swept, "expired admin sessions swept"),
-                        Err(e) => tracing::warn!(error = %e, "sweeping admin sessions failed"),
-                    }
+                    work().await;
                 }
             })
         }),
@@ -53,33 +71,25 @@ pub const APPROVAL_SWEEP: Duration = Duration::from_secs(30);
 /// `every`.
 pub fn approval_task(ctx: &AppContext, every: Duration, pending: Gauge) -> BackgroundTask {
     let db = ctx.db.clone();
-    BackgroundTask {
-        name: "approval sweeper",
-        run: Box::new(move |stop: CancellationToken| {
-            Box::pin(async move {
-                loop {
-                    let sweep = |conn: &mut alga_core::DbConn| {
-                        let expired = crate::approval::store::expire_due(conn, now())?;
-                        Ok::<_, crate::approval::store::ApprovalError>((
-                            expired,
-                            crate::approval::store::pending_total(conn, now())?,
-                        ))
-                    };
-                    match db.run(sweep).await {
-                        Ok((expired, waiting)) => {
-                            if expired > 0 {
-                                tracing::info!(expired, "approvals past their expiry marked expired");
-                            }
-                            pending.set(waiting);
-                        }
-                        Err(e) => tracing::warn!(error = %e, "sweeping approvals failed"),
+    repeat("approval sweeper", every, true, move || {
+        let (db, pending) = (db.clone(), pending.clone());
+        async move {
+            let sweep = |conn: &mut alga_core::DbConn| {
+                let expired = crate::approval::store::expire_due(conn, now())?;
+                Ok::<_, crate::approval::store::ApprovalError>((
+                    expired,
+                    crate::approval::store::pending_total(conn, now())?,
+                ))
+            };
+            match db.run(sweep).await {
+                Ok((expired, waiting)) => {
+                    if expired > 0 {
+                        tracing::info!(expired, "approvals past their expiry marked expired");
                     }
-                    tokio::select! {
-                        () = stop.cancelled() => return,
-                        () = tokio::time::sleep(every) => {}
-                    }
+                    pending.set(waiting);
                 }
-            })
-        }),
-    }
+                Err(e) => tracing::warn!(error = %e, "sweeping approvals failed"),
+            }
+        }
+    })
 }

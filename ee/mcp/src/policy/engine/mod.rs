@@ -194,41 +194,77 @@ fn diagnostic(source: &str, error: &dyn miette::Diagnostic, message: String, pol
     Diagnostic { line, column, message, policy_id }
 }
 
+/// What the cheap scans of a source see, outside strings and comments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Token<'a> {
+    Open,
+    Close,
+    /// A one- or two-character operator (`&&`, `==`, `.`, `!` …).
+    Operator,
+    /// An identifier or keyword, and whether an `@` precedes it (an annotation's name).
+    Word(&'a str, bool),
+}
+
+/// The tokens of `source` with their byte offsets, skipping strings, comments and whatever else,
+/// without parsing: cheap enough to run on any text before Cedar reads it.
+fn tokens(source: &str) -> impl Iterator<Item = (usize, Token<'_>)> {
+    let bytes = source.as_bytes();
+    let mut i = 0usize;
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            let at = i;
+            match bytes[i] {
+                b'"' => {
+                    i += 1;
+                    while i < bytes.len() && bytes[i] != b'"' {
+                        i += if bytes[i] == b'\\' { 2 } else { 1 };
+                    }
+                }
+                b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                    while i < bytes.len() && bytes[i] != b'\n' {
+                        i += 1;
+                    }
+                }
+                b'(' | b'{' | b'[' => {
+                    i += 1;
+                    return Some((at, Token::Open));
+                }
+                b')' | b'}' | b']' => {
+                    i += 1;
+                    return Some((at, Token::Close));
+                }
+                b'&' | b'|' | b'=' | b'!' | b'<' | b'>' | b'+' | b'-' | b'*' | b'.' => {
+                    // Two-character operators are one.
+                    i += if matches!(bytes.get(i + 1), Some(b'&' | b'|' | b'=')) { 2 } else { 1 };
+                    return Some((at, Token::Operator));
+                }
+                c if c.is_ascii_alphabetic() || c == b'_' => {
+                    while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                        i += 1;
+                    }
+                    let annotation = at > 0 && bytes[at - 1] == b'@';
+                    return Some((at, Token::Word(&source[at..i], annotation)));
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        None
+    })
+}
+
 /// Byte offsets of the effect keywords (`permit`/`forbid`) of each policy, in source order:
 /// the only identifiers outside brackets, strings and comments besides `when`/`unless`.
 fn effect_offsets(source: &str) -> Vec<usize> {
-    let bytes = source.as_bytes();
+    let mut depth = 0i32;
     let mut out = Vec::new();
-    let (mut i, mut depth) = (0usize, 0i32);
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'(' | b'{' | b'[' => depth += 1,
-            b')' | b'}' | b']' => depth -= 1,
-            c if depth == 0 && (c.is_ascii_alphabetic() || c == b'_') => {
-                let start = i;
-                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
-                    i += 1;
-                }
-                let preceded_by_at = start > 0 && bytes[start - 1] == b'@';
-                if !preceded_by_at && matches!(&source[start..i], "permit" | "forbid") {
-                    out.push(start);
-                }
-                continue;
-            }
+    for (at, token) in tokens(source) {
+        match token {
+            Token::Open => depth += 1,
+            Token::Close => depth -= 1,
+            Token::Word("permit" | "forbid", false) if depth == 0 => out.push(at),
             _ => {}
         }
-        i += 1;
     }
     out
 }
@@ -245,51 +281,26 @@ pub const MAX_POLICY_NESTING: usize = 16;
 /// counted on the text outside strings and comments.
 fn policy_sizes(source: &str) -> Vec<(usize, usize, usize)> {
     let offsets = effect_offsets(source);
-    let bytes = source.as_bytes();
-    let mut sizes = Vec::new();
-    for (n, &start) in offsets.iter().enumerate() {
-        let end = offsets.get(n + 1).copied().unwrap_or(bytes.len());
-        let (mut i, mut depth, mut deepest, mut operators) = (start, 0usize, 0usize, 0usize);
-        while i < end {
-            match bytes[i] {
-                b'"' => {
-                    i += 1;
-                    while i < end && bytes[i] != b'"' {
-                        i += if bytes[i] == b'\\' { 2 } else { 1 };
-                    }
-                }
-                b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                    while i < end && bytes[i] != b'\n' {
-                        i += 1;
-                    }
-                }
-                b'(' | b'{' | b'[' => {
-                    depth += 1;
-                    deepest = deepest.max(depth);
-                }
-                b')' | b'}' | b']' => depth = depth.saturating_sub(1),
-                b'&' | b'|' | b'=' | b'!' | b'<' | b'>' | b'+' | b'-' | b'*' | b'.' => {
-                    operators += 1;
-                    // Two-character operators count once.
-                    if matches!(bytes.get(i + 1), Some(b'&' | b'|' | b'=')) {
-                        i += 1;
-                    }
-                }
-                c if c.is_ascii_alphabetic() => {
-                    let word_start = i;
-                    while i < end && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
-                        i += 1;
-                    }
-                    if matches!(&source[word_start..i], "if" | "has" | "like" | "in" | "is") {
-                        operators += 1;
-                    }
-                    continue;
-                }
-                _ => {}
-            }
-            i += 1;
+    let mut sizes: Vec<(usize, usize, usize)> = offsets.iter().map(|&start| (start, 0, 0)).collect();
+    let (mut policy, mut depth) = (0usize, 0usize);
+    for (at, token) in tokens(source) {
+        while offsets.get(policy + 1).is_some_and(|&next| at >= next) {
+            policy += 1;
+            depth = 0;
         }
-        sizes.push((start, operators, deepest));
+        let Some((start, operators, deepest)) = sizes.get_mut(policy) else { break };
+        if at < *start {
+            continue;
+        }
+        match token {
+            Token::Open => {
+                depth += 1;
+                *deepest = (*deepest).max(depth);
+            }
+            Token::Close => depth = depth.saturating_sub(1),
+            Token::Operator | Token::Word("if" | "has" | "like" | "in" | "is", _) => *operators += 1,
+            Token::Word(..) => {}
+        }
     }
     sizes
 }
