@@ -269,3 +269,52 @@ fn asked(asking: Asking, result: &Value) -> Option<CallError> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn pending_tool_error(status: &str) -> Value {
+        json!({
+            "isError": true,
+            "structuredContent": {
+                "error": "A person must approve this call.",
+                "status": 403,
+                "approval": { "id": "apr_1", "status": status, "url": "https://alga.example/admin/approvals/apr_1" },
+            },
+        })
+    }
+
+    #[test]
+    fn an_instance_asking_for_approval_reaches_the_local_client_in_its_era() {
+        let input_required = json!({
+            "resultType": "input_required",
+            "inputRequests": { "approval": { "method": "elicitation/create", "params": { "mode": "url" } } },
+            "requestState": "v1.sealed",
+        });
+        let Some(CallError::InputRequired { input_requests, request_state }) =
+            asked(Asking::InputRequired, &input_required)
+        else {
+            panic!("a 2026-07-28 client gets the InputRequiredResult");
+        };
+        assert_eq!((input_requests.len(), request_state.as_str()), (1, "v1.sealed"));
+
+        let Some(CallError::UrlElicitationRequired { elicitations, .. }) =
+            asked(Asking::UrlElicitation, &pending_tool_error("pending"))
+        else {
+            panic!("a 2025-11-25 client with URL elicitation gets -32042 for a pending approval");
+        };
+        assert_eq!(elicitations[0]["elicitationId"], "apr_1");
+        assert_eq!(elicitations[0]["url"], "https://alga.example/admin/approvals/apr_1");
+
+        // A denial, and any client that cannot be asked, get the instance's tool error as it is.
+        assert!(asked(Asking::UrlElicitation, &pending_tool_error("denied")).is_none());
+        assert!(asked(Asking::ToolResult, &pending_tool_error("pending")).is_none());
+        assert!(asked(Asking::ToolResult, &input_required).is_none());
+        // Record data under `data` cannot pose as an approval.
+        let record = json!({ "structuredContent": { "status": 200, "data": { "approval": { "id": "x", "status": "pending", "url": "u" } } } });
+        assert!(asked(Asking::UrlElicitation, &record).is_none());
+    }
+}
