@@ -115,6 +115,9 @@ impl ToolProvider for Remote {
     }
 }
 
+/// What the instance's audit adds to the local client's name.
+const VIA: &str = " via alga-mcp-connector";
+
 /// How the local client can be asked for an approval the instance's policies want.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Asking {
@@ -155,10 +158,9 @@ impl Remote {
             (None, Some((name, version))) => (name, version),
             (None, None) => ("unknown client".to_owned(), String::new()),
         };
-        let client_info = json!({
-            "name": format!("{client_name} via alga-mcp-connector"),
-            "version": client_version,
-        });
+        // Room for the suffix within the instance's 200 characters, so it is never cut off.
+        let client_name: String = client_name.chars().take(200 - VIA.chars().count()).collect();
+        let client_info = json!({ "name": format!("{client_name}{VIA}"), "version": client_version });
         let asking = self.asking(client);
         let capabilities = match asking {
             Asking::InputRequired => json!({ "elicitation": { "url": {} } }),

@@ -267,7 +267,8 @@ fn capabilities() -> ServerCapabilities {
 }
 
 /// A client's name as it gave it, made fit to store and show: at most 200 characters, without
-/// control, direction-changing or invisible characters (which could make it read as another).
+/// control, format (direction, joiners, tags), separator or blank-looking filler characters,
+/// which could hide text or make it read as another.
 pub fn client_name(text: &str) -> String {
     shown(text, 200)
 }
@@ -280,7 +281,29 @@ pub fn client_version(text: &str) -> String {
 fn shown(text: &str, max: usize) -> String {
     let hidden = |c: &char| {
         c.is_control()
-            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{061C}' | '\u{FEFF}')
+            || matches!(
+                c,
+                '\u{00AD}'
+                    | '\u{034F}'
+                    | '\u{061C}'
+                    | '\u{115F}'
+                    | '\u{1160}'
+                    | '\u{17B4}'
+                    | '\u{17B5}'
+                    | '\u{180B}'..='\u{180F}'
+                    | '\u{200B}'..='\u{200F}'
+                    | '\u{2028}'..='\u{202E}'
+                    | '\u{2060}'..='\u{206F}'
+                    | '\u{2800}'
+                    | '\u{3164}'
+                    | '\u{FE00}'..='\u{FE0F}'
+                    | '\u{FEFF}'
+                    | '\u{FFA0}'
+                    | '\u{FFF0}'..='\u{FFFB}'
+                    | '\u{1D173}'..='\u{1D17A}'
+                    | '\u{E0000}'..='\u{E007F}'
+                    | '\u{E0100}'..='\u{E01EF}'
+            )
     };
     text.chars().filter(|c| !hidden(c)).take(max).collect::<String>().trim().to_owned()
 }
@@ -418,8 +441,17 @@ async fn modern<P: ToolProvider>(
     let client_info = meta.get(META_CLIENT_INFO);
     let client = ClientFacts {
         protocol_version: MODERN_VERSION.to_owned(),
-        client_name: client_info.and_then(|c| c.get("name")).and_then(Value::as_str).map(client_name),
-        client_version: client_info.and_then(|c| c.get("version")).and_then(Value::as_str).map(client_version),
+        // A name of hidden characters only names nothing.
+        client_name: client_info
+            .and_then(|c| c.get("name"))
+            .and_then(Value::as_str)
+            .map(client_name)
+            .filter(|n| !n.is_empty()),
+        client_version: client_info
+            .and_then(|c| c.get("version"))
+            .and_then(Value::as_str)
+            .map(client_version)
+            .filter(|v| !v.is_empty()),
         url_elicitation: meta
             .get(META_CAPABILITIES)
             .and_then(|c| c.get("elicitation"))

@@ -162,6 +162,8 @@ fn client_names_are_bounded_and_shown_as_they_read() {
     assert_eq!(client_name(&"x".repeat(10_000)).len(), 200);
     assert_eq!(client_version(&"1".repeat(10_000)).len(), 100);
     assert_eq!(client_name("ünïcødé 名前"), "ünïcødé 名前");
+    // Tags (hidden text a model reads), soft hyphens, fillers and variation selectors go too.
+    assert_eq!(client_name("cl\u{E0041}\u{E0042}au\u{00AD}de\u{3164}\u{2800}\u{FE0F}\u{2028}"), "claude");
 }
 
 /// Names reach the provider fit to show, in both eras.

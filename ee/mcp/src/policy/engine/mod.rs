@@ -220,8 +220,10 @@ fn tokens(source: &str) -> impl Iterator<Item = (usize, Token<'_>)> {
                         i += if bytes[i] == b'\\' { 2 } else { 1 };
                     }
                 }
+                // Cedar ends a comment at either line break (`//[^\n\r]*`): so must this, or a
+                // policy after a bare `\r` would go unseen, and unbounded.
                 b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                    while i < bytes.len() && bytes[i] != b'\n' {
+                    while i < bytes.len() && !matches!(bytes[i], b'\n' | b'\r') {
                         i += 1;
                     }
                 }

@@ -859,6 +859,10 @@ fn policies_too_deep_to_evaluate_safely_are_refused_and_those_at_the_limit_agree
         ")".repeat(MAX_POLICY_NESTING + 1)
     );
     assert!(compile(&nested).is_err());
+    // A comment ends at a bare `\r` for Cedar, so a policy after one is counted too.
+    let hidden = format!("// note\r{nested}");
+    let refused = compile(&hidden).map(|_| ()).unwrap_err();
+    assert!(refused.iter().any(|d| d.message.contains("nest")), "{refused:?}");
     // Operators inside strings and comments do not count.
     let quoted = format!(
         "// {}\nforbid (principal, action, resource) when {{ context has client_name && context.client_name == \"{}\" }};",
