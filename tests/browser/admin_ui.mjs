@@ -328,6 +328,8 @@ try {
     await page.getByRole('heading', { level: 1, name: /^Approval / }).waitFor();
     await page.getByText('Browser agent').first().waitFor();
     await page.getByText('browser-test-agent 1.0', { exact: true }).waitFor();
+    // The ticket as it is now: its number and current title.
+    await page.getByText(/^T-\d+ /).first().waitFor();
     await page.getByText('tickets.update', { exact: true }).first().waitFor();
     await page.getByText('titles-need-approval', { exact: true }).waitFor();
     await page.getByText('"title": "approval needed: printer on floor 3"').waitFor();

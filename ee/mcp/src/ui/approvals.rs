@@ -14,6 +14,7 @@ use super::{
     Alerts, Posted, Poster, Reject, Routes, Tab, csrf_field, error_page, page, respond, see_other, signed_in, when,
 };
 use crate::approval::store::{self, Approval, DECIDE, Status};
+use crate::policy::facts::{Fact, RecordKind};
 use crate::session::AdminSession;
 
 /// A signed-in user who may decide approvals (Admin by default; any role given the permission).
@@ -133,10 +134,11 @@ async fn show(s: &AdminSession, ctx: &AppContext, id: String, alerts: Alerts) ->
         .run(move |conn| {
             let approval = store::get(conn, &tenant, &id)?;
             let decider = store::decider_name(conn, &approval)?;
-            Ok::<_, store::ApprovalError>((approval, decider))
+            let record = record_now(conn, &tenant, &approval)?;
+            Ok::<_, store::ApprovalError>((approval, decider, record))
         })
         .await;
-    let (a, decider) = match found {
+    let (a, decider, record) = match found {
         Ok(found) => found,
         Err(e) => return error_page(&ApiError::from(e)),
     };
@@ -150,7 +152,12 @@ async fn show(s: &AdminSession, ctx: &AppContext, id: String, alerts: Alerts) ->
                 dt { "Asked by" } dd { (requester(&a)) }
                 dt { "Client" } dd { (client(&a)) }
                 dt { "Operation" } dd { code { (a.operation_id) } }
-                dt { "Record" } dd { @if let (Some(kind), Some(id)) = (&a.record_kind, &a.record_id) { (kind) " " code { (id) } } @else { "none (the call creates or lists)" } }
+                dt { "Record" } dd {
+                    @if let (Some(kind), Some(id)) = (&a.record_kind, &a.record_id) {
+                        (kind) " " code { (id) }
+                        @match &record { Some(Some(label)) => { " · now: " strong { (label) } }, Some(None) => { " · no longer exists" }, None => {} }
+                    } @else { "none (the call creates or lists)" }
+                }
                 dt { "Asked by the policies" } dd { @for p in &a.policy_ids { code { (p) } " " } }
                 dt { "Approver must hold" } dd { @if a.approver_roles.is_empty() { "the permission to decide approvals" } @else { @for r in &a.approver_roles { strong { (r.name) } " " } } }
                 dt { "Asked" } dd { (when(&a.created_at)) }
@@ -183,6 +190,24 @@ async fn show(s: &AdminSession, ctx: &AppContext, id: String, alerts: Alerts) ->
         p { a href="/admin/approvals" { "← All approvals" } }
     };
     respond(StatusCode::OK, page(s, Tab::Approvals, &format!("Approval {}", a.id), &alerts, &body))
+}
+
+/// What the record an approval touches is called now (its number, title or name), `Some(None)`
+/// when it no longer exists, `None` when the approval names none.
+fn record_now(
+    conn: &mut alga_core::DbConn,
+    tenant: &str,
+    a: &Approval,
+) -> Result<Option<Option<String>>, store::ApprovalError> {
+    let (Some(kind), Some(id)) = (&a.record_kind, &a.record_id) else { return Ok(None) };
+    let Some(kind) = RecordKind::ALL.into_iter().find(|k| k.type_name() == kind) else { return Ok(None) };
+    let Some(facts) = crate::policy::load::record_facts(conn, tenant, kind, id, false)? else { return Ok(Some(None)) };
+    let text = |name: &str| match facts.attributes.get(name) {
+        Some(Fact::String(value)) if !value.is_empty() => Some(value.as_str()),
+        _ => None,
+    };
+    let label: Vec<&str> = ["number", "title", "name"].into_iter().filter_map(text).collect();
+    Ok(Some(Some(if label.is_empty() { id.clone() } else { label.join(" ") })))
 }
 
 async fn one(s: Approving, ctx: web::Data<AppContext>, id: web::Path<String>) -> HttpResponse {

@@ -821,6 +821,7 @@ async fn the_approvals_page_counts_shows_and_decides_waiting_calls() {
     let page = get(&env, &format!("/admin/approvals/{first}"), &cookie).await.expect(200);
     assert!(text(&page).contains("tickets.delete") && text(&page).contains("duplicate"));
     assert!(text(&page).contains("claude-code 2.1.0"), "the client that made the call: {}", text(&page));
+    assert!(text(&page).contains("no longer exists"), "the record as it is now (none by that id): {}", text(&page));
     assert!(text(&page).contains("***") && !text(&page).contains("alga_do_not_show"), "{}", text(&page));
     let csrf = input(text(&page), "csrf");
     let approved = post_form(&env, &format!("/admin/approvals/{first}/approve"), &cookie, &[("csrf", &csrf)]).await;
